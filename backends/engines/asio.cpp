@@ -1,0 +1,157 @@
+// The asio engine — asyncio's loop model (the core's ready queue and timer heap) with
+// standalone Asio's io_context as the selector. Each watched fd is a stream_descriptor
+// with async_wait per direction, re-armed while the interest lasts: Asio re-checks
+// readiness when a wait is armed, which gives the level-triggered contract.
+#include "../src/poller.hpp"
+
+#include <asio/io_context.hpp>
+#include <asio/post.hpp>
+#include <asio/executor_work_guard.hpp>
+#include <asio/posix/stream_descriptor.hpp>
+
+#include <cerrno>
+#include <chrono>
+
+namespace grove::detail {
+namespace {
+
+class AsioPoller final : public Poller {
+ public:
+  AsioPoller() : io_(1), work_(io_.get_executor()) {
+    caps_.engine = "asio";
+    caps_.poller = "epoll";
+    // io_context::run_one_for() waits in epoll_wait with a millisecond timeout.
+    caps_.timer_resolution = std::chrono::milliseconds(1);
+    caps_.emulated = {"timers (grove core heap)", "signals (grove core self-pipe)",
+                      "several watchers per fd (grove core)",
+                      "level-triggered readiness (async_wait re-armed per event)"};
+  }
+
+  ~AsioPoller() override {
+    for (auto& f : fds_)
+      if (f) {
+        asio::error_code ec;
+        f->sd.cancel(ec);
+        f->sd.release();
+      }
+    work_.reset();
+    io_.stop();
+    fds_.clear();
+  }
+
+  int open(int fd, Events had, Events want) override {
+    (void)had;
+    if (std::size_t(fd) >= fds_.size()) fds_.resize(std::size_t(fd) + 1);
+    auto& f = fds_[std::size_t(fd)];
+    if (!f) {
+      f = std::make_unique<Fd>(io_, fd);
+      asio::error_code ec;
+      f->sd.assign(fd, ec);
+      if (ec) {
+        f.reset();
+        return ec.value();
+      }
+    }
+    Events removed = f->want & ~want;
+    f->want = want;
+    if (any(removed & f->pending)) {
+      // Asio cannot cancel one direction: cancel both and re-arm what is still wanted.
+      ++f->generation;
+      asio::error_code ec;
+      f->sd.cancel(ec);
+      f->pending = Events::none;
+    }
+    arm(*f);
+    return 0;
+  }
+
+  void close(int fd) override {
+    if (std::size_t(fd) >= fds_.size() || !fds_[std::size_t(fd)]) return;
+    auto& f = fds_[std::size_t(fd)];
+    if (f->queued_rearm) std::erase(rearm_, f.get());
+    asio::error_code ec;
+    f->sd.cancel(ec);
+    f->sd.release();
+    // Cancelled handlers still refer to the Fd: keep it until they have run.
+    retired_.push_back(std::move(f));
+  }
+
+  void poll(Duration timeout, std::vector<ReadyEvent>& ready) override {
+    // Re-arm after the core has dispatched the last batch (the watchers have read by now),
+    // so a drained fd is not reported again.
+    for (Fd* f : rearm_) arm(*f);
+    rearm_.clear();
+    out_ = &ready;
+    if (io_.stopped()) io_.restart();
+    if (timeout == Duration::zero()) {
+      io_.poll();
+    } else if (timeout < Duration::zero()) {
+      io_.run_one();
+      io_.poll();
+    } else {
+      io_.run_one_for(std::chrono::ceil<std::chrono::microseconds>(timeout));
+      io_.poll();
+    }
+    out_ = nullptr;
+    if (!retired_.empty()) retired_.clear();  // their handlers ran in poll() above
+  }
+
+  void wake() override {
+    asio::post(io_, [] {});
+  }
+
+  void after_fork() override { io_.notify_fork(asio::io_context::fork_child); }
+
+  const Capabilities& capabilities() const override { return caps_; }
+
+ private:
+  struct Fd {
+    Fd(asio::io_context& io, int fd_) : sd(io), fd(fd_) {}
+    asio::posix::stream_descriptor sd;
+    int fd;
+    Events want = Events::none;
+    Events pending = Events::none;  // async_wait in flight per direction
+    unsigned generation = 0;
+    bool queued_rearm = false;
+  };
+
+  void arm(Fd& f) {
+    f.queued_rearm = false;
+    if (any(f.want & Events::read) && !any(f.pending & Events::read))
+      wait(f, asio::posix::descriptor_base::wait_read, Events::read);
+    if (any(f.want & Events::write) && !any(f.pending & Events::write))
+      wait(f, asio::posix::descriptor_base::wait_write, Events::write);
+  }
+
+  void wait(Fd& f, asio::posix::descriptor_base::wait_type type, Events dir) {
+    f.pending |= dir;
+    f.sd.async_wait(type, [this, fp = &f, gen = f.generation, dir](asio::error_code ec) {
+      if (gen != fp->generation || ec == asio::error::operation_aborted) return;
+      fp->pending = Events(unsigned(fp->pending) & ~unsigned(dir));
+      if (!out_) return;
+      if (ec) {
+        out_->push_back({fp->fd, Events::closed});
+        return;
+      }
+      out_->push_back({fp->fd, dir});
+      if (!fp->queued_rearm) {
+        fp->queued_rearm = true;
+        rearm_.push_back(fp);
+      }
+    });
+  }
+
+  asio::io_context io_;
+  asio::executor_work_guard<asio::io_context::executor_type> work_;
+  std::vector<std::unique_ptr<Fd>> fds_;
+  std::vector<std::unique_ptr<Fd>> retired_;
+  std::vector<Fd*> rearm_;
+  std::vector<ReadyEvent>* out_ = nullptr;
+  Capabilities caps_;
+};
+
+}  // namespace
+
+std::unique_ptr<Poller> make_asio_poller() { return std::make_unique<AsioPoller>(); }
+
+}  // namespace grove::detail

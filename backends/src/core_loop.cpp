@@ -1,0 +1,195 @@
+// The loop core: callbacks, the iteration, and the cross-thread queue.
+#include "core_loop.hpp"
+
+#include <cstdio>
+#include <unistd.h>
+#include <stdexcept>
+#include <typeinfo>
+
+namespace grove {
+
+namespace {
+thread_local EventLoop* t_current = nullptr;
+}
+
+EventLoop* EventLoop::current() noexcept { return t_current; }
+
+EventLoop::CurrentScope::CurrentScope(EventLoop* loop) noexcept : previous_(t_current) {
+  t_current = loop;
+}
+EventLoop::CurrentScope::~CurrentScope() { t_current = previous_; }
+
+void EventLoop::close_fd(int fd) {
+  forget_fd(fd);
+  ::close(fd);
+}
+
+void EventLoop::report_exception(std::exception_ptr error, std::string_view context) {
+  if (handler_) {
+    handler_(error, context);
+    return;
+  }
+  try {
+    std::rethrow_exception(error);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "grove: %s exception in %.*s: %s\n", typeid(e).name(),
+                 int(context.size()), context.data(), e.what());
+  } catch (...) {
+    std::fprintf(stderr, "grove: non-standard exception in %.*s\n", int(context.size()),
+                 context.data());
+  }
+}
+
+namespace detail {
+
+CoreLoop::CoreLoop(std::unique_ptr<Poller> poller)
+    : poller_(std::move(poller)), caps_(poller_->capabilities()) {
+  ready_.reserve(64);
+  running_batch_.reserve(64);
+}
+
+CoreLoop::~CoreLoop() {
+  signal_pipe_.reset();
+  // Break the loop <-> node links so handles that outlive the loop are inert.
+  for (auto& e : heap_) {
+    e.node->heap_index = -1;
+    e.node->loop = nullptr;
+    e.node->cb.reset();
+    e.node->release();
+  }
+  for (auto& st : fds_)
+    for (IoNode* w : st.watchers)
+      if (w) {
+        w->loop = nullptr;
+        w->attached = false;
+        w->release();
+      }
+  for (auto& list : signals_)
+    for (SignalNode* s : list) {
+      s->loop = nullptr;
+      s->attached = false;
+      s->release();
+    }
+}
+
+void CoreLoop::call_soon(Callback cb) { ready_.push_back(std::move(cb)); }
+
+void CoreLoop::call_soon_threadsafe(Callback cb) {
+  {
+    std::lock_guard lock(remote_mutex_);
+    remote_.push_back(std::move(cb));
+  }
+  remote_pending_.store(true, std::memory_order_release);
+  // One wake per batch: the loop clears wake_sent_ before it drains the queue.
+  if (!wake_sent_.exchange(true, std::memory_order_acq_rel)) poller_->wake();
+}
+
+void CoreLoop::drain_remote() {
+  if (!remote_pending_.load(std::memory_order_acquire)) return;
+  wake_sent_.store(false, std::memory_order_release);
+  remote_pending_.store(false, std::memory_order_relaxed);
+  std::vector<Callback> batch;
+  {
+    std::lock_guard lock(remote_mutex_);
+    batch.swap(remote_);
+  }
+  for (auto& cb : batch) ready_.push_back(std::move(cb));
+}
+
+void CoreLoop::run() {
+  if (running_depth_ > 0)
+    throw std::logic_error(
+        "grove: EventLoop::run() called from inside one of the same loop's callbacks; "
+        "schedule the work with call_soon() instead of running the loop again");
+  CurrentScope scope(this);
+  ++running_depth_;
+  try {
+    while (!stopping_ && alive()) iterate(true);
+  } catch (...) {
+    --running_depth_;
+    stopping_ = false;
+    throw;
+  }
+  --running_depth_;
+  stopping_ = false;
+}
+
+bool CoreLoop::run_once(bool block) {
+  if (running_depth_ > 0)
+    throw std::logic_error(
+        "grove: EventLoop::run_once() called from inside one of the same loop's callbacks; "
+        "schedule the work with call_soon() instead of running the loop again");
+  CurrentScope scope(this);
+  ++running_depth_;
+  try {
+    iterate(block);
+  } catch (...) {
+    --running_depth_;
+    throw;
+  }
+  --running_depth_;
+  return alive();
+}
+
+Duration CoreLoop::poll_timeout(bool block) const {
+  if (!block || stopping_ || !ready_.empty() ||
+      remote_pending_.load(std::memory_order_relaxed))
+    return Duration::zero();
+  if (heap_.empty()) return Duration(-1);
+  auto wait = heap_.front().at - now_.time_since_epoch().count();
+  return Duration(wait > 0 ? wait : 0);
+}
+
+void CoreLoop::iterate(bool block) {
+  apply_fd_changes();
+  ready_events_.clear();
+  poller_->poll(poll_timeout(block), ready_events_);
+  update_now();
+  drain_remote();
+  for (const ReadyEvent& ev : ready_events_) dispatch_io(ev);
+  fire_due_timers();
+  run_ready();
+}
+
+void CoreLoop::run_ready() {
+  // Only what was queued before this point runs now; callbacks queued meanwhile wait for
+  // the next iteration, after the next poll (asyncio's fairness rule).
+  running_batch_.swap(ready_);
+  std::size_t i = 0;
+  try {
+    for (; i < running_batch_.size(); ++i) invoke(running_batch_[i], "call_soon callback");
+  } catch (...) {
+    // The exception handler rethrew: keep the callbacks that have not run yet, in order.
+    std::vector<Callback> rest;
+    rest.reserve(running_batch_.size() - i - 1 + ready_.size());
+    for (std::size_t j = i + 1; j < running_batch_.size(); ++j)
+      rest.push_back(std::move(running_batch_[j]));
+    for (auto& cb : ready_) rest.push_back(std::move(cb));
+    ready_.swap(rest);
+    running_batch_.clear();
+    throw;
+  }
+  running_batch_.clear();
+}
+
+void CoreLoop::invoke(Callback& cb, const char* context) {
+  try {
+    cb();
+  } catch (...) {
+    report_exception(std::current_exception(), context);
+  }
+}
+
+std::unique_ptr<EventLoop> make_core_loop(std::unique_ptr<Poller> poller) {
+  return std::make_unique<CoreLoop>(std::move(poller));
+}
+
+void CoreLoop::reinit_after_fork() {
+  poller_->after_fork();
+  if (signal_pipe_) signal_pipe_->after_fork();
+  wake_sent_.store(false);
+  drain_remote();
+}
+
+}  // namespace detail
+}  // namespace grove

@@ -1,0 +1,95 @@
+// Engine selection: the engines compiled in (config.hpp, from CMake), engines registered
+// at run time (greenlet's `green`), GROVE_LOOP, and the build default.
+#include "core_loop.hpp"
+#include "grove_config.hpp"
+
+#include <algorithm>
+#include <cstdlib>
+#include <map>
+#include <mutex>
+
+namespace grove {
+
+namespace {
+
+std::unique_ptr<EventLoop> core_loop_of(detail::PollerFactory make) {
+  return detail::make_core_loop(make());
+}
+
+struct Registry {
+  std::mutex mutex;
+  std::map<std::string, EngineFactory, std::less<>> engines;
+
+  Registry() {
+#if GROVE_HAVE_ASIO
+    engines["asio"] = [] { return core_loop_of(&detail::make_asio_poller); };
+#endif
+#if GROVE_HAVE_LIBEV
+    engines["libev"] = [] { return core_loop_of(&detail::make_libev_poller); };
+#endif
+#if GROVE_HAVE_LIBEVENT
+    engines["libevent"] = [] { return core_loop_of(&detail::make_libevent_poller); };
+#endif
+  }
+};
+
+Registry& registry() {
+  static Registry r;
+  return r;
+}
+
+std::string joined(const std::vector<std::string>& names) {
+  std::string out;
+  for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::string> built_backends() {
+  auto& r = registry();
+  std::lock_guard lock(r.mutex);
+  std::vector<std::string> names;
+  for (const auto& [name, factory] : r.engines) names.push_back(name);
+  return names;
+}
+
+std::string default_backend() { return GROVE_DEFAULT_BACKEND; }
+
+std::string selected_backend() {
+  const char* env = std::getenv("GROVE_LOOP");
+  if (!env || !*env) return default_backend();
+  auto names = built_backends();
+  if (std::find(names.begin(), names.end(), env) == names.end())
+    throw UnknownEngine(std::string("grove: GROVE_LOOP=") + env +
+                        " names an engine that is not built; built engines: " +
+                        joined(names));
+  return env;
+}
+
+std::unique_ptr<EventLoop> make_loop() { return make_loop(selected_backend()); }
+
+std::unique_ptr<EventLoop> make_loop(std::string_view engine) {
+  EngineFactory factory = nullptr;
+  {
+    auto& r = registry();
+    std::lock_guard lock(r.mutex);
+    auto it = r.engines.find(engine);
+    if (it != r.engines.end()) factory = it->second;
+  }
+  if (!factory)
+    throw UnknownEngine("grove: no engine named '" + std::string(engine) +
+                        "' is built; built engines: " + joined(built_backends()) +
+                        " (choose them with cmake -DGROVE_BACKENDS=...)");
+  return factory();
+}
+
+void register_engine(std::string name, EngineFactory factory) {
+  auto& r = registry();
+  std::lock_guard lock(r.mutex);
+  r.engines[std::move(name)] = factory;
+}
+
+std::string_view version() noexcept { return GROVE_VERSION; }
+
+}  // namespace grove

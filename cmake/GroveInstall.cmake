@@ -1,0 +1,37 @@
+# `cmake --install`: headers, libraries, a CMake package (find_package(grove) with grove::*
+# targets) and a pkg-config file.
+include(CMakePackageConfigHelpers)
+
+install(TARGETS ${GROVE_EXPORTED_TARGETS} EXPORT grove-targets
+  ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
+  LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
+  RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+install(EXPORT grove-targets NAMESPACE grove:: DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/grove)
+
+configure_package_config_file(cmake/grove-config.cmake.in
+  ${CMAKE_CURRENT_BINARY_DIR}/grove-config.cmake
+  INSTALL_DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/grove)
+write_basic_package_version_file(${CMAKE_CURRENT_BINARY_DIR}/grove-config-version.cmake
+  COMPATIBILITY SameMinorVersion)
+install(FILES
+  ${CMAKE_CURRENT_BINARY_DIR}/grove-config.cmake
+  ${CMAKE_CURRENT_BINARY_DIR}/grove-config-version.cmake
+  cmake/GroveDependencies.cmake
+  DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/grove)
+
+# pkg-config: the libraries in dependency order, with the engines' libraries as private.
+set(GROVE_PC_LIBS "")
+foreach(t IN LISTS GROVE_EXPORTED_TARGETS)
+  get_target_property(out ${t} OUTPUT_NAME)
+  string(PREPEND GROVE_PC_LIBS "-l${out} ")
+endforeach()
+set(GROVE_PC_REQUIRES_PRIVATE "")
+set(GROVE_PC_LIBS_PRIVATE "-lpthread")
+if("libev" IN_LIST GROVE_BUILT_ENGINES)
+  string(APPEND GROVE_PC_LIBS_PRIVATE " -lev")
+endif()
+if("libevent" IN_LIST GROVE_BUILT_ENGINES)
+  string(APPEND GROVE_PC_REQUIRES_PRIVATE " libevent_core libevent_pthreads")
+endif()
+configure_file(cmake/grove.pc.in ${CMAKE_CURRENT_BINARY_DIR}/grove.pc @ONLY)
+install(FILES ${CMAKE_CURRENT_BINARY_DIR}/grove.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs every Debian package grove needs to build, test and benchmark.
+# Usage: scripts/install-deps.sh [build|test|bench]   (default: test)
+# Packages already present are left alone; apt-get runs only when something is missing.
+set -euo pipefail
+
+build_pkgs=(cmake g++ make pkg-config libev-dev libevent-dev libasio-dev
+            libboost-context-dev libcurl4-openssl-dev libcli11-dev curl)
+test_pkgs=(catch2 python3 clang libclang-rt-14-dev)
+bench_pkgs=(libbenchmark-dev libboost-fiber-dev libst-dev wrk nginx-light
+            python3-gevent python3-flask python3-asgiref)
+
+want=("${build_pkgs[@]}")
+case "${1:-test}" in
+  build) ;;
+  test)  want+=("${test_pkgs[@]}" libbenchmark-dev) ;;
+  bench) want+=("${test_pkgs[@]}" "${bench_pkgs[@]}") ;;
+  *) echo "usage: $0 [build|test|bench]" >&2; exit 2 ;;
+esac
+
+missing=()
+for p in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -q
+$sudo apt-get install -y -q --no-install-recommends "${missing[@]}"

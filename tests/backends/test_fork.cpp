@@ -1,0 +1,70 @@
+// A fork child that calls reinit_after_fork() keeps using its loop; the parent's loop is
+// unaffected.
+#include "loop_support.hpp"
+
+#include <sys/wait.h>
+
+#include <csignal>
+
+using namespace grove;
+using namespace grove::test;
+
+namespace {
+// The child's verdict travels as its exit status: 0 ok, anything else names the failure.
+int child_uses_loop(EventLoop& loop, int peer) {
+  loop.reinit_after_fork();
+  int stage = 10;
+  std::string got;
+  IoWatcher w = loop.watch(peer, Events::read, [&](Events) {
+    char buf[64];
+    ssize_t n = ::read(peer, buf, sizeof buf);
+    if (n > 0) got.append(buf, std::size_t(n));
+    if (got == "to child") {
+      (void)!::write(peer, "to parent", 9);
+      stage = 0;
+      loop.stop();
+    }
+  });
+  bool timer = false;
+  loop.call_later(1ms, [&] { timer = true; });
+  SignalWatcher sig = loop.watch_signal(SIGUSR1, [&](int) {});
+  bool woke = false;
+  loop.call_soon_threadsafe([&] { woke = true; });
+  if (run_bounded(loop, 5s)) return 11;
+  if (!timer) return 12;
+  if (!woke) return 13;
+  return stage;
+}
+}  // namespace
+
+TEST_CASE("a fork child reinitialises its loop and keeps using it", "[fork]") {
+  auto loop = make_test_loop();
+  auto p = FdPair::socketpair();
+  // Register something before the fork so the engine has kernel state to rebuild.
+  IoWatcher before = loop->watch(p.a, Events::read, [](Events) {});
+  SignalWatcher sig = loop->watch_signal(SIGUSR2, [](int) {});
+  loop->run_once(false);
+  before.close();
+
+  pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    int status = child_uses_loop(*loop, p.b);
+    std::_Exit(status);
+  }
+  // The parent talks to the child over the pair, on its own loop.
+  std::string got;
+  IoWatcher w = loop->watch(p.a, Events::read, [&](Events) {
+    char buf[64];
+    ssize_t n = ::read(p.a, buf, sizeof buf);
+    if (n > 0) got.append(buf, std::size_t(n));
+    if (got == "to parent") loop->stop();
+  });
+  (void)!::write(p.a, "to child", 8);
+  REQUIRE_FALSE(run_bounded(*loop, 5s));
+  int status = 0;
+  REQUIRE(::waitpid(pid, &status, 0) == pid);
+  REQUIRE(WIFEXITED(status));
+  REQUIRE(WEXITSTATUS(status) == 0);
+  REQUIRE(got == "to parent");
+}
