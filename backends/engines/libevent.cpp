@@ -81,7 +81,9 @@ class LibeventPoller final : public Poller {
   void poll(Duration timeout, std::vector<ReadyEvent>& ready) override {
     out_ = &ready;
     if (timeout == Duration::zero()) {
-      event_base_loop(base_, EVLOOP_NONBLOCK);
+      // NONBLOCK alone keeps looping while persistent events stay ready (an always-
+      // writable socket would spin forever); with ONCE it stops after one pass.
+      event_base_loop(base_, EVLOOP_ONCE | EVLOOP_NONBLOCK);
     } else {
       // With nothing added, libevent returns at once instead of waiting for wake(): an
       // hour-long timer keeps it waiting (the core's loop simply polls again after it).

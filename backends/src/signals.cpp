@@ -45,7 +45,8 @@ extern "C" void grove_signal_handler(int signum) {
 void check_signum(int signum) {
   if (signum <= 0 || signum >= kMaxSignal || signum == SIGKILL || signum == SIGSTOP)
     throw std::invalid_argument("grove: watch_signal(" + std::to_string(signum) +
-                                "): not a signal that can be caught");
+                                "): that signal cannot be caught; watch a catchable signal number "
+                                "(1-64, not SIGKILL or SIGSTOP)");
 }
 
 }  // namespace

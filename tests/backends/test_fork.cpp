@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 
 #include <csignal>
+#include <thread>
 
 using namespace grove;
 using namespace grove::test;
@@ -13,27 +14,38 @@ namespace {
 // The child's verdict travels as its exit status: 0 ok, anything else names the failure.
 int child_uses_loop(EventLoop& loop, int peer) {
   loop.reinit_after_fork();
-  int stage = 10;
+  bool message = false, timer = false, woke = false, signal = false;
+  auto maybe_done = [&] {
+    if (message && timer && woke && signal) loop.stop();
+  };
   std::string got;
   IoWatcher w = loop.watch(peer, Events::read, [&](Events) {
     char buf[64];
     ssize_t n = ::read(peer, buf, sizeof buf);
     if (n > 0) got.append(buf, std::size_t(n));
     if (got == "to child") {
-      (void)!::write(peer, "to parent", 9);
-      stage = 0;
-      loop.stop();
+      message = true;
+      maybe_done();
     }
   });
-  bool timer = false;
-  loop.call_later(1ms, [&] { timer = true; });
-  SignalWatcher sig = loop.watch_signal(SIGUSR1, [&](int) {});
-  bool woke = false;
-  loop.call_soon_threadsafe([&] { woke = true; });
-  if (run_bounded(loop, 5s)) return 11;
-  if (!timer) return 12;
-  if (!woke) return 13;
-  return stage;
+  loop.call_later(1ms, [&] {
+    timer = true;
+    ::kill(::getpid(), SIGUSR1);
+    maybe_done();
+  });
+  SignalWatcher sig = loop.watch_signal(SIGUSR1, [&](int) {
+    signal = true;
+    maybe_done();
+  });
+  std::thread([&] {
+    loop.call_soon_threadsafe([&] {
+      woke = true;
+      maybe_done();
+    });
+  }).join();
+  if (run_bounded(loop, 5s)) return 10 + message + 2 * timer + 4 * woke + 8 * signal;
+  (void)!::write(peer, "to parent", 9);
+  return 0;
 }
 }  // namespace
 

@@ -43,7 +43,7 @@ TEST_CASE("read readiness on a socketpair", "[io]") {
   REQUIRE(got == "hello");
 }
 
-TEST_CASE("readiness on a pipe, and write readiness", "[io]") {
+TEST_CASE("readiness on a pipe and write readiness", "[io]") {
   auto loop = make_test_loop();
   auto p = FdPair::pipe();
   bool writable = false;
@@ -188,7 +188,7 @@ TEST_CASE("close_fd wakes every watcher on the fd with Events::closed", "[io][cl
   REQUIRE_FALSE(wb.active());
 }
 
-TEST_CASE("a raw close of a watched fd, then reuse of its number, works", "[io][close]") {
+TEST_CASE("a raw close of a watched fd followed by reuse of its number works", "[io][close]") {
   auto loop = make_test_loop();
   auto p = FdPair::socketpair();
   {

@@ -58,7 +58,7 @@ TEST_CASE("run_once blocks until the next timer", "[run]") {
   REQUIRE(since(start) < 1s);
 }
 
-TEST_CASE("the current loop is set while it runs, per thread", "[run]") {
+TEST_CASE("the current loop is set while it runs on its own thread only", "[run]") {
   auto loop = make_test_loop();
   REQUIRE(EventLoop::current() == nullptr);
   REQUIRE_FALSE(loop->is_running());

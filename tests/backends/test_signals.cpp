@@ -23,7 +23,7 @@ TEST_CASE("a signal reaches its watchers on the loop's thread", "[signals]") {
   REQUIRE(b == 1);
 }
 
-TEST_CASE("a stopped signal watcher is not called; others are", "[signals]") {
+TEST_CASE("a stopped signal watcher is not called while others are", "[signals]") {
   auto loop = make_test_loop();
   int usr1 = 0, usr2 = 0;
   SignalWatcher w1 = loop->watch_signal(SIGUSR1, [&](int) { ++usr1; });
