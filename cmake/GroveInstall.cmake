@@ -8,6 +8,21 @@ install(TARGETS ${GROVE_EXPORTED_TARGETS} EXPORT grove-targets
   RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 install(EXPORT grove-targets NAMESPACE grove:: DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/grove)
 
+# What the installed targets need found again in the consumer's build.
+set(GROVE_CONFIG_EXTRA_DEPS "")
+set(GROVE_PC_EXTRA_LIBS "")
+if(TARGET grove_aio)
+  string(APPEND GROVE_CONFIG_EXTRA_DEPS "grove_require_curl()\n")
+  string(APPEND GROVE_PC_EXTRA_LIBS " -lcurl")
+endif()
+if(TARGET grove_green)
+  string(APPEND GROVE_CONFIG_EXTRA_DEPS "grove_require_boost_context()\n")
+  string(APPEND GROVE_PC_EXTRA_LIBS " -lboost_context")
+endif()
+if(TARGET grove_http)
+  string(APPEND GROVE_CONFIG_EXTRA_DEPS "grove_require_cli11()\n")
+endif()
+
 configure_package_config_file(cmake/grove-config.cmake.in
   ${CMAKE_CURRENT_BINARY_DIR}/grove-config.cmake
   INSTALL_DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/grove)
@@ -25,13 +40,15 @@ foreach(t IN LISTS GROVE_EXPORTED_TARGETS)
   get_target_property(out ${t} OUTPUT_NAME)
   string(PREPEND GROVE_PC_LIBS "-l${out} ")
 endforeach()
-set(GROVE_PC_REQUIRES_PRIVATE "")
-set(GROVE_PC_LIBS_PRIVATE "-lpthread")
-if("libev" IN_LIST GROVE_BUILT_ENGINES)
-  string(APPEND GROVE_PC_LIBS_PRIVATE " -lev")
-endif()
+# The libraries are static, so their dependencies go in Libs (libevent before libev: see
+# the engine list in CMakeLists.txt).
+set(GROVE_PC_DEP_LIBS "")
 if("libevent" IN_LIST GROVE_BUILT_ENGINES)
-  string(APPEND GROVE_PC_REQUIRES_PRIVATE " libevent_core libevent_pthreads")
+  string(APPEND GROVE_PC_DEP_LIBS " -levent_core -levent_pthreads")
 endif()
+if("libev" IN_LIST GROVE_BUILT_ENGINES)
+  string(APPEND GROVE_PC_DEP_LIBS " -lev")
+endif()
+set(GROVE_PC_DEP_LIBS "${GROVE_PC_DEP_LIBS} ${GROVE_PC_EXTRA_LIBS} -lpthread -ldl")
 configure_file(cmake/grove.pc.in ${CMAKE_CURRENT_BINARY_DIR}/grove.pc @ONLY)
 install(FILES ${CMAKE_CURRENT_BINARY_DIR}/grove.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)

@@ -49,7 +49,7 @@ int child_uses_loop(EventLoop& loop, int peer) {
 }
 }  // namespace
 
-TEST_CASE("a fork child reinitialises its loop and keeps using it", "[fork]") {
+TEST_CASE("a fork child reinitialises its loop and keeps using it", "[fork][tsan]") {
   auto loop = make_test_loop();
   auto p = FdPair::socketpair();
   // Register something before the fork so the engine has kernel state to rebuild.

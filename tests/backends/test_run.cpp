@@ -92,7 +92,7 @@ TEST_CASE("running a loop from its own callback is a clear error", "[run][errors
   REQUIRE_THAT(message, Catch::Contains("call_soon()"));
 }
 
-TEST_CASE("work_started keeps run() going until work_finished", "[run][refs]") {
+TEST_CASE("work_started keeps run() going until work_finished", "[run][refs][tsan]") {
   auto loop = make_test_loop();
   loop->work_started();
   REQUIRE(loop->alive());

@@ -9,7 +9,7 @@ using namespace grove;
 using namespace grove::test;
 
 TEST_CASE("call_soon_threadsafe wakes a loop blocked with no timers within milliseconds",
-          "[threadsafe]") {
+          "[threadsafe][tsan]") {
   auto loop = make_test_loop();
   auto p = FdPair::socketpair();
   IoWatcher idle = loop->watch(p.b, Events::read, [](Events) {});  // blocks forever
@@ -38,7 +38,7 @@ TEST_CASE("call_soon_threadsafe wakes a loop blocked with no timers within milli
 }
 
 TEST_CASE("call_soon_threadsafe from many threads loses nothing and keeps per-thread order",
-          "[threadsafe]") {
+          "[threadsafe][tsan]") {
   auto loop = make_test_loop();
   constexpr int kThreads = 4, kEach = 5000;
   std::vector<std::vector<int>> seen(kThreads);

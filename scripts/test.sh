@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Sets up, builds and runs grove's whole test suite:
+#   release   every test on every built engine (Release build)
+#   asan      the same under AddressSanitizer + UndefinedBehaviorSanitizer (-O0 and -O2)
+#   tsan      the cross-thread tests ([tsan]) under ThreadSanitizer
+#   consumer  installs grove and builds a small project against it (CMake and pkg-config)
+# Usage: scripts/test.sh [stage ...]   (default: every stage, in that order)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+jobs=${GROVE_JOBS:-$(nproc)}
+
+scripts/install-deps.sh test
+
+stage() { printf '\n=== %s ===\n' "$*"; }
+
+build_and_test() {  # dir, cmake args...
+  local dir=$1; shift
+  cmake -S "$root" -B "$dir" -DGROVE_BUILD_TESTS=ON "$@" >/dev/null
+  cmake --build "$dir" -j "$jobs"
+  ctest --test-dir "$dir" -j "$jobs" --output-on-failure --timeout 300
+}
+
+run_release() {
+  stage "Release: every test on every engine"
+  build_and_test build/release -DCMAKE_BUILD_TYPE=Release
+}
+
+run_asan() {
+  export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:detect_stack_use_after_return=0
+  export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+  stage "ASan+UBSan at -O0: every test on every engine"
+  build_and_test build/asan-O0 -DCMAKE_BUILD_TYPE=Debug -DGROVE_SANITIZE=address,undefined
+  stage "ASan+UBSan at -O2: every test on every engine"
+  build_and_test build/asan-O2 -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -g" -DGROVE_SANITIZE=address,undefined
+}
+
+run_tsan() {
+  stage "TSan: cross-thread tests on every engine"
+  export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
+  build_and_test build/tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGROVE_SANITIZE=thread \
+    -DGROVE_BUILD_EXAMPLES=OFF
+}
+
+run_consumer() {
+  stage "Consumer: find_package(grove) and pkg-config against an installed copy"
+  local prefix=$root/build/install
+  rm -rf "$prefix" build/consumer build/consumer-pc
+  cmake -S "$root" -B build/release -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX="$prefix" >/dev/null
+  cmake --build build/release -j "$jobs"
+  cmake --install build/release >/dev/null
+  cmake -S tests/consumer -B build/consumer -DCMAKE_PREFIX_PATH="$prefix" >/dev/null
+  cmake --build build/consumer -j "$jobs"
+  build/consumer/consumer
+  export PKG_CONFIG_PATH=$prefix/lib/pkgconfig
+  mkdir -p build/consumer-pc
+  # shellcheck disable=SC2046
+  g++ -o build/consumer-pc/consumer tests/consumer/main.cpp $(pkg-config --cflags --libs grove)
+  build/consumer-pc/consumer
+  echo "consumer: ok"
+}
+
+stages=("$@")
+[ ${#stages[@]} -gt 0 ] || stages=(release asan tsan consumer)
+for s in "${stages[@]}"; do
+  case "$s" in
+    release|asan|tsan|consumer) "run_$s" ;;
+    *) echo "unknown stage '$s' (release, asan, tsan, consumer)" >&2; exit 2 ;;
+  esac
+done
+printf '\nall stages passed: %s\n' "${stages[*]}"
