@@ -6,7 +6,7 @@ set -euo pipefail
 
 build_pkgs=(cmake g++ make pkg-config libev-dev libevent-dev libasio-dev
             libboost-context-dev libcurl4-openssl-dev libcli11-dev curl)
-test_pkgs=(catch2 python3 clang libclang-rt-14-dev)
+test_pkgs=(catch2 python3 clang libclang-rt-14-dev nginx-light)
 bench_pkgs=(libbenchmark-dev libboost-fiber-dev libst-dev wrk nginx-light
             python3-gevent python3-flask python3-asgiref)
 
