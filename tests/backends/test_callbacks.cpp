@@ -1,6 +1,7 @@
 // call_soon: FIFO order, deferral of callbacks scheduled by callbacks, exceptions.
 #include "loop_support.hpp"
 
+#include <algorithm>
 #include <functional>
 #include <stdexcept>
 #include <string>
@@ -75,9 +76,9 @@ TEST_CASE("exceptions escaping callbacks reach the handler and the loop goes on"
   REQUIRE_FALSE(run_bounded(*loop));
   REQUIRE(after);
   REQUIRE(timer_after);
-  REQUIRE(caught.size() == 2);
-  REQUIRE(caught[0] == "call_soon callback: boom");
-  REQUIRE(caught[1] == "timer callback: tick");
+  // Timers and queued callbacks due in one iteration have no defined order between them.
+  std::sort(caught.begin(), caught.end());
+  REQUIRE(caught == std::vector<std::string>{"call_soon callback: boom", "timer callback: tick"});
 }
 
 TEST_CASE("a handler that rethrows makes run() throw and keeps the loop usable",
