@@ -43,20 +43,23 @@ void EventLoop::report_exception(std::exception_ptr error, std::string_view cont
 namespace detail {
 
 CoreLoop::CoreLoop(std::unique_ptr<Poller> poller)
-    : poller_(std::move(poller)), caps_(poller_->capabilities()) {
+    : poller_(std::move(poller)), caps_(poller_->capabilities()), timer_pool_(new TimerPool) {
   ready_.reserve(64);
   running_batch_.reserve(64);
+  heap_.resize(kHeap0);  // the unused slots before the root
 }
 
 CoreLoop::~CoreLoop() {
   signal_pipe_.reset();
   // Break the loop <-> node links so handles that outlive the loop are inert.
-  for (auto& e : heap_) {
-    e.node->heap_index = -1;
-    e.node->loop = nullptr;
-    e.node->cb.reset();
-    e.node->release();
+  for (std::size_t i = kHeap0; i < heap_.size(); ++i) {
+    TimerNode* t = heap_[i].node;
+    t->in_heap = false;
+    t->loop = nullptr;
+    t->cb.reset();
+    t->release();
   }
+  timer_pool_->owner_gone();  // Timer handles still out keep their nodes (and the pool)
   for (auto& st : fds_)
     for (IoNode* w : st.watchers)
       if (w) {
@@ -131,12 +134,16 @@ bool CoreLoop::run_once(bool block) {
   return alive();
 }
 
-Duration CoreLoop::poll_timeout(bool block) const {
+Duration CoreLoop::poll_timeout(bool block) {
   if (!block || stopping_ || !ready_.empty() ||
       remote_pending_.load(std::memory_order_relaxed))
     return Duration::zero();
-  if (heap_.empty()) return Duration(-1);
-  auto wait = heap_.front().at - now_.time_since_epoch().count();
+  prune_cancelled_top();
+  if (heap_empty()) return Duration(-1);
+  // Measured from the clock, not from now_: callbacks since the last poll took time, and a
+  // wait computed from the stale now_ would sleep past a deadline that is already due.
+  auto wait = heap_top().at -
+              std::chrono::time_point_cast<Duration>(Clock::now()).time_since_epoch().count();
   return Duration(wait > 0 ? wait : 0);
 }
 

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <new>
 #include <vector>
 
 namespace grove::detail {
@@ -15,15 +16,66 @@ namespace grove::detail {
 class CoreLoop;
 class SignalPipe;
 
+// Laid out to stay within 112 bytes (glibc serves that size from its fast bins): the flags
+// sit in RefCounted's tail padding.
 struct TimerNode final : RefCounted {
-  CoreLoop* loop = nullptr;
-  Callback cb;
-  std::int64_t at = 0;        // deadline, ns on the loop's clock
-  std::uint64_t seq = 0;      // tie-break: scheduling order
-  Duration interval{0};       // non-zero: repeating
-  int heap_index = -1;        // -1: not scheduled
   bool cancelled = false;
   bool referenced = true;
+  bool in_heap = false;       // an entry in the heap refers to it (a cancelled timer's
+                              // entry stays there until popped or swept: lazy deletion)
+  CoreLoop* loop = nullptr;
+  std::int64_t at = 0;        // deadline, ns on the loop's clock
+  Callback cb;
+  std::uint64_t seq = 0;      // tie-break: scheduling order
+  Duration interval{0};       // non-zero: repeating
+
+  // The storage comes from the loop's TimerPool (call_at); deleting the node returns it.
+  static void operator delete(void* p) noexcept;
+};
+
+// Storage for TimerNodes, in 64 KiB slabs. A timer costs no malloc/free pair, and the nodes
+// of timers scheduled together lie together in memory, as an array of ev_timer would.
+// Owned jointly by the loop and the live nodes (a Timer handle may outlive its loop): it
+// goes away when the loop has and the last node is freed. A slab that empties is given
+// back to the system, except one kept to absorb churn at a slab boundary.
+class TimerPool {
+ public:
+  static constexpr std::size_t kSlabBytes = 64 * 1024;
+
+  void* allocate();
+  static void deallocate(void* p) noexcept;
+  void owner_gone() noexcept;  // the loop is being destroyed
+
+ private:
+  struct FreeSlot {
+    FreeSlot* next;
+  };
+  struct alignas(64) Slab {
+    TimerPool* pool;
+    Slab* prev;      // links in the pool's list of slabs with room
+    Slab* next;
+    FreeSlot* free;  // freed slots
+    char* fresh;     // first never-used slot
+    std::uint32_t used = 0;
+    bool listed = false;
+  };
+  static constexpr std::size_t kSlot = (sizeof(TimerNode) + alignof(TimerNode) - 1) /
+                                       alignof(TimerNode) * alignof(TimerNode);
+  static_assert(alignof(TimerNode) <= alignof(Slab));
+
+  ~TimerPool() = default;
+  static Slab* slab_of(void* p) noexcept {
+    return reinterpret_cast<Slab*>(reinterpret_cast<std::uintptr_t>(p) & ~(kSlabBytes - 1));
+  }
+  static char* slab_end(Slab* s) noexcept { return reinterpret_cast<char*>(s) + kSlabBytes; }
+  Slab* new_slab();
+  void list(Slab* s) noexcept;
+  void unlist(Slab* s) noexcept;
+
+  Slab* room_ = nullptr;   // slabs with a free or fresh slot; allocation takes the first
+  Slab* spare_ = nullptr;  // an empty slab, not listed
+  std::size_t live_ = 0;   // nodes allocated and not yet freed
+  bool owner_gone_ = false;
 };
 
 struct IoNode final : RefCounted {
@@ -93,16 +145,24 @@ class CoreLoop final : public EventLoop {
   };
 
   void iterate(bool block);
-  Duration poll_timeout(bool block) const;
+  Duration poll_timeout(bool block);
   void drain_remote();
   void run_ready();
   void invoke(Callback& cb, const char* context);
 
   // timers (timers.cpp)
+  struct HeapEntry {
+    std::int64_t at;
+    TimerNode* node;
+  };
+  bool heap_empty() const { return heap_.size() == kHeap0; }
+  const HeapEntry& heap_top() const { return heap_[kHeap0]; }
   void heap_push(TimerNode* t);
-  void heap_remove(TimerNode* t);
-  void heap_up(int i);
-  void heap_down(int i);
+  TimerNode* heap_pop();  // the earliest entry's node, still holding the heap's reference
+  void heap_up(std::size_t i);
+  void heap_down(std::size_t i);
+  void prune_cancelled_top();
+  void sweep_cancelled();
   void fire_due_timers();
   // fds (io.cpp)
   FdState& fd_state(int fd);
@@ -125,11 +185,25 @@ class CoreLoop final : public EventLoop {
   std::atomic<bool> remote_pending_{false};
   std::atomic<bool> wake_sent_{false};
 
-  struct HeapEntry {
-    std::int64_t at;
-    TimerNode* node;
+  // A 4-ary min-heap of (deadline, node), deadlines inline so that sifting reads only this
+  // array. It starts at index kHeap0 = 3 in 64-byte aligned storage so that every group of
+  // four siblings fills exactly one cache line (libev's layout); slots 0-2 are unused.
+  static constexpr std::size_t kHeap0 = 3;
+  template <class T>
+  struct CacheLineAllocator {
+    using value_type = T;
+    CacheLineAllocator() = default;
+    template <class U>
+    CacheLineAllocator(const CacheLineAllocator<U>&) noexcept {}
+    T* allocate(std::size_t n) {
+      return static_cast<T*>(::operator new(n * sizeof(T), std::align_val_t(64)));
+    }
+    void deallocate(T* p, std::size_t) noexcept { ::operator delete(p, std::align_val_t(64)); }
+    bool operator==(const CacheLineAllocator&) const { return true; }
   };
-  std::vector<HeapEntry> heap_;
+  std::vector<HeapEntry, CacheLineAllocator<HeapEntry>> heap_;
+  TimerPool* timer_pool_;
+  std::size_t cancelled_in_heap_ = 0;  // entries whose timer was cancelled (lazy deletion)
   std::uint64_t timer_seq_ = 0;
 
   std::vector<FdState> fds_;

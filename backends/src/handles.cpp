@@ -27,7 +27,7 @@ SignalWatcher::~SignalWatcher() { close(); }
 void Timer::cancel() {
   if (node_ && node_->loop) node_->loop->cancel_timer(node_.get());
 }
-bool Timer::active() const { return node_ && node_->heap_index >= 0; }
+bool Timer::active() const { return node_ && node_->in_heap && !node_->cancelled; }
 bool Timer::cancelled() const { return node_ && node_->cancelled; }
 TimePoint Timer::when() const { return TimePoint(Duration(node_ ? node_->at : 0)); }
 void Timer::ref() {

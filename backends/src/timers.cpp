@@ -1,20 +1,119 @@
-// Timers: a 4-ary min-heap of (deadline, node), deadlines stored inline so that sifting
-// touches only the heap array (libev's layout). Ties fire in scheduling order.
+// Timers: a 4-ary min-heap of (deadline, node) with asyncio's lazy cancellation.
+//
+// Sifting reads and writes only the heap array: nodes do not record their position, so a
+// cancelled timer cannot be taken out of the middle of the heap. cancel() marks the node
+// and drops its callback; its entry is discarded when it reaches the top, or all such
+// entries are swept at once when they outnumber the live ones (asyncio's rule), which
+// bounds the heap at twice the live timers. Keeping node positions instead would cost a
+// write into a scattered node for every entry a sift moves. Ties fire in scheduling order.
 #include "core_loop.hpp"
 
 namespace grove::detail {
 
 namespace {
-constexpr int kArity = 4;
+constexpr std::size_t kArity = 4;
+// Below this many entries a sweep is not worth its pass over the heap.
+constexpr std::size_t kMinSweep = 64;
 
-bool before(const std::int64_t at_a, const TimerNode* a, const std::int64_t at_b,
-            const TimerNode* b) {
-  return at_a < at_b || (at_a == at_b && a->seq < b->seq);
+// Children of i are kArity * (i - kHeap0) + kHeap0 + 1 ... + kArity.
+constexpr std::size_t first_child(std::size_t i, std::size_t heap0) {
+  return kArity * (i - heap0) + heap0 + 1;
+}
+constexpr std::size_t parent(std::size_t i, std::size_t heap0) {
+  return (i - heap0 - 1) / kArity + heap0;
 }
 }  // namespace
 
+// --- TimerPool -----------------------------------------------------------------------
+
+void* TimerPool::allocate() {
+  Slab* s = room_ ? room_ : new_slab();
+  void* p;
+  if (s->free) {
+    p = s->free;
+    s->free = s->free->next;
+  } else {
+    p = s->fresh;
+    s->fresh += kSlot;
+  }
+  ++s->used;
+  ++live_;
+  if (!s->free && s->fresh + kSlot > slab_end(s)) unlist(s);  // full
+  return p;
+}
+
+void TimerPool::deallocate(void* p) noexcept {
+  Slab* s = slab_of(p);
+  TimerPool* pool = s->pool;
+  auto* slot = static_cast<FreeSlot*>(p);
+  slot->next = s->free;
+  s->free = slot;
+  --pool->live_;
+  if (--s->used == 0) {
+    if (s->listed) pool->unlist(s);
+    if (pool->spare_ || pool->owner_gone_) {
+      ::operator delete(static_cast<void*>(s), std::align_val_t(kSlabBytes));
+    } else {
+      s->free = nullptr;
+      s->fresh = reinterpret_cast<char*>(s + 1);
+      pool->spare_ = s;
+    }
+  } else if (!s->listed) {
+    pool->list(s);  // it was full
+  }
+  if (pool->owner_gone_ && pool->live_ == 0) delete pool;
+}
+
+void TimerPool::owner_gone() noexcept {
+  owner_gone_ = true;
+  if (spare_) ::operator delete(static_cast<void*>(spare_), std::align_val_t(kSlabBytes));
+  spare_ = nullptr;
+  if (live_ > 0) return;  // the last node to go deletes the pool
+  while (room_) {
+    Slab* s = room_;
+    unlist(s);
+    ::operator delete(static_cast<void*>(s), std::align_val_t(kSlabBytes));
+  }
+  delete this;
+}
+
+TimerPool::Slab* TimerPool::new_slab() {
+  Slab* s = spare_;
+  spare_ = nullptr;
+  if (!s) {
+    void* mem = ::operator new(kSlabBytes, std::align_val_t(kSlabBytes));
+    s = new (mem) Slab;
+    s->pool = this;
+    s->free = nullptr;
+    s->fresh = reinterpret_cast<char*>(s + 1);
+  }
+  list(s);
+  return s;
+}
+
+void TimerPool::list(Slab* s) noexcept {
+  s->listed = true;
+  s->prev = nullptr;
+  s->next = room_;
+  if (room_) room_->prev = s;
+  room_ = s;
+}
+
+void TimerPool::unlist(Slab* s) noexcept {
+  s->listed = false;
+  if (s->prev)
+    s->prev->next = s->next;
+  else
+    room_ = s->next;
+  if (s->next) s->next->prev = s->prev;
+}
+
+void TimerNode::operator delete(void* p) noexcept { TimerPool::deallocate(p); }
+
+// --- scheduling ------------------------------------------------------------------------
+
 Timer CoreLoop::call_at(TimePoint when, Callback cb) {
-  auto* t = new TimerNode;
+  auto* t = new (timer_pool_->allocate()) TimerNode;
   t->loop = this;
   t->cb = std::move(cb);
   t->at = when.time_since_epoch().count();
@@ -26,7 +125,7 @@ Timer CoreLoop::call_every(Duration interval, Callback cb) {
   if (interval <= Duration::zero())
     throw std::invalid_argument(
         "grove: call_every() needs a positive interval; use call_soon() to run once now");
-  auto* t = new TimerNode;
+  auto* t = new (timer_pool_->allocate()) TimerNode;
   t->loop = this;
   t->cb = std::move(cb);
   t->interval = interval;
@@ -35,74 +134,95 @@ Timer CoreLoop::call_every(Duration interval, Callback cb) {
   return Timer(Ref<TimerNode>(t));
 }
 
+namespace {
+inline bool before(const std::int64_t at_a, const TimerNode* a, const std::int64_t at_b,
+                   const TimerNode* b) {
+  return at_a < at_b || (at_a == at_b && a->seq < b->seq);
+}
+}  // namespace
+
 void CoreLoop::heap_push(TimerNode* t) {
   t->retain();  // the heap's reference
   t->seq = timer_seq_++;
+  t->in_heap = true;
   count(true, t->referenced, +1);
   heap_.push_back({t->at, t});
-  t->heap_index = int(heap_.size() - 1);
-  heap_up(t->heap_index);
+  heap_up(heap_.size() - 1);
 }
 
-void CoreLoop::heap_remove(TimerNode* t) {
-  int i = t->heap_index;
-  int last = int(heap_.size() - 1);
-  t->heap_index = -1;
-  count(true, t->referenced, -1);
-  if (i != last) {
-    TimerNode* moved = heap_[last].node;
-    heap_[i] = heap_[last];
-    heap_.pop_back();
-    moved->heap_index = i;
-    heap_up(i);
-    heap_down(moved->heap_index);
-  } else {
-    heap_.pop_back();
-  }
-  t->release();
+TimerNode* CoreLoop::heap_pop() {
+  TimerNode* t = heap_[kHeap0].node;
+  t->in_heap = false;
+  if (t->cancelled)
+    --cancelled_in_heap_;
+  else
+    count(true, t->referenced, -1);
+  heap_[kHeap0] = heap_.back();
+  heap_.pop_back();
+  if (!heap_empty()) heap_down(kHeap0);
+  return t;
 }
 
-void CoreLoop::heap_up(int i) {
-  HeapEntry e = heap_[i];
-  while (i > 0) {
-    int parent = (i - 1) / kArity;
-    if (!before(e.at, e.node, heap_[parent].at, heap_[parent].node)) break;
-    heap_[i] = heap_[parent];
-    heap_[i].node->heap_index = i;
-    i = parent;
+void CoreLoop::heap_up(std::size_t i) {
+  const HeapEntry e = heap_[i];
+  while (i > kHeap0) {
+    std::size_t p = parent(i, kHeap0);
+    if (!before(e.at, e.node, heap_[p].at, heap_[p].node)) break;
+    heap_[i] = heap_[p];
+    i = p;
   }
   heap_[i] = e;
-  e.node->heap_index = i;
 }
 
-void CoreLoop::heap_down(int i) {
-  HeapEntry e = heap_[i];
-  const int n = int(heap_.size());
+void CoreLoop::heap_down(std::size_t i) {
+  const HeapEntry e = heap_[i];
+  const std::size_t n = heap_.size();
   for (;;) {
-    int first = i * kArity + 1;
-    if (first >= n) break;
-    int best = first;
-    int end = first + kArity < n ? first + kArity : n;
-    for (int c = first + 1; c < end; ++c)
+    std::size_t c = first_child(i, kHeap0);
+    if (c >= n) break;
+    std::size_t end = c + kArity < n ? c + kArity : n;
+    std::size_t best = c;
+    for (++c; c < end; ++c)
       if (before(heap_[c].at, heap_[c].node, heap_[best].at, heap_[best].node)) best = c;
     if (!before(heap_[best].at, heap_[best].node, e.at, e.node)) break;
     heap_[i] = heap_[best];
-    heap_[i].node->heap_index = i;
     i = best;
   }
   heap_[i] = e;
-  e.node->heap_index = i;
+}
+
+void CoreLoop::prune_cancelled_top() {
+  while (!heap_empty() && heap_top().node->cancelled) heap_pop()->release();
+}
+
+void CoreLoop::sweep_cancelled() {
+  std::size_t out = kHeap0;
+  for (std::size_t i = kHeap0; i < heap_.size(); ++i) {
+    TimerNode* t = heap_[i].node;
+    if (t->cancelled) {
+      t->in_heap = false;
+      t->release();
+    } else {
+      heap_[out++] = heap_[i];
+    }
+  }
+  heap_.resize(out);
+  cancelled_in_heap_ = 0;
+  // Floyd's heap construction: sift down every inner entry, last first.
+  if (heap_.size() > kHeap0 + 1)
+    for (std::size_t i = parent(heap_.size() - 1, kHeap0) + 1; i-- > kHeap0;) heap_down(i);
 }
 
 void CoreLoop::fire_due_timers() {
   const std::int64_t now = now_.time_since_epoch().count();
-  while (!heap_.empty() && heap_.front().at <= now) {
-    Ref<TimerNode> t(heap_.front().node);
-    heap_remove(t.get());
+  while (!heap_empty() && heap_top().at <= now) {
+    Ref<TimerNode> t(heap_pop());
+    t->release();  // the heap's reference; `t` keeps the node alive
+    if (t->cancelled) continue;
     // The callback is moved out while it runs, so cancel() from inside it and a repeating
     // reschedule both see a consistent node.
     Callback cb = std::move(t->cb);
-    if (t->interval > Duration::zero() && !t->cancelled) {
+    if (t->interval > Duration::zero()) {
       std::int64_t next = t->at + t->interval.count();
       t->at = next > now ? next : now + t->interval.count();
       heap_push(t.get());
@@ -110,26 +230,34 @@ void CoreLoop::fire_due_timers() {
     try {
       cb();
     } catch (...) {
-      if (t->heap_index >= 0 && !t->cancelled) t->cb = std::move(cb);
+      if (t->in_heap && !t->cancelled) t->cb = std::move(cb);
       report_exception(std::current_exception(), "timer callback");
       continue;
     }
-    if (t->heap_index >= 0 && !t->cancelled) t->cb = std::move(cb);
+    if (t->in_heap && !t->cancelled) t->cb = std::move(cb);
   }
 }
 
 void CoreLoop::cancel_timer(TimerNode* t) {
   if (t->cancelled) return;
   t->cancelled = true;
-  if (t->heap_index >= 0) heap_remove(t);
-  t->cb.reset();  // no-op while the timer's own callback runs (it was moved out)
+  if (t->in_heap) {
+    count(true, t->referenced, -1);
+    ++cancelled_in_heap_;
+    const std::size_t entries = heap_.size() - kHeap0;
+    if (entries >= kMinSweep && cancelled_in_heap_ > entries / 2) sweep_cancelled();
+  }
+  // Destroyed last, once the loop is consistent: the closure's captures may call back in.
+  // Empty while the timer's own callback runs (it was moved out).
+  Callback dead = std::move(t->cb);
 }
 
 void CoreLoop::set_timer_ref(TimerNode* t, bool referenced) {
   if (t->referenced == referenced) return;
-  count(t->heap_index >= 0, t->referenced, -1);
+  const bool active = t->in_heap && !t->cancelled;
+  count(active, t->referenced, -1);
   t->referenced = referenced;
-  count(t->heap_index >= 0, t->referenced, +1);
+  count(active, t->referenced, +1);
 }
 
 }  // namespace grove::detail
