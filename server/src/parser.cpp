@@ -422,7 +422,7 @@ ChunkedDecoder::Result ChunkedDecoder::fail(std::size_t consumed, int status, co
   return {Status::error, consumed, {}};
 }
 
-ChunkedDecoder::Result ChunkedDecoder::decode(std::string_view in) {
+ChunkedDecoder::Result ChunkedDecoder::decode(std::string_view in, std::size_t max_data) {
   std::size_t i = 0;
   const std::size_t n = in.size();
   if (state_ == State::failed) return {Status::error, 0, {}};
@@ -505,6 +505,8 @@ ChunkedDecoder::Result ChunkedDecoder::decode(std::string_view in) {
         continue;
       case State::data: {
         std::size_t take = std::size_t(std::min<std::uint64_t>(remaining_, n - i));
+        if (take > max_data) take = max_data;
+        if (take == 0) return {Status::data, i, {}};
         remaining_ -= take;
         body_size_ += take;
         if (remaining_ == 0) state_ = State::data_cr;

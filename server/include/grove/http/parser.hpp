@@ -114,9 +114,9 @@ class ChunkedDecoder {
   void set_limits(const Limits& limits) noexcept { limits_ = limits; }
   void reset() noexcept;
 
-  // Consumes bytes from `in` until it has a run of body data to return, reaches the end
-  // of the body, fails, or runs out of input.
-  Result decode(std::string_view in);
+  // Consumes bytes from `in` until it has a run of body data to return (at most
+  // `max_data` bytes), reaches the end of the body, fails, or runs out of input.
+  Result decode(std::string_view in, std::size_t max_data = std::size_t(-1));
   bool done() const noexcept { return state_ == State::done; }
   std::uint64_t body_size() const noexcept { return body_size_; }
   const ParseError& error() const noexcept { return error_; }

@@ -1,0 +1,357 @@
+// serve(): the standard command line, the startup line, and pre-forked workers.
+//
+// Workers are processes, not threads: the master binds every address once, then forks N
+// workers that each run their own hub over the inherited listening sockets (the kernel
+// hands each connection to one of the processes waiting in accept). A worker that crashes
+// (a stack overflow, an abort in a C library) takes only itself down, and the master starts
+// a new one; applications need no thread safety; and compat's process-wide patching needs
+// no OS threads besides the hub. docs/server.md records the measurements behind the choice.
+#include <grove/http/serve.hpp>
+
+#include "server_impl.hpp"
+
+#include <CLI/CLI.hpp>
+
+#if GROVE_HTTP_HAVE_COMPAT
+#include <grove/compat.hpp>
+#endif
+
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+#include <cmath>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+
+namespace grove::http {
+
+bool compat_available() noexcept { return GROVE_HTTP_HAVE_COMPAT != 0; }
+
+namespace {
+
+// "10", "10s", "250ms", "1.5s", "2m" -> a duration. Plain numbers are seconds.
+Duration parse_duration(const std::string& flag, const std::string& text) {
+  std::size_t i = 0;
+  while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '.')) ++i;
+  std::string number = text.substr(0, i), unit = text.substr(i);
+  char* end = nullptr;
+  double v = number.empty() ? -1 : std::strtod(number.c_str(), &end);
+  double scale = 0;
+  if (unit.empty() || unit == "s") scale = 1e9;
+  else if (unit == "ms") scale = 1e6;
+  else if (unit == "us") scale = 1e3;
+  else if (unit == "m") scale = 60e9;
+  if (number.empty() || !end || *end != '\0' || scale == 0 || !std::isfinite(v) || v < 0 ||
+      v * scale > 1e18)
+    throw std::invalid_argument(flag + ": invalid duration '" + text +
+                                "' (use seconds, or a number with ms, s or m: 250ms, 1.5s, 2m)");
+  return Duration(std::int64_t(v * scale));
+}
+
+// "1048576", "512K", "4M", "1G" (binary units) -> bytes.
+std::uint64_t parse_size(const std::string& flag, const std::string& text) {
+  std::uint64_t v = 0;
+  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  std::string unit(p, text.data() + text.size());
+  std::uint64_t scale = 0;
+  if (unit.empty() || unit == "B") scale = 1;
+  else if (unit == "K" || unit == "k" || unit == "KiB") scale = 1024;
+  else if (unit == "M" || unit == "MiB") scale = 1024 * 1024;
+  else if (unit == "G" || unit == "GiB") scale = 1024ull * 1024 * 1024;
+  if (ec != std::errc() || p == text.data() || scale == 0 || v > (std::uint64_t(1) << 50) / scale)
+    throw std::invalid_argument(flag + ": invalid size '" + text +
+                                "' (use bytes, or a number with K, M or G: 512K, 4M)");
+  return v * scale;
+}
+
+std::string one_line(std::string s) {
+  for (char& c : s)
+    if (c == '\n' || c == '\r') c = ' ';
+  while (!s.empty() && s.back() == ' ') s.pop_back();
+  return s;
+}
+
+std::vector<std::string> hub_engines() {
+  std::vector<std::string> out;
+  for (auto& e : built_backends())
+    if (e != "green") out.push_back(e);  // the hub drives a real engine; green is the hub
+  return out;
+}
+
+std::string join(const std::vector<std::string>& v, const char* sep = ", ") {
+  std::string out;
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    if (i) out += sep;
+    out += v[i];
+  }
+  return out;
+}
+
+// --- pre-forked workers ---------------------------------------------------------------------
+
+struct Master {
+  Application app;
+  ServerConfig config;  // the workers' config: listen_fds, no binds
+  int workers = 1;
+  sigset_t old_mask;
+  std::map<pid_t, int> children;  // pid -> worker index
+
+  pid_t spawn(int index) {
+    pid_t pid = ::fork();
+    if (pid < 0) {
+      Log::write(LogLevel::error, std::string("fork failed: ") + std::strerror(errno));
+      return -1;
+    }
+    if (pid == 0) {
+      ::prctl(PR_SET_PDEATHSIG, SIGTERM);  // never outlive the master
+      ::sigprocmask(SIG_SETMASK, &old_mask, nullptr);
+      int rc = 0;
+      try {
+        Server server(app, config);
+        Log::write(LogLevel::debug, "worker " + std::to_string(index) + " started");
+        server.serve_forever();
+      } catch (...) {
+        Log::write(LogLevel::error, "worker " + std::to_string(index) +
+                                        " failed: " + detail::describe_current_exception());
+        rc = 1;
+      }
+      Log::flush();
+      std::fflush(nullptr);
+      ::_exit(rc);
+    }
+    children[pid] = index;
+    return pid;
+  }
+
+  int run() {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGCHLD);
+    ::sigprocmask(SIG_BLOCK, &set, &old_mask);
+    for (int i = 0; i < workers; ++i) spawn(i);
+
+    bool stopping = false;
+    int status_out = 0;
+    auto deadline = Clock::now();
+    std::vector<Clock::time_point> recent_deaths;
+    while (!children.empty()) {
+      timespec tick{0, 200 * 1000 * 1000};
+      siginfo_t info;
+      int sig = ::sigtimedwait(&set, &info, &tick);
+      if (sig == SIGTERM || sig == SIGINT) {
+        if (!stopping) {
+          Log::write(LogLevel::info, std::string("received ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT") +
+                                         ": stopping " + std::to_string(children.size()) + " worker(s) gracefully");
+          stopping = true;
+          deadline = Clock::now() + config.graceful_timeout + 5s;
+          for (auto& [pid, index] : children) ::kill(pid, SIGTERM);
+        } else {
+          for (auto& [pid, index] : children) ::kill(pid, SIGINT);  // their second signal: now
+        }
+      }
+      // Reap (SIGCHLD, or anything missed).
+      while (true) {
+        int status = 0;
+        pid_t pid = ::waitpid(-1, &status, WNOHANG);
+        if (pid <= 0) break;
+        auto it = children.find(pid);
+        if (it == children.end()) continue;
+        int index = it->second;
+        children.erase(it);
+        bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+        if (stopping) {
+          if (!clean) status_out = 1;
+          continue;
+        }
+        std::string how = WIFSIGNALED(status) ? std::string("was killed by signal ") + std::to_string(WTERMSIG(status)) +
+                                                    " (" + ::strsignal(WTERMSIG(status)) + ")"
+                                              : "exited with status " + std::to_string(WEXITSTATUS(status));
+        auto now = Clock::now();
+        std::erase_if(recent_deaths, [&](auto t) { return now - t > 10s; });
+        recent_deaths.push_back(now);
+        if (recent_deaths.size() > std::size_t(5 * workers)) {
+          Log::write(LogLevel::error, "worker " + std::to_string(index) + " " + how +
+                                          "; workers keep dying, giving up");
+          stopping = true;
+          status_out = 1;
+          deadline = now + config.graceful_timeout + 5s;
+          for (auto& [p, i] : children) ::kill(p, SIGTERM);
+          continue;
+        }
+        Log::write(LogLevel::warning, "worker " + std::to_string(index) + " (pid " +
+                                          std::to_string(pid) + ") " + how + "; starting a new one");
+        spawn(index);
+      }
+      if (stopping && !children.empty() && Clock::now() > deadline) {
+        Log::write(LogLevel::warning, "workers did not stop in time; killing them");
+        for (auto& [pid, index] : children) ::kill(pid, SIGKILL);
+        deadline = Clock::now() + 24h;
+      }
+    }
+    ::sigprocmask(SIG_SETMASK, &old_mask, nullptr);
+    return status_out;
+  }
+};
+
+}  // namespace
+
+int serve(Application app, int argc, char** argv, ServeOptions options) {
+  std::string program = options.program;
+  if (program.empty()) {
+    std::string a0 = argc > 0 && argv[0] ? argv[0] : "grove-server";
+    auto slash = a0.rfind('/');
+    program = slash == std::string::npos ? a0 : a0.substr(slash + 1);
+  }
+  ServerConfig cfg = options.config;
+  CLI::App cli(options.description.empty() ? "A grove HTTP/1.1 server" : options.description, program);
+  cli.option_defaults()->always_capture_default();
+
+  std::vector<std::string> binds;
+  int workers = options.workers;
+  std::string backend;
+  bool compat = cfg.compat;
+  std::size_t max_connections = cfg.max_connections;
+  std::string max_body, max_header_bytes, max_request_line;
+  std::size_t max_headers = cfg.limits.max_header_count;
+  std::string header_timeout, body_timeout, keepalive_timeout, write_timeout, graceful_timeout;
+  std::string access_log = options.access_log, error_log = "-";
+  std::string log_level(to_string(options.log_level));
+  bool show_version = false;
+
+  cli.add_option("-b,--bind", binds,
+                 "Address to listen on, repeatable: host:port, [v6addr]:port or unix:/path "
+                 "(default " + join(cfg.binds) + ")")
+      ->check([](const std::string& v) {
+        try {
+          detail::parse_bind(v);
+        } catch (const std::invalid_argument& e) {
+          return std::string(e.what());
+        }
+        return std::string();
+      });
+  cli.add_option("-w,--workers", workers, "Worker processes (pre-forked)")->check(CLI::Range(1, 1024));
+  auto engines = hub_engines();
+  cli.add_option("--backend", backend,
+                 "Event loop engine: " + join(engines) + " (default " + selected_backend() + ")")
+      ->check(CLI::IsMember(engines));
+  cli.add_flag("--compat,!--no-compat", compat,
+               "Patch blocking libc calls to be cooperative (grove::compat::patch_all)");
+  cli.add_option("--max-connections", max_connections, "Open connections per worker; beyond, accepting waits")
+      ->check(CLI::Range(std::size_t(1), std::size_t(10'000'000)));
+  cli.add_option("--max-body", max_body, "Largest request body: bytes or 512K, 4M (default 1M)");
+  cli.add_option("--max-header-bytes", max_header_bytes, "Largest header section (default 64K)");
+  cli.add_option("--max-headers", max_headers, "Most header fields (default 100)")
+      ->check(CLI::Range(std::size_t(1), std::size_t(100000)));
+  cli.add_option("--max-request-line", max_request_line, "Longest request line (default 8K)");
+  cli.add_option("--header-timeout", header_timeout, "Time to receive a request head (default 10s)");
+  cli.add_option("--body-timeout", body_timeout, "Longest wait for more body bytes (default 30s)");
+  cli.add_option("--keepalive-timeout", keepalive_timeout, "Idle time before a kept-alive connection closes (default 15s)");
+  cli.add_option("--write-timeout", write_timeout, "Longest wait for a client to take response bytes (default 30s)");
+  cli.add_option("--graceful-timeout", graceful_timeout, "Time a stop gives in-flight requests (default 30s)");
+  cli.add_option("--access-log", access_log, "Access log (Combined Log Format): a file, or - for stderr");
+  cli.add_option("--error-log", error_log, "Error log: a file, or - for stderr");
+  cli.add_option("--log-level", log_level, "debug, info, warning, error or off")
+      ->check(CLI::IsMember({"debug", "info", "warning", "warn", "error", "off"}));
+  cli.add_flag("--version", show_version, "Print the version and the built engines, then exit");
+  if (options.add_flags) options.add_flags(&cli);
+
+  try {
+    cli.parse(argc, argv);
+  } catch (const CLI::CallForHelp&) {
+    std::fputs(cli.help().c_str(), stdout);
+    return 0;
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "%s: error: %s (see --help)\n", program.c_str(), one_line(e.what()).c_str());
+    return 2;
+  }
+  if (show_version) {
+    std::printf("grove %.*s\nengines: %s\ndefault engine: %s\ncompat: %s\n",
+                int(grove::version().size()), grove::version().data(), join(engines).c_str(),
+                default_backend().c_str(), compat_available() ? "available" : "not built");
+    return 0;
+  }
+
+  try {
+    if (!binds.empty()) cfg.binds = binds;
+    cfg.max_connections = max_connections;
+    cfg.compat = compat;
+    cfg.limits.max_header_count = max_headers;
+    if (!max_body.empty()) cfg.limits.max_body = parse_size("--max-body", max_body);
+    if (!max_header_bytes.empty())
+      cfg.limits.max_header_bytes = std::size_t(parse_size("--max-header-bytes", max_header_bytes));
+    if (!max_request_line.empty())
+      cfg.limits.max_request_line = std::size_t(parse_size("--max-request-line", max_request_line));
+    if (!header_timeout.empty()) cfg.header_timeout = parse_duration("--header-timeout", header_timeout);
+    if (!body_timeout.empty()) cfg.body_timeout = parse_duration("--body-timeout", body_timeout);
+    if (!keepalive_timeout.empty()) cfg.keepalive_timeout = parse_duration("--keepalive-timeout", keepalive_timeout);
+    if (!write_timeout.empty()) cfg.write_timeout = parse_duration("--write-timeout", write_timeout);
+    if (!graceful_timeout.empty()) cfg.graceful_timeout = parse_duration("--graceful-timeout", graceful_timeout);
+    for (auto d : {cfg.header_timeout, cfg.body_timeout, cfg.keepalive_timeout, cfg.write_timeout})
+      if (d <= Duration::zero()) throw std::invalid_argument("timeouts must be greater than zero");
+    if (compat && !compat_available())
+      throw std::invalid_argument("--compat: this build has no grove::compat");
+  } catch (const std::invalid_argument& e) {
+    std::fprintf(stderr, "%s: error: %s\n", program.c_str(), one_line(e.what()).c_str());
+    return 2;
+  }
+
+  try {
+    Log::set_level(parse_log_level(log_level));
+    Log::open_error_log(error_log);
+    Log::open_access_log(access_log);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s: error: %s\n", program.c_str(), one_line(e.what()).c_str());
+    return 2;
+  }
+  if (options.configure) options.configure(cfg);
+
+  if (!backend.empty()) ::setenv("GROVE_LOOP", backend.c_str(), 1);
+  std::string engine;
+  try {
+    engine = selected_backend();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s: error: %s\n", program.c_str(), one_line(e.what()).c_str());
+    return 2;
+  }
+#if GROVE_HTTP_HAVE_COMPAT
+  if (compat) compat::patch_all();
+#endif
+
+  try {
+    Server server(app, cfg);
+    server.listen();
+    Log::write(LogLevel::info, startup_line(cfg, engine, workers, server.addresses()));
+    if (workers == 1) {
+      server.serve_forever();
+      auto st = server.stats();
+      Log::write(LogLevel::info, "stopped after " + std::to_string(st.requests) + " request(s)" +
+                                     (st.closed_at_timeout ? "; " + std::to_string(st.closed_at_timeout) +
+                                                                 " connection(s) closed at the stop timeout"
+                                                           : std::string()));
+      Log::flush();
+      return 0;
+    }
+    Master master;
+    master.app = app;
+    master.config = cfg;
+    master.config.binds.clear();
+    master.config.listen_fds = server.listen_fds();
+    master.workers = workers;
+    int rc = master.run();
+    Log::write(LogLevel::info, "stopped");
+    Log::flush();
+    return rc;  // ~Server closes the listeners and removes unix socket files
+  } catch (const std::exception& e) {
+    Log::write(LogLevel::error, std::string("cannot serve: ") + e.what());
+    return 1;
+  }
+}
+
+}  // namespace grove::http

@@ -1,0 +1,173 @@
+// Internals of the server: buffers, connections, the per-activation context.
+#pragma once
+
+#include <grove/green.hpp>
+#include <grove/http/server.hpp>
+
+#include <sys/socket.h>
+
+#include <cstring>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace grove::http::detail {
+
+// A byte buffer with a read position: bytes are appended at the end and consumed from the
+// front; the space is reused once everything is consumed.
+class Buffer {
+ public:
+  Buffer() = default;
+  explicit Buffer(std::size_t capacity) { reserve(capacity); }
+  std::size_t size() const noexcept { return end_ - begin_; }
+  bool empty() const noexcept { return end_ == begin_; }
+  std::size_t capacity() const noexcept { return cap_; }
+  const char* data() const noexcept { return data_.get() + begin_; }
+  std::string_view view() const noexcept { return {data(), size()}; }
+  void consume(std::size_t n) noexcept {
+    begin_ += n;
+    if (begin_ == end_) begin_ = end_ = 0;
+  }
+  void clear() noexcept { begin_ = end_ = 0; }
+  // Room for at least `want` more bytes at the end (compacting or growing); returns the
+  // writable span's start and stores its length in `avail`.
+  char* prepare(std::size_t want, std::size_t& avail) {
+    if (cap_ - end_ < want) {
+      if (begin_ > 0 && cap_ - size() >= want) {
+        std::memmove(data_.get(), data(), size());
+      } else {
+        std::size_t ncap = cap_ ? cap_ : 4096;
+        while (ncap - size() < want) ncap *= 2;
+        std::unique_ptr<char[]> n(new char[ncap]);
+        if (size()) std::memcpy(n.get(), data(), size());
+        data_ = std::move(n);
+        cap_ = ncap;
+      }
+      end_ = size();
+      begin_ = 0;
+    }
+    avail = cap_ - end_;
+    return data_.get() + end_;
+  }
+  void commit(std::size_t n) noexcept { end_ += n; }
+  void append(std::string_view s) {
+    std::size_t avail;
+    char* p = prepare(s.size(), avail);
+    std::memcpy(p, s.data(), s.size());
+    commit(s.size());
+  }
+  void append(char c) {
+    std::size_t avail;
+    *prepare(1, avail) = c;
+    commit(1);
+  }
+  void reserve(std::size_t capacity) {
+    if (cap_ >= capacity) return;
+    std::size_t avail;
+    prepare(capacity - size(), avail);
+  }
+  void release() noexcept {
+    data_.reset();
+    cap_ = begin_ = end_ = 0;
+  }
+
+ private:
+  std::unique_ptr<char[]> data_;
+  std::size_t cap_ = 0, begin_ = 0, end_ = 0;
+};
+
+struct Connection;
+struct Context;
+
+// Reads a request body from the connection (see Request::read).
+class ConnBodyReader final : public BodyReader {
+ public:
+  std::size_t read(char* buf, std::size_t n) override;
+  void start(Server::Impl* server, Connection* conn, Context* ctx, const RequestHead& head);
+  bool done() const noexcept { return done_; }
+  bool failed() const noexcept { return failed_; }
+  bool continue_pending() const noexcept { return expect_pending_; }
+  BodyKind kind() const noexcept { return kind_; }
+  std::uint64_t remaining() const noexcept { return remaining_; }
+
+ private:
+  void fill();
+  [[noreturn]] void fail(int status, const std::string& why);
+  Server::Impl* server_ = nullptr;
+  Connection* conn_ = nullptr;
+  Context* ctx_ = nullptr;
+  BodyKind kind_ = BodyKind::none;
+  std::uint64_t remaining_ = 0;
+  bool expect_pending_ = false;
+  bool done_ = true;
+  bool failed_ = false;
+};
+
+// Everything one burst of requests on a connection needs, pooled per server so that a
+// request costs no allocation and an idle connection holds none of it.
+struct Context {
+  Buffer in;
+  Buffer out;
+  RequestParser parser;
+  RequestHead head;
+  ChunkedDecoder chunked;
+  Request request;
+  ConnBodyReader body;
+};
+
+struct Connection {
+  enum class State : std::uint8_t { idle, active, closed };
+  Server::Impl* server = nullptr;
+  int fd = -1;
+  IoWatcher watcher;           // read readiness while idle
+  State state = State::idle;
+  bool fresh = true;           // no request seen yet
+  bool unix_peer = false;
+  std::uint16_t peer_port = 0;
+  std::string peer;            // "127.0.0.1", "::1", "unix:"
+  TimePoint since;             // accepted, or went idle
+  Context* ctx = nullptr;      // while active
+  green::Greenlet green;       // while active
+  // Intrusive lists: every open connection, and the idle ones in the order they idled.
+  Connection* all_prev = nullptr;
+  Connection* all_next = nullptr;
+  Connection* idle_prev = nullptr;
+  Connection* idle_next = nullptr;
+  int idle_list = -1;          // which idle list holds it (0 fresh, 1 keep-alive), or -1
+};
+
+struct Listener {
+  int fd = -1;
+  std::string name;       // as addresses() reports it
+  std::string unix_path;  // to unlink at stop, when this process created it
+  green::Greenlet loop;
+};
+
+// The peer of a write that failed: the client is gone or too slow.
+class ConnectionLost : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// --- helpers shared by the sources ---------------------------------------------------------
+// "Thu, 01 Jan 1970 00:00:00 GMT" for the current second, cached.
+std::string_view http_date();
+// "01/Jan/1970:00:00:00 +0000" for the current second, cached (access log).
+std::string_view log_date();
+// The demangled type and message of the exception being handled.
+std::string describe_current_exception();
+
+// Bind addresses.
+struct BindSpec {
+  bool is_unix = false;
+  std::string host;  // numeric or a name; empty: every interface
+  std::string port;
+  std::string path;
+};
+BindSpec parse_bind(std::string_view spec);  // throws std::invalid_argument
+// Opens listening sockets for a bind spec (a host name may give several).
+std::vector<Listener> open_listeners(const BindSpec& spec, int backlog);
+std::string socket_name(int fd);
+
+}  // namespace grove::http::detail
