@@ -75,7 +75,7 @@ CoreLoop::~CoreLoop() {
     }
 }
 
-void CoreLoop::call_soon(Callback cb) { ready_.push_back(std::move(cb)); }
+void CoreLoop::call_soon(Callback cb) { ready_.push(std::move(cb)); }
 
 void CoreLoop::call_soon_threadsafe(Callback cb) {
   {
@@ -96,7 +96,7 @@ void CoreLoop::drain_remote() {
     std::lock_guard lock(remote_mutex_);
     batch.swap(remote_);
   }
-  for (auto& cb : batch) ready_.push_back(std::move(cb));
+  for (auto& cb : batch) ready_.push(std::move(cb));
 }
 
 void CoreLoop::run() {
@@ -162,21 +162,34 @@ void CoreLoop::run_ready() {
   // Only what was queued before this point runs now; callbacks queued meanwhile wait for
   // the next iteration, after the next poll (asyncio's fairness rule).
   running_batch_.swap(ready_);
+  const std::size_t n = running_batch_.size();
   std::size_t i = 0;
   try {
-    for (; i < running_batch_.size(); ++i) invoke(running_batch_[i], "call_soon callback");
+    while (i < n) {
+      // One try around the whole batch rather than a call per callback: entering it is
+      // free, and the loop stays a tight sequence of calls. Each callback is destroyed
+      // right after it ran, while it is still in cache.
+      try {
+        for (; i < n; ++i) {
+          running_batch_[i]();
+          running_batch_[i].reset();
+        }
+      } catch (...) {
+        running_batch_[i++].reset();  // the callback that threw is done
+        report_exception(std::current_exception(), "call_soon callback");
+      }
+    }
   } catch (...) {
     // The exception handler rethrew: keep the callbacks that have not run yet, in order.
-    std::vector<Callback> rest;
-    rest.reserve(running_batch_.size() - i - 1 + ready_.size());
-    for (std::size_t j = i + 1; j < running_batch_.size(); ++j)
-      rest.push_back(std::move(running_batch_[j]));
-    for (auto& cb : ready_) rest.push_back(std::move(cb));
+    CallbackQueue rest;
+    rest.reserve(n - i + ready_.size());
+    for (std::size_t j = i; j < n; ++j) rest.push(std::move(running_batch_[j]));
+    for (auto& cb : ready_) rest.push(std::move(cb));
     ready_.swap(rest);
-    running_batch_.clear();
+    running_batch_.forget_empty();
     throw;
   }
-  running_batch_.clear();
+  running_batch_.forget_empty();
 }
 
 void CoreLoop::invoke(Callback& cb, const char* context) {

@@ -99,6 +99,63 @@ struct SignalNode final : RefCounted {
   bool in_callback = false;
 };
 
+// The ready queue's storage: a vector of callbacks whose push is a capacity check and a
+// move, with growth kept out of line (std::vector::push_back inlines its reallocation,
+// which makes call_soon save and restore six registers on every call).
+class CallbackQueue {
+ public:
+  CallbackQueue() = default;
+  CallbackQueue(const CallbackQueue&) = delete;
+  CallbackQueue& operator=(const CallbackQueue&) = delete;
+  ~CallbackQueue() {
+    clear();
+    ::operator delete(data_);
+  }
+  void push(Callback&& cb) {
+    if (size_ == capacity_) [[unlikely]]
+      grow(size_ + 1);
+    ::new (static_cast<void*>(data_ + size_)) Callback(std::move(cb));
+    ++size_;
+  }
+  void reserve(std::size_t n) {
+    if (n > capacity_) grow(n);
+  }
+  std::size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  Callback& operator[](std::size_t i) { return data_[i]; }
+  Callback* begin() { return data_; }
+  Callback* end() { return data_ + size_; }
+  void clear() noexcept {
+    for (std::size_t i = 0; i < size_; ++i) data_[i].~Callback();
+    size_ = 0;
+  }
+  // Drops every entry without destroying it: each must be empty (reset or moved from).
+  void forget_empty() noexcept { size_ = 0; }
+  void swap(CallbackQueue& o) noexcept {
+    std::swap(data_, o.data_);
+    std::swap(size_, o.size_);
+    std::swap(capacity_, o.capacity_);
+  }
+
+ private:
+  [[gnu::noinline]] void grow(std::size_t at_least) {
+    std::size_t cap = capacity_ ? capacity_ * 2 : 64;
+    while (cap < at_least) cap *= 2;
+    auto* fresh = static_cast<Callback*>(::operator new(cap * sizeof(Callback)));
+    for (std::size_t i = 0; i < size_; ++i) {
+      ::new (static_cast<void*>(fresh + i)) Callback(std::move(data_[i]));
+      data_[i].~Callback();
+    }
+    ::operator delete(data_);
+    data_ = fresh;
+    capacity_ = cap;
+  }
+
+  Callback* data_ = nullptr;
+  std::size_t size_ = 0;
+  std::size_t capacity_ = 0;
+};
+
 class CoreLoop final : public EventLoop {
  public:
   explicit CoreLoop(std::unique_ptr<Poller> poller);
@@ -178,8 +235,8 @@ class CoreLoop final : public EventLoop {
   std::unique_ptr<Poller> poller_;
   const Capabilities& caps_;
 
-  std::vector<Callback> ready_;
-  std::vector<Callback> running_batch_;
+  CallbackQueue ready_;
+  CallbackQueue running_batch_;
   std::mutex remote_mutex_;
   std::vector<Callback> remote_;
   std::atomic<bool> remote_pending_{false};
