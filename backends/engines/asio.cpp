@@ -85,12 +85,24 @@ class AsioPoller final : public Poller {
     if (io_.stopped()) io_.restart();
     if (timeout == Duration::zero()) {
       io_.poll();
-    } else if (timeout < Duration::zero()) {
-      io_.run_one();
-      io_.poll();
     } else {
-      io_.run_one_for(std::chrono::ceil<std::chrono::microseconds>(timeout));
-      io_.poll();
+      // A blocking poll runs one handler. Asio's reactor queues each ready descriptor as
+      // one operation, whose run completes the first of its waits inline and posts the
+      // others behind the reactor; such a posted completion carries a readiness snapshot
+      // that goes stale once the watchers have read, and a wait re-armed before it runs
+      // would be completed by it. So drain the queue with poll() when a descriptor that
+      // reported here still has a wait in flight. Otherwise nothing of ours is queued
+      // behind the reactor (other descriptors' operations sit ahead of it and were armed
+      // before their snapshot), and skipping poll() saves the epoll_wait(0) it always makes.
+      if (timeout < Duration::zero())
+        io_.run_one();
+      else
+        io_.run_one_for(std::chrono::ceil<std::chrono::microseconds>(timeout));
+      for (Fd* f : rearm_)
+        if (f->pending != Events::none) {
+          io_.poll();
+          break;
+        }
     }
     out_ = nullptr;
     if (!retired_.empty()) retired_.clear();  // their handlers ran in poll() above
