@@ -1,19 +1,32 @@
-// The libevent engine: one persistent event per watched fd, a timer event to bound a poll,
-// and an event made active from other threads to break one. libevent's timers and signals
-// are not used for user work: the core owns both.
+// The libevent engine: one persistent event per watched fd, plus two internal fds as
+// persistent read events: an eventfd that wake() writes to, and a timerfd that bounds a
+// blocking poll. libevent's timers and signals are not used for user work: the core owns
+// both.
+//
+// Why not libevent's own machinery for those two jobs:
+//  - Waking: event_active() from another thread needs libevent threading (a lock taken
+//    around every base operation, evthread_use_pthreads for the whole process). An eventfd
+//    write is thread-safe by itself, so the base is created with EVENT_BASE_FLAG_NOLOCK.
+//  - Bounding a wait: libevent's timers run on CLOCK_MONOTONIC_COARSE (a 4 ms tick here)
+//    unless the base has EVENT_BASE_FLAG_PRECISE_TIMER, and with that flag the epoll
+//    backend calls timerfd_settime on every dispatch, timeout or not: one more system call
+//    per iteration. The timerfd here is set only when the earliest deadline changes.
 #include "../src/poller.hpp"
 
 #include <event2/event.h>
-#include <event2/thread.h>
 
 #include <dlfcn.h>
+#include <sys/eventfd.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <string>
 #include <chrono>
-#include <mutex>
 #include <stdexcept>
+#include <system_error>
 
 namespace grove::detail {
 namespace {
@@ -35,30 +48,30 @@ class LibeventPoller final : public Poller {
  public:
   LibeventPoller() {
     check_symbols_are_libevent();
-    // Makes event_active() on wake_ safe from any thread.
-    static std::once_flag threads_on;
-    std::call_once(threads_on, [] { evthread_use_pthreads(); });
     event_config* cfg = event_config_new();
-    // A timerfd behind the poll: microsecond timeouts instead of epoll's milliseconds.
-    event_config_set_flag(cfg, EVENT_BASE_FLAG_PRECISE_TIMER);
+    event_config_set_flag(cfg, EVENT_BASE_FLAG_NOLOCK);
     base_ = event_base_new_with_config(cfg);
     event_config_free(cfg);
     if (!base_) throw std::runtime_error("grove: libevent: event_base_new failed");
-    wake_ = event_new(base_, -1, 0, [](evutil_socket_t, short, void*) {}, nullptr);
-    timeout_ = event_new(base_, -1, 0, [](evutil_socket_t, short, void*) {}, nullptr);
+    wake_ev_ = event_new(base_, -1, 0, nullptr, nullptr);
+    timer_ev_ = event_new(base_, -1, 0, nullptr, nullptr);
+    open_internal_fds();
     caps_.engine = "libevent";
     caps_.poller = event_base_get_method(base_);
-    caps_.timer_resolution = std::chrono::microseconds(1);
+    caps_.timer_resolution = kTimerGrain;
     caps_.emulated = {"timers (grove core heap)", "signals (grove core self-pipe)",
-                      "several watchers per fd (grove core)"};
+                      "several watchers per fd (grove core)",
+                      "wake-up and poll timeout (grove eventfd and timerfd)"};
   }
 
   ~LibeventPoller() override {
     for (event* ev : events_)
       if (ev) event_free(ev);
-    event_free(wake_);
-    event_free(timeout_);
+    event_free(wake_ev_);
+    event_free(timer_ev_);
     event_base_free(base_);
+    ::close(wake_fd_);
+    ::close(timer_fd_);
   }
 
   int open(int fd, Events had, Events want) override {
@@ -85,25 +98,74 @@ class LibeventPoller final : public Poller {
       // writable socket would spin forever); with ONCE it stops after one pass.
       event_base_loop(base_, EVLOOP_ONCE | EVLOOP_NONBLOCK);
     } else {
-      // With nothing added, libevent returns at once instead of waiting for wake(): an
-      // hour-long timer keeps it waiting (the core's loop simply polls again after it).
-      auto wait = timeout < Duration::zero() ? std::chrono::hours(1) : timeout;
-      auto us = std::chrono::ceil<std::chrono::microseconds>(wait).count();
-      timeval tv{time_t(us / 1000000), suseconds_t(us % 1000000)};
-      event_add(timeout_, &tv);
+      if (timeout > Duration::zero()) arm_timer(timeout);
+      // The wake-up event is always added, so libevent blocks (with no timeout of its own)
+      // until an fd, the timerfd or a wake() is ready.
       event_base_loop(base_, EVLOOP_ONCE);
-      event_del(timeout_);
     }
     out_ = nullptr;
   }
 
-  void wake() override { event_active(wake_, EV_READ, 0); }
+  void wake() override {
+    const std::uint64_t one = 1;
+    (void)!::write(wake_fd_, &one, sizeof one);
+  }
 
-  void after_fork() override { event_reinit(base_); }
+  void after_fork() override {
+    event_reinit(base_);
+    // The eventfd and the timerfd are shared with the parent: replace them.
+    event_del(wake_ev_);
+    event_del(timer_ev_);
+    ::close(wake_fd_);
+    ::close(timer_fd_);
+    open_internal_fds();
+  }
 
   const Capabilities& capabilities() const override { return caps_; }
 
  private:
+  // Deadlines are rounded up to this grain, so that the same earliest timer seen from
+  // successive polls (each measuring from a slightly later clock reading) maps to the same
+  // timerfd setting and costs no system call.
+  static constexpr Duration kTimerGrain = std::chrono::microseconds(16);
+
+  void open_internal_fds() {
+    wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    timer_fd_ = ::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    if (wake_fd_ < 0 || timer_fd_ < 0)
+      throw std::system_error(errno, std::generic_category(),
+                              "grove: libevent engine: eventfd/timerfd_create");
+    armed_ = -1;
+    event_assign(wake_ev_, base_, wake_fd_, EV_READ | EV_PERSIST, &LibeventPoller::drain, nullptr);
+    event_assign(timer_ev_, base_, timer_fd_, EV_READ | EV_PERSIST, &LibeventPoller::on_timer,
+                 this);
+    event_add(wake_ev_, nullptr);
+    event_add(timer_ev_, nullptr);
+  }
+
+  void arm_timer(Duration timeout) {
+    // steady_clock is CLOCK_MONOTONIC, the timerfd's clock.
+    const std::int64_t grain = kTimerGrain.count();
+    std::int64_t at = (Clock::now() + timeout).time_since_epoch().count();
+    at = (at + grain - 1) / grain * grain;
+    if (at == armed_) return;
+    itimerspec spec{};
+    spec.it_value.tv_sec = time_t(at / 1'000'000'000);
+    spec.it_value.tv_nsec = long(at % 1'000'000'000);
+    ::timerfd_settime(timer_fd_, TFD_TIMER_ABSTIME, &spec, nullptr);
+    armed_ = at;
+  }
+
+  static void drain(evutil_socket_t fd, short, void*) {
+    std::uint64_t n;
+    (void)!::read(fd, &n, sizeof n);
+  }
+
+  static void on_timer(evutil_socket_t fd, short, void* arg) {
+    drain(fd, 0, nullptr);
+    static_cast<LibeventPoller*>(arg)->armed_ = -1;
+  }
+
   static void on_io(evutil_socket_t fd, short what, void* arg) {
     auto* self = static_cast<LibeventPoller*>(arg);
     Events e = Events::none;
@@ -117,8 +179,11 @@ class LibeventPoller final : public Poller {
   }
 
   event_base* base_;
-  event* wake_;
-  event* timeout_;
+  event* wake_ev_;
+  event* timer_ev_;
+  int wake_fd_ = -1;
+  int timer_fd_ = -1;
+  std::int64_t armed_ = -1;  // the timerfd's deadline (ns, CLOCK_MONOTONIC), -1: not set
   std::vector<event*> events_;
   std::vector<ReadyEvent>* out_ = nullptr;
   Capabilities caps_;
