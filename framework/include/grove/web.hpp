@@ -1,0 +1,16 @@
+// grove::web — a Flask-like web framework whose views and hooks may be coroutines.
+//
+// Everything in one include: App, Blueprint, routing, hooks, error handlers, View and
+// MethodView, Request/Response, Json, the test client and the async_to_sync bridges.
+// See docs/web.md.
+#pragma once
+
+#include <grove/web/app.hpp>
+#include <grove/web/datastructures.hpp>
+#include <grove/web/exceptions.hpp>
+#include <grove/web/handler.hpp>
+#include <grove/web/json.hpp>
+#include <grove/web/logging.hpp>
+#include <grove/web/request.hpp>
+#include <grove/web/response.hpp>
+#include <grove/web/routing.hpp>

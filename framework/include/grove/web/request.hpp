@@ -1,0 +1,160 @@
+// grove::web::Request — the incoming request as a view sees it (Flask's `request`).
+//
+// Views either take `Request&` as their first parameter or call web::request(), which
+// returns the request of the code calling it: per green thread, and carried into
+// coroutines across every suspension by the framework's bridges.
+//
+// Parsing is lazy: args, form, cookies and JSON are parsed on first use and cached. The
+// body is read from the server on first use of data()/form()/json() (all at once, bounded
+// by MAX_CONTENT_LENGTH when configured, else by the server's own limit).
+#pragma once
+
+#include <grove/web/datastructures.hpp>
+#include <grove/web/json.hpp>
+
+#include <any>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace grove::web {
+
+class App;
+
+// One converted path parameter: its text and, for <int:..>/<float:..>, its number.
+struct ViewArg {
+  enum class Kind { string, integer, number };
+  std::string name;
+  std::string text;
+  Kind kind = Kind::string;
+  std::int64_t integer = 0;
+  double number = 0;
+};
+
+class ViewArgs {
+ public:
+  const ViewArg* find(std::string_view name) const;
+  // The text of `name`; throws std::out_of_range when the rule has no such parameter.
+  const std::string& operator[](std::string_view name) const;
+  std::int64_t get_int(std::string_view name) const;
+  std::size_t size() const noexcept { return args_.size(); }
+  const ViewArg& at(std::size_t i) const { return args_.at(i); }
+  auto begin() const { return args_.begin(); }
+  auto end() const { return args_.end(); }
+  void clear() { args_.clear(); }
+  void push_back(ViewArg a) { args_.push_back(std::move(a)); }
+  void pop_back() { args_.pop_back(); }
+
+ private:
+  std::vector<ViewArg> args_;
+};
+
+class Request {
+ public:
+  // Reads the whole remaining body, throwing HTTPException(413) past `limit` bytes.
+  using BodyReader = std::function<std::string(std::size_t limit)>;
+
+  Request() = default;
+  // `target` is "path?query"; the path is percent-decoded here.
+  Request(std::string method, std::string_view target, Headers headers = {}, std::string body = {});
+  // From parts a server already split: `path` decoded, `query` as sent.
+  static Request from_parts(std::string method, std::string path, std::string query, Headers headers);
+  Request(const Request&) = delete;
+  Request& operator=(const Request&) = delete;
+  Request(Request&&) = default;
+  Request& operator=(Request&&) = default;
+
+  const std::string& method() const noexcept { return method_; }
+  // The decoded path ("/a b").
+  const std::string& path() const noexcept { return path_; }
+  // Everything after '?', not decoded.
+  const std::string& query_string() const noexcept { return query_; }
+  // path?query (query omitted when empty).
+  std::string full_path() const;
+  std::string url() const;
+  const Headers& headers() const noexcept { return headers_; }
+  Headers& headers() noexcept { return headers_; }
+  std::string host() const { return headers_.get("Host", ""); }
+  const std::string& remote_addr() const noexcept { return remote_addr_; }
+  const std::string& scheme() const noexcept { return scheme_; }
+  const std::string& http_version() const noexcept { return version_; }
+
+  // --- parsed on first use ---------------------------------------------------------------
+  const MultiDict& args() const;
+  const MultiDict& cookies() const;
+  // application/x-www-form-urlencoded bodies; empty for any other content type.
+  const MultiDict& form();
+  // The raw body (Flask's get_data()).
+  const std::string& data();
+  const std::string& body() { return data(); }
+  // Whether the content type is application/json or */*+json.
+  bool is_json() const;
+  // The body as JSON. Throws BadRequest (400) if the content type is not JSON or the body
+  // is not valid JSON, as Flask's request.json does.
+  const Json& json();
+  // Like json(); `force` ignores the content type, `silent` returns nullptr on failure.
+  const Json* get_json(bool force = false, bool silent = false);
+  std::string content_type() const { return headers_.get("Content-Type", ""); }
+  std::string mimetype() const { return media_type(content_type()); }
+  std::optional<std::uint64_t> content_length() const;
+
+  // --- routing results ---------------------------------------------------------------------
+  const ViewArgs& view_args() const noexcept { return view_args_; }
+  // The matched rule ("/user/<int:id>"), endpoint, and blueprint chain (innermost first).
+  const std::string& url_rule() const noexcept { return url_rule_; }
+  const std::string& endpoint() const noexcept { return endpoint_; }
+  std::string blueprint() const { return blueprints_.empty() ? std::string() : blueprints_.front(); }
+  const std::vector<std::string>& blueprints() const noexcept { return blueprints_; }
+
+  // Per-request storage for hooks and views (Flask's `g`).
+  std::map<std::string, std::any, std::less<>>& g() noexcept { return g_; }
+
+  // --- for adapters (gateway, test client) -------------------------------------------------
+  void set_body(std::string body);
+  void set_body_reader(BodyReader reader, std::optional<std::uint64_t> declared_length);
+  void set_remote_addr(std::string addr) { remote_addr_ = std::move(addr); }
+  void set_http_version(std::string v) { version_ = std::move(v); }
+  void set_max_content_length(std::optional<std::size_t> limit) { max_content_length_ = limit; }
+  bool body_loaded() const noexcept { return body_loaded_; }
+  // Reads the body now (before a coroutine that may run on another thread needs it).
+  void load_body() { (void)data(); }
+  ViewArgs& mutable_view_args() noexcept { return view_args_; }
+  void set_route(std::string rule, std::string endpoint, std::vector<std::string> blueprints) {
+    url_rule_ = std::move(rule);
+    endpoint_ = std::move(endpoint);
+    blueprints_ = std::move(blueprints);
+  }
+
+ private:
+  std::string method_, path_, query_;
+  std::string remote_addr_, scheme_ = "http", version_ = "HTTP/1.1";
+  Headers headers_;
+  std::string body_;
+  BodyReader reader_;
+  std::optional<std::uint64_t> declared_length_;
+  std::optional<std::size_t> max_content_length_;
+  bool body_loaded_ = true;
+  mutable std::optional<MultiDict> args_, cookies_;
+  std::optional<MultiDict> form_;
+  std::optional<Json> json_;
+  bool json_failed_ = false;
+  ViewArgs view_args_;
+  std::string url_rule_, endpoint_;
+  std::vector<std::string> blueprints_;
+  std::map<std::string, std::any, std::less<>> g_;
+};
+
+// The request being handled by the calling code (green thread, coroutine of a bridged
+// handler, or stream source). Throws std::logic_error outside a request.
+Request& request();
+// Whether there is one.
+bool has_request_context() noexcept;
+// The App handling it; std::logic_error outside a request.
+App& current_app();
+
+}  // namespace grove::web

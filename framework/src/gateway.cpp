@@ -1,0 +1,61 @@
+// App as a grove::http application: the adapter between the gateway interface and the
+// framework's Request/Response.
+#include "internal.hpp"
+
+#include <grove/green.hpp>
+#include <grove/http/gateway.hpp>
+#include <grove/compat.hpp>
+#include <grove/web/app.hpp>
+
+namespace grove::web {
+
+grove::http::Response App::operator()(grove::http::Request& hreq) {
+  if (!impl_deployment_checked()) {
+    check_deployment(grove::compat::patched() != grove::compat::Patch::none, green::in_green_thread());
+  }
+
+  Headers headers;
+  for (auto field : hreq.headers()) headers.add(std::string(field.name), std::string(field.value));
+  auto req = std::make_shared<Request>(Request::from_parts(std::string(hreq.method()), std::string(hreq.path()),
+                                                           std::string(hreq.query()), std::move(headers)));
+  req->set_remote_addr(hreq.remote_addr());
+  req->set_http_version(std::string(hreq.version_string()));
+  std::optional<std::uint64_t> length = hreq.content_length();
+  if (!length || *length > 0) {
+    req->set_body_reader(
+        [&hreq](std::size_t limit) -> std::string {
+          try {
+            return hreq.read_body(limit);
+          } catch (const grove::http::HttpError& e) {
+            if (e.status() == 413) throw RequestEntityTooLarge(e.what());
+            if (e.status() == 400) throw BadRequest(e.what());
+            throw HTTPException(e.status(), e.what());
+          }
+        },
+        length);
+  }
+
+  Response r = handle(std::move(req));
+
+  grove::http::Response out;
+  out.status = r.status;
+  for (const auto& [k, v] : r.headers) out.headers.add(k, v);
+  if (r.source()) {
+    out.stream = [src = std::move(r.source())](grove::http::BodyWriter& w) mutable {
+      while (auto chunk = src()) {
+        if (chunk->empty()) continue;
+        w.write(*chunk);
+        w.flush();
+      }
+    };
+  } else {
+    out.body = r.take_data();
+  }
+  return out;
+}
+
+std::function<grove::http::Response(grove::http::Request&)> App::application() {
+  return [this](grove::http::Request& r) { return (*this)(r); };
+}
+
+}  // namespace grove::web

@@ -1,0 +1,60 @@
+// Framework internals shared by the sources.
+#pragma once
+
+#include <grove/web/app.hpp>
+#include <grove/web/routing.hpp>
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace grove::web::detail {
+
+struct RouteEntry {
+  Rule rule;
+  std::string endpoint;
+  std::vector<std::string> methods;  // upper-case; HEAD added with GET, OPTIONS unless auto
+  bool auto_options = false;         // OPTIONS answered by the framework
+  ViewFn fn;
+  std::vector<ScaffoldState*> chain;  // the blueprints it belongs to, innermost first
+  std::vector<std::string> blueprint_names;
+
+  explicit RouteEntry(std::string r) : rule(std::move(r)) {}
+};
+
+struct RequestContext : std::enable_shared_from_this<RequestContext> {
+  App* app = nullptr;
+  std::shared_ptr<Request> request;
+  const RouteEntry* route = nullptr;
+};
+
+// Binds a request context to the calling execution context (OS thread, or green thread under
+// greenlet) for a synchronous scope. Nestable.
+class ContextBinding {
+ public:
+  explicit ContextBinding(RequestContext* ctx);
+  ~ContextBinding();
+  ContextBinding(const ContextBinding&) = delete;
+  ContextBinding& operator=(const ContextBinding&) = delete;
+
+ private:
+  const void* key_;
+  RequestContext* ctx_;
+};
+
+RequestContext* current_request_context() noexcept;
+void bind_context(const void* key, RequestContext* ctx);
+void unbind_context(const void* key, RequestContext* ctx) noexcept;
+const void* context_key() noexcept;
+
+}  // namespace grove::web::detail
+
+namespace grove::web {
+struct App::Impl {
+  std::vector<std::unique_ptr<detail::RouteEntry>> routes;  // in matching order
+  std::vector<std::shared_ptr<detail::ScaffoldState>> blueprints;
+  std::atomic<bool> ran_coroutine{false};
+  std::atomic<bool> deployment_checked{false};
+};
+}  // namespace grove::web

@@ -1,0 +1,121 @@
+#include <grove/web/logging.hpp>
+
+#include <cxxabi.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <memory>
+#include <typeinfo>
+
+extern char** environ;
+
+namespace grove::web {
+
+const char* level_name(Logger::Level level) noexcept {
+  switch (level) {
+    case Logger::Level::debug: return "DEBUG";
+    case Logger::Level::info: return "INFO";
+    case Logger::Level::warning: return "WARNING";
+    case Logger::Level::error: return "ERROR";
+    case Logger::Level::critical: return "CRITICAL";
+  }
+  return "?";
+}
+
+namespace {
+std::string demangle(const char* name) {
+  int status = 0;
+  std::unique_ptr<char, void (*)(void*)> out(abi::__cxa_demangle(name, nullptr, nullptr, &status), std::free);
+  return status == 0 && out ? std::string(out.get()) : std::string(name);
+}
+}  // namespace
+
+std::string describe_exception(std::exception_ptr error) {
+  if (!error) return "no exception";
+  try {
+    std::rethrow_exception(error);
+  } catch (const std::exception& e) {
+    return demangle(typeid(e).name()) + ": " + e.what();
+  } catch (...) {
+    std::type_info* t = abi::__cxa_current_exception_type();
+    return t ? demangle(t->name()) : std::string("unknown exception");
+  }
+}
+
+void Logger::log(Level level, std::string_view message) const {
+  Sink sink;
+  {
+    std::lock_guard lock(mutex_);
+    if (level < level_) return;
+    sink = sink_;
+  }
+  if (sink) {
+    sink(level, name_, message);
+    return;
+  }
+  std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  localtime_r(&now, &tm);
+  char stamp[32];
+  std::strftime(stamp, sizeof stamp, "%Y-%m-%d %H:%M:%S", &tm);
+  std::string line = "[" + std::string(stamp) + "] " + level_name(level) + " in " + name_ + ": " +
+                     std::string(message) + "\n";
+  std::fwrite(line.data(), 1, line.size(), stderr);
+}
+
+void Logger::exception(std::string_view message, std::exception_ptr error) const {
+  log(Level::error, std::string(message) + "\n  " + describe_exception(error));
+}
+
+void Logger::set_level(Level level) {
+  std::lock_guard lock(mutex_);
+  level_ = level;
+}
+
+Logger::Level Logger::level() const {
+  std::lock_guard lock(mutex_);
+  return level_;
+}
+
+Logger::Sink Logger::set_sink(Sink sink) {
+  std::lock_guard lock(mutex_);
+  return std::exchange(sink_, std::move(sink));
+}
+
+// --- Config ---------------------------------------------------------------------------------
+
+Config::Config() {
+  values_ = Json::object();
+  values_["DEBUG"] = false;
+  values_["TESTING"] = false;
+  values_["PROPAGATE_EXCEPTIONS"] = nullptr;
+  values_["MAX_CONTENT_LENGTH"] = nullptr;
+  values_["JSON_MAX_DEPTH"] = static_cast<std::int64_t>(Json::kDefaultMaxDepth);
+}
+
+std::size_t Config::from_env(std::string_view prefix) {
+  std::size_t n = 0;
+  for (char** e = environ; e && *e; ++e) {
+    std::string_view kv(*e);
+    if (!kv.starts_with(prefix)) continue;
+    auto eq = kv.find('=');
+    if (eq == std::string_view::npos) continue;
+    std::string key(kv.substr(prefix.size(), eq - prefix.size()));
+    std::string_view value = kv.substr(eq + 1);
+    try {
+      values_[key] = Json::parse(value);
+    } catch (const JsonError&) {
+      values_[key] = std::string(value);
+    }
+    ++n;
+  }
+  return n;
+}
+
+void Config::update(const Json& object) {
+  for (const auto& [k, v] : object.as_object()) values_[k] = v;
+}
+
+}  // namespace grove::web

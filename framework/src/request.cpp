@@ -1,0 +1,155 @@
+#include <grove/web/exceptions.hpp>
+#include <grove/web/request.hpp>
+
+#include <charconv>
+#include <stdexcept>
+
+namespace grove::web {
+
+// --- ViewArgs ------------------------------------------------------------------------------
+
+const ViewArg* ViewArgs::find(std::string_view name) const {
+  for (const auto& a : args_)
+    if (a.name == name) return &a;
+  return nullptr;
+}
+
+const std::string& ViewArgs::operator[](std::string_view name) const {
+  if (const ViewArg* a = find(name)) return a->text;
+  throw std::out_of_range("the matched rule has no parameter '" + std::string(name) + "'");
+}
+
+std::int64_t ViewArgs::get_int(std::string_view name) const {
+  const ViewArg* a = find(name);
+  if (!a) throw std::out_of_range("the matched rule has no parameter '" + std::string(name) + "'");
+  if (a->kind != ViewArg::Kind::integer)
+    throw std::invalid_argument("path parameter '" + std::string(name) + "' is not an <int:...>");
+  return a->integer;
+}
+
+// --- Request -------------------------------------------------------------------------------
+
+Request::Request(std::string method, std::string_view target, Headers headers, std::string body)
+    : method_(std::move(method)), headers_(std::move(headers)), body_(std::move(body)) {
+  for (char& c : method_)
+    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+  std::size_t q = target.find('?');
+  path_ = url_decode(target.substr(0, q));
+  if (q != std::string_view::npos) query_ = std::string(target.substr(q + 1));
+  if (path_.empty()) path_ = "/";
+}
+
+Request Request::from_parts(std::string method, std::string path, std::string query, Headers headers) {
+  Request r;
+  r.method_ = std::move(method);
+  r.path_ = path.empty() ? std::string("/") : std::move(path);
+  r.query_ = std::move(query);
+  r.headers_ = std::move(headers);
+  return r;
+}
+
+std::string Request::full_path() const { return query_.empty() ? path_ : path_ + "?" + query_; }
+
+std::string Request::url() const {
+  std::string host = this->host();
+  return scheme_ + "://" + (host.empty() ? "localhost" : host) + full_path();
+}
+
+const MultiDict& Request::args() const {
+  if (!args_) args_ = parse_query(query_);
+  return *args_;
+}
+
+const MultiDict& Request::cookies() const {
+  if (!cookies_) {
+    MultiDict all;
+    for (const auto& [k, v] : headers_)
+      if (iequals(k, "Cookie"))
+        for (const auto& [ck, cv] : parse_cookies(v))
+          if (!all.contains(ck)) all.add(ck, cv);
+    cookies_ = std::move(all);
+  }
+  return *cookies_;
+}
+
+std::optional<std::uint64_t> Request::content_length() const {
+  if (declared_length_) return declared_length_;
+  auto v = headers_.get("Content-Length");
+  if (!v) return body_loaded_ && !body_.empty() ? std::optional<std::uint64_t>(body_.size()) : std::nullopt;
+  std::uint64_t n = 0;
+  auto r = std::from_chars(v->data(), v->data() + v->size(), n);
+  if (r.ec != std::errc() || r.ptr != v->data() + v->size()) return std::nullopt;
+  return n;
+}
+
+const std::string& Request::data() {
+  if (!body_loaded_) {
+    std::size_t limit = max_content_length_.value_or(std::numeric_limits<std::size_t>::max());
+    if (declared_length_ && *declared_length_ > limit) {
+      body_loaded_ = true;  // do not try again
+      throw RequestEntityTooLarge("The data value transmitted exceeds the capacity limit.");
+    }
+    BodyReader reader = std::move(reader_);
+    reader_ = nullptr;
+    body_loaded_ = true;
+    if (reader) body_ = reader(limit);
+  }
+  if (max_content_length_ && body_.size() > *max_content_length_)
+    throw RequestEntityTooLarge("The data value transmitted exceeds the capacity limit.");
+  return body_;
+}
+
+void Request::set_body(std::string body) {
+  body_ = std::move(body);
+  body_loaded_ = true;
+  reader_ = nullptr;
+}
+
+void Request::set_body_reader(BodyReader reader, std::optional<std::uint64_t> declared_length) {
+  reader_ = std::move(reader);
+  declared_length_ = declared_length;
+  body_loaded_ = !reader_;
+  body_.clear();
+}
+
+const MultiDict& Request::form() {
+  if (!form_) {
+    if (mimetype() == "application/x-www-form-urlencoded")
+      form_ = parse_query(data());
+    else
+      form_ = MultiDict{};
+  }
+  return *form_;
+}
+
+bool Request::is_json() const {
+  std::string mt = mimetype();
+  if (mt == "application/json") return true;
+  return mt.starts_with("application/") && mt.ends_with("+json");
+}
+
+const Json* Request::get_json(bool force, bool silent) {
+  if (json_) return &*json_;
+  if (!force && !is_json()) {
+    if (silent) return nullptr;
+    throw UnsupportedMediaType(
+        "Did not attempt to load JSON data because the request Content-Type was not "
+        "'application/json'.");
+  }
+  if (json_failed_) {
+    if (silent) return nullptr;
+    throw BadRequest("Failed to decode JSON object.");
+  }
+  try {
+    json_ = Json::parse(data());
+  } catch (const JsonError& e) {
+    json_failed_ = true;
+    if (silent) return nullptr;
+    throw BadRequest(std::string("Failed to decode JSON object: ") + e.what());
+  }
+  return &*json_;
+}
+
+const Json& Request::json() { return *get_json(false, false); }
+
+}  // namespace grove::web

@@ -1,0 +1,194 @@
+#include <grove/web/routing.hpp>
+
+#include <charconv>
+#include <stdexcept>
+
+namespace grove::web {
+
+namespace {
+
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_hex(char c) { return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
+
+int weight_of(Rule::Converter c) {
+  switch (c) {
+    case Rule::Converter::integer:
+    case Rule::Converter::number: return 50;
+    case Rule::Converter::string:
+    case Rule::Converter::uuid: return 100;
+    case Rule::Converter::path: return 200;
+  }
+  return 100;
+}
+
+bool valid_identifier(std::string_view s) {
+  if (s.empty() || is_digit(s[0])) return false;
+  for (char c : s)
+    if (!(c == '_' || is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))) return false;
+  return true;
+}
+
+}  // namespace
+
+const char* converter_name(Rule::Converter c) noexcept {
+  switch (c) {
+    case Rule::Converter::string: return "string";
+    case Rule::Converter::integer: return "int";
+    case Rule::Converter::number: return "float";
+    case Rule::Converter::path: return "path";
+    case Rule::Converter::uuid: return "uuid";
+  }
+  return "?";
+}
+
+Rule::Rule(std::string rule) : rule_(std::move(rule)) {
+  if (rule_.empty() || rule_[0] != '/')
+    throw std::invalid_argument("URL rule '" + rule_ + "' must start with '/'");
+  std::string_view s = rule_;
+  std::string text;
+  std::vector<std::string> names;
+  std::size_t i = 0;
+  while (i < s.size()) {
+    if (s[i] == '>') throw std::invalid_argument("URL rule '" + rule_ + "': unbalanced '>'");
+    if (s[i] != '<') {
+      text.push_back(s[i++]);
+      continue;
+    }
+    std::size_t close = s.find('>', i);
+    if (close == std::string_view::npos)
+      throw std::invalid_argument("URL rule '" + rule_ + "': unterminated '<'");
+    std::string_view inner = s.substr(i + 1, close - i - 1);
+    std::string_view conv = "string", name = inner;
+    if (auto colon = inner.find(':'); colon != std::string_view::npos) {
+      conv = inner.substr(0, colon);
+      name = inner.substr(colon + 1);
+    }
+    if (!valid_identifier(name))
+      throw std::invalid_argument("URL rule '" + rule_ + "': '" + std::string(name) +
+                                  "' is not a valid parameter name");
+    for (const auto& n : names)
+      if (n == name)
+        throw std::invalid_argument("URL rule '" + rule_ + "': parameter '" + std::string(name) +
+                                    "' appears twice");
+    Part p;
+    p.is_param = true;
+    p.text = std::string(name);
+    if (conv == "string" || conv == "default") p.converter = Converter::string;
+    else if (conv == "int") p.converter = Converter::integer;
+    else if (conv == "float") p.converter = Converter::number;
+    else if (conv == "path") p.converter = Converter::path;
+    else if (conv == "uuid") p.converter = Converter::uuid;
+    else
+      throw std::invalid_argument("URL rule '" + rule_ + "': unknown converter '" + std::string(conv) +
+                                  "' (known: string, int, float, path, uuid)");
+    if (!text.empty()) parts_.push_back(Part{false, std::move(text), Converter::string});
+    text.clear();
+    if (!parts_.empty() && parts_.back().is_param)
+      throw std::invalid_argument("URL rule '" + rule_ +
+                                  "': two parameters must be separated by static text");
+    names.push_back(p.text);
+    weights_.push_back(weight_of(p.converter));
+    parts_.push_back(std::move(p));
+    ++arity_;
+    i = close + 1;
+  }
+  if (!text.empty()) parts_.push_back(Part{false, std::move(text), Converter::string});
+}
+
+Rule::Converter Rule::param_converter(std::size_t i) const {
+  for (const auto& p : parts_)
+    if (p.is_param && i-- == 0) return p.converter;
+  throw std::out_of_range("rule parameter index");
+}
+
+const std::string& Rule::param_name(std::size_t i) const {
+  for (const auto& p : parts_)
+    if (p.is_param && i-- == 0) return p.text;
+  throw std::out_of_range("rule parameter index");
+}
+
+bool Rule::before(const Rule& other) const {
+  // werkzeug: static rules first, then more parts, then lighter converters.
+  if ((arity_ == 0) != (other.arity_ == 0)) return arity_ == 0;
+  if (parts_.size() != other.parts_.size()) return parts_.size() > other.parts_.size();
+  if (weights_ != other.weights_) return weights_ < other.weights_;
+  // More static text is more specific.
+  std::size_t a = rule_.size(), b = other.rule_.size();
+  return a > b;
+}
+
+bool Rule::match(std::string_view path, ViewArgs& out) const {
+  out.clear();
+  return match_from(0, path, out);
+}
+
+bool Rule::match_from(std::size_t index, std::string_view rest, ViewArgs& out) const {
+  if (index == parts_.size()) return rest.empty();
+  const Part& part = parts_[index];
+  if (!part.is_param) {
+    if (rest.substr(0, part.text.size()) != part.text) return false;
+    return match_from(index + 1, rest.substr(part.text.size()), out);
+  }
+  // The longest candidate this converter could take; then shorter ones (backtracking).
+  std::size_t limit = rest.size();
+  if (part.converter != Converter::path) {
+    std::size_t slash = rest.find('/');
+    if (slash != std::string_view::npos) limit = slash;
+  }
+  // The text the next static part starts with narrows the candidates.
+  for (std::size_t len = limit; len >= 1; --len) {
+    std::string_view cand = rest.substr(0, len);
+    if (index + 1 < parts_.size()) {
+      const std::string& next = parts_[index + 1].text;
+      if (rest.substr(len, next.size()) != next) continue;
+    } else if (len != rest.size()) {
+      break;  // the last part must take the rest
+    }
+    ViewArg arg;
+    arg.name = part.text;
+    bool ok = true;
+    switch (part.converter) {
+      case Converter::string:
+      case Converter::path: break;
+      case Converter::integer: {
+        for (char c : cand) ok = ok && is_digit(c);
+        if (ok) {
+          auto r = std::from_chars(cand.data(), cand.data() + cand.size(), arg.integer);
+          ok = r.ec == std::errc() && r.ptr == cand.data() + cand.size();
+        }
+        arg.kind = ViewArg::Kind::integer;
+        arg.number = static_cast<double>(arg.integer);
+        break;
+      }
+      case Converter::number: {
+        auto dot = cand.find('.');
+        ok = dot != std::string_view::npos && dot > 0 && dot + 1 < cand.size();
+        for (std::size_t k = 0; ok && k < cand.size(); ++k) ok = k == dot || is_digit(cand[k]);
+        if (ok) {
+          auto r = std::from_chars(cand.data(), cand.data() + cand.size(), arg.number);
+          ok = r.ec == std::errc();
+        }
+        arg.kind = ViewArg::Kind::number;
+        break;
+      }
+      case Converter::uuid: {
+        static constexpr int groups[] = {8, 4, 4, 4, 12};
+        ok = cand.size() == 36;
+        std::size_t k = 0;
+        for (int g = 0; ok && g < 5; ++g) {
+          for (int j = 0; ok && j < groups[g]; ++j) ok = is_hex(cand[k++]);
+          if (ok && g < 4) ok = cand[k++] == '-';
+        }
+        break;
+      }
+    }
+    if (!ok) continue;
+    arg.text = std::string(cand);
+    out.push_back(std::move(arg));
+    if (match_from(index + 1, rest.substr(len), out)) return true;
+    out.pop_back();  // backtrack (the recursion already dropped what it added)
+  }
+  return false;
+}
+
+}  // namespace grove::web
