@@ -17,7 +17,7 @@ struct MoreDerived : Derived {
 struct Unrelated {};
 }  // namespace
 
-TEST_CASE("errors: handlers by status, abort()", "[errors]") {
+TEST_CASE("web: errors: handlers by status, abort()", "[errors]") {
   App app;
   app.errorhandler(404, [](const HTTPException& e) { return Response("custom " + e.name(), 404); });
   app.errorhandler(418, [] { return std::make_pair(std::string("teapot"), 418); });
@@ -38,7 +38,7 @@ TEST_CASE("errors: handlers by status, abort()", "[errors]") {
   CHECK_THROWS_AS(app.errorhandler(200, [] { return ""; }), std::invalid_argument);
 }
 
-TEST_CASE("errors: the most derived registered exception type wins, whatever the order", "[errors]") {
+TEST_CASE("web: errors: the most derived registered exception type wins, whatever the order", "[errors]") {
   for (bool base_first : {true, false}) {
     App app;
     auto on_base = [](const Base& e) { return Response(std::string("base:") + e.what(), 500); };
@@ -63,7 +63,7 @@ TEST_CASE("errors: the most derived registered exception type wins, whatever the
   }
 }
 
-TEST_CASE("errors: blueprint handlers before app handlers; status before type", "[errors]") {
+TEST_CASE("web: errors: blueprint handlers before app handlers; status before type", "[errors]") {
   App app;
   Blueprint bp("bp", "/bp");
   app.errorhandler<Base>([] { return Response("app-base", 500); });
@@ -81,7 +81,7 @@ TEST_CASE("errors: blueprint handlers before app handlers; status before type", 
   CHECK(c.get("/nowhere").text() == "app-404");
 }
 
-TEST_CASE("errors: unhandled exceptions become 500, logged; the 500 handler sees the original", "[errors]") {
+TEST_CASE("web: errors: unhandled exceptions become 500, logged; the 500 handler sees the original", "[errors]") {
   App app;
   LogCapture log(app);
   app.route("/boom", []() -> std::string { throw std::runtime_error("kaboom"); });
@@ -110,7 +110,7 @@ TEST_CASE("errors: unhandled exceptions become 500, logged; the 500 handler sees
   CHECK(j.json()["error"].as_string() == "kaboom");
 }
 
-TEST_CASE("errors: PROPAGATE_EXCEPTIONS / TESTING let exceptions reach the caller", "[errors]") {
+TEST_CASE("web: errors: PROPAGATE_EXCEPTIONS / TESTING let exceptions reach the caller", "[errors]") {
   App app;
   int teardowns = 0;
   app.teardown_request([&] { ++teardowns; });
@@ -122,7 +122,7 @@ TEST_CASE("errors: PROPAGATE_EXCEPTIONS / TESTING let exceptions reach the calle
   CHECK(app.test_client().get("/boom").status == 500);
 }
 
-TEST_CASE("errors: non-std exceptions are not swallowed (a green thread being killed)", "[errors]") {
+TEST_CASE("web: errors: non-std exceptions are not swallowed (a green thread being killed)", "[errors]") {
   App app;
   std::exception_ptr seen;
   app.teardown_request([&](std::exception_ptr e) { seen = e; });
@@ -134,7 +134,7 @@ TEST_CASE("errors: non-std exceptions are not swallowed (a green thread being ki
   CHECK(app.test_client().get("/kill").status == 499);
 }
 
-TEST_CASE("errors: an error handler's response goes through after_request", "[errors]") {
+TEST_CASE("web: errors: an error handler's response goes through after_request", "[errors]") {
   App app;
   app.errorhandler<Base>([] { return Response("handled", 409); });
   app.after_request([](Response& r) { r.headers.set("X-Seen", std::to_string(r.status)); });

@@ -5,7 +5,7 @@
 using namespace grove::web;
 using namespace grove::web::test;
 
-TEST_CASE("hooks: order across app and blueprint", "[hooks]") {
+TEST_CASE("web: hooks: order across app and blueprint", "[hooks]") {
   App app;
   std::vector<std::string> trace;
   app.before_request([&] { trace.push_back("app-before-1"); });
@@ -36,7 +36,7 @@ TEST_CASE("hooks: order across app and blueprint", "[hooks]") {
         "app-teardown-2,app-teardown-1");
 }
 
-TEST_CASE("hooks: a before_request result short-circuits the view and later before hooks", "[hooks]") {
+TEST_CASE("web: hooks: a before_request result short-circuits the view and later before hooks", "[hooks]") {
   App app;
   std::vector<std::string> trace;
   app.before_request([&](Request& r) -> std::optional<Response> {
@@ -63,7 +63,7 @@ TEST_CASE("hooks: a before_request result short-circuits the view and later befo
   CHECK(joined(trace) == "check,second,view,after 200,teardown");
 }
 
-TEST_CASE("hooks: after_request replaces the response", "[hooks]") {
+TEST_CASE("web: hooks: after_request replaces the response", "[hooks]") {
   App app;
   app.route("/", [] { return "original"; });
   app.after_request([](Response) { return Response("replaced", 201); });
@@ -73,7 +73,7 @@ TEST_CASE("hooks: after_request replaces the response", "[hooks]") {
   CHECK(r.text() == "replaced");
 }
 
-TEST_CASE("hooks: every teardown runs even if one throws; errors are logged", "[hooks]") {
+TEST_CASE("web: hooks: every teardown runs even if one throws; errors are logged", "[hooks]") {
   App app;
   LogCapture log(app);
   std::vector<std::string> trace;
@@ -104,7 +104,7 @@ TEST_CASE("hooks: every teardown runs even if one throws; errors are logged", "[
   CHECK(log.contains("Exception on /boom [GET]"));
 }
 
-TEST_CASE("hooks: teardown runs for 404 and when a before hook throws", "[hooks]") {
+TEST_CASE("web: hooks: teardown runs for 404 and when a before hook throws", "[hooks]") {
   App app;
   int teardowns = 0;
   app.teardown_request([&] { ++teardowns; });
@@ -118,7 +118,7 @@ TEST_CASE("hooks: teardown runs for 404 and when a before hook throws", "[hooks]
   CHECK(teardowns == 2);
 }
 
-TEST_CASE("hooks: blueprint hooks apply only to the blueprint's routes", "[hooks]") {
+TEST_CASE("web: hooks: blueprint hooks apply only to the blueprint's routes", "[hooks]") {
   App app;
   Blueprint bp("admin");
   int bp_before = 0;
@@ -141,7 +141,7 @@ TEST_CASE("hooks: blueprint hooks apply only to the blueprint's routes", "[hooks
   CHECK_THROWS_AS(bp.route("/late", [] { return ""; }), std::logic_error);
 }
 
-TEST_CASE("hooks: nested blueprints", "[hooks]") {
+TEST_CASE("web: hooks: nested blueprints", "[hooks]") {
   App app;
   std::vector<std::string> trace;
   Blueprint parent("parent", "/p");

@@ -6,7 +6,7 @@
 using grove::web::Json;
 using grove::web::JsonError;
 
-TEST_CASE("json: objects keep insertion order and serialise compactly", "[json]") {
+TEST_CASE("web: json: objects keep insertion order and serialise compactly", "[json]") {
   Json j = {{"statuses", Json::array({200, 200, 200})}, {"elapsed_ms", 52}};
   CHECK(j.dump() == R"({"statuses":[200,200,200],"elapsed_ms":52})");
   Json m = {{"message", "Hello, World!"}};
@@ -15,7 +15,7 @@ TEST_CASE("json: objects keep insertion order and serialise compactly", "[json]"
   CHECK(j.dump() == R"({"statuses":[200,200,200],"elapsed_ms":52,"ok":true})");
 }
 
-TEST_CASE("json: round trip of every kind", "[json]") {
+TEST_CASE("web: json: round trip of every kind", "[json]") {
   const char* text = R"({"a":null,"b":true,"c":false,"d":-12,"e":1.5,"f":"x\"y\\z\n","g":[1,[2,[]],{}],"h":{"i":{}}})";
   Json j = Json::parse(text);
   CHECK(j.dump() == text);
@@ -27,7 +27,7 @@ TEST_CASE("json: round trip of every kind", "[json]") {
   CHECK(j.value<std::string>("f", "") == "x\"y\\z\n");
 }
 
-TEST_CASE("json: numbers", "[json]") {
+TEST_CASE("web: json: numbers", "[json]") {
   CHECK(Json::parse("0").as_int() == 0);
   CHECK(Json::parse("-0").is_int());
   CHECK(Json::parse("9223372036854775807").as_int() == INT64_MAX);
@@ -41,7 +41,7 @@ TEST_CASE("json: numbers", "[json]") {
     CHECK_THROWS_AS(Json::parse(bad), JsonError);
 }
 
-TEST_CASE("json: strings, escapes and UTF-8", "[json]") {
+TEST_CASE("web: json: strings, escapes and UTF-8", "[json]") {
   CHECK(Json::parse(R"("\u00e9")").as_string() == "\xc3\xa9");
   CHECK(Json::parse(R"("\ud83d\ude00")").as_string() == "\xf0\x9f\x98\x80");
   CHECK(Json::parse("\"\xe2\x82\xac\"").as_string() == "\xe2\x82\xac");
@@ -54,7 +54,7 @@ TEST_CASE("json: strings, escapes and UTF-8", "[json]") {
   CHECK(Json(std::string("\x01\x1f")).dump() == R"("\u0001\u001f")");
 }
 
-TEST_CASE("json: malformed documents name the offset", "[json]") {
+TEST_CASE("web: json: malformed documents name the offset", "[json]") {
   for (const char* bad : {"", "{", "[1,]", "{\"a\":1,}", "{\"a\" 1}", "{a:1}", "[1 2]", "tru", "nul", "[1]x", "'a'",
                           "{\"a\":1}}", "[[[]]"}) {
     INFO(bad);
@@ -68,7 +68,7 @@ TEST_CASE("json: malformed documents name the offset", "[json]") {
   }
 }
 
-TEST_CASE("json: nesting is limited, and deep input costs no stack", "[json]") {
+TEST_CASE("web: json: nesting is limited, and deep input costs no stack", "[json]") {
   std::string deep(64, '[');
   deep += std::string(64, ']');
   CHECK_NOTHROW(Json::parse(deep));
@@ -80,7 +80,7 @@ TEST_CASE("json: nesting is limited, and deep input costs no stack", "[json]") {
   CHECK_NOTHROW(Json::parse(std::string(200, '[') + std::string(200, ']'), 1000));
 }
 
-TEST_CASE("json: wrong-kind access throws JsonError", "[json]") {
+TEST_CASE("web: json: wrong-kind access throws JsonError", "[json]") {
   Json j = Json::parse(R"({"a":"s"})");
   CHECK_THROWS_AS(j.at("a").as_int(), JsonError);
   CHECK_THROWS_AS(j.at("b"), JsonError);

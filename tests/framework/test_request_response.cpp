@@ -7,7 +7,7 @@
 using namespace grove::web;
 using namespace grove::web::test;
 
-TEST_CASE("request: args, headers, cookies, remote address", "[request]") {
+TEST_CASE("web: request: args, headers, cookies, remote address", "[request]") {
   App app;
   app.route("/q", [](Request& r) {
     Json j;
@@ -36,7 +36,7 @@ TEST_CASE("request: args, headers, cookies, remote address", "[request]") {
   CHECK(j["full"].as_string() == "/q?a=x+y&b=1&n=42&b=2");
 }
 
-TEST_CASE("request: a missing args key read with [] is a 400", "[request]") {
+TEST_CASE("web: request: a missing args key read with [] is a 400", "[request]") {
   App app;
   app.route("/need", [](Request& r) { return r.args()["key"]; });
   auto c = app.test_client();
@@ -44,7 +44,7 @@ TEST_CASE("request: a missing args key read with [] is a 400", "[request]") {
   CHECK(c.get("/need").status == 400);
 }
 
-TEST_CASE("request: form, JSON and raw bodies", "[request]") {
+TEST_CASE("web: request: form, JSON and raw bodies", "[request]") {
   App app;
   app.route("/form", {"POST"}, [](Request& r) { return r.form().get("name", "?") + "|" + r.form().get("x", "?"); });
   app.route("/json", {"POST"}, [](Request& r) {
@@ -71,7 +71,7 @@ TEST_CASE("request: form, JSON and raw bodies", "[request]") {
   CHECK(c.post("/json", vendor).json()["got"].as_int() == 2);
 }
 
-TEST_CASE("request: MAX_CONTENT_LENGTH gives 413", "[request]") {
+TEST_CASE("web: request: MAX_CONTENT_LENGTH gives 413", "[request]") {
   App app;
   app.config["MAX_CONTENT_LENGTH"] = 4;
   app.route("/raw", {"POST"}, [](Request& r) { return r.data(); });
@@ -80,7 +80,7 @@ TEST_CASE("request: MAX_CONTENT_LENGTH gives 413", "[request]") {
   CHECK(c.post("/raw", "12345").status == 413);
 }
 
-TEST_CASE("response: made from strings, tuples, JSON", "[response]") {
+TEST_CASE("web: response: made from strings, tuples, JSON", "[response]") {
   App app;
   app.route("/s", [] { return "plain"; });
   app.route("/std", [] { return std::string("std"); });
@@ -111,7 +111,7 @@ TEST_CASE("response: made from strings, tuples, JSON", "[response]") {
   CHECK(tx.headers.get("Content-Type", "") == "text/plain; charset=utf-8");
 }
 
-TEST_CASE("response: streamed bodies keep the request context", "[response]") {
+TEST_CASE("web: response: streamed bodies keep the request context", "[response]") {
   App app;
   app.route("/stream", [](Request& r) {
     int n = r.args().get_as<int>("n", 3);
@@ -126,7 +126,7 @@ TEST_CASE("response: streamed bodies keep the request context", "[response]") {
   CHECK(r.text() == "/stream:0\n/stream:1\n/stream:2\n");
 }
 
-TEST_CASE("response: cookies", "[response]") {
+TEST_CASE("web: response: cookies", "[response]") {
   App app;
   app.route("/c", [] {
     Response r("c");
@@ -145,7 +145,7 @@ TEST_CASE("response: cookies", "[response]") {
   CHECK(cookies[1].starts_with("old=; Expires=Thu, 01 Jan 1970"));
 }
 
-TEST_CASE("request: g, and web::request() in sync code", "[request]") {
+TEST_CASE("web: request: g, and web::request() in sync code", "[request]") {
   App app;
   app.before_request([] { request().g()["user"] = std::string("ann"); });
   app.route("/", [] { return std::any_cast<std::string>(request().g().at("user")) + " " + request().method(); });
@@ -154,7 +154,7 @@ TEST_CASE("request: g, and web::request() in sync code", "[request]") {
   CHECK_THROWS_AS(request(), std::logic_error);
 }
 
-TEST_CASE("app: logger levels and sink, config from the environment", "[app]") {
+TEST_CASE("web: app: logger levels and sink, config from the environment", "[app]") {
   App app("myapp");
   LogCapture log(app);
   app.logger.info("hello");

@@ -4,7 +4,7 @@
 using namespace grove::web;
 using namespace grove::web::test;
 
-TEST_CASE("routing: typed path parameters reach the view converted", "[routing]") {
+TEST_CASE("web: routing: typed path parameters reach the view converted", "[routing]") {
   App app;
   app.route("/user/<int:id>", [](std::int64_t id) { return "user " + std::to_string(id); });
   app.route("/small/<int:n>", [](int n) { return "small " + std::to_string(n); });
@@ -37,7 +37,7 @@ TEST_CASE("routing: typed path parameters reach the view converted", "[routing]"
   CHECK(c.get("/id/not-a-uuid").status == 404);
 }
 
-TEST_CASE("routing: strict slashes, 404 and 405 with Allow", "[routing]") {
+TEST_CASE("web: routing: strict slashes, 404 and 405 with Allow", "[routing]") {
   App app;
   app.route("/a", [] { return "a"; });
   app.route("/b/", [] { return "b/"; });
@@ -59,7 +59,7 @@ TEST_CASE("routing: strict slashes, 404 and 405 with Allow", "[routing]") {
   CHECK(c.post("/form").text() == "POST");
 }
 
-TEST_CASE("routing: HEAD follows GET, OPTIONS is automatic", "[routing]") {
+TEST_CASE("web: routing: HEAD follows GET, OPTIONS is automatic", "[routing]") {
   App app;
   int calls = 0;
   app.route("/x", [&](Request& r) {
@@ -80,7 +80,7 @@ TEST_CASE("routing: HEAD follows GET, OPTIONS is automatic", "[routing]") {
   CHECK(c.delete_("/x").text() == "deleted");
 }
 
-TEST_CASE("routing: static rules win over parameters, lighter converters over heavier", "[routing]") {
+TEST_CASE("web: routing: static rules win over parameters, lighter converters over heavier", "[routing]") {
   App app;
   app.route("/p/<path:rest>", [](std::string r) { return "path " + r; });
   app.route("/p/<name>", [](std::string n) { return "string " + n; });
@@ -95,7 +95,7 @@ TEST_CASE("routing: static rules win over parameters, lighter converters over he
   CHECK(c.get("/p/doc.json").text() == "json doc");
 }
 
-TEST_CASE("routing: mismatches between rule and view are registration errors", "[routing]") {
+TEST_CASE("web: routing: mismatches between rule and view are registration errors", "[routing]") {
   App app;
   CHECK_THROWS_WITH(app.route("/u/<int:id>", [](std::int64_t, int) { return ""; }),
                     Catch::Contains("takes 2 path parameters but the rule has 1"));
@@ -112,7 +112,7 @@ TEST_CASE("routing: mismatches between rule and view are registration errors", "
   CHECK_THROWS_AS(app.route("/g2/<x>", [](Request& r) { return r.view_args()["x"]; }), std::invalid_argument);
 }
 
-TEST_CASE("routing: view_args, endpoint and url_map", "[routing]") {
+TEST_CASE("web: routing: view_args, endpoint and url_map", "[routing]") {
   App app;
   app.route("/v/<int:id>/<path:p>", {"GET"},
             [](Request& r, int, std::string) {

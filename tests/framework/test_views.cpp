@@ -29,7 +29,7 @@ struct BadParams : MethodView {
 };
 }  // namespace
 
-TEST_CASE("views: View with constructor arguments and declared methods", "[views]") {
+TEST_CASE("web: views: View with constructor arguments and declared methods", "[views]") {
   App app;
   app.add_url_rule("/greet/<name>", as_view<Greeting>("greet", std::string("hello")));
   auto c = app.test_client();
@@ -41,7 +41,7 @@ TEST_CASE("views: View with constructor arguments and declared methods", "[views
   CHECK(joined(app.url_map()) == "GET,POST,HEAD,OPTIONS /greet/<name> -> greet");
 }
 
-TEST_CASE("views: a View instance per request", "[views]") {
+TEST_CASE("web: views: a View instance per request", "[views]") {
   App app;
   app.add_url_rule("/count", as_view<Counter>("count"));
   auto c = app.test_client();
@@ -49,7 +49,7 @@ TEST_CASE("views: a View instance per request", "[views]") {
   CHECK(c.get("/count").text() == "2");
 }
 
-TEST_CASE("views: MethodView's allowed methods are the ones it defines", "[views]") {
+TEST_CASE("web: views: MethodView's allowed methods are the ones it defines", "[views]") {
   App app;
   app.add_url_rule("/items/<int:id>", as_view<Items>("items"));
   auto c = app.test_client();
@@ -64,13 +64,13 @@ TEST_CASE("views: MethodView's allowed methods are the ones it defines", "[views
   CHECK(r.headers.get("Allow", "") == "DELETE, GET, HEAD, OPTIONS, POST");
 }
 
-TEST_CASE("views: a MethodView's parameters are checked against the rule", "[views]") {
+TEST_CASE("web: views: a MethodView's parameters are checked against the rule", "[views]") {
   App app;
   CHECK_THROWS_WITH(app.add_url_rule("/b/<name>", as_view<BadParams>("b")), Catch::Contains("MethodView::GET"));
   CHECK_NOTHROW(app.add_url_rule("/b/<int:id>", as_view<BadParams>("b")));
 }
 
-TEST_CASE("views: blueprints take class-based views too", "[views]") {
+TEST_CASE("web: views: blueprints take class-based views too", "[views]") {
   App app;
   Blueprint bp("api", "/api");
   bp.add_url_rule("/items/<int:id>", as_view<Items>("items"));
