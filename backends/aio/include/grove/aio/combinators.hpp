@@ -8,6 +8,7 @@
 #include <string>
 #include <tuple>
 #include <type_traits>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -160,16 +161,34 @@ class GatherWait : public Wait {
   bool outer_cancelled_ = false;
 };
 
-template <class... T>
-Task<std::tuple<gather_value_t<T>...>> gather_tuple(TaskHandle<T>... children) {
-  co_await GatherWait({children.core()...}, false);
-  co_return std::tuple<gather_value_t<T>...>(gather_value<T>(*children.core())...);
+// (The children travel as one tuple: g++ 12 rejects coroutines whose parameters are a
+// pack, "array used as initializer".)
+template <class... T, std::size_t... I>
+std::vector<TaskCore*> cores_of(const std::tuple<TaskHandle<T>...>& children,
+                                std::index_sequence<I...>) {
+  return {std::get<I>(children).core()...};
+}
+template <class... T, std::size_t... I>
+std::tuple<gather_value_t<T>...> values_of(const std::tuple<TaskHandle<T>...>& children,
+                                           std::index_sequence<I...>) {
+  return std::tuple<gather_value_t<T>...>(gather_value<T>(*std::get<I>(children).core())...);
+}
+template <class... T, std::size_t... I>
+std::tuple<Outcome<T>...> outcomes_of(const std::tuple<TaskHandle<T>...>& children,
+                                      std::index_sequence<I...>) {
+  return std::tuple<Outcome<T>...>(outcome_of<T>(*std::get<I>(children).core())...);
 }
 
 template <class... T>
-Task<std::tuple<Outcome<T>...>> gather_tuple_outcomes(TaskHandle<T>... children) {
-  co_await GatherWait({children.core()...}, true);
-  co_return std::tuple<Outcome<T>...>(outcome_of<T>(*children.core())...);
+Task<std::tuple<gather_value_t<T>...>> gather_tuple(std::tuple<TaskHandle<T>...> children) {
+  co_await GatherWait(cores_of(children, std::index_sequence_for<T...>{}), false);
+  co_return values_of(children, std::index_sequence_for<T...>{});
+}
+
+template <class... T>
+Task<std::tuple<Outcome<T>...>> gather_tuple_outcomes(std::tuple<TaskHandle<T>...> children) {
+  co_await GatherWait(cores_of(children, std::index_sequence_for<T...>{}), true);
+  co_return outcomes_of(children, std::index_sequence_for<T...>{});
 }
 
 template <class T>
@@ -300,7 +319,9 @@ template <class... A>
   requires(detail::TaskLike<A> && ...)
 auto gather(A&&... awaitables) {
   EventLoop& loop = get_running_loop();
-  return detail::gather_tuple(detail::as_handle(loop, std::forward<A>(awaitables))...);
+  // Braces: the children are created (and so start) in argument order.
+  return detail::gather_tuple(std::tuple<decltype(detail::as_handle(loop, std::forward<A>(awaitables)))...>{
+      detail::as_handle(loop, std::forward<A>(awaitables))...});
 }
 // asyncio's return_exceptions=True: every child runs to its end; the result holds an
 // Outcome<T> per child (value or exception). Cancelling the awaiter still cancels all.
@@ -308,7 +329,9 @@ template <class... A>
   requires(detail::TaskLike<A> && ...)
 auto gather(return_exceptions_t, A&&... awaitables) {
   EventLoop& loop = get_running_loop();
-  return detail::gather_tuple_outcomes(detail::as_handle(loop, std::forward<A>(awaitables))...);
+  // Braces: the children are created (and so start) in argument order.
+  return detail::gather_tuple_outcomes(std::tuple<decltype(detail::as_handle(loop, std::forward<A>(awaitables)))...>{
+      detail::as_handle(loop, std::forward<A>(awaitables))...});
 }
 // The same for a run-time number of tasks: a vector of values in order (nothing for void).
 template <class T>

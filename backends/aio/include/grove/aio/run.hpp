@@ -44,7 +44,7 @@ T run_main(EventLoop& loop, Task<T> main) {
     throw;
   }
   if (!completed) {
-    shut_down_tasks(loop, nullptr, true);
+    shut_down_tasks(loop, handle.core(), true);
     throw_deadlock(*handle.core(), "run");
   }
   shut_down_tasks(loop, handle.core(), true);
