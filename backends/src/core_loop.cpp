@@ -154,8 +154,8 @@ void CoreLoop::iterate(bool block) {
   update_now();
   drain_remote();
   for (const ReadyEvent& ev : ready_events_) dispatch_io(ev);
-  fire_due_timers();
-  run_ready();
+  if (!heap_empty() && heap_top().at <= now_.time_since_epoch().count()) fire_due_timers();
+  if (!ready_.empty()) run_ready();
 }
 
 void CoreLoop::run_ready() {

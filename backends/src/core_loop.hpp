@@ -199,6 +199,7 @@ class CoreLoop final : public EventLoop {
     Events registered = Events::none;
     bool dirty = false;
     int dispatching = 0;
+    bool holes = false;  // a watcher was closed mid-dispatch: compact when it ends
   };
 
   void iterate(bool block);

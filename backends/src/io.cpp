@@ -94,7 +94,10 @@ void CoreLoop::close_io(IoNode* w) {
       slot = nullptr;
       break;
     }
-  if (!st.dispatching) compact(st);
+  if (st.dispatching)
+    st.holes = true;
+  else
+    compact(st);
   // The last watcher gone: drop the registration now rather than at the next poll, so a
   // new fd that reuses this number starts from a clean slate in the engine.
   if (st.watchers.empty() && st.registered != Events::none) {
@@ -106,6 +109,7 @@ void CoreLoop::close_io(IoNode* w) {
 }
 
 void CoreLoop::compact(FdState& st) {
+  st.holes = false;
   std::erase(st.watchers, nullptr);
 }
 
@@ -171,7 +175,7 @@ void CoreLoop::dispatch_io(const ReadyEvent& ev) {
     int fd;
     ~Dispatching() {
       FdState& st = loop->fds_[std::size_t(fd)];
-      if (--st.dispatching == 0) loop->compact(st);
+      if (--st.dispatching == 0 && st.holes) loop->compact(st);
     }
   } guard{this, ev.fd};
   ++fds_[std::size_t(ev.fd)].dispatching;
