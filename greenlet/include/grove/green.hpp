@@ -1,0 +1,17 @@
+// grove::green — stackful green threads (gevent's core, in C++).
+//
+// Everything in one include: green threads (spawn, join, kill, sleep, current), the hub's
+// fd wait, Timeout, Event/AsyncResult, Semaphore/Lock/RLock, Queue/Channel, Group/Pool,
+// run_in_thread, the `green` engine and the blocking detector. See docs/green.md.
+#pragma once
+
+#include <grove/green/blocking_detector.hpp>
+#include <grove/green/event.hpp>
+#include <grove/green/green_loop.hpp>
+#include <grove/green/greenlet.hpp>
+#include <grove/green/hub.hpp>
+#include <grove/green/pool.hpp>
+#include <grove/green/queue.hpp>
+#include <grove/green/semaphore.hpp>
+#include <grove/green/thread_pool.hpp>
+#include <grove/green/timeout.hpp>

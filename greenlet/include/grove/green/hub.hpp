@@ -1,0 +1,48 @@
+// The hub: one per OS thread, created on first use. It owns an EventLoop of the engine
+// GROVE_LOOP names (else the build default), runs the green threads of its thread in turn,
+// and polls the loop when they all wait. Its primitive is wait(fd, events, timeout).
+#pragma once
+
+#include <grove/green/detail/core.hpp>
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace grove::green {
+
+// Waits until fd is ready for `events` (read, write, or both), or `timeout` passes.
+// Returns the ready subset, or Events::none on timeout. Only the calling green thread waits.
+//  - fd should be non-blocking; readiness is level-triggered and may be spurious.
+//  - Two green threads waiting on one fd in the same direction is a std::logic_error.
+//  - If another green thread closes fd through forget_fd()/close() while this one waits,
+//    this one wakes with std::system_error(EBADF).
+//  - Regular files cannot be polled: std::invalid_argument (read them with run_in_thread).
+Events wait(int fd, Events events, std::optional<Duration> timeout = std::nullopt);
+inline bool wait_readable(int fd, std::optional<Duration> timeout = std::nullopt) {
+  return any(wait(fd, Events::read, timeout));
+}
+inline bool wait_writable(int fd, std::optional<Duration> timeout = std::nullopt) {
+  return any(wait(fd, Events::write, timeout));
+}
+
+// fd is about to be closed: every green thread waiting on it wakes with EBADF, the hub drops
+// its watcher and the loop forgets the fd. Call it before closing an fd that green threads
+// may wait on (compat routes libc's close() here).
+void forget_fd(int fd);
+// forget_fd(fd), then ::close(fd); returns what ::close returned.
+int close(int fd);
+
+// The calling thread's hub loop. Schedule callbacks on it freely; never run() it yourself.
+EventLoop& hub_loop();
+// The engine underneath the calling thread's hub.
+std::string hub_engine();
+
+// Process-wide sink for the hub's diagnostics (a green thread that died of an exception,
+// a green thread that would not exit at thread exit). Default: one line on stderr.
+// Called on the hub's thread. Passing an empty function restores the default.
+using DiagnosticSink = std::function<void(std::string_view message)>;
+void set_diagnostic_sink(DiagnosticSink sink);
+
+}  // namespace grove::green

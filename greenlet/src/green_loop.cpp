@@ -1,0 +1,170 @@
+// The `green` engine: an EventLoop whose work goes to the calling thread's hub loop, and whose
+// run()/run_once() wait like a green thread instead of blocking the OS thread.
+#include "green_loop_impl.hpp"
+
+#include <grove/green/green_loop.hpp>
+
+#include <mutex>
+
+namespace grove::green {
+
+namespace detail {
+
+GreenLoop::GreenLoop(Hub& hub, bool own) : hub_(&hub), remote_(hub.remote()), own_(own) {
+  const Capabilities& under = hub.loop().capabilities();
+  caps_.engine = "green";
+  caps_.poller = under.poller + " (the hub's " + under.engine + " loop)";
+  caps_.timer_resolution = under.timer_resolution;
+  caps_.emulated = under.emulated;
+  caps_.emulated.push_back("run() waits as a green thread");
+  update_now();
+  if (!own) hub.own_facade();  // from now on the hub itself runs coroutines: name its loop
+  hub.add_facade(this);
+}
+
+GreenLoop::~GreenLoop() {
+  wake_all_closed(runners_);
+  wake_all_closed(turn_waiters_);
+  if (hub_) hub_->remove_facade(this);
+}
+
+Hub& GreenLoop::hub() const {
+  if (!hub_)
+    throw std::logic_error("grove: this green loop's hub has shut down (its OS thread ended)");
+  return *hub_;
+}
+
+Hub& GreenLoop::hub_for_running() const {
+  Hub& h = hub();
+  if (t_hub != &h)
+    throw std::logic_error("grove: a green loop can only be run on the OS thread that made it");
+  if (h.in_hub())
+    throw std::logic_error(
+        "grove: EventLoop::run()/run_once() on the green engine was called from inside the "
+        "hub (a loop callback or a coroutine); schedule the work with call_soon() instead of "
+        "running the loop again");
+  return h;
+}
+
+void GreenLoop::call_soon(Callback cb) { hub().loop().call_soon(std::move(cb)); }
+
+void GreenLoop::call_soon_threadsafe(Callback cb) {
+  std::lock_guard lock(remote_->mutex);
+  if (!remote_->loop)
+    throw std::logic_error("grove: call_soon_threadsafe on a green loop whose hub has shut down");
+  remote_->loop->call_soon_threadsafe(std::move(cb));
+}
+
+Timer GreenLoop::call_at(TimePoint when, Callback cb) {
+  return hub().loop().call_at(when, std::move(cb));
+}
+
+Timer GreenLoop::call_every(Duration interval, Callback cb) {
+  return hub().loop().call_every(interval, std::move(cb));
+}
+
+IoWatcher GreenLoop::watch(int fd, Events events, IoCallback cb) {
+  return hub().loop().watch(fd, events, std::move(cb));
+}
+
+void GreenLoop::forget_fd(int fd) { hub().forget_fd(fd); }
+
+SignalWatcher GreenLoop::watch_signal(int signum, SignalCallback cb) {
+  return hub().loop().watch_signal(signum, std::move(cb));
+}
+
+bool GreenLoop::alive() const { return hub_ && (hub_->loop().alive() || hub_->has_runnable()); }
+
+void GreenLoop::work_started() { hub().loop().work_started(); }
+void GreenLoop::work_finished() { hub().loop().work_finished(); }
+void GreenLoop::reinit_after_fork() { hub().loop().reinit_after_fork(); }
+
+void GreenLoop::stop() {
+  stopping_ = true;
+  runners_.notify_all();
+}
+
+void GreenLoop::run() {
+  hub_for_running();
+  update_now();
+  RunningLoopScope running(this);
+  ++running_;
+  struct Leave {
+    GreenLoop* self;
+    ~Leave() {
+      if (--self->running_ == 0) self->stopping_ = false;
+    }
+  } leave{this};
+  while (!stopping_) {
+    Waiter w;
+    const Wake why = runners_.wait(w, std::nullopt);
+    if (why == Wake::notified) continue;  // stop()
+    if (why == Wake::nothing_left || why == Wake::closed) break;
+    throw_pending();
+  }
+  update_now();
+}
+
+bool GreenLoop::run_once(bool block) {
+  Hub& h = hub_for_running();
+  update_now();
+  RunningLoopScope running(this);
+  ++running_;
+  struct Leave {
+    GreenLoop* self;
+    ~Leave() { --self->running_; }
+  } leave{this};
+  if (!block) h.request_nonblocking_poll();
+  Waiter w;
+  const Wake why = turn_waiters_.wait(w, std::nullopt);
+  if (why == Wake::thrown || why == Wake::timed_out) throw_pending();
+  update_now();
+  return alive();
+}
+
+void GreenLoop::after_turn() noexcept {
+  now_ = hub_->loop().now();
+  turn_waiters_.notify_all();
+}
+
+bool GreenLoop::finish_waiters() noexcept {
+  bool any_waiting = false;
+  for (WaitList* list : {&runners_, &turn_waiters_})
+    while (Waiter* w = list->pop_front()) any_waiting |= wake(w->green, Wake::nothing_left);
+  return any_waiting;
+}
+
+void GreenLoop::detach_hub() noexcept {
+  wake_all_closed(runners_);
+  wake_all_closed(turn_waiters_);
+  hub_ = nullptr;
+}
+
+}  // namespace detail
+
+// --- the hub's facade bookkeeping -----------------------------------------------------------
+
+void detail::Hub::add_facade(GreenLoop* loop) { facades_.push_back(loop); }
+
+void detail::Hub::remove_facade(GreenLoop* loop) noexcept {
+  std::erase(facades_, loop);
+}
+
+detail::GreenLoop& detail::Hub::own_facade() {
+  if (!own_facade_) {
+    own_facade_ = std::make_unique<GreenLoop>(*this, true);
+    self_->context.running_loop = own_facade_.get();
+  }
+  return *own_facade_;
+}
+
+std::unique_ptr<EventLoop> make_green_loop() {
+  return std::make_unique<detail::GreenLoop>(detail::Hub::get());
+}
+
+void register_green_engine() {
+  static std::once_flag once;
+  std::call_once(once, [] { grove::register_engine("green", &make_green_loop); });
+}
+
+}  // namespace grove::green

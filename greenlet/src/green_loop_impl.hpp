@@ -1,0 +1,54 @@
+// The `green` engine's EventLoop facade (green_loop.cpp).
+#pragma once
+
+#include "hub.hpp"
+#include "thread_pool_impl.hpp"
+
+namespace grove::green::detail {
+
+class GreenLoop final : public EventLoop {
+ public:
+  explicit GreenLoop(Hub& hub, bool own = false);
+  ~GreenLoop() override;
+
+  void call_soon(Callback cb) override;
+  void call_soon_threadsafe(Callback cb) override;
+  Timer call_at(TimePoint when, Callback cb) override;
+  Timer call_every(Duration interval, Callback cb) override;
+  IoWatcher watch(int fd, Events events, IoCallback cb) override;
+  void forget_fd(int fd) override;
+  SignalWatcher watch_signal(int signum, SignalCallback cb) override;
+  void run() override;
+  bool run_once(bool block) override;
+  void stop() override;
+  bool is_running() const override { return running_ > 0; }
+  bool alive() const override;
+  void work_started() override;
+  void work_finished() override;
+  void reinit_after_fork() override;
+  const Capabilities& capabilities() const override { return caps_; }
+
+  // --- the hub's side ---
+  // After each of the hub's loop turns: refresh now(), release run_once() callers.
+  void after_turn() noexcept;
+  // The hub has nothing left to do: run() and run_once() callers return. Returns whether
+  // anyone was waiting.
+  bool finish_waiters() noexcept;
+  // The hub is going away; the facade becomes inert.
+  void detach_hub() noexcept;
+
+ private:
+  Hub& hub() const;
+  Hub& hub_for_running() const;
+
+  Hub* hub_;
+  std::shared_ptr<Hub::Remote> remote_;
+  Capabilities caps_;
+  WaitList runners_;
+  WaitList turn_waiters_;
+  bool stopping_ = false;
+  int running_ = 0;
+  bool own_;
+};
+
+}  // namespace grove::green::detail

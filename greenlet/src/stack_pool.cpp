@@ -1,0 +1,94 @@
+// Guarded stacks: one anonymous mapping per stack, its lowest page(s) PROT_NONE so that an
+// overflow faults (and overflow.cpp names the green thread) instead of corrupting memory.
+// Memory is reserved, not committed: only the pages a green thread touches become resident.
+#include "stack_pool.hpp"
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <fstream>
+#include <string>
+#include <system_error>
+
+namespace grove::green::detail {
+
+namespace {
+
+std::size_t round_up(std::size_t n, std::size_t page) { return (n + page - 1) / page * page; }
+
+std::string max_map_count() {
+  std::ifstream in("/proc/sys/vm/max_map_count");
+  std::string value;
+  if (!(in >> value)) value = "?";
+  return value;
+}
+
+[[noreturn]] void throw_map_error(int err, std::size_t bytes) {
+  throw std::system_error(
+      err, std::generic_category(),
+      "grove: cannot map a " + std::to_string(bytes) +
+          "-byte green thread stack. Each guarded stack takes two memory mappings and the "
+          "kernel allows vm.max_map_count=" +
+          max_map_count() +
+          " per process: raise it (sysctl -w vm.max_map_count=262144), use smaller stacks "
+          "(SpawnOptions::stack_size), or drop the guard pages (StackConfig::guarded=false)");
+}
+
+}  // namespace
+
+std::size_t StackPool::page_size() noexcept {
+  static const std::size_t page = std::size_t(::sysconf(_SC_PAGESIZE));
+  return page;
+}
+
+Stack StackPool::map(std::size_t usable, std::size_t guard) {
+  const std::size_t total = usable + guard;
+  void* p = ::mmap(nullptr, total, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+  if (p == MAP_FAILED) throw_map_error(errno, total);
+  if (guard && ::mprotect(p, guard, PROT_NONE) != 0) {
+    const int err = errno;
+    ::munmap(p, total);
+    throw_map_error(err, total);
+  }
+  return Stack{static_cast<char*>(p), guard, usable};
+}
+
+void StackPool::unmap(Stack stack) noexcept {
+  if (stack) ::munmap(stack.base, stack.guard + stack.usable);
+}
+
+Stack StackPool::acquire(std::size_t usable) {
+  const std::size_t page = page_size();
+  usable = round_up(usable ? usable : configured_stack_size(), page);
+  const std::size_t guard = round_up(configured_guard(), page);
+  // Newest first: its pages are the likeliest to be resident and in cache.
+  for (std::size_t i = free_.size(); i-- > 0;) {
+    if (free_[i].usable == usable && free_[i].guard == guard) {
+      Stack s = free_[i];
+      free_[i] = free_.back();
+      free_.pop_back();
+      return s;
+    }
+  }
+  return map(usable, guard);
+}
+
+void StackPool::release(Stack stack) noexcept {
+  if (!stack) return;
+  if (free_.size() < configured_pool_limit()) {
+    try {
+      free_.push_back(stack);
+      return;
+    } catch (...) {
+    }
+  }
+  unmap(stack);
+}
+
+StackPool::~StackPool() {
+  for (const Stack& s : free_) unmap(s);
+}
+
+}  // namespace grove::green::detail

@@ -1,0 +1,82 @@
+// WaitList: the FIFO of parked green threads that every primitive is built on.
+#include "hub.hpp"
+
+#include <grove/green/event.hpp>
+#include <grove/green/queue.hpp>
+
+namespace grove::green::detail {
+
+void Waiter::cancel() noexcept {
+  if (list) list->remove(*this);
+}
+
+std::size_t WaitList::size() const noexcept {
+  std::size_t n = 0;
+  for (Waiter* w = head_; w; w = w->next) ++n;
+  return n;
+}
+
+void WaitList::push_back(Waiter& w) noexcept {
+  w.list = this;
+  w.next = nullptr;
+  w.prev = tail_;
+  (tail_ ? tail_->next : head_) = &w;
+  tail_ = &w;
+}
+
+void WaitList::remove(Waiter& w) noexcept {
+  if (w.list != this) return;
+  (w.prev ? w.prev->next : head_) = w.next;
+  (w.next ? w.next->prev : tail_) = w.prev;
+  w.prev = w.next = nullptr;
+  w.list = nullptr;
+}
+
+Waiter* WaitList::pop_front() noexcept {
+  Waiter* w = head_;
+  if (w) remove(*w);
+  return w;
+}
+
+Wake WaitList::wait(Waiter& w, std::optional<Duration> timeout) {
+  Hub& hub = Hub::get();
+  hub.check_can_park();
+  if (timeout && *timeout <= Duration::zero()) return Wake::timed_out;
+  w.green = hub.running();
+  push_back(w);
+  try {
+    return hub.park_now(&w, deadline_for(timeout));
+  } catch (...) {
+    remove(w);
+    throw;
+  }
+}
+
+Waiter* WaitList::notify_one() noexcept {
+  Waiter* w = pop_front();
+  if (w) wake(w->green, Wake::notified);
+  return w;
+}
+
+void WaitList::notify_all() noexcept {
+  while (notify_one()) {
+  }
+}
+
+bool wait_in(WaitList& list, Waiter& w, std::optional<Duration> timeout) {
+  if (list.wait(w, timeout) == Wake::notified) return true;
+  throw_pending();
+  return false;
+}
+
+void wake_all_closed(WaitList& waiters) noexcept {
+  while (Waiter* w = waiters.pop_front()) wake(w->green, Wake::closed);
+}
+
+bool wait_ready(bool& ready, WaitList& waiters, std::optional<Duration> timeout) {
+  if (ready) return true;
+  Waiter w;
+  return wait_in(waiters, w, timeout);
+}
+
+}  // namespace grove::green::detail

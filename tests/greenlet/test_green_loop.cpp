@@ -1,0 +1,184 @@
+// The `green` engine: an EventLoop facade over the hub. Loop callbacks and green threads
+// share one hub; run() from a green thread waits without blocking its siblings; the running
+// loop is per green thread.
+#include "green_support.hpp"
+
+#include <grove/context.hpp>
+
+#include <unistd.h>
+
+#include <thread>
+
+using namespace grove;
+using namespace grove::test;
+
+namespace {
+struct Registered {
+  Registered() { green::register_green_engine(); }
+} registered;
+}  // namespace
+
+TEST_CASE("make_loop(\"green\") is a loop over this thread's hub", "[green][engine]") {
+  auto loop = make_loop("green");
+  REQUIRE(loop->engine() == "green");
+  REQUIRE_THAT(loop->capabilities().poller, Catch::Contains(green::hub_engine()));
+  const auto names = built_backends();
+  REQUIRE(std::find(names.begin(), names.end(), "green") != names.end());
+}
+
+TEST_CASE("the green loop runs callbacks, timers and watchers until no work is left",
+          "[green][engine]") {
+  auto loop = make_loop("green");
+  auto p = FdPair::socketpair();
+  std::vector<std::string> trace;
+  loop->call_soon([&] { trace.push_back("soon"); });
+  loop->call_later(5ms, [&] {
+    trace.push_back("timer");
+    REQUIRE(::write(p.b, "x", 1) == 1);
+  });
+  IoWatcher w = loop->watch(p.a, Events::read, [&](Events) {
+    char c;
+    REQUIRE(::read(p.a, &c, 1) == 1);
+    trace.push_back("read");
+    w.close();
+  });
+  loop->run();
+  REQUIRE(trace == std::vector<std::string>{"soon", "timer", "read"});
+}
+
+TEST_CASE("run() on the green loop in one green thread does not block its siblings",
+          "[green][engine]") {
+  auto loop = make_loop("green");
+  int ticks = 0;
+  auto runner = green::spawn([&] {
+    loop->call_later(30ms, [&] { loop->stop(); });
+    const auto t0 = now();
+    loop->run();
+    return ms_since(t0);
+  });
+  auto ticker = green::spawn([&] {
+    for (int i = 0; i < 10; ++i) {
+      ++ticks;
+      green::sleep(1ms);
+    }
+  });
+  REQUIRE(runner.join() >= 29);
+  ticker.join();
+  REQUIRE(ticks == 10);
+}
+
+TEST_CASE("the running loop is per green thread: siblings never see another's",
+          "[green][engine][context]") {
+  auto loop = make_loop("green");
+  EventLoop* runner_during = nullptr;
+  EventLoop* sibling_during = reinterpret_cast<EventLoop*>(1);
+  EventLoop* hub_during = nullptr;
+  EventLoop* runner_after = reinterpret_cast<EventLoop*>(1);
+  auto runner = green::spawn([&] {
+    ExecutionContext* mine = &current_context();
+    REQUIRE(mine->running_loop == nullptr);
+    loop->call_later(5ms, [&] {
+      runner_during = mine->running_loop;                 // the runner's own context
+      hub_during = current_context().running_loop;        // the hub's context
+      loop->stop();
+    });
+    loop->run();
+    runner_after = current_context().running_loop;
+  });
+  auto sibling = green::spawn([&] {
+    green::sleep(2ms);  // while the runner is inside run()
+    sibling_during = current_context().running_loop;
+  });
+  green::joinall({runner, sibling});
+  REQUIRE(runner.successful());
+  REQUIRE(runner_during == loop.get());
+  REQUIRE(sibling_during == nullptr);
+  REQUIRE(hub_during != nullptr);
+  REQUIRE(hub_during != loop.get());  // the hub's own green loop, not the runner's
+  REQUIRE(runner_after == nullptr);
+  REQUIRE(current_context().running_loop == nullptr);
+}
+
+TEST_CASE("run() returns when the hub has nothing left, even with green threads waiting",
+          "[green][engine]") {
+  auto loop = make_loop("green");
+  int fired = 0;
+  loop->call_later(2ms, [&] { ++fired; });
+  loop->run();  // from the main context: returns once the timer has fired
+  REQUIRE(fired == 1);
+  REQUIRE_FALSE(loop->run_once(false));
+}
+
+TEST_CASE("run() from inside the hub is a clear error", "[green][engine][errors]") {
+  auto loop = make_loop("green");
+  std::string message;
+  loop->call_soon([&] {
+    try {
+      loop->run();
+    } catch (const std::logic_error& e) {
+      message = e.what();
+    }
+  });
+  loop->run();
+  REQUIRE_THAT(message, Catch::Contains("inside the hub"));
+}
+
+TEST_CASE("a blocking green call inside the hub is a clear error", "[green][engine][errors]") {
+  std::string message;
+  green::hub_loop().call_soon([&] {
+    try {
+      green::sleep(1ms);
+    } catch (const std::logic_error& e) {
+      message = e.what();
+    }
+  });
+  green::sleep(1ms);
+  REQUIRE_THAT(message, Catch::Contains("inside the hub"));
+}
+
+TEST_CASE("call_soon_threadsafe on the green loop wakes the hub from another thread",
+          "[green][engine][tsan]") {
+  auto loop = make_loop("green");
+  bool got = false;
+  loop->work_started();
+  std::thread t([&] {
+    std::this_thread::sleep_for(2ms);
+    loop->call_soon_threadsafe([&] {
+      got = true;
+      loop->work_finished();
+    });
+  });
+  loop->run();
+  t.join();
+  REQUIRE(got);
+}
+
+TEST_CASE("a coroutine can co_await a green thread", "[green][engine][coroutine]") {
+  // A minimal coroutine type, resumed by the hub's loop (the aio layer's Task is tested in
+  // test_aio_bridge.cpp when grove::aio is built).
+  struct Fire {
+    struct promise_type {
+      Fire get_return_object() { return {}; }
+      std::suspend_never initial_suspend() { return {}; }
+      std::suspend_never final_suspend() noexcept { return {}; }
+      void return_void() {}
+      void unhandled_exception() { std::terminate(); }
+    };
+  };
+  int result = 0;
+  bool done = false;
+  auto g = green::spawn([] {
+    green::sleep(2ms);
+    return 21;
+  });
+  auto loop = make_loop("green");
+  loop->call_soon([&] {
+    [](green::Handle<int> h, int& out, bool& flag) -> Fire {
+      out = co_await h * 2;
+      flag = true;
+    }(g, result, done);
+  });
+  loop->run();
+  REQUIRE(done);
+  REQUIRE(result == 42);
+}
