@@ -1,0 +1,207 @@
+// grove-demo: the framework served by the green-thread server.
+//
+//   grove-demo                         # compat on, green bridge, default engine, 127.0.0.1:8000
+//   grove-demo --bridge thread         # asgiref's model: works, slowly, and says why
+//   grove-demo --upstream http://10.0.0.2:8000 --workers 2 --access-log -
+//
+// Every standard serve flag applies (--bind, --workers, --backend, --compat/--no-compat,
+// the limits and timeouts, the logs; see --help). Routes:
+//   GET  /hello                 Hello, World! (text/plain)
+//   GET  /json                  {"message":"Hello, World!"}
+//   GET  /sleep?ms=N            sync view, plain usleep(): cooperative only through compat
+//   GET  /async-sleep?ms=N      coroutine view, co_await aio::sleep
+//   GET  /delay?ms=N            answers after N ms (the upstream of the fan-outs)
+//   GET  /fanout?n=3&ms=50      coroutine: n upstream /delay fetches gathered (aio HTTP client)
+//   GET  /fanout-sync?n=3&ms=50 sync: the same fetches one after another (libcurl easy API)
+//   POST /echo                  the body back, chunked or not
+//   GET  /stream?n=N            N chunks, streamed
+//   GET  /error                 throws; the app's error handler answers 500 with JSON
+//
+// Built with GROVE_DEMO_AS_LIBRARY, this file provides make_demo_app() without main(), so
+// the test suite drives the very same app through the test client.
+#include <grove/aio.hpp>
+#include <grove/compat.hpp>
+#include <grove/green.hpp>
+#include <grove/http.hpp>
+#include <grove/web.hpp>
+
+#include <CLI/CLI.hpp>
+#include <curl/curl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace web = grove::web;
+namespace aio = grove::aio;
+using namespace std::chrono_literals;
+
+struct DemoOptions {
+  std::string upstream;          // "" = this server (the first --bind, else the request's Host)
+  bool async_teardown = false;   // also register a coroutine teardown hook
+};
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+int clamp_arg(const web::Request& req, const char* name, int fallback, int lo, int hi) {
+  return std::clamp(req.args().get_as<int>(name, fallback), lo, hi);
+}
+
+std::string upstream_of(const DemoOptions& o, const web::Request& req) {
+  if (!o.upstream.empty()) return o.upstream;
+  return "http://" + req.host();  // this server, as the client reached it
+}
+
+long elapsed_ms(Clock::time_point start) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
+}
+
+aio::Task<web::Json> fanout(std::string base, int n, int ms) {
+  auto start = Clock::now();
+  aio::HttpClient http;
+  std::vector<aio::Task<aio::HttpResponse>> fetches;
+  for (int i = 0; i < n; ++i) fetches.push_back(http.get(base + "/delay?ms=" + std::to_string(ms), {}, 10s));
+  std::vector<aio::HttpResponse> responses = co_await aio::gather(std::move(fetches));
+  web::Json statuses = web::Json::array();
+  for (auto& r : responses) statuses.push_back(r.status);
+  co_return web::Json{{"statuses", statuses}, {"elapsed_ms", elapsed_ms(start)}};
+}
+
+size_t discard(char*, size_t size, size_t n, void*) { return size * n; }
+
+web::Json fanout_sync(const std::string& base, int n, int ms) {
+  auto start = Clock::now();
+  web::Json statuses = web::Json::array();
+  std::unique_ptr<CURL, void (*)(CURL*)> easy(curl_easy_init(), curl_easy_cleanup);
+  if (!easy) throw std::runtime_error("curl_easy_init failed");
+  std::string url = base + "/delay?ms=" + std::to_string(ms);
+  for (int i = 0; i < n; ++i) {
+    curl_easy_setopt(easy.get(), CURLOPT_URL, url.c_str());
+    curl_easy_setopt(easy.get(), CURLOPT_WRITEFUNCTION, &discard);
+    curl_easy_setopt(easy.get(), CURLOPT_TIMEOUT_MS, 10000L);
+    curl_easy_setopt(easy.get(), CURLOPT_NOSIGNAL, 1L);
+    CURLcode rc = curl_easy_perform(easy.get());
+    if (rc != CURLE_OK)
+      throw std::runtime_error("GET " + url + " failed: " + curl_easy_strerror(rc));
+    long status = 0;
+    curl_easy_getinfo(easy.get(), CURLINFO_RESPONSE_CODE, &status);
+    statuses.push_back(status);
+  }
+  return web::Json{{"statuses", statuses}, {"elapsed_ms", elapsed_ms(start)}};
+}
+
+aio::Task<void> async_teardown_hook() {
+  co_await aio::sleep(0ms);
+  web::request().g().erase("demo.start");  // the request is still readable here
+}
+
+}  // namespace
+
+void make_demo_app(web::App& app, std::shared_ptr<DemoOptions> options) {
+  app.route("/hello", [] { return web::Response::text("Hello, World!"); });
+  app.route("/json", [] { return web::Json{{"message", "Hello, World!"}}; });
+
+  app.route("/sleep", [](web::Request& req) {
+    ::usleep(static_cast<useconds_t>(clamp_arg(req, "ms", 0, 0, 60'000)) * 1000);
+    return web::Response::text("ok");
+  });
+  app.route("/async-sleep", [](web::Request& req) -> aio::Task<web::Response> {
+    co_await aio::sleep(std::chrono::milliseconds(clamp_arg(req, "ms", 0, 0, 60'000)));
+    co_return web::Response::text("ok");
+  });
+  // The upstream: waits without holding anything, with or without compat.
+  app.route("/delay", [](web::Request& req) {
+    grove::green::sleep(std::chrono::milliseconds(clamp_arg(req, "ms", 0, 0, 60'000)));
+    return web::Response::text("ok");
+  });
+
+  app.route("/fanout", [options](web::Request& req) -> aio::Task<web::Json> {
+    return fanout(upstream_of(*options, req), clamp_arg(req, "n", 3, 0, 100), clamp_arg(req, "ms", 50, 0, 60'000));
+  });
+  app.route("/fanout-sync", [options](web::Request& req) {
+    return fanout_sync(upstream_of(*options, req), clamp_arg(req, "n", 3, 0, 100), clamp_arg(req, "ms", 50, 0, 60'000));
+  });
+
+  app.route("/echo", {"POST"}, [](web::Request& req) {
+    web::Response r(req.data());
+    r.set_mimetype(req.content_type().empty() ? "application/octet-stream" : req.content_type());
+    return r;
+  });
+  app.route("/stream", [](web::Request& req) {
+    int n = clamp_arg(req, "n", 10, 0, 100'000);
+    return web::Response::stream(
+        [i = 0, n]() mutable -> std::optional<std::string> {
+          if (i >= n) return std::nullopt;
+          return "chunk " + std::to_string(i++) + "\n";
+        },
+        200, {{"Content-Type", "text/plain; charset=utf-8"}});
+  });
+
+  app.route("/error", []() -> web::Response { throw std::runtime_error("the /error route always fails"); });
+  app.errorhandler(500, [](const web::HTTPException& e) {
+    std::string detail = "internal error";
+    if (auto* ise = dynamic_cast<const web::InternalServerError*>(&e); ise && ise->original_exception()) {
+      try {
+        std::rethrow_exception(ise->original_exception());
+      } catch (const std::exception& x) {
+        detail = x.what();
+      } catch (...) {
+      }
+    }
+    return web::Response(web::Json{{"error", e.name()}, {"detail", detail}, {"status", 500}}, 500);
+  });
+
+  if (options->async_teardown) app.teardown_request(&async_teardown_hook);
+}
+
+#ifndef GROVE_DEMO_AS_LIBRARY
+int main(int argc, char** argv) {
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+  web::App app("grove-demo");
+  auto options = std::make_shared<DemoOptions>();
+  std::string bridge = "green";
+
+  grove::http::ServeOptions serve;
+  serve.description = "grove-demo: the grove web framework on the green-thread HTTP server";
+  serve.config.compat = true;  // the demo's default; --no-compat turns it off
+  serve.add_flags = [&](void* cli) {
+    auto* c = static_cast<CLI::App*>(cli);
+    c->add_option("--bridge", bridge, "How coroutine views run: green (on the hub) or thread (asgiref's model)")
+        ->check(CLI::IsMember({"green", "thread"}));
+    c->add_option("--upstream", options->upstream,
+                  "Base URL the fan-out routes fetch /delay from (default: this server)");
+    c->add_flag("--async-teardown", options->async_teardown, "Also register a coroutine teardown_request hook");
+  };
+  serve.configure = [&](grove::http::ServerConfig& config) {
+    app.async_to_sync = web::bridge_from_name(bridge);
+    make_demo_app(app, options);
+    // The fan-outs' default upstream is this server: prefer its first TCP address.
+    if (options->upstream.empty() && !config.binds.empty()) {
+      const std::string& b = config.binds.front();
+      bool tcp = b.rfind("unix:", 0) != 0 && b.size() > 2 && b.substr(b.size() - 2) != ":0";
+      if (tcp) options->upstream = "http://" + b;
+    }
+    app.check_deployment(config.compat, true);
+    if (bridge == "thread" && app.has_coroutines())
+      grove::compat::warn(
+          "demo.thread-bridge-self-upstream",
+          "grove-demo: with --bridge thread, /fanout must not fetch from this same server (the "
+          "default --upstream): the hub that would answer /delay is blocked while the "
+          "coroutine runs, so each fetch waits for its 10 s timeout and the request fails. "
+          "Use --bridge green, or point --upstream at another server");
+    if (!config.compat)
+      grove::compat::warn(
+          "demo.no-compat-blocking-views",
+          "grove-demo: without compat, /sleep (usleep) and /fanout-sync (libcurl's blocking "
+          "easy API) block the hub: every other connection waits while they run, and "
+          "/fanout-sync against this same server waits for its own /delay until it times out. "
+          "Drop --no-compat");
+  };
+  return grove::http::serve(app.application(), argc, argv, std::move(serve));
+}
+#endif
