@@ -355,8 +355,7 @@ Task<HttpResponse> HttpClient::request(HttpRequest request) {
 }
 
 Task<HttpResponse> HttpClient::get(std::string url, HttpHeaders headers, Duration timeout) {
-  HttpRequest r;
-  r.url = std::move(url);
+  HttpRequest r("GET", std::move(url));
   r.headers = std::move(headers);
   r.timeout = timeout;
   return request(std::move(r));
@@ -364,9 +363,7 @@ Task<HttpResponse> HttpClient::get(std::string url, HttpHeaders headers, Duratio
 
 Task<HttpResponse> HttpClient::post(std::string url, std::string body, HttpHeaders headers,
                                     Duration timeout) {
-  HttpRequest r;
-  r.method = "POST";
-  r.url = std::move(url);
+  HttpRequest r("POST", std::move(url));
   r.body = std::move(body);
   r.headers = std::move(headers);
   r.timeout = timeout;

@@ -97,7 +97,7 @@ void IoWait::withdraw() noexcept {
 Events IoWait::await_resume() {
   finish();
   if (timed_out_)
-    throw TimeoutError(std::string(what_) + " timed out after " + format_duration(timeout_));
+    throw TimeoutError(std::string(what_) + " timed out after " + format_duration(reported_));
   return got_;
 }
 
@@ -245,7 +245,10 @@ std::vector<Address> lookup(const std::string& host, std::uint16_t port) {
 
 Task<std::vector<Address>> resolve(std::string host, std::uint16_t port) {
   if (auto a = Address::numeric(host, port)) co_return std::vector<Address>{*a};
-  co_return co_await to_thread([host, port] { return lookup(host, port); });
+  // Named before the co_await: g++ 12 destroys the members of a lambda (or aggregate)
+  // temporary created inside a co_await expression twice (here: a double free of `host`).
+  auto job = [host, port] { return lookup(host, port); };
+  co_return co_await to_thread(std::move(job));
 }
 
 }  // namespace grove::aio

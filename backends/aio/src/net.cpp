@@ -58,6 +58,7 @@ struct Deadline {
       : forever_(timeout == forever), at_(forever_ ? TimePoint() : now() + timeout),
         timeout_(timeout) {}
   static TimePoint now() { return std::chrono::time_point_cast<Duration>(Clock::now()); }
+  Duration total() const { return timeout_; }
   Duration remaining(const std::string& what) const {
     if (forever_) return forever;
     Duration left = at_ - now();
@@ -92,7 +93,8 @@ Task<std::size_t> recv_on(std::shared_ptr<SocketState> st, void* buffer, std::si
     if (errno == EINTR) continue;
     const std::string what = st->describe("recv from");
     if (errno != EAGAIN && errno != EWOULDBLOCK) throw os_error(errno, what);
-    Events got = co_await IoWait(&st->reader, fd, Events::read, deadline.remaining(what), what);
+    Events got = co_await IoWait(&st->reader, fd, Events::read, deadline.remaining(what), what,
+                                  deadline.total());
     if (got == Events::closed) throw os_error(EBADF, what + ": the fd was closed");
   }
 }
@@ -118,7 +120,8 @@ Task<void> send_on(std::shared_ptr<SocketState> st, std::string_view data, Durat
     if (errno == EINTR) continue;
     const std::string what = st->describe("send to");
     if (errno != EAGAIN && errno != EWOULDBLOCK) throw os_error(errno, what);
-    Events got = co_await IoWait(&st->writer, fd, Events::write, deadline.remaining(what), what);
+    Events got = co_await IoWait(&st->writer, fd, Events::write, deadline.remaining(what), what,
+                                  deadline.total());
     if (got == Events::closed) throw os_error(EBADF, what + ": the fd was closed");
   }
 }
@@ -136,7 +139,8 @@ Task<Socket> accept_on(std::shared_ptr<SocketState> st, Duration timeout) {
     if (errno == EINTR || errno == ECONNABORTED) continue;
     const std::string what = "grove::aio: accept on " + std::to_string(fd);
     if (errno != EAGAIN && errno != EWOULDBLOCK) throw os_error(errno, what);
-    Events got = co_await IoWait(&st->reader, fd, Events::read, deadline.remaining(what), what);
+    Events got = co_await IoWait(&st->reader, fd, Events::read, deadline.remaining(what), what,
+                                  deadline.total());
     if (got == Events::closed) throw os_error(EBADF, what + ": the fd was closed");
   }
 }

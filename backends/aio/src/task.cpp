@@ -97,13 +97,6 @@ void forget_loop(EventLoop& loop) noexcept {
 }
 
 // --- TaskCore ----------------------------------------------------------------------------
-TaskCore* new_task(EventLoop& loop, std::coroutine_handle<> top, PromiseBase& promise,
-                   std::string name) {
-  auto* core = new TaskCore(loop, top, promise, std::move(name));
-  core->schedule_start();
-  return core;
-}
-
 TaskCore::TaskCore(EventLoop& loop, std::coroutine_handle<> top, PromiseBase& promise,
                    std::string name)
     : loop_(&loop),
@@ -118,13 +111,18 @@ TaskCore::TaskCore(EventLoop& loop, std::coroutine_handle<> top, PromiseBase& pr
 }
 
 TaskCore::~TaskCore() {
-  if (retrieved_ == false && !cancelled_ && promise_ && promise_->error)
+  if (!retrieved_ && !cancelled_ && error_)
     warn("Task exception was never retrieved: task '" + name() + "' failed with " +
-         describe(promise_->error) +
+         describe(error_) +
          " and nothing awaited it or asked for its result(); await the task, or handle "
          "errors inside it");
   while (!listeners_.empty()) listeners_.pop_front().dispose();
-  if (top_) top_.destroy();
+  release_frame();
+}
+
+void TaskCore::release_frame() noexcept {
+  promise_ = nullptr;
+  if (top_) std::exchange(top_, {}).destroy();
 }
 
 std::string TaskCore::name() const {
@@ -133,7 +131,7 @@ std::string TaskCore::name() const {
 
 std::exception_ptr TaskCore::exception() const {
   if (cancelled_) return std::make_exception_ptr(CancelledError());
-  return promise_ ? promise_->error : nullptr;
+  return error_;
 }
 
 namespace {
@@ -185,6 +183,8 @@ void TaskCore::drive(std::coroutine_handle<> h) {
   }
   stack_base_ = saved_base;
   resuming_ = saved_resuming;
+  // Completed inside: its frames go now that no code of theirs is on the stack.
+  if (frame_done_) release_frame();
 }
 
 void TaskCore::suspend_on(Wait& wait, std::coroutine_handle<> leaf) noexcept {
@@ -211,6 +211,7 @@ bool TaskCore::cancel() {
     leaf_ = {};
     ++seq_;
     cancelled_ = true;
+    release_frame();  // its parameters are destroyed now
     complete();
     return true;
   }
@@ -224,11 +225,13 @@ void PromiseBase::top_done(PromiseBase& p) noexcept {
 }
 
 void TaskCore::top_done() noexcept {
-  cancelled_ = is_cancellation(promise_->error);
-  // Inside resume() a queued callback keeps us alive; resumed by anything else (a foreign
-  // awaitable), keep ourselves alive until the next iteration: the frame that is running
-  // this must not be destroyed under it.
-  if (!resuming_) loop_->call_soon([self = TaskRef(this)] {});
+  error_ = promise_->error;
+  harvest(*promise_);
+  cancelled_ = is_cancellation(error_);
+  frame_done_ = true;
+  // The frame is still running this; drive() destroys it once it has returned. Resumed by
+  // anything else (a foreign awaitable), the next iteration does, and keeps us alive until.
+  if (!resuming_) loop_->call_soon([self = TaskRef(this)] { self->release_frame(); });
   complete();
 }
 
@@ -237,8 +240,7 @@ void TaskCore::destroy_pending() noexcept {
   leaf_ = {};
   waiting_ = nullptr;
   ++seq_;
-  promise_ = nullptr;
-  if (top_) std::exchange(top_, {}).destroy();
+  release_frame();
   cancelled_ = true;
   complete();
 }

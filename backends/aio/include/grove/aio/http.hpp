@@ -30,7 +30,13 @@ namespace grove::aio {
 
 using HttpHeaders = std::vector<std::pair<std::string, std::string>>;
 
+// Not an aggregate on purpose: g++ 12 destroys twice the members of an aggregate
+// temporary built inside a co_await expression (`co_await c.request({...})`); with a
+// constructor, `co_await c.request(HttpRequest("POST", url))` is safe.
 struct HttpRequest {
+  explicit HttpRequest(std::string method_ = "GET", std::string url_ = {})
+      : method(std::move(method_)), url(std::move(url_)) {}
+
   std::string method = "GET";
   std::string url;
   HttpHeaders headers;

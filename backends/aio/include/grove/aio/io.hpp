@@ -54,12 +54,16 @@ class IoChannel {
 // Waits for readiness on a channel, with an optional deadline.
 class IoWait : public Wait {
  public:
-  // `channel` null: a private channel for this one wait.
-  IoWait(IoChannel* channel, int fd, Events events, Duration timeout, std::string_view what)
-      : channel_(channel), fd_(fd), events_(events), timeout_(timeout), what_(what) {}
+  // `channel` null: a private channel for this one wait. `what` names the operation in a
+  // TimeoutError, with `reported` as its timeout (the caller's, when `timeout` is what is
+  // left of it).
+  IoWait(IoChannel* channel, int fd, Events events, Duration timeout, std::string_view what,
+         Duration reported = Duration::zero())
+      : channel_(channel), fd_(fd), events_(events), timeout_(timeout),
+        reported_(reported == Duration::zero() ? timeout : reported), what_(what) {}
   IoWait(IoWait&& o) noexcept
       : Wait(std::move(o)), channel_(o.channel_), fd_(o.fd_), events_(o.events_),
-        timeout_(o.timeout_), what_(o.what_) {}
+        timeout_(o.timeout_), reported_(o.reported_), what_(o.what_) {}
   ~IoWait() { withdraw(); }
 
   bool await_ready() const noexcept { return false; }
@@ -86,6 +90,7 @@ class IoWait : public Wait {
   int fd_;
   Events events_;
   Duration timeout_;
+  Duration reported_;
   std::string_view what_;  // a literal or owned by the caller's frame
   Timer timer_;
   Events got_ = Events::none;

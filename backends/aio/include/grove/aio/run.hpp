@@ -48,9 +48,7 @@ T run_main(EventLoop& loop, Task<T> main) {
     throw_deadlock(*handle.core(), "run");
   }
   shut_down_tasks(loop, handle.core(), true);
-  handle.core()->mark_retrieved();
-  if (handle.cancelled()) throw CancelledError();
-  return detail::promise_of<T>(*handle.core()).take();
+  return detail::take_result<T>(*handle.core());
 }
 }  // namespace detail
 

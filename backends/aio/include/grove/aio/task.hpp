@@ -201,14 +201,13 @@ class Wait {
   std::exception_ptr error_;
 };
 
-// The scheduled task: owns the outermost coroutine frame, the result, the done listeners.
-// Reference counted: handles, awaiters and queued resumptions hold it; the loop's registry
-// of pending tasks holds it until it completes, so a task nobody holds still runs.
-class TaskCore final : public grove::detail::RefCounted, public Hook<RegistryTag> {
+// The scheduled task: owns the outermost coroutine frame while it runs, then the result;
+// and the done listeners. Reference counted: handles, awaiters and queued resumptions hold
+// it; the loop's registry of pending tasks holds it until it completes, so a task nobody
+// holds still runs. The frames are destroyed as soon as the task completes (parameters and
+// locals go away then, as in asyncio), the result is kept here.
+class TaskCore : public grove::detail::RefCounted, public Hook<RegistryTag> {
  public:
-  TaskCore(EventLoop& loop, std::coroutine_handle<> top, PromiseBase& promise,
-           std::string name);
-
   EventLoop& loop() const noexcept { return *loop_; }
   std::string name() const;
   bool done() const noexcept { return state_ == State::done; }
@@ -218,9 +217,6 @@ class TaskCore final : public grove::detail::RefCounted, public Hook<RegistryTag
   // After done(): the exception the task ended with (a CancelledError if cancelled), or null.
   std::exception_ptr exception() const;
   void mark_retrieved() noexcept { retrieved_ = true; }
-  // The outermost promise; valid while !cancelled() or the task ran to its end.
-  PromiseBase* promise() const noexcept { return promise_; }
-  std::coroutine_handle<> top() const noexcept { return top_; }
 
   void listen(DoneListener& listener) noexcept { listeners_.push_back(listener); }
   void add_done_callback(Callback cb);
@@ -250,17 +246,25 @@ class TaskCore final : public grove::detail::RefCounted, public Hook<RegistryTag
   // destructors run, waits are withdrawn, the task ends cancelled.
   void destroy_pending() noexcept;
 
+ protected:
+  TaskCore(EventLoop& loop, std::coroutine_handle<> top, PromiseBase& promise,
+           std::string name);
+  ~TaskCore() override;
+  // Moves the value out of the finished outermost promise (TaskResult<T>).
+  virtual void harvest(PromiseBase& promise) noexcept = 0;
+
  private:
   enum class State : std::uint8_t { scheduled, running, done };
-  ~TaskCore() override;
+  void release_frame() noexcept;
   void schedule_resume();
   void resume(std::uint32_t seq);
   void drive(std::coroutine_handle<> h);
   void complete() noexcept;
 
   EventLoop* loop_;
-  std::coroutine_handle<> top_;
+  std::coroutine_handle<> top_;  // the outermost frame, until it is destroyed
   PromiseBase* promise_;
+  std::exception_ptr error_;
   std::coroutine_handle<> leaf_;  // where the chain is suspended (or will start)
   std::coroutine_handle<> next_;  // a transfer bounced to drive()
   std::uintptr_t stack_base_ = 0;  // drive()'s frame while it runs the chain
@@ -274,6 +278,35 @@ class TaskCore final : public grove::detail::RefCounted, public Hook<RegistryTag
   bool cancelled_ = false;
   bool retrieved_ = false;
   bool resuming_ = false;
+  bool frame_done_ = false;  // completed; the frame goes once control is out of it
+};
+
+// A task's result: its value once the coroutine returned.
+template <class T>
+class TaskResult final : public TaskCore {
+ public:
+  TaskResult(EventLoop& loop, std::coroutine_handle<> top, PromiseBase& promise,
+             std::string name)
+      : TaskCore(loop, top, promise, std::move(name)) {}
+  T& value() noexcept { return *value_; }
+
+ private:
+  void harvest(PromiseBase& p) noexcept override {
+    auto& promise = static_cast<Promise<T>&>(p);
+    if (!promise.error) value_.emplace(std::move(*promise.value));
+  }
+  std::optional<T> value_;
+};
+
+template <>
+class TaskResult<void> final : public TaskCore {
+ public:
+  TaskResult(EventLoop& loop, std::coroutine_handle<> top, PromiseBase& promise,
+             std::string name)
+      : TaskCore(loop, top, promise, std::move(name)) {}
+
+ private:
+  void harvest(PromiseBase&) noexcept override {}
 };
 
 using TaskRef = grove::detail::Ref<TaskCore>;
@@ -397,28 +430,41 @@ struct TaskAccess {
   }
 };
 
+// The value of a completed task (a reference into it), or its exception rethrown.
 template <class T>
-Promise<T>& promise_of(TaskCore& core) {
-  return std::coroutine_handle<Promise<T>>::from_address(core.top().address()).promise();
+std::add_lvalue_reference_t<T> value_of(TaskCore& core) {
+  core.mark_retrieved();
+  if (std::exception_ptr e = core.exception()) std::rethrow_exception(e);
+  if constexpr (!std::is_void_v<T>) return static_cast<TaskResult<T>&>(core).value();
 }
 
-// The result of a completed task: its value (a copy if T is copyable, so several awaiters
-// may read it; else moved out, once), or its exception rethrown.
+// The result of a completed task for an awaiter: a copy if T is copyable (so several
+// awaiters may read it), else moved out (once); or its exception rethrown.
 template <class T>
 T result_of(TaskCore& core) {
-  core.mark_retrieved();
-  if (core.cancelled()) throw CancelledError();
-  if constexpr (std::is_void_v<T>) {
-    promise_of<T>(core).get();
-  } else if constexpr (std::is_copy_constructible_v<T>) {
-    return promise_of<T>(core).get();
-  } else {
-    return promise_of<T>(core).take();
-  }
+  if constexpr (std::is_void_v<T>)
+    value_of<T>(core);
+  else if constexpr (std::is_copy_constructible_v<T>)
+    return value_of<T>(core);
+  else
+    return std::move(value_of<T>(core));
 }
 
-TaskCore* new_task(EventLoop& loop, std::coroutine_handle<> top, PromiseBase& promise,
-                   std::string name);
+// The result moved out (run() hands it to its caller).
+template <class T>
+T take_result(TaskCore& core) {
+  if constexpr (std::is_void_v<T>)
+    value_of<T>(core);
+  else
+    return std::move(value_of<T>(core));
+}
+
+template <class T>
+TaskCore* new_task(EventLoop& loop, std::coroutine_handle<Promise<T>> top, std::string name) {
+  auto* core = new TaskResult<T>(loop, top, top.promise(), std::move(name));
+  core->schedule_start();
+  return core;
+}
 
 // `co_await CurrentTask{}` gives the task the coroutine runs in (null outside tasks)
 // without suspending.
@@ -460,9 +506,7 @@ class TaskHandle {
   // InvalidStateError if the task is not done.
   std::add_lvalue_reference_t<T> result() {
     check_done("result()");
-    core_->mark_retrieved();
-    if (core_->cancelled()) throw CancelledError();
-    return detail::promise_of<T>(*core_).get();
+    return detail::value_of<T>(*core_);
   }
   // The exception the task ended with (CancelledError if cancelled), or null if it
   // returned. Throws InvalidStateError if the task is not done.
@@ -506,7 +550,7 @@ TaskHandle<T> create_task(EventLoop& loop, Task<T> coro, std::string name = {}) 
   auto h = detail::TaskAccess::release(coro);
   detail::TaskCore* core;
   try {
-    core = detail::new_task(loop, h, h.promise(), std::move(name));
+    core = detail::new_task<T>(loop, h, std::move(name));
   } catch (...) {
     h.destroy();
     throw;
