@@ -118,7 +118,7 @@ class ThreadWait : public Wait {
     state_->waiter = this;
     state_->loop = &loop();
     thread_job_started(loop());
-    submit_to_pool([st = state_] { State::run(st); });
+    submit_to_pool([st = state_]() mutable { State::run(std::move(st)); });
     end_setup();
   }
   R await_resume() {
@@ -130,7 +130,9 @@ class ThreadWait : public Wait {
  private:
   struct State {
     explicit State(F f) : fn(std::move(f)) {}
-    static void run(const std::shared_ptr<State>& self) {  // on a pool thread
+    // On a pool thread. Takes the pool's reference along to the loop, so that the state
+    // (and `fn` with its captures) is destroyed on the loop's thread, never on this one.
+    static void run(std::shared_ptr<State> self) {
       try {
         if constexpr (std::is_void_v<R>)
           self->fn();
@@ -140,7 +142,8 @@ class ThreadWait : public Wait {
         self->error = std::current_exception();
       }
       // Wakes the loop now, not at its next unrelated event.
-      self->loop->call_soon_threadsafe([self] {
+      EventLoop* loop = self->loop;
+      loop->call_soon_threadsafe([self = std::move(self)] {
         thread_job_finished(*self->loop);
         if (self->waiter) self->waiter->wake();
       });
