@@ -6,7 +6,10 @@
 #include <grove/green.hpp>
 #include <grove/http.hpp>
 
+#include <unistd.h>
+
 #include <chrono>
+#include <cstdlib>
 #include <stdexcept>
 #include <string>
 
@@ -66,6 +69,8 @@ Response hello(Request& req) {
     return Response::text(std::string(req.method()) + " " + std::string(req.path()) + " " +
                           std::string(req.query()) + " " + std::string(req.version_string()) +
                           " " + req.remote_addr() + "\n");
+  if (path == "/pid") return Response::text(std::to_string(::getpid()));
+  if (path == "/crash") std::abort();  // kills this worker; the master starts another
   if (path == "/error") throw std::runtime_error("the /error route always fails");
   if (path == "/status") {
     auto code = int(query_number(req, "code", 200));

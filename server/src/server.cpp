@@ -21,6 +21,7 @@
 #include <cerrno>
 #include <charconv>
 #include <csignal>
+#include <mutex>
 
 namespace grove::http {
 
@@ -119,6 +120,10 @@ struct Server::Impl {
   std::vector<std::unique_ptr<Context>> spare;
   SignalWatcher sigterm, sigint;
   bool emfile_logged = false;
+  // stop_threadsafe() reaches the loop only while the server runs on it: once stopped,
+  // the hub (and its loop) may go away with its thread.
+  std::mutex remote_mu;
+  bool remote_ok = false;
 
   Impl(Application a, ServerConfig c) : app(std::move(a)), cfg(std::move(c)) {}
 
@@ -310,13 +315,17 @@ struct Server::Impl {
 
   // --- reading and writing -----------------------------------------------------------------
   // Reads what is available into `in`; with a deadline, waits for it.
-  ReadResult read_some(Connection* c, Buffer& in, std::optional<TimePoint> deadline) {
+  // Sets `drained` when the read left nothing behind in the socket (it returned less than
+  // it could), so the caller can wait for readiness instead of reading again for EAGAIN.
+  ReadResult read_some(Connection* c, Buffer& in, std::optional<TimePoint> deadline,
+                       bool* drained = nullptr) {
     while (true) {
       std::size_t avail;
       char* p = in.prepare(4096, avail);
       ssize_t n = ::recv(c->fd, p, avail, 0);
       if (n > 0) {
         in.commit(std::size_t(n));
+        if (drained) *drained = std::size_t(n) < avail;
         return ReadResult::data;
       }
       if (n == 0) return ReadResult::eof;
@@ -351,14 +360,19 @@ struct Server::Impl {
       if (errno == EINTR) continue;
       if (errno != EAGAIN && errno != EWOULDBLOCK)
         throw detail::ConnectionLost(std::strerror(errno));
-      if (!green::wait_writable(c->fd, cfg.write_timeout))
+      if (!green::wait_writable(c->fd, cfg.write_timeout)) {
+        // Given up on this client: reset rather than leave the unsent bytes queued.
+        linger l{1, 0};
+        ::setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
         throw detail::ConnectionLost("write timed out (the client stopped reading)");
+      }
     }
   }
 
   // --- requests ------------------------------------------------------------------------------
   // Serves requests until the connection should idle (true) or close (false).
   bool serve(Connection* c, Context& x) {
+    bool drained = false;
     while (true) {
       // A complete head, waiting at most header_timeout from the first byte (from the
       // accept for a new connection).
@@ -375,7 +389,7 @@ struct Server::Impl {
         // With nothing buffered the wait belongs to the idle state (no green thread);
         // with part of a head buffered, this green thread waits for the rest.
         const bool had_bytes = !x.in.empty();
-        auto r = read_some(c, x.in, had_bytes ? std::optional(deadline) : std::nullopt);
+        auto r = read_some(c, x.in, had_bytes ? std::optional(deadline) : std::nullopt, &drained);
         if (r == ReadResult::data) {
           if (!had_bytes && !c->fresh) deadline = TimePoint(Clock::now()) + cfg.header_timeout;
           continue;
@@ -403,7 +417,9 @@ struct Server::Impl {
       if (x.in.empty() || x.out.size() >= kFlushAt) flush(c, x.out);
       if (x.in.empty()) {
         if (stopping_) return false;
-        auto r = read_some(c, x.in, std::nullopt);
+        // The poller is level-triggered: if more arrived since, the idle watcher fires.
+        if (drained) return true;
+        auto r = read_some(c, x.in, std::nullopt, &drained);
         if (r == ReadResult::again) return true;
         if (r != ReadResult::data) return false;
       }
@@ -679,11 +695,12 @@ struct Server::Impl {
     }
     if (Log::access_log_enabled()) access_log(c, nullptr, status, body.size());
     // Closing with unread input makes the kernel send a reset, which can destroy the
-    // response before the client reads it: stop sending, then drain briefly.
+    // response before the client reads it: stop sending, then read and drop what the
+    // client still sends, for a bounded time and amount (nginx's lingering close).
     ::shutdown(c->fd, SHUT_WR);
     char sink[4096];
     auto until = TimePoint(Clock::now()) + std::min<Duration>(cfg.header_timeout, 1s);
-    for (int i = 0; i < 64; ++i) {
+    for (int i = 0; i < 256; ++i) {
       ssize_t n = ::recv(c->fd, sink, sizeof sink, 0);
       if (n == 0) break;
       if (n < 0) {
@@ -869,6 +886,10 @@ struct Server::Impl {
 
   void finish_stop() {
     if (stopped_) return;
+    {
+      std::lock_guard lock(remote_mu);
+      remote_ok = false;
+    }
     stopped_ = true;
     stop_timer.cancel();
     sweep_timer.cancel();
@@ -1027,6 +1048,10 @@ void Server::start() {
   listen();
   s.loop = &green::hub_loop();
   s.started = true;
+  {
+    std::lock_guard lock(s.remote_mu);
+    s.remote_ok = true;
+  }
   for (auto& l : s.listeners) {
     green::SpawnOptions options;
     options.name = "accept " + l.name;
@@ -1075,7 +1100,8 @@ void Server::stop(std::optional<Duration> timeout) {
 
 void Server::stop_threadsafe(std::optional<Duration> timeout) {
   Impl* s = impl_.get();
-  if (!s->loop) return;
+  std::lock_guard lock(s->remote_mu);
+  if (!s->remote_ok) return;
   s->loop->call_soon_threadsafe([s, timeout] { s->begin_stop(timeout); });
 }
 
