@@ -27,8 +27,8 @@ struct Shared {
 
 class ContextLoop final : public EventLoop {
  public:
-  ContextLoop(std::unique_ptr<EventLoop> inner, RequestContextRef ctx)
-      : inner_(std::move(inner)), shared_(std::make_shared<Shared>()) {
+  ContextLoop(std::unique_ptr<EventLoop> owned, EventLoop& inner, RequestContextRef ctx)
+      : owned_(std::move(owned)), inner_(&inner), shared_(std::make_shared<Shared>()) {
     shared_->loop = this;
     shared_->ctx = std::move(ctx);
     now_ = inner_->now();
@@ -90,14 +90,20 @@ class ContextLoop final : public EventLoop {
   const Capabilities& capabilities() const override { return inner_->capabilities(); }
 
  private:
-  std::unique_ptr<EventLoop> inner_;
+  std::unique_ptr<EventLoop> owned_;
+  EventLoop* inner_;
   std::shared_ptr<Shared> shared_;
 };
 
 }  // namespace
 
 std::unique_ptr<EventLoop> context_loop(std::unique_ptr<EventLoop> inner, RequestContextRef ctx) {
-  return std::make_unique<ContextLoop>(std::move(inner), std::move(ctx));
+  EventLoop& ref = *inner;
+  return std::make_unique<ContextLoop>(std::move(inner), ref, std::move(ctx));
+}
+
+std::unique_ptr<EventLoop> context_loop(EventLoop& inner, RequestContextRef ctx) {
+  return std::make_unique<ContextLoop>(nullptr, inner, std::move(ctx));
 }
 
 }  // namespace grove::web

@@ -503,5 +503,7 @@ class RequestContextScope {
 // execution context (the hub), so each coroutine sees its own request after every
 // suspension. aio tasks created on it stay on it.
 std::unique_ptr<EventLoop> context_loop(std::unique_ptr<EventLoop> inner, RequestContextRef ctx);
+// The same over a loop the caller keeps owning (it must outlive the returned one).
+std::unique_ptr<EventLoop> context_loop(EventLoop& inner, RequestContextRef ctx);
 
 }  // namespace grove::web

@@ -1,0 +1,158 @@
+// grove-demo: its routes through the test client and over HTTP, and the combination cases
+// (compat on with the green bridge, the same with a coroutine teardown hook, the thread
+// bridge's warning).
+#include "http_support.hpp"
+
+#include <grove/aio.hpp>
+
+using namespace grove::web;
+using namespace grove::web::test;
+
+struct DemoOptions {
+  std::string upstream;
+  bool async_teardown = false;
+};
+void make_demo_app(App& app, std::shared_ptr<DemoOptions> options);
+
+namespace {
+std::size_t count(const std::string& text, std::string_view what) {
+  std::size_t n = 0;
+  for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+}  // namespace
+
+TEST_CASE("web: demo: every route through the test client", "[demo]") {
+  const char* bridge = GENERATE("green", "thread");
+  INFO("bridge " << bridge);
+  // The fan-outs need a real upstream: the same app, served.
+  App upstream_app;
+  make_demo_app(upstream_app, std::make_shared<DemoOptions>());
+  ServedApp upstream(upstream_app);
+
+  App app;
+  app.async_to_sync = bridge_from_name(bridge);
+  auto options = std::make_shared<DemoOptions>();
+  options->upstream = upstream.base();
+  options->async_teardown = true;
+  make_demo_app(app, options);
+  auto c = app.test_client();
+
+  auto hello = c.get("/hello");
+  CHECK(hello.text() == "Hello, World!");
+  CHECK(hello.mimetype() == "text/plain");
+  CHECK(c.get("/json").text() == R"({"message":"Hello, World!"})");
+  CHECK(c.get("/sleep?ms=5").text() == "ok");
+  CHECK(c.get("/async-sleep?ms=5").text() == "ok");
+  CHECK(c.get("/delay?ms=5").text() == "ok");
+  auto fan = c.get("/fanout?n=3&ms=20").json();
+  CHECK(fan["statuses"].dump() == "[200,200,200]");
+  CHECK(fan["elapsed_ms"].as_int() >= 20);
+  auto fs = c.get("/fanout-sync?n=2&ms=10").json();
+  CHECK(fs["statuses"].dump() == "[200,200]");
+  CHECK(fs["elapsed_ms"].as_int() >= 20);
+  auto echo = c.post("/echo", "payload", "text/x-demo");
+  CHECK(echo.text() == "payload");
+  CHECK(echo.mimetype() == "text/x-demo");
+  CHECK(c.get("/stream?n=2").text() == "chunk 0\nchunk 1\n");
+  auto err = c.get("/error");
+  CHECK(err.status == 500);
+  CHECK(err.json()["detail"].as_string() == "the /error route always fails");
+}
+
+#ifdef GROVE_DEMO_PATH
+
+TEST_CASE("web: demo: every route over HTTP", "[demo]") {
+  DemoProcess demo({});
+  auto hello = http_get(demo.url("/hello"));
+  CHECK(hello.body == "Hello, World!");
+  CHECK(hello.header("Content-Type") == "text/plain; charset=utf-8");
+  auto json = http_get(demo.url("/json"));
+  CHECK(json.body == R"({"message":"Hello, World!"})");
+  CHECK(json.header("Content-Type") == "application/json");
+  CHECK(http_get(demo.url("/sleep?ms=10")).body == "ok");
+  CHECK(http_get(demo.url("/async-sleep?ms=10")).body == "ok");
+  CHECK(http_get(demo.url("/delay?ms=10")).body == "ok");
+  for (const char* route : {"/fanout?n=3&ms=50", "/fanout-sync?n=3&ms=50"}) {
+    INFO(route);
+    auto r = http_get(demo.url(route));
+    CHECK(r.status == 200);
+    auto j = Json::parse(r.body);
+    CHECK(j["statuses"].dump() == "[200,200,200]");
+    CHECK(j.contains("elapsed_ms"));
+    CHECK(r.body.starts_with(R"({"statuses":[200,200,200],"elapsed_ms":)"));
+  }
+  CHECK(http({"POST", demo.url("/echo"), {"Content-Type: text/plain"}, "plain body"}).body == "plain body");
+  CHECK(http({"POST", demo.url("/echo"), {}, std::string(3000, 'z'), true}).body == std::string(3000, 'z'));
+  auto stream = http_get(demo.url("/stream?n=4"));
+  CHECK(stream.body == "chunk 0\nchunk 1\nchunk 2\nchunk 3\n");
+  CHECK(stream.header("Transfer-Encoding") == "chunked");
+  auto err = http_get(demo.url("/error"));
+  CHECK(err.status == 500);
+  CHECK(err.header("Content-Type") == "application/json");
+  CHECK(Json::parse(err.body)["error"].as_string() == "Internal Server Error");
+  // The default configuration warns about nothing.
+  CHECK(demo.output().find("warning") == std::string::npos);
+}
+
+TEST_CASE("web: demo: fan-outs overlap with the aio client and not with the easy API", "[demo]") {
+  DemoProcess demo({});
+  auto fan = Json::parse(http_get(demo.url("/fanout?n=3&ms=100")).body);
+  auto sync = Json::parse(http_get(demo.url("/fanout-sync?n=3&ms=100")).body);
+  CHECK(fan["elapsed_ms"].as_int() < 250);   // gathered: about 100 ms
+  CHECK(sync["elapsed_ms"].as_int() >= 300); // one after another
+}
+
+namespace {
+void fifty_concurrent(DemoProcess& demo, const char* route) {
+  std::vector<CurlRequest> reqs(50, CurlRequest{"GET", demo.url(route)});
+  auto start = std::chrono::steady_clock::now();
+  auto results = http_parallel(reqs);
+  auto elapsed = std::chrono::steady_clock::now() - start;
+  int ok = 0;
+  for (auto& r : results) {
+    INFO(r.error);
+    if (r.status == 200 && r.body == "ok") ++ok;
+  }
+  CHECK(ok == 50);
+  // All fifty wait at once: about 0.5 s in total (25 s if they took turns).
+  CHECK(elapsed < 1500ms);
+}
+}  // namespace
+
+TEST_CASE("web: demo: 50 concurrent /async-sleep?ms=500, compat on, green bridge", "[demo][combination]") {
+  DemoProcess demo({});
+  fifty_concurrent(demo, "/async-sleep?ms=500");
+}
+
+TEST_CASE("web: demo: the same with a coroutine teardown hook", "[demo][combination]") {
+  DemoProcess demo({"--async-teardown"});
+  fifty_concurrent(demo, "/async-sleep?ms=500");
+}
+
+TEST_CASE("web: demo: 50 concurrent /sleep?ms=500 (plain usleep) under compat", "[demo][combination]") {
+  DemoProcess demo({});
+  fifty_concurrent(demo, "/sleep?ms=500");
+}
+
+TEST_CASE("web: demo: the thread bridge warns once and still answers every request", "[demo][combination]") {
+  DemoProcess demo({"--bridge", "thread"});
+  std::vector<CurlRequest> reqs;
+  for (int i = 0; i < 10; ++i) {
+    reqs.push_back({"GET", demo.url("/async-sleep?ms=50")});
+    reqs.push_back({"GET", demo.url("/hello")});
+  }
+  for (auto& r : reqs) r.timeout_ms = 30000;
+  auto results = http_parallel(reqs);
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    INFO(results[i].error);
+    CHECK(results[i].status == 200);
+    CHECK(results[i].body == (i % 2 == 0 ? "ok" : "Hello, World!"));
+  }
+  const std::string& out = demo.output();
+  CHECK(count(out, "runs them with the thread bridge") == 1);
+  CHECK(out.find("--bridge green") != std::string::npos);
+  CHECK(out.find("blocks the OS thread that runs the hub") != std::string::npos);
+}
+
+#endif  // GROVE_DEMO_PATH
