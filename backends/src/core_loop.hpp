@@ -42,7 +42,25 @@ class TimerPool {
  public:
   static constexpr std::size_t kSlabBytes = 64 * 1024;
 
-  void* allocate();
+  // Inline for the common case: a slot in the first slab with room, which is not the last.
+  void* allocate() {
+    Slab* s = room_;
+    if (s && s->free && s->free->next) [[likely]] {
+      FreeSlot* p = s->free;
+      s->free = p->next;
+      ++s->used;
+      ++live_;
+      return p;
+    }
+    if (s && !s->free && s->fresh + 2 * kSlot <= slab_end(s)) [[likely]] {
+      void* p = s->fresh;
+      s->fresh += kSlot;
+      ++s->used;
+      ++live_;
+      return p;
+    }
+    return allocate_slow();
+  }
   static void deallocate(void* p) noexcept;
   void owner_gone() noexcept;  // the loop is being destroyed
 
@@ -68,6 +86,7 @@ class TimerPool {
     return reinterpret_cast<Slab*>(reinterpret_cast<std::uintptr_t>(p) & ~(kSlabBytes - 1));
   }
   static char* slab_end(Slab* s) noexcept { return reinterpret_cast<char*>(s) + kSlabBytes; }
+  void* allocate_slow();
   Slab* new_slab();
   void list(Slab* s) noexcept;
   void unlist(Slab* s) noexcept;
@@ -209,13 +228,17 @@ class CoreLoop final : public EventLoop {
   void invoke(Callback& cb, const char* context);
 
   // timers (timers.cpp)
-  struct HeapEntry {
+ public:
+  struct HeapEntry {  // public for the heap's helper functions in timers.cpp
     std::int64_t at;
     TimerNode* node;
   };
+
+ private:
   bool heap_empty() const { return heap_.size() == kHeap0; }
   const HeapEntry& heap_top() const { return heap_[kHeap0]; }
   void heap_push(TimerNode* t);
+  [[gnu::noinline]] void grow_heap();
   TimerNode* heap_pop();  // the earliest entry's node, still holding the heap's reference
   void heap_up(std::size_t i);
   void heap_down(std::size_t i);

@@ -27,7 +27,7 @@ constexpr std::size_t parent(std::size_t i, std::size_t heap0) {
 
 // --- TimerPool -----------------------------------------------------------------------
 
-void* TimerPool::allocate() {
+void* TimerPool::allocate_slow() {
   Slab* s = room_ ? room_ : new_slab();
   void* p;
   if (s->free) {
@@ -136,9 +136,19 @@ Timer CoreLoop::call_every(Duration interval, Callback cb) {
 }
 
 namespace {
-inline bool before(const std::int64_t at_a, const TimerNode* a, const std::int64_t at_b,
-                   const TimerNode* b) {
-  return at_a < at_b || (at_a == at_b && a->seq < b->seq);
+// Deadline order, ties in scheduling order. Equal deadlines are rare enough (and the branch
+// predictable enough) that the node is read only then.
+inline bool before(const CoreLoop::HeapEntry& a, const CoreLoop::HeapEntry& b) {
+  if (a.at != b.at) return a.at < b.at;
+  return a.node->seq < b.node->seq;
+}
+
+// The earliest of the four siblings starting at c, as a two-round tournament: two
+// independent comparisons, then one, instead of a chain of three.
+inline std::size_t min_of_four(const CoreLoop::HeapEntry* h, std::size_t c) {
+  const std::size_t x = before(h[c + 1], h[c]) ? c + 1 : c;
+  const std::size_t y = before(h[c + 3], h[c + 2]) ? c + 3 : c + 2;
+  return before(h[y], h[x]) ? y : x;
 }
 }  // namespace
 
@@ -147,49 +157,84 @@ void CoreLoop::heap_push(TimerNode* t) {
   t->seq = timer_seq_++;
   t->in_heap = true;
   count(true, t->referenced, +1);
+  // Growth out of line: push_back would inline the reallocation into every push.
+  if (heap_.size() == heap_.capacity()) [[unlikely]]
+    grow_heap();
   heap_.push_back({t->at, t});
   heap_up(heap_.size() - 1);
 }
 
+void CoreLoop::grow_heap() { heap_.reserve(heap_.capacity() * 2); }
+
 TimerNode* CoreLoop::heap_pop() {
-  TimerNode* t = heap_[kHeap0].node;
+  HeapEntry* h = heap_.data();
+  TimerNode* t = h[kHeap0].node;
   t->in_heap = false;
   if (t->cancelled)
     --cancelled_in_heap_;
   else
     count(true, t->referenced, -1);
-  heap_[kHeap0] = heap_.back();
+  // Bottom-up: walk the hole at the root down to a leaf along the earliest children, then
+  // put the last entry there and sift it up. The last entry is a leaf and usually belongs
+  // near the bottom, so this saves the comparison with it at every level on the way down.
+  const HeapEntry last = heap_.back();
   heap_.pop_back();
-  if (!heap_empty()) heap_down(kHeap0);
+  const std::size_t n = heap_.size();
+  if (n == kHeap0) return t;
+  std::size_t i = kHeap0;
+  for (;;) {
+    const std::size_t c = first_child(i, kHeap0);
+    std::size_t best;
+    if (c + kArity <= n) {
+      best = min_of_four(h, c);
+    } else if (c < n) {
+      best = c;
+      for (std::size_t k = c + 1; k < n; ++k)
+        if (before(h[k], h[best])) best = k;
+    } else {
+      break;
+    }
+    h[i] = h[best];
+    i = best;
+  }
+  h[i] = last;
+  heap_up(i);
   return t;
 }
 
 void CoreLoop::heap_up(std::size_t i) {
-  const HeapEntry e = heap_[i];
+  HeapEntry* h = heap_.data();
+  const HeapEntry e = h[i];
   while (i > kHeap0) {
     std::size_t p = parent(i, kHeap0);
-    if (!before(e.at, e.node, heap_[p].at, heap_[p].node)) break;
-    heap_[i] = heap_[p];
+    if (!before(e, h[p])) break;
+    h[i] = h[p];
     i = p;
   }
-  heap_[i] = e;
+  h[i] = e;
 }
 
 void CoreLoop::heap_down(std::size_t i) {
-  const HeapEntry e = heap_[i];
+  HeapEntry* h = heap_.data();
+  const HeapEntry e = h[i];
   const std::size_t n = heap_.size();
   for (;;) {
-    std::size_t c = first_child(i, kHeap0);
-    if (c >= n) break;
-    std::size_t end = c + kArity < n ? c + kArity : n;
-    std::size_t best = c;
-    for (++c; c < end; ++c)
-      if (before(heap_[c].at, heap_[c].node, heap_[best].at, heap_[best].node)) best = c;
-    if (!before(heap_[best].at, heap_[best].node, e.at, e.node)) break;
-    heap_[i] = heap_[best];
+    const std::size_t c = first_child(i, kHeap0);
+    std::size_t best;
+    if (c + kArity <= n) {
+      best = min_of_four(h, c);
+    } else if (c < n) {
+      best = c;
+      for (std::size_t k = c + 1; k < n; ++k)
+        if (before(h[k], h[best])) best = k;
+    } else {
+      break;
+    }
+    if (!before(h[best], e)) break;
+    h[i] = h[best];
     i = best;
   }
-  heap_[i] = e;
+  h[i] = e;
 }
 
 void CoreLoop::prune_cancelled_top() {
