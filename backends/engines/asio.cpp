@@ -104,8 +104,13 @@ class AsioPoller final : public Poller {
           break;
         }
     }
+    // Retired fds' cancelled (and already-queued) handlers still point at them, and the
+    // blocking branch above may have run only one handler: run the rest before freeing.
+    if (!retired_.empty()) {
+      io_.poll();
+      retired_.clear();
+    }
     out_ = nullptr;
-    if (!retired_.empty()) retired_.clear();  // their handlers ran in poll() above
   }
 
   void wake() override {
