@@ -6,8 +6,8 @@
 //
 //   aio::HttpClient http;                                    // on the running loop
 //   auto [a, b] = co_await aio::gather(http.get(url_a), http.get(url_b));
-//   aio::HttpResponse r = co_await http.post(url, R"({"x":1})",
-//                                            {{"Content-Type", "application/json"}}, 2s);
+//   const aio::HttpHeaders json{{"Content-Type", "application/json"}};
+//   aio::HttpResponse r = co_await http.post(url, R"({"x":1})", json, 2s);
 //
 // Any status the server sends (404, 500, ...) is a response, not an error. A transfer that
 // fails (refused, reset, bad URL) throws HttpError; one that runs out of time throws
