@@ -50,6 +50,12 @@ bool valid(const timespec* ts) {
 
 // --- waiting on the hub ------------------------------------------------------------------
 
+// The loop's engine may flip O_NONBLOCK with ioctl/fcntl when it starts watching an fd
+// (Asio does, for every fd it waits on); it does so during the hub's turn, and that is not
+// the user's choice.
+// Whether an fcntl/ioctl now comes from the user (and so says what the user wants).
+bool from_user() { return !green::in_hub(); }
+
 enum class Woke { ready, timeout, closed, unpollable };
 
 struct Interest {
@@ -120,7 +126,27 @@ class MultiWait final : public gd::Parking {
   bool closed_ = false;
 };
 
+// The epoch of each fd number this OS thread's hub last waited on. A hub caches a watcher
+// per fd; if the number was closed without the hub being told (a close outside any green
+// thread, or in another OS thread), that watcher belongs to the previous file, so the hub is
+// told to forget the fd before waiting on it again.
+thread_local std::vector<std::uint32_t> t_seen_epoch;
+
+void refresh(int fd) {
+  FdState* s = fd_state(fd);
+  if (!s) return;
+  std::uint32_t e = s->epoch.load(std::memory_order_acquire);
+  if (std::size_t(fd) >= t_seen_epoch.size()) {
+    if (e == 0) return;
+    t_seen_epoch.resize(std::size_t(fd) + 1, 0);
+  }
+  if (t_seen_epoch[std::size_t(fd)] == e) return;
+  t_seen_epoch[std::size_t(fd)] = e;
+  green::forget_fd(fd);
+}
+
 Woke wait_many(std::vector<Interest>& list, Deadline deadline) {
+  for (const auto& in : list) refresh(in.fd);
   MultiWait w(gd::current_green());
   return w.wait(list, deadline);
 }
@@ -132,6 +158,7 @@ Woke wait_fd(int fd, Events events, Deadline deadline) {
     if (left <= Duration::zero()) return Woke::timeout;
     timeout = left;
   }
+  refresh(fd);
   try {
     Events got = green::wait(fd, events, timeout);
     return any(got) ? Woke::ready : Woke::timeout;
@@ -323,6 +350,8 @@ void unsupported(const char* what, const char* message) {
 // --- reads -----------------------------------------------------------------------------------
 
 ssize_t read(int fd, void* buf, size_t n) {
+  // read() of nothing returns at once on every kind of fd; recv() of nothing would wait.
+  if (n == 0) return real::read(fd, buf, n);
   FdState scratch;
   for (;;) {
     FdState* s = classified(fd, scratch);
@@ -351,6 +380,7 @@ ssize_t readv(int fd, const iovec* iov, int iovcnt) {
     FdState* s = classified(fd, scratch);
     if (!handled(fd, *s)) return real::readv(fd, iov, iovcnt);
     IovCursor cur(iov, iovcnt);
+    if (cur.total() == 0) return real::readv(fd, iov, iovcnt);
     if (is_socket(s->kind())) {
       const int saved = errno;
       ssize_t r = drive(fd, *s, false, cur.total(), false, [&](std::size_t, Mode m) {
@@ -413,6 +443,7 @@ ssize_t recvmsg(int fd, msghdr* msg, int flags) {
 // --- writes -----------------------------------------------------------------------------------
 
 ssize_t write(int fd, const void* buf, size_t n) {
+  if (n == 0) return real::write(fd, buf, n);
   FdState scratch;
   for (;;) {
     FdState* s = classified(fd, scratch);
@@ -443,6 +474,7 @@ ssize_t writev(int fd, const iovec* iov, int iovcnt) {
     FdState* s = classified(fd, scratch);
     if (!handled(fd, *s)) return real::writev(fd, iov, iovcnt);
     IovCursor cur(iov, iovcnt);
+    if (cur.total() == 0) return real::writev(fd, iov, iovcnt);
     if (is_socket(s->kind())) {
       const int saved = errno;
       ssize_t r = drive(fd, *s, true, cur.total(), s->kind() == Kind::stream,
@@ -1063,13 +1095,20 @@ hostent* gethostbyname(const char* name, int af) {
 
 namespace {
 
-// Wakes this OS thread's green threads waiting on fd (with EBADF), before it is closed or
-// replaced. Only when a green thread is running: then this thread's hub surely exists.
+// The fd number is about to be closed or replaced. Every hub learns it at its next wait on
+// the number (the epoch); a green thread's own hub learns it now, so that the green threads
+// waiting on it wake with EBADF before the fd is closed. Outside green threads the hub is
+// left alone: it may be the one being torn down.
 void forget(int fd) noexcept {
+  FdState* s = fd_state(fd);
+  if (!s) return;
+  std::uint32_t e = s->epoch.fetch_add(1, std::memory_order_acq_rel) + 1;
   if (!in_green()) return;
   const int saved = errno;
   try {
     green::forget_fd(fd);
+    if (std::size_t(fd) >= t_seen_epoch.size()) t_seen_epoch.resize(std::size_t(fd) + 1, 0);
+    t_seen_epoch[std::size_t(fd)] = e;
   } catch (...) {
   }
   errno = saved;
@@ -1093,8 +1132,8 @@ void track_dup(int from, int to) {
 }  // namespace
 
 int close(int fd) {
-  if (FdState* s = fd_state(fd)) s->reset(0);
   forget(fd);
+  if (FdState* s = fd_state(fd)) s->reset(0);
   return real::close(fd);
 }
 
@@ -1117,6 +1156,7 @@ int fcntl(int fd, int cmd, void* arg, bool is64) {
   if (r < 0) return r;
   switch (cmd) {
     case F_SETFL:
+      if (!from_user()) break;
       if (FdState* s = fd_state(fd))
         s->set_user_nonblock((reinterpret_cast<long>(arg) & O_NONBLOCK) != 0);
       break;
@@ -1132,7 +1172,7 @@ int fcntl(int fd, int cmd, void* arg, bool is64) {
 
 int ioctl(int fd, unsigned long request, void* arg) {
   int r = real::ioctl(fd, request, arg);
-  if (r == 0 && request == FIONBIO && arg)
+  if (r == 0 && request == FIONBIO && arg && from_user())
     if (FdState* s = fd_state(fd)) s->set_user_nonblock(*static_cast<const int*>(arg) != 0);
   return r;
 }

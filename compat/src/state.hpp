@@ -48,6 +48,9 @@ struct FdState {
   static constexpr std::uint32_t kGroveNb = 1u << 8;     // grove set O_NONBLOCK (connect only)
 
   std::atomic<std::uint32_t> bits{0};
+  // Bumped whenever the fd number is closed or replaced (close, dup2/dup3 over it): a hub
+  // that last waited on an older epoch may hold a watcher for the previous file.
+  std::atomic<std::uint32_t> epoch{0};
   std::atomic<std::int64_t> rcvtimeo_ns{0};  // 0: none
   std::atomic<std::int64_t> sndtimeo_ns{0};
 
