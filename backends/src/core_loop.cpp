@@ -91,12 +91,14 @@ void CoreLoop::drain_remote() {
   if (!remote_pending_.load(std::memory_order_acquire)) return;
   wake_sent_.store(false, std::memory_order_release);
   remote_pending_.store(false, std::memory_order_relaxed);
-  std::vector<Callback> batch;
+  // Swapped with a member rather than a local: both vectors keep their capacity, so neither
+  // side allocates per wake-up.
   {
     std::lock_guard lock(remote_mutex_);
-    batch.swap(remote_);
+    remote_batch_.swap(remote_);
   }
-  for (auto& cb : batch) ready_.push(std::move(cb));
+  for (auto& cb : remote_batch_) ready_.push(std::move(cb));
+  remote_batch_.clear();
 }
 
 void CoreLoop::run() {

@@ -263,6 +263,7 @@ class CoreLoop final : public EventLoop {
   CallbackQueue running_batch_;
   std::mutex remote_mutex_;
   std::vector<Callback> remote_;
+  std::vector<Callback> remote_batch_;  // loop thread only
   std::atomic<bool> remote_pending_{false};
   std::atomic<bool> wake_sent_{false};
 
