@@ -31,6 +31,7 @@
 
 #if GROVE_ASAN
 extern "C" {
+void __asan_unpoison_memory_region(void const volatile* addr, size_t size);
 void __sanitizer_start_switch_fiber(void** fake_stack_save, const void* bottom, size_t size);
 void __sanitizer_finish_switch_fiber(void* fake_stack_save, const void** bottom_old,
                                      size_t* size_old);
@@ -158,6 +159,11 @@ void Hub::arrive(transfer_t t) {
 
 // A context that died has left its stack for good: the stack can be reused.
 void Hub::reap(GreenletBase* dead) noexcept {
+#if GROVE_ASAN
+  // Frames that never returned (the entry function's, those a switch left) keep their
+  // redzones poisoned; the next green thread on this stack must not trip over them.
+  if (dead->stack) __asan_unpoison_memory_region(dead->stack.bottom(), dead->stack.usable);
+#endif
   stacks_.release(dead->stack);
   dead->stack = Stack{};
   dead->fctx = nullptr;

@@ -40,7 +40,7 @@ void busy_for(Duration d) {
 }  // namespace
 
 TEST_CASE("the blocking detector names a green thread that busy-loops for 200 ms",
-          "[green][detector]") {
+          "[green][detector][tsan]") {
   CapturedReports captured;
   green::enable_blocking_detector(100ms);
   auto ticker = green::spawn([] {
@@ -58,7 +58,7 @@ TEST_CASE("the blocking detector names a green thread that busy-loops for 200 ms
 }
 
 TEST_CASE("the blocking detector stays silent while green threads yield and wait",
-          "[green][detector]") {
+          "[green][detector][tsan]") {
   CapturedReports captured;
   green::enable_blocking_detector(100ms);
   std::vector<green::Greenlet> gs;
@@ -75,7 +75,7 @@ TEST_CASE("the blocking detector stays silent while green threads yield and wait
 }
 
 TEST_CASE("the main context running its own code is not a stall when no green thread lives",
-          "[green][detector]") {
+          "[green][detector][tsan]") {
   CapturedReports captured;
   green::enable_blocking_detector(30ms);
   green::sleep(1ms);
@@ -84,7 +84,7 @@ TEST_CASE("the main context running its own code is not a stall when no green th
 }
 
 TEST_CASE("the detector is off by default and switching it off stops the reports",
-          "[green][detector]") {
+          "[green][detector][tsan]") {
   REQUIRE_FALSE(green::blocking_detector_enabled());
   CapturedReports captured;
   green::enable_blocking_detector(20ms);

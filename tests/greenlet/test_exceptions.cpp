@@ -23,7 +23,7 @@ std::string current_what() {
 }  // namespace
 
 TEST_CASE("each green thread keeps its own current_exception across switches",
-          "[green][exceptions]") {
+          "[green][exceptions][tsan]") {
   std::vector<std::string> seen;
   auto make = [&](std::string name) {
     return green::spawn([&seen, name] {
@@ -66,7 +66,7 @@ TEST_CASE("each green thread keeps its own current_exception across switches",
 }
 
 TEST_CASE("the main context's caught exception survives a switch to green threads",
-          "[green][exceptions]") {
+          "[green][exceptions][tsan]") {
   try {
     throw std::logic_error("main's");
   } catch (...) {
@@ -85,7 +85,7 @@ TEST_CASE("the main context's caught exception survives a switch to green thread
 }
 
 TEST_CASE("uncaught_exceptions is per green thread, even while a destructor switches",
-          "[green][exceptions]") {
+          "[green][exceptions][tsan]") {
   int in_unwinding = -1, in_other = -1;
   struct SwitchesInDestructor {
     int& out;

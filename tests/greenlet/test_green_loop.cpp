@@ -18,7 +18,7 @@ struct Registered {
 } registered;
 }  // namespace
 
-TEST_CASE("make_loop(\"green\") is a loop over this thread's hub", "[green][engine]") {
+TEST_CASE("make_loop(\"green\") is a loop over this thread's hub", "[green][engine][tsan]") {
   auto loop = make_loop("green");
   REQUIRE(loop->engine() == "green");
   REQUIRE_THAT(loop->capabilities().poller, Catch::Contains(green::hub_engine()));
@@ -27,12 +27,12 @@ TEST_CASE("make_loop(\"green\") is a loop over this thread's hub", "[green][engi
 }
 
 TEST_CASE("the green loop runs callbacks, timers and watchers until no work is left",
-          "[green][engine]") {
+          "[green][engine][tsan]") {
   auto loop = make_loop("green");
   auto p = FdPair::socketpair();
   std::vector<std::string> trace;
   loop->call_soon([&] { trace.push_back("soon"); });
-  loop->call_later(5ms, [&] {
+  loop->call_later(50ms, [&] {
     trace.push_back("timer");
     REQUIRE(::write(p.b, "x", 1) == 1);
   });
@@ -47,12 +47,15 @@ TEST_CASE("the green loop runs callbacks, timers and watchers until no work is l
 }
 
 TEST_CASE("run() on the green loop in one green thread does not block its siblings",
-          "[green][engine]") {
+          "[green][engine][tsan]") {
   auto loop = make_loop("green");
   int ticks = 0;
   auto runner = green::spawn([&] {
-    loop->call_later(30ms, [&] { loop->stop(); });
+    // now() is cached (refreshed at each hub turn), as on every engine: refresh it before
+    // computing a relative deadline in code that has not waited for a while.
+    loop->update_now();
     const auto t0 = now();
+    loop->call_later(30ms, [&] { loop->stop(); });
     loop->run();
     return ms_since(t0);
   });
@@ -68,7 +71,7 @@ TEST_CASE("run() on the green loop in one green thread does not block its siblin
 }
 
 TEST_CASE("the running loop is per green thread: siblings never see another's",
-          "[green][engine][context]") {
+          "[green][engine][context][tsan]") {
   auto loop = make_loop("green");
   EventLoop* runner_during = nullptr;
   EventLoop* sibling_during = reinterpret_cast<EventLoop*>(1);
@@ -100,7 +103,7 @@ TEST_CASE("the running loop is per green thread: siblings never see another's",
 }
 
 TEST_CASE("run() returns when the hub has nothing left, even with green threads waiting",
-          "[green][engine]") {
+          "[green][engine][tsan]") {
   auto loop = make_loop("green");
   int fired = 0;
   loop->call_later(2ms, [&] { ++fired; });
@@ -109,7 +112,7 @@ TEST_CASE("run() returns when the hub has nothing left, even with green threads 
   REQUIRE_FALSE(loop->run_once(false));
 }
 
-TEST_CASE("run() from inside the hub is a clear error", "[green][engine][errors]") {
+TEST_CASE("run() from inside the hub is a clear error", "[green][engine][errors][tsan]") {
   auto loop = make_loop("green");
   std::string message;
   loop->call_soon([&] {
@@ -123,7 +126,7 @@ TEST_CASE("run() from inside the hub is a clear error", "[green][engine][errors]
   REQUIRE_THAT(message, Catch::Contains("inside the hub"));
 }
 
-TEST_CASE("a blocking green call inside the hub is a clear error", "[green][engine][errors]") {
+TEST_CASE("a blocking green call inside the hub is a clear error", "[green][engine][errors][tsan]") {
   std::string message;
   green::hub_loop().call_soon([&] {
     try {
@@ -153,7 +156,7 @@ TEST_CASE("call_soon_threadsafe on the green loop wakes the hub from another thr
   REQUIRE(got);
 }
 
-TEST_CASE("a coroutine can co_await a green thread", "[green][engine][coroutine]") {
+TEST_CASE("a coroutine can co_await a green thread", "[green][engine][coroutine][tsan]") {
   // A minimal coroutine type, resumed by the hub's loop (the aio layer's Task is tested in
   // test_aio_bridge.cpp when grove::aio is built).
   struct Fire {

@@ -14,7 +14,7 @@ struct Stop {
 }  // namespace
 
 TEST_CASE("kill throws GreenletExit at the switch point and counts as a normal exit",
-          "[green][kill]") {
+          "[green][kill][tsan]") {
   CapturedDiagnostics diag;
   bool unwound = false, after_sleep = false;
   auto g = green::spawn([&] {
@@ -40,7 +40,7 @@ TEST_CASE("kill throws GreenletExit at the switch point and counts as a normal e
 }
 
 TEST_CASE("kill with a custom exception: it is thrown where the thread waits and join rethrows it",
-          "[green][kill]") {
+          "[green][kill][tsan]") {
   CapturedDiagnostics diag;
   green::Event never;
   int caught_why = 0;
@@ -59,7 +59,7 @@ TEST_CASE("kill with a custom exception: it is thrown where the thread waits and
   REQUIRE_FALSE(g.successful());
 }
 
-TEST_CASE("killing a green thread that has not started means it never runs", "[green][kill]") {
+TEST_CASE("killing a green thread that has not started means it never runs", "[green][kill][tsan]") {
   bool ran = false;
   auto g = green::spawn([&] { ran = true; });
   green::kill(g);
@@ -71,7 +71,7 @@ TEST_CASE("killing a green thread that has not started means it never runs", "[g
 }
 
 TEST_CASE("kill without block returns at once; the exception lands at the next switch",
-          "[green][kill]") {
+          "[green][kill][tsan]") {
   std::vector<int> steps;
   auto g = green::spawn([&] {
     steps.push_back(1);
@@ -88,7 +88,7 @@ TEST_CASE("kill without block returns at once; the exception lands at the next s
 }
 
 TEST_CASE("a green thread may kill another, and catch GreenletExit to clean up",
-          "[green][kill]") {
+          "[green][kill][tsan]") {
   int cleanups = 0;
   auto victim = green::spawn([&] {
     try {
@@ -107,7 +107,7 @@ TEST_CASE("a green thread may kill another, and catch GreenletExit to clean up",
   REQUIRE(cleanups == 1);
 }
 
-TEST_CASE("kill with a timeout gives up waiting for a stubborn green thread", "[green][kill]") {
+TEST_CASE("kill with a timeout gives up waiting for a stubborn green thread", "[green][kill][tsan]") {
   green::Event release;
   auto stubborn = green::spawn([&] {
     for (;;) {
@@ -128,14 +128,14 @@ TEST_CASE("kill with a timeout gives up waiting for a stubborn green thread", "[
   stubborn.join(1s);
 }
 
-TEST_CASE("killing a dead green thread does nothing; killing main is an error", "[green][kill]") {
+TEST_CASE("killing a dead green thread does nothing; killing main is an error", "[green][kill][tsan]") {
   auto g = green::spawn([] { return 1; });
   g.join();
   REQUIRE_NOTHROW(green::kill(g));
   REQUIRE_THROWS_AS(green::kill(green::current()), std::logic_error);
 }
 
-TEST_CASE("killall kills every green thread before waiting", "[green][kill]") {
+TEST_CASE("killall kills every green thread before waiting", "[green][kill][tsan]") {
   std::vector<green::Greenlet> gs;
   int exits = 0;
   for (int i = 0; i < 10; ++i)

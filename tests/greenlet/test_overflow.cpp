@@ -57,7 +57,7 @@ ChildResult run_in_child(F body) {
 }  // namespace
 
 TEST_CASE("a stack overflow prints which green thread overflowed which stack, then aborts",
-          "[green][overflow]") {
+          "[green][overflow][tsan]") {
   auto r = run_in_child([] {
     auto g = green::spawn(green::SpawnOptions{"deep", 64 * 1024}, [] { return recurse(0); });
     g.join();
@@ -69,17 +69,18 @@ TEST_CASE("a stack overflow prints which green thread overflowed which stack, th
 }
 
 TEST_CASE("an overflow of an unnamed green thread with a custom stack names both",
-          "[green][overflow]") {
+          "[green][overflow][tsan]") {
   auto r = run_in_child([] {
     auto g = green::spawn(green::SpawnOptions{"", 128 * 1024}, [] { return recurse(0); });
     g.join();
   });
   INFO("child stderr: " << r.err);
   REQUIRE(WIFSIGNALED(r.status));
-  REQUIRE_THAT(r.err, Catch::Matches("(.|\\n)*green thread green-[0-9]+ overflowed its 131072-byte stack(.|\\n)*"));
+  REQUIRE_THAT(r.err, Catch::StartsWith("green thread green-"));
+  REQUIRE_THAT(r.err, Catch::Contains(" overflowed its 131072-byte stack\n"));
 }
 
-TEST_CASE("a fault that is not an overflow still gets the default action", "[green][overflow]") {
+TEST_CASE("a fault that is not an overflow still gets the default action", "[green][overflow][tsan]") {
   auto r = run_in_child([] {
     auto g = green::spawn([] {
       volatile int* p = nullptr;

@@ -6,7 +6,7 @@
 using namespace grove;
 using namespace grove::test;
 
-TEST_CASE("Group: join waits for every member; dead members leave", "[green][group]") {
+TEST_CASE("Group: join waits for every member; dead members leave", "[green][group][tsan]") {
   green::Group group;
   int done = 0;
   for (int i = 0; i < 10; ++i)
@@ -20,7 +20,7 @@ TEST_CASE("Group: join waits for every member; dead members leave", "[green][gro
   REQUIRE(group.empty());
 }
 
-TEST_CASE("Group: join with a timeout returns false; kill stops everyone", "[green][group]") {
+TEST_CASE("Group: join with a timeout returns false; kill stops everyone", "[green][group][tsan]") {
   green::Group group;
   int exits = 0;
   for (int i = 0; i < 5; ++i)
@@ -38,7 +38,7 @@ TEST_CASE("Group: join with a timeout returns false; kill stops everyone", "[gre
   REQUIRE(group.empty());
 }
 
-TEST_CASE("Group: join(raise_error) rethrows a member's exception", "[green][group]") {
+TEST_CASE("Group: join(raise_error) rethrows a member's exception", "[green][group][tsan]") {
   CapturedDiagnostics diag;
   green::Group group;
   group.spawn([] { green::sleep(1ms); });
@@ -46,7 +46,7 @@ TEST_CASE("Group: join(raise_error) rethrows a member's exception", "[green][gro
   REQUIRE_THROWS_AS(group.join(2s, true), std::domain_error);
 }
 
-TEST_CASE("Group: add and discard members spawned elsewhere", "[green][group]") {
+TEST_CASE("Group: add and discard members spawned elsewhere", "[green][group][tsan]") {
   green::Group group;
   auto g = green::spawn([] { green::sleep(5ms); });
   group.add(g);
@@ -57,7 +57,7 @@ TEST_CASE("Group: add and discard members spawned elsewhere", "[green][group]") 
   g.join();
 }
 
-TEST_CASE("Pool: never more live members than its size; spawn waits when full", "[green][pool]") {
+TEST_CASE("Pool: never more live members than its size; spawn waits when full", "[green][pool][tsan]") {
   green::Pool pool(3);
   int live = 0, most = 0, done = 0;
   for (int i = 0; i < 12; ++i) {
@@ -74,7 +74,7 @@ TEST_CASE("Pool: never more live members than its size; spawn waits when full", 
   REQUIRE(most == 3);
 }
 
-TEST_CASE("Pool: wait_available times out while full", "[green][pool][timeout]") {
+TEST_CASE("Pool: wait_available times out while full", "[green][pool][timeout][tsan]") {
   green::Pool pool(1);
   green::Event release;
   pool.spawn([&] { release.wait(); });
@@ -86,7 +86,7 @@ TEST_CASE("Pool: wait_available times out while full", "[green][pool][timeout]")
 }
 
 TEST_CASE("Pool: spawning from several green threads at once respects the bound",
-          "[green][pool]") {
+          "[green][pool][tsan]") {
   green::Pool pool(2);
   int live = 0, most = 0;
   std::vector<green::Greenlet> spawners;

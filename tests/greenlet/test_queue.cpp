@@ -8,7 +8,7 @@ using namespace grove;
 using namespace grove::test;
 
 TEST_CASE("Queue: with one consumer, items come out in the order they went in",
-          "[green][queue]") {
+          "[green][queue][tsan]") {
   green::Queue<int> q(3);
   std::vector<green::Greenlet> producers;
   for (int p = 0; p < 3; ++p)
@@ -25,7 +25,7 @@ TEST_CASE("Queue: with one consumer, items come out in the order they went in",
 }
 
 TEST_CASE("Queue: many producers and consumers pass every item exactly once",
-          "[green][queue]") {
+          "[green][queue][tsan]") {
   green::Queue<std::pair<int, int>> q(4);
   constexpr int kProducers = 8, kEach = 200;
   std::vector<std::vector<int>> got(kProducers);
@@ -57,7 +57,7 @@ TEST_CASE("Queue: many producers and consumers pass every item exactly once",
   }
 }
 
-TEST_CASE("Queue: the bound holds; put waits while full", "[green][queue]") {
+TEST_CASE("Queue: the bound holds; put waits while full", "[green][queue][tsan]") {
   green::Queue<int> q(2);
   std::size_t largest = 0;
   auto producer = green::spawn([&] {
@@ -74,7 +74,7 @@ TEST_CASE("Queue: the bound holds; put waits while full", "[green][queue]") {
   REQUIRE(largest <= 2);
 }
 
-TEST_CASE("Queue: get and put time out with QueueEmpty and QueueFull", "[green][queue][timeout]") {
+TEST_CASE("Queue: get and put time out with QueueEmpty and QueueFull", "[green][queue][timeout][tsan]") {
   green::Queue<int> q(1);
   auto t0 = now();
   REQUIRE_THROWS_AS(q.get(10ms), green::QueueEmpty);
@@ -88,7 +88,7 @@ TEST_CASE("Queue: get and put time out with QueueEmpty and QueueFull", "[green][
   REQUIRE_THROWS_AS(q.get_nowait(), green::QueueEmpty);
 }
 
-TEST_CASE("Queue: a getter that times out does not swallow a later item", "[green][queue]") {
+TEST_CASE("Queue: a getter that times out does not swallow a later item", "[green][queue][tsan]") {
   green::Queue<int> q;
   auto impatient = green::spawn([&] {
     try {
@@ -104,14 +104,14 @@ TEST_CASE("Queue: a getter that times out does not swallow a later item", "[gree
   REQUIRE(patient.join() == 42);
 }
 
-TEST_CASE("Queue: move-only items", "[green][queue]") {
+TEST_CASE("Queue: move-only items", "[green][queue][tsan]") {
   green::Queue<std::unique_ptr<int>> q(1);
   auto g = green::spawn([&] { return *q.get(); });
   q.put(std::make_unique<int>(9));
   REQUIRE(g.join() == 9);
 }
 
-TEST_CASE("Channel: put waits for a getter; items pass hand to hand", "[green][channel]") {
+TEST_CASE("Channel: put waits for a getter; items pass hand to hand", "[green][channel][tsan]") {
   green::Channel<int> ch;
   std::vector<std::string> trace;
   auto putter = green::spawn([&] {
@@ -130,7 +130,7 @@ TEST_CASE("Channel: put waits for a getter; items pass hand to hand", "[green][c
   REQUIRE(trace.back() == "put 2 taken");
 }
 
-TEST_CASE("Channel: put and get time out without a partner", "[green][channel][timeout]") {
+TEST_CASE("Channel: put and get time out without a partner", "[green][channel][timeout][tsan]") {
   green::Channel<int> ch;
   REQUIRE_THROWS_AS(ch.put(1, 5ms), green::QueueFull);
   REQUIRE_THROWS_AS(ch.get(5ms), green::QueueEmpty);
@@ -138,7 +138,7 @@ TEST_CASE("Channel: put and get time out without a partner", "[green][channel][t
   REQUIRE(ch.getters_waiting() == 0);
 }
 
-TEST_CASE("Channel: many getters and putters pair off", "[green][channel]") {
+TEST_CASE("Channel: many getters and putters pair off", "[green][channel][tsan]") {
   green::Channel<int> ch;
   int sum = 0;
   std::vector<green::Greenlet> gs;

@@ -6,7 +6,7 @@
 using namespace grove;
 using namespace grove::test;
 
-TEST_CASE("Semaphore: never more holders than permits, under contention", "[green][semaphore]") {
+TEST_CASE("Semaphore: never more holders than permits, under contention", "[green][semaphore][tsan]") {
   green::Semaphore sem(3);
   int holders = 0, most = 0, done = 0;
   std::vector<green::Greenlet> gs;
@@ -26,7 +26,7 @@ TEST_CASE("Semaphore: never more holders than permits, under contention", "[gree
   REQUIRE(sem.value() == 3);
 }
 
-TEST_CASE("Semaphore: waiters are served first come, first served", "[green][semaphore]") {
+TEST_CASE("Semaphore: waiters are served first come, first served", "[green][semaphore][tsan]") {
   green::Semaphore sem(0);
   std::string order;
   std::vector<green::Greenlet> gs;
@@ -43,7 +43,7 @@ TEST_CASE("Semaphore: waiters are served first come, first served", "[green][sem
   REQUIRE(order == "abcd");
 }
 
-TEST_CASE("Semaphore: acquire with a timeout fails after the timeout", "[green][semaphore]") {
+TEST_CASE("Semaphore: acquire with a timeout fails after the timeout", "[green][semaphore][tsan]") {
   green::Semaphore sem(1);
   sem.acquire();
   const auto t0 = now();
@@ -56,7 +56,7 @@ TEST_CASE("Semaphore: acquire with a timeout fails after the timeout", "[green][
   sem.release();
 }
 
-TEST_CASE("Semaphore: a waiter killed while waiting loses nothing", "[green][semaphore]") {
+TEST_CASE("Semaphore: a waiter killed while waiting loses nothing", "[green][semaphore][tsan]") {
   green::Semaphore sem(0);
   auto victim = green::spawn([&] { sem.acquire(); });
   auto patient = green::spawn([&] { return sem.acquire(1s); });
@@ -67,7 +67,7 @@ TEST_CASE("Semaphore: a waiter killed while waiting loses nothing", "[green][sem
   REQUIRE(sem.value() == 0);
 }
 
-TEST_CASE("BoundedSemaphore: releasing too often is an error", "[green][semaphore][errors]") {
+TEST_CASE("BoundedSemaphore: releasing too often is an error", "[green][semaphore][errors][tsan]") {
   green::BoundedSemaphore sem(2);
   sem.acquire();
   sem.release();
@@ -76,7 +76,7 @@ TEST_CASE("BoundedSemaphore: releasing too often is an error", "[green][semaphor
   REQUIRE_THROWS_AS(lock.release(), std::logic_error);
 }
 
-TEST_CASE("Lock: mutual exclusion across waits", "[green][lock]") {
+TEST_CASE("Lock: mutual exclusion across waits", "[green][lock][tsan]") {
   green::Lock lock;
   int inside = 0, worst = 0;
   std::vector<green::Greenlet> gs;
@@ -94,7 +94,7 @@ TEST_CASE("Lock: mutual exclusion across waits", "[green][lock]") {
   REQUIRE_FALSE(lock.locked());
 }
 
-TEST_CASE("Lock: acquire times out while another holds it", "[green][lock][timeout]") {
+TEST_CASE("Lock: acquire times out while another holds it", "[green][lock][timeout][tsan]") {
   green::Lock lock;
   auto holder = green::spawn([&] {
     std::lock_guard guard(lock);
@@ -109,7 +109,7 @@ TEST_CASE("Lock: acquire times out while another holds it", "[green][lock][timeo
   holder.join();
 }
 
-TEST_CASE("RLock: the holder may re-acquire; others wait until fully released", "[green][lock]") {
+TEST_CASE("RLock: the holder may re-acquire; others wait until fully released", "[green][lock][tsan]") {
   green::RLock lock;
   std::vector<std::string> trace;
   auto a = green::spawn([&] {

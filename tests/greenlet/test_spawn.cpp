@@ -19,7 +19,7 @@ class DerivedError : public std::runtime_error {
 };
 }  // namespace
 
-TEST_CASE("join returns the green thread's value", "[green][spawn]") {
+TEST_CASE("join returns the green thread's value", "[green][spawn][tsan]") {
   auto g = green::spawn([](int a, int b) { return a + b; }, 40, 2);
   REQUIRE(g.join() == 42);
   REQUIRE(g.dead());
@@ -27,7 +27,7 @@ TEST_CASE("join returns the green thread's value", "[green][spawn]") {
   REQUIRE_FALSE(g.exception());
 }
 
-TEST_CASE("a green thread starts on the hub's next turn, not at spawn", "[green][spawn]") {
+TEST_CASE("a green thread starts on the hub's next turn, not at spawn", "[green][spawn][tsan]") {
   bool ran = false;
   auto g = green::spawn([&] { ran = true; });
   REQUIRE_FALSE(ran);
@@ -37,7 +37,7 @@ TEST_CASE("a green thread starts on the hub's next turn, not at spawn", "[green]
   REQUIRE(g.started());
 }
 
-TEST_CASE("green threads start in spawn order", "[green][spawn]") {
+TEST_CASE("green threads start in spawn order", "[green][spawn][tsan]") {
   std::string order;
   std::vector<green::Greenlet> gs;
   for (char c : std::string("abcde")) gs.push_back(green::spawn([&order, c] { order += c; }));
@@ -45,7 +45,7 @@ TEST_CASE("green threads start in spawn order", "[green][spawn]") {
   REQUIRE(order == "abcde");
 }
 
-TEST_CASE("arguments are copied or moved into the green thread", "[green][spawn]") {
+TEST_CASE("arguments are copied or moved into the green thread", "[green][spawn][tsan]") {
   auto p = std::make_unique<int>(7);
   auto g = green::spawn([](std::unique_ptr<int> q) { return *q * 6; }, std::move(p));
   REQUIRE(g.join() == 42);
@@ -55,13 +55,13 @@ TEST_CASE("arguments are copied or moved into the green thread", "[green][spawn]
   REQUIRE(s == "kept");
 }
 
-TEST_CASE("a move-only result is moved out by join", "[green][spawn]") {
+TEST_CASE("a move-only result is moved out by join", "[green][spawn][tsan]") {
   auto g = green::spawn([] { return std::make_unique<std::string>("moved"); });
   auto v = g.join();
   REQUIRE(*v == "moved");
 }
 
-TEST_CASE("join rethrows the exception with its original type", "[green][spawn][exceptions]") {
+TEST_CASE("join rethrows the exception with its original type", "[green][spawn][exceptions][tsan]") {
   CapturedDiagnostics diag;
   auto g1 = green::spawn([]() -> int { throw DerivedError(); });
   REQUIRE_THROWS_AS(g1.join(), DerivedError);
@@ -84,7 +84,7 @@ TEST_CASE("join rethrows the exception with its original type", "[green][spawn][
 }
 
 TEST_CASE("an exception escaping a green thread is reported with the thread's name",
-          "[green][spawn][exceptions]") {
+          "[green][spawn][exceptions][tsan]") {
   CapturedDiagnostics diag;
   auto g = green::spawn(green::SpawnOptions{"fetcher"}, [] { throw std::runtime_error("boom"); });
   REQUIRE_THROWS_AS(g.join(), std::runtime_error);
@@ -92,7 +92,7 @@ TEST_CASE("an exception escaping a green thread is reported with the thread's na
   REQUIRE(diag.contains("std::runtime_error: boom"));
 }
 
-TEST_CASE("green threads have names: given, set, or green-<id>", "[green][spawn]") {
+TEST_CASE("green threads have names: given, set, or green-<id>", "[green][spawn][tsan]") {
   auto a = green::spawn(green::SpawnOptions{"alpha"}, [] { return green::current().name(); });
   auto b = green::spawn([] { return green::current().name(); });
   auto c = green::spawn([] { return green::current().name(); });
@@ -103,7 +103,7 @@ TEST_CASE("green threads have names: given, set, or green-<id>", "[green][spawn]
   REQUIRE(green::current().name() == "main");
 }
 
-TEST_CASE("current() is the running green thread", "[green][spawn]") {
+TEST_CASE("current() is the running green thread", "[green][spawn][tsan]") {
   green::Greenlet seen;
   auto g = green::spawn([&] { seen = green::current(); });
   g.join();
@@ -114,7 +114,7 @@ TEST_CASE("current() is the running green thread", "[green][spawn]") {
 }
 
 TEST_CASE("join with a timeout throws Timeout and leaves the green thread running",
-          "[green][spawn][timeout]") {
+          "[green][spawn][timeout][tsan]") {
   green::Event go;
   auto g = green::spawn([&] { go.wait(); return 1; });
   REQUIRE_THROWS_AS(g.join(20ms), green::Timeout);
@@ -123,7 +123,7 @@ TEST_CASE("join with a timeout throws Timeout and leaves the green thread runnin
   REQUIRE(g.join(1s) == 1);
 }
 
-TEST_CASE("a green thread joining itself is a clear error", "[green][spawn][errors]") {
+TEST_CASE("a green thread joining itself is a clear error", "[green][spawn][errors][tsan]") {
   auto g = green::spawn([] {
     try {
       green::current().join();
@@ -136,7 +136,7 @@ TEST_CASE("a green thread joining itself is a clear error", "[green][spawn][erro
 }
 
 TEST_CASE("link callbacks run when a green thread dies, once, and can be removed",
-          "[green][spawn]") {
+          "[green][spawn][tsan]") {
   int calls = 0, removed = 0;
   auto g = green::spawn([] { green::sleep(1ms); });
   g.link([&] { ++calls; });
@@ -150,7 +150,7 @@ TEST_CASE("link callbacks run when a green thread dies, once, and can be removed
 }
 
 TEST_CASE("thousands of short green threads run and their stacks are reused",
-          "[green][spawn]") {
+          "[green][spawn][tsan]") {
   long sum = 0;
   for (int round = 0; round < 20; ++round) {
     std::vector<green::Handle<int>> gs;
@@ -160,7 +160,7 @@ TEST_CASE("thousands of short green threads run and their stacks are reused",
   REQUIRE(sum == 20L * (499 * 500 / 2));
 }
 
-TEST_CASE("a custom stack size is honoured", "[green][spawn]") {
+TEST_CASE("a custom stack size is honoured", "[green][spawn][tsan]") {
   auto g = green::spawn(green::SpawnOptions{"big", 1024 * 1024}, [] {
     volatile char buf[512 * 1024];
     buf[0] = 1;

@@ -7,7 +7,7 @@ using namespace grove;
 using namespace grove::test;
 
 TEST_CASE("a Timeout interrupts sleep, Event, Queue, Lock, join and fd waits",
-          "[green][timeout]") {
+          "[green][timeout][tsan]") {
   GreenFdPair p;
   green::Event never;
   green::Queue<int> empty;
@@ -44,20 +44,20 @@ TEST_CASE("a Timeout interrupts sleep, Event, Queue, Lock, join and fd waits",
   held.release();
 }
 
-TEST_CASE("a Timeout that does not expire is cancelled when its scope ends", "[green][timeout]") {
+TEST_CASE("a Timeout that does not expire is cancelled when its scope ends", "[green][timeout][tsan]") {
   auto g = green::spawn([] {
     {
-      green::Timeout t(20ms);
+      green::Timeout t(100ms);
       green::sleep(1ms);
       REQUIRE(t.pending());
     }
-    green::sleep(40ms);  // would throw here if the deadline had survived its scope
+    green::sleep(150ms);  // would throw here if the deadline had survived its scope
     return true;
   });
   REQUIRE(g.join());
 }
 
-TEST_CASE("nested Timeouts: the one that expires is the one thrown", "[green][timeout]") {
+TEST_CASE("nested Timeouts: the one that expires is the one thrown", "[green][timeout][tsan]") {
   auto inner_first = green::spawn([] {
     green::Timeout outer(200ms);
     try {
@@ -84,7 +84,7 @@ TEST_CASE("nested Timeouts: the one that expires is the one thrown", "[green][ti
   REQUIRE(outer_first.join() == "outer");
 }
 
-TEST_CASE("a Timeout can throw a custom exception", "[green][timeout]") {
+TEST_CASE("a Timeout can throw a custom exception", "[green][timeout][tsan]") {
   auto g = green::spawn([] {
     green::Timeout t(5ms, std::make_exception_ptr(std::runtime_error("too slow")));
     green::sleep(1s);
@@ -98,7 +98,7 @@ TEST_CASE("a Timeout can throw a custom exception", "[green][timeout]") {
 }
 
 TEST_CASE("Timeout is not a std::exception: catch (std::exception&) does not swallow it",
-          "[green][timeout]") {
+          "[green][timeout][tsan]") {
   auto g = green::spawn([] {
     green::Timeout t(5ms);
     try {
@@ -114,7 +114,7 @@ TEST_CASE("Timeout is not a std::exception: catch (std::exception&) does not swa
 }
 
 TEST_CASE("a Timeout with no duration never fires; with_timeout returns the value",
-          "[green][timeout]") {
+          "[green][timeout][tsan]") {
   green::Timeout never(std::nullopt);
   green::sleep(2ms);
   REQUIRE_FALSE(never.pending());
@@ -122,7 +122,7 @@ TEST_CASE("a Timeout with no duration never fires; with_timeout returns the valu
   REQUIRE_THROWS_AS(green::with_timeout(5ms, [] { green::sleep(1s); }), green::Timeout);
 }
 
-TEST_CASE("a Timeout in the main context interrupts its wait", "[green][timeout]") {
+TEST_CASE("a Timeout in the main context interrupts its wait", "[green][timeout][tsan]") {
   green::Event never;
   const auto t0 = now();
   REQUIRE_THROWS_AS((green::with_timeout(10ms, [&] { never.wait(); })), green::Timeout);
@@ -130,7 +130,7 @@ TEST_CASE("a Timeout in the main context interrupts its wait", "[green][timeout]
 }
 
 TEST_CASE("an expired Timeout whose wait succeeded anyway is not thrown later",
-          "[green][timeout]") {
+          "[green][timeout][tsan]") {
   // The Event is set and the deadline passes in the same hub turn (set first): the wait
   // reports success, and the deadline must not resurface after its scope ended.
   green::Event e;

@@ -12,7 +12,7 @@ using namespace grove;
 using namespace grove::test;
 
 TEST_CASE("wait returns when the fd becomes readable, blocking only the caller",
-          "[green][fd]") {
+          "[green][fd][tsan]") {
   GreenFdPair p;
   auto reader = green::spawn([&] {
     const Events got = green::wait(p.a, Events::read);
@@ -31,13 +31,13 @@ TEST_CASE("wait returns when the fd becomes readable, blocking only the caller",
   REQUIRE(c == 'z');
 }
 
-TEST_CASE("wait for write on a writable socket returns at once", "[green][fd]") {
+TEST_CASE("wait for write on a writable socket returns at once", "[green][fd][tsan]") {
   GreenFdPair p;
   REQUIRE(green::wait(p.a, Events::write, 1s) == Events::write);
   REQUIRE(green::wait_writable(p.a));
 }
 
-TEST_CASE("wait for either direction reports what is ready", "[green][fd]") {
+TEST_CASE("wait for either direction reports what is ready", "[green][fd][tsan]") {
   GreenFdPair p;
   // Writable only.
   REQUIRE(green::wait(p.a, Events::read | Events::write, 1s) == Events::write);
@@ -50,7 +50,7 @@ TEST_CASE("wait for either direction reports what is ready", "[green][fd]") {
   REQUIRE(green::wait(p.a, Events::read, 1s) == Events::read);
 }
 
-TEST_CASE("wait times out with Events::none", "[green][fd][timeout]") {
+TEST_CASE("wait times out with Events::none", "[green][fd][timeout][tsan]") {
   GreenFdPair p;
   const auto t0 = now();
   REQUIRE(green::wait(p.a, Events::read, 20ms) == Events::none);
@@ -58,7 +58,7 @@ TEST_CASE("wait times out with Events::none", "[green][fd][timeout]") {
   REQUIRE_FALSE(green::wait_readable(p.a, 0ms));
 }
 
-TEST_CASE("a reader and a writer may wait on one fd at the same time", "[green][fd]") {
+TEST_CASE("a reader and a writer may wait on one fd at the same time", "[green][fd][tsan]") {
   GreenFdPair p;
   // Fill the send buffer so the writer really waits.
   char chunk[4096] = {};
@@ -74,7 +74,7 @@ TEST_CASE("a reader and a writer may wait on one fd at the same time", "[green][
   REQUIRE(writer.join() == Events::write);
 }
 
-TEST_CASE("two green threads waiting to read one fd is a clear error", "[green][fd][errors]") {
+TEST_CASE("two green threads waiting to read one fd is a clear error", "[green][fd][errors][tsan]") {
   GreenFdPair p;
   auto first = green::spawn([&] { return green::wait(p.a, Events::read, 2s); });
   auto second = green::spawn([&]() -> std::string {
@@ -93,7 +93,7 @@ TEST_CASE("two green threads waiting to read one fd is a clear error", "[green][
 }
 
 TEST_CASE("a green thread waiting on an fd that another closes wakes with EBADF",
-          "[green][fd][errors]") {
+          "[green][fd][errors][tsan]") {
   int fds[2];
   REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) == 0);
   auto waiter = green::spawn([&]() -> int {
@@ -113,7 +113,7 @@ TEST_CASE("a green thread waiting on an fd that another closes wakes with EBADF"
   ::close(fds[1]);
 }
 
-TEST_CASE("an fd number reused after green::close can be waited on again", "[green][fd]") {
+TEST_CASE("an fd number reused after green::close can be waited on again", "[green][fd][tsan]") {
   for (int round = 0; round < 3; ++round) {
     int fds[2];
     REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) == 0);
@@ -124,7 +124,7 @@ TEST_CASE("an fd number reused after green::close can be waited on again", "[gre
   }
 }
 
-TEST_CASE("waiting on a regular file or a bad fd is an error", "[green][fd][errors]") {
+TEST_CASE("waiting on a regular file or a bad fd is an error", "[green][fd][errors][tsan]") {
   char path[] = "/tmp/grove-green-XXXXXX";
   const int fd = ::mkstemp(path);
   REQUIRE(fd >= 0);

@@ -6,7 +6,7 @@
 using namespace grove;
 using namespace grove::test;
 
-TEST_CASE("waiting on an Event nobody can set is 'would block forever'", "[green][stuck]") {
+TEST_CASE("waiting on an Event nobody can set is 'would block forever'", "[green][stuck][tsan]") {
   green::Event never;
   try {
     never.wait();
@@ -18,7 +18,7 @@ TEST_CASE("waiting on an Event nobody can set is 'would block forever'", "[green
 }
 
 TEST_CASE("joining a green thread that waits forever reports it to the waiting main context",
-          "[green][stuck]") {
+          "[green][stuck][tsan]") {
   green::Event never;
   auto g = green::spawn([&] { never.wait(); });
   REQUIRE_THROWS_AS(g.join(), green::WouldBlockForever);
@@ -27,7 +27,7 @@ TEST_CASE("joining a green thread that waits forever reports it to the waiting m
   g.join();
 }
 
-TEST_CASE("a deadlock between two locks is reported, not hung", "[green][stuck]") {
+TEST_CASE("a deadlock between two locks is reported, not hung", "[green][stuck][tsan]") {
   green::Lock a, b;
   auto one = green::spawn([&] {
     std::lock_guard la(a);
@@ -44,7 +44,7 @@ TEST_CASE("a deadlock between two locks is reported, not hung", "[green][stuck]"
 }
 
 TEST_CASE("a wait with a pending timer, watcher or thread-pool job is not 'forever'",
-          "[green][stuck]") {
+          "[green][stuck][tsan]") {
   green::Event e;
   green::hub_loop().call_later(5ms, [&] { e.set(); });
   REQUIRE(e.wait());
