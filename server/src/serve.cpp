@@ -166,6 +166,10 @@ struct Master {
         int index = it->second;
         children.erase(it);
         bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+        // A worker still starting when the stop came dies of the signal itself: that is
+        // a clean stop too.
+        if (stopping && WIFSIGNALED(status) && (WTERMSIG(status) == SIGTERM || WTERMSIG(status) == SIGINT))
+          clean = true;
         if (stopping) {
           if (!clean) status_out = 1;
           continue;

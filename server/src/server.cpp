@@ -119,7 +119,12 @@ struct Server::Impl {
   Timer flush_timer;
   std::vector<std::unique_ptr<Context>> spare;
   SignalWatcher sigterm, sigint;
-  bool emfile_logged = false;
+  // Out of descriptors on accept: in an episode now, whether its warning was printed, when
+  // the last warning was, and how many accepts failed since.
+  bool emfile_active = false;
+  bool emfile_warned = false;
+  std::optional<TimePoint> emfile_last_warning;
+  std::uint64_t emfile_failures = 0;
   // stop_threadsafe() reaches the loop only while the server runs on it: once stopped,
   // the hub (and its loop) may go away with its thread.
   std::mutex remote_mu;
@@ -299,8 +304,12 @@ struct Server::Impl {
     if (c->state == Connection::State::active && c->green && !c->green.dead() &&
         green::current() != c->green) {
       // Its green thread owns it: make it unwind; it closes the connection on its way out.
+      // One that has not started yet never will: it is closed here.
+      const bool started = c->green.started();
       c->green.kill(nullptr, /*block=*/false);
-      return;
+      if (started) return;
+      c->green = {};
+      --stats.active;
     }
     unlink_idle(c);
     unlink_all(c);
@@ -553,7 +562,7 @@ struct Server::Impl {
   // Serializes the status line and headers (and a buffered body) into x.out; streams a
   // streamed body. Returns the body bytes sent.
   std::uint64_t write_response(Connection* c, Context& x, Request& req, Response& resp,
-                               bool is_head, bool keep) {
+                               bool is_head, bool& keep) {
     int status = resp.status;
     const bool no_body = status == 204 || status == 304;
     const bool streaming = resp.streaming() && !no_body;
@@ -566,8 +575,9 @@ struct Server::Impl {
       }
     }
     const bool chunked = streaming && !declared && req.version().minor >= 1;
-    // HTTP/1.0 cannot frame a stream of unknown length except by closing.
-    if (streaming && !declared && !chunked) keep = false;
+    // HTTP/1.0 cannot frame a stream of unknown length except by closing (HEAD sends no
+    // body, so it needs no close).
+    if (streaming && !declared && !chunked && !is_head) keep = false;
 
     Buffer& out = x.out;
     out.append("HTTP/1.1 ");
@@ -758,9 +768,15 @@ struct Server::Impl {
       socklen_t len = sizeof ss;
       int fd = ::accept4(l->fd, reinterpret_cast<sockaddr*>(&ss), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
       if (fd >= 0) {
-        if (emfile_logged) {
-          emfile_logged = false;
-          Log::write(LogLevel::info, "accepting connections again on " + l->name);
+        if (emfile_active) {
+          emfile_active = false;
+          if (emfile_warned) {
+            emfile_warned = false;
+            Log::write(LogLevel::info, "accepting connections again on " + l->name + " (" +
+                                           std::to_string(emfile_failures) +
+                                           " accepts failed for lack of descriptors)");
+            emfile_failures = 0;
+          }
         }
         backoff = 10ms;
         add_connection(fd, ss);
@@ -784,12 +800,20 @@ struct Server::Impl {
         case ENOBUFS:
         case ENOMEM:
           ++stats.accept_errors;
-          if (!emfile_logged) {
-            emfile_logged = true;
-            Log::write(LogLevel::warning,
-                       std::string("cannot accept on ") + l->name + ": " + std::strerror(err) +
-                           "; pausing accepts until descriptors free up (raise `ulimit -n` "
-                           "or lower --max-connections)");
+          ++emfile_failures;
+          // One warning, not one per failed accept: the condition tends to come and go
+          // as connections close, so later episodes within a minute stay quiet.
+          if (!emfile_active) {
+            emfile_active = true;
+            auto now = TimePoint(Clock::now());
+            if (!emfile_last_warning || now - *emfile_last_warning >= 60s) {
+              emfile_last_warning = now;
+              emfile_warned = true;
+              Log::write(LogLevel::warning,
+                         std::string("cannot accept on ") + l->name + ": " + std::strerror(err) +
+                             "; pausing accepts until descriptors free up (raise `ulimit -n` "
+                             "or lower --max-connections)");
+            }
           }
           green::sleep(backoff);
           backoff = std::min<Duration>(backoff * 2, 500ms);

@@ -170,6 +170,14 @@ TEST_CASE("streamed responses: chunked to HTTP/1.1, with a declared length, clos
   CHECK(closed);
   CHECK(all.find("Transfer-Encoding") == std::string::npos);
   CHECK(all.substr(all.find("\r\n\r\n") + 4) == "piece0;piece1;piece2;");
+  // Even when the 1.0 client asked for keep-alive: the close is the only framing.
+  Socket k = Socket::tcp(st.port());
+  k.send("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+  closed = false;
+  all = k.recv_all(3000ms, &closed);
+  CHECK(closed);
+  CHECK(all.find("Connection: close") != std::string::npos);
+  CHECK(all.substr(all.find("\r\n\r\n") + 4) == "piece0;piece1;piece2;");
 }
 
 TEST_CASE("each streamed piece is sent as it is written") {
