@@ -78,6 +78,24 @@ int run(const std::string& scenario) {
       return ::connect(sv[1], reinterpret_cast<sockaddr*>(&none), sizeof(sa_family_t));
     });
     (void)connector.join();
+  } else if (scenario == "timeout-before-patch") {
+    // A socket whose SO_RCVTIMEO was set before patching: grove reads it from the socket.
+    int sv[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0) return 2;
+    timeval tv{0, 30'000};
+    ::setsockopt(sv[0], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    compat::patch_all();
+    auto reader = green::spawn([&] {
+      char c;
+      auto start = std::chrono::steady_clock::now();
+      errno = 0;
+      ssize_t n = ::read(sv[0], &c, 1);
+      int err = errno;
+      double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+      std::printf("timeout_read=%zd errno=%s waited_enough=%d\n", n, err == EAGAIN ? "EAGAIN" : std::strerror(err),
+                  ms >= 29 ? 1 : 0);
+    });
+    reader.join();
   } else if (scenario == "blocking") {
     compat::patch_all();
     green::enable_blocking_detector(50ms);

@@ -161,6 +161,12 @@ TEST_CASE("inherited fds never become non-blocking", "[compat][activation]") {
                 "the process already had when grove::compat was patched."));
 }
 
+TEST_CASE("socket timeouts set before patching are honoured", "[compat][activation]") {
+  auto out = run_command(probe("timeout-before-patch"));
+  INFO(out.text);
+  CHECK(out.has("timeout_read=-1 errno=EAGAIN waited_enough=1"));
+}
+
 TEST_CASE("a blocking call the patch cannot reach is reported with the fix", "[compat][activation]") {
   auto out = run_command(probe("blocking"));
   INFO(out.text);

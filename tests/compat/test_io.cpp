@@ -318,25 +318,6 @@ TEST_CASE("patched: SO_RCVTIMEO and SO_SNDTIMEO are honoured", "[compat][io]") {
   CHECK(ticker.ticks() >= 40);
 }
 
-TEST_CASE("patched: timeouts grove did not see set are read from the socket", "[compat][io]") {
-  compat::patch_all();
-  // An fd grove never saw created, with a timeout grove never saw set (as by code that ran
-  // before patching): the raw system calls.
-  Pair p;
-  int raw = int(::syscall(SYS_dup, p.b));  // a number grove saw closed (or never saw)
-  REQUIRE(raw >= 0);
-  timeval tv{0, 30'000};
-  REQUIRE(::syscall(SYS_setsockopt, raw, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) == 0);
-  ::close(p.b);
-  p.b = raw;  // the Pair closes it
-  in_green([&] {
-    char c;
-    errno = 0;
-    CHECK(::read(p.b, &c, 1) == -1);
-    CHECK(errno == EAGAIN);
-  });
-}
-
 TEST_CASE("patched: errno is the caller's across the wait", "[compat][io]") {
   compat::patch_all();
   Pair p;
