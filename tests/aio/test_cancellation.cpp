@@ -271,7 +271,7 @@ TEST_CASE("a task may catch CancelledError and finish normally", "[cancel]") {
   }());
 }
 
-TEST_CASE("a lock granted just before a cancel is kept; the cancel hits the next await", "[cancel]") {
+TEST_CASE("a lock granted just before a cancel is kept, and the cancel hits the next await", "[cancel]") {
   aio::run([]() -> aio::Task<void> {
     aio::Lock lock;
     co_await lock.acquire();

@@ -109,6 +109,29 @@ TEST_CASE("run destroys leftover tasks that ignore their cancellation", "[run]")
   CHECK_THAT(warnings.all(), Catch::Contains("'stubborn'"));
 }
 
+TEST_CASE("a destroyed task leaves the waiter queues it was in", "[run]") {
+  WarningCapture warnings;
+  aio::Lock lock;  // outlives the run: primitives belong to no loop
+  aio::run(aio::co_invoke([&]() -> aio::Task<void> {
+    co_await lock.acquire();
+    aio::create_task(aio::co_invoke([&]() -> aio::Task<void> {
+      try {
+        co_await lock.acquire();
+      } catch (const aio::CancelledError&) {
+      }
+      co_await lock.acquire();  // queued again, ignoring the cancellation
+      lock.release();
+    }));
+    co_await aio::sleep(1ms);
+  }));
+  // The stubborn task's frame was destroyed while it queued for the lock: releasing finds
+  // nobody to hand it to.
+  lock.release();
+  CHECK_FALSE(lock.locked());
+  CHECK(lock.try_acquire());
+  lock.release();
+}
+
 TEST_CASE("a leftover task's error during cancellation reaches the loop's exception handler",
           "[run]") {
   WarningCapture warnings;

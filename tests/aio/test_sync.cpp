@@ -9,7 +9,7 @@ using namespace grove;
 using namespace grove::aio::test;
 namespace aio = grove::aio;
 
-TEST_CASE("Event: set wakes every waiter; wait on a set event returns at once", "[sync]") {
+TEST_CASE("Event: set wakes every waiter, and wait on a set event returns at once", "[sync]") {
   aio::run([]() -> aio::Task<void> {
     aio::Event ev;
     int woken = 0;
@@ -108,7 +108,7 @@ TEST_CASE("Queue: FIFO order and a bounded put that waits for room", "[sync]") {
   }());
 }
 
-TEST_CASE("Queue: get waits for a put; items are handed over directly", "[sync]") {
+TEST_CASE("Queue: get waits for a put, and items are handed over directly", "[sync]") {
   aio::run([]() -> aio::Task<void> {
     aio::Queue<std::unique_ptr<std::string>> q;  // move-only items
     auto consumer = aio::create_task(aio::co_invoke([&]() -> aio::Task<std::string> {
