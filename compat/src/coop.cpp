@@ -710,12 +710,30 @@ Events poll_interest(short events, bool* optional) {
 
 // After a wake-up that poll(0) did not confirm, stop watching the fds that woke us only
 // because they are readable while the caller asked for something else (POLLPRI, or just
-// errors): level-triggered readiness would otherwise wake us again at once, forever.
-void drop_spurious(std::vector<Interest>& list) {
-  list.erase(std::remove_if(list.begin(), list.end(),
-                            [](const Interest& i) { return i.optional && i.fired; }),
-             list.end());
+// errors and hang-ups): level-triggered readiness would otherwise wake us again at once,
+// forever. Returns whether any was dropped; their errors and hang-ups are then found by
+// re-polling on a short, growing interval (see Recheck).
+bool drop_spurious(std::vector<Interest>& list) {
+  auto end = std::remove_if(list.begin(), list.end(),
+                            [](const Interest& i) { return i.optional && i.fired; });
+  bool dropped = end != list.end();
+  list.erase(end, list.end());
+  return dropped;
 }
+
+// The re-poll interval for fds that can no longer be watched: 1 ms, doubling to 50 ms.
+struct Recheck {
+  bool active = false;
+  Duration every = std::chrono::milliseconds(1);
+  // The deadline to wait until: the caller's, or sooner when re-checking.
+  Deadline cap(Deadline deadline) {
+    if (!active) return deadline;
+    TimePoint next = now() + every;
+    every = std::min<Duration>(every * 2, std::chrono::milliseconds(50));
+    if (!deadline || next < *deadline) return next;
+    return deadline;
+  }
+};
 
 // Sleeps until the deadline (or for good): what poll() on no fds does.
 void sleep_until(Deadline deadline) {
@@ -748,6 +766,7 @@ int poll(pollfd* fds, nfds_t n, const timespec* timeout) {
   Deadline deadline = deadline_after(timeout);
   std::vector<Interest> list;
   bool built = false;
+  Recheck recheck;
   for (;;) {
     int r = real::poll(fds, n, 0);
     if (r != 0) {
@@ -769,11 +788,12 @@ int poll(pollfd* fds, nfds_t n, const timespec* timeout) {
       }
     }
     if (list.empty()) {
-      sleep_until(deadline);
+      sleep_until(recheck.cap(deadline));
       continue;
     }
-    Woke w = wait_many(list, deadline);
-    if (w == Woke::ready && real::poll(fds, n, 0) == 0) drop_spurious(list);
+    Woke w = wait_many(list, recheck.cap(deadline));
+    if (w == Woke::ready && real::poll(fds, n, 0) == 0 && drop_spurious(list))
+      recheck.active = true;
   }
 }
 
@@ -821,6 +841,7 @@ int select(int nfds, fd_set* rd, fd_set* wr, fd_set* ex, timeval* tv, const time
     tv->tv_sec = time_t(us / 1'000'000);
     tv->tv_usec = suseconds_t(us % 1'000'000);
   };
+  Recheck recheck;
   for (;;) {
     if (rd) *rd = in_r;
     if (wr) *wr = in_w;
@@ -835,10 +856,10 @@ int select(int nfds, fd_set* rd, fd_set* wr, fd_set* ex, timeval* tv, const time
       return r;
     }
     if (list.empty()) {
-      sleep_until(deadline);
+      sleep_until(recheck.cap(deadline));
       continue;
     }
-    Woke w = wait_many(list, deadline);
+    Woke w = wait_many(list, recheck.cap(deadline));
     if (w == Woke::ready) {
       if (rd) *rd = in_r;
       if (wr) *wr = in_w;
@@ -852,7 +873,7 @@ int select(int nfds, fd_set* rd, fd_set* wr, fd_set* ex, timeval* tv, const time
         }
         return r2;
       }
-      drop_spurious(list);
+      if (drop_spurious(list)) recheck.active = true;
     }
   }
 }

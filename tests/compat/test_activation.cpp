@@ -91,7 +91,7 @@ TEST_CASE("a bad GROVE_PATCH is named with the valid values", "[compat][activati
   CHECK(out.has("warning=compat.bad-grove-patch"));
 }
 
-TEST_CASE("patching again with different arguments warns; the union stays", "[compat][activation]") {
+TEST_CASE("patching again with different arguments warns, and the union stays", "[compat][activation]") {
   auto out = run_command(probe("twice"));
   INFO(out.text);
   CHECK(out.has("patched=time,socket"));
