@@ -52,7 +52,7 @@ aio::Task<void> leave_a_task_behind(std::shared_ptr<std::atomic<bool>> cancelled
 
 }  // namespace
 
-TEST_CASE("web: bridges: leftover tasks are cancelled and named in a warning", "[bridges]") {
+TEST_CASE("web: bridges: leftover tasks are cancelled and named in a warning", "[bridges][tsan]") {
   const char* name = GENERATE("thread", "green");
   INFO("bridge " << name);
   AsyncToSync bridge = bridge_from_name(name);
@@ -65,7 +65,7 @@ TEST_CASE("web: bridges: leftover tasks are cancelled and named in a warning", "
   CHECK(text.find("cancelled") != std::string::npos);
 }
 
-TEST_CASE("web: bridges: calling a bridge where a loop runs is an error naming the fix", "[bridges]") {
+TEST_CASE("web: bridges: calling a bridge where a loop runs is an error naming the fix", "[bridges][tsan]") {
   const char* name = GENERATE("thread", "green");
   INFO("bridge " << name);
   AsyncToSync bridge = bridge_from_name(name);
@@ -85,7 +85,7 @@ TEST_CASE("web: bridges: calling a bridge where a loop runs is an error naming t
   }
 }
 
-TEST_CASE("web: bridges: the thread bridge runs a fresh loop of the default engine on another thread", "[bridges]") {
+TEST_CASE("web: bridges: the thread bridge runs a fresh loop of the default engine on another thread", "[bridges][tsan]") {
   std::thread::id caller = std::this_thread::get_id();
   std::thread::id ran_on;
   std::string engine;
@@ -100,7 +100,7 @@ TEST_CASE("web: bridges: the thread bridge runs a fresh loop of the default engi
   CHECK_FALSE(aio::is_loop_running());
 }
 
-TEST_CASE("web: bridges: the green bridge waits only the calling green thread", "[bridges]") {
+TEST_CASE("web: bridges: the green bridge waits only the calling green thread", "[bridges][tsan]") {
   constexpr int kWaiters = 10;
   std::atomic<int> done{0};
   int ticks = 0;
@@ -130,7 +130,7 @@ TEST_CASE("web: bridges: the green bridge waits only the calling green thread", 
   CHECK(ticks >= 10);
 }
 
-TEST_CASE("web: bridges: a sibling green thread never sees another's running loop", "[bridges]") {
+TEST_CASE("web: bridges: a sibling green thread never sees another's running loop", "[bridges][tsan]") {
   std::vector<std::string> seen;
   std::string inside;
   bool in_coroutine = false;
@@ -161,7 +161,7 @@ TEST_CASE("web: bridges: a sibling green thread never sees another's running loo
   for (auto& s : seen) CHECK(s == "sibling-clean");
 }
 
-TEST_CASE("web: bridges: concurrent requests in green threads each keep their own request", "[bridges]") {
+TEST_CASE("web: bridges: concurrent requests in green threads each keep their own request", "[bridges][tsan]") {
   App app;
   app.async_to_sync = green_bridge;
   app.route("/who/<int:ms>", [](int ms) -> aio::Task<std::string> {
@@ -182,7 +182,7 @@ TEST_CASE("web: bridges: concurrent requests in green threads each keep their ow
   }
 }
 
-TEST_CASE("web: bridges: killing a green thread that waits in the green bridge cancels its coroutine", "[bridges]") {
+TEST_CASE("web: bridges: killing a green thread that waits in the green bridge cancels its coroutine", "[bridges][tsan]") {
   auto cancelled = std::make_shared<std::atomic<bool>>(false);
   auto g = green::spawn([&] { green_bridge(forever(cancelled)); });
   green::sleep(20ms);
@@ -193,7 +193,7 @@ TEST_CASE("web: bridges: killing a green thread that waits in the green bridge c
   CHECK(std::chrono::steady_clock::now() - start < 1s);
 }
 
-TEST_CASE("web: bridges: names", "[bridges]") {
+TEST_CASE("web: bridges: names", "[bridges][tsan]") {
   CHECK(bridge_name(thread_bridge) == "thread");
   CHECK(bridge_name(green_bridge) == "green");
   CHECK(bridge_name([](aio::Task<void>) {}) == "custom");

@@ -73,7 +73,7 @@ const char* bridge_param() { return GENERATE("thread", "green"); }
 
 }  // namespace
 
-TEST_CASE("web: coroutines: the same coroutine view on routes, a blueprint, a View and a MethodView", "[coroutines]") {
+TEST_CASE("web: coroutines: the same coroutine view on routes, a blueprint, a View and a MethodView", "[coroutines][tsan]") {
   const char* bridge = bridge_param();
   INFO("bridge " << bridge);
   App app;
@@ -88,7 +88,7 @@ TEST_CASE("web: coroutines: the same coroutine view on routes, a blueprint, a Vi
   }
 }
 
-TEST_CASE("web: coroutines: coroutine error handlers at app and blueprint scope", "[coroutines]") {
+TEST_CASE("web: coroutines: coroutine error handlers at app and blueprint scope", "[coroutines][tsan]") {
   const char* bridge = bridge_param();
   INFO("bridge " << bridge);
   App app;
@@ -99,7 +99,7 @@ TEST_CASE("web: coroutines: coroutine error handlers at app and blueprint scope"
   CHECK(c.get("/bp/error").status == 412);
 }
 
-TEST_CASE("web: coroutines: coroutine before and after hooks at app and blueprint scope", "[coroutines]") {
+TEST_CASE("web: coroutines: coroutine before and after hooks at app and blueprint scope", "[coroutines][tsan]") {
   const char* bridge = bridge_param();
   INFO("bridge " << bridge);
   struct Flags {
@@ -141,7 +141,7 @@ TEST_CASE("web: coroutines: coroutine before and after hooks at app and blueprin
   CHECK(flags.bp_after);
 }
 
-TEST_CASE("web: coroutines: sync and async hooks mixed keep Flask's order and short-circuit", "[coroutines]") {
+TEST_CASE("web: coroutines: sync and async hooks mixed keep Flask's order and short-circuit", "[coroutines][tsan]") {
   const char* bridge = bridge_param();
   INFO("bridge " << bridge);
   static std::vector<std::string> trace;
@@ -182,7 +182,7 @@ TEST_CASE("web: coroutines: sync and async hooks mixed keep Flask's order and sh
   CHECK(joined(trace) == "before-sync,before-async,after-async,after-sync,teardown-async");
 }
 
-TEST_CASE("web: coroutines: exceptions keep their type across the bridge", "[coroutines]") {
+TEST_CASE("web: coroutines: exceptions keep their type across the bridge", "[coroutines][tsan]") {
   const char* bridge = bridge_param();
   INFO("bridge " << bridge);
   struct Special : std::runtime_error {
@@ -210,7 +210,7 @@ TEST_CASE("web: coroutines: exceptions keep their type across the bridge", "[cor
   CHECK_THROWS_AS(c.get("/raw"), std::out_of_range);
 }
 
-TEST_CASE("web: coroutines: a streamed body from a coroutine view", "[coroutines]") {
+TEST_CASE("web: coroutines: a streamed body from a coroutine view", "[coroutines][tsan]") {
   const char* bridge = bridge_param();
   INFO("bridge " << bridge);
   App app;
@@ -243,7 +243,7 @@ TEST_CASE("web: coroutines: a streamed body from a coroutine view", "[coroutines
   CHECK(c.get("/sync-source").text() == "01");
 }
 
-TEST_CASE("web: coroutines: replacing async_to_sync takes effect everywhere, without re-registering", "[coroutines]") {
+TEST_CASE("web: coroutines: replacing async_to_sync takes effect everywhere, without re-registering", "[coroutines][tsan]") {
   static std::atomic<int> bridged{0};
   App app;
   Blueprint bp("bp");
@@ -283,7 +283,7 @@ TEST_CASE("web: coroutines: replacing async_to_sync takes effect everywhere, wit
   CHECK(bridge_name(app.async_to_sync) == "green");
 }
 
-TEST_CASE("web: coroutines: ensure_sync wraps any callable", "[coroutines]") {
+TEST_CASE("web: coroutines: ensure_sync wraps any callable", "[coroutines][tsan]") {
   const char* bridge = bridge_param();
   App app;
   app.async_to_sync = bridge_from_name(bridge);
@@ -303,7 +303,7 @@ TEST_CASE("web: coroutines: ensure_sync wraps any callable", "[coroutines]") {
   CHECK(hits == 1);
 }
 
-TEST_CASE("web: coroutines: the request stays readable after suspensions in tasks the view creates", "[coroutines]") {
+TEST_CASE("web: coroutines: the request stays readable after suspensions in tasks the view creates", "[coroutines][tsan]") {
   const char* bridge = bridge_param();
   INFO("bridge " << bridge);
   App app;

@@ -22,7 +22,7 @@ std::size_t count(const std::string& text, std::string_view what) {
 }
 }  // namespace
 
-TEST_CASE("web: demo: every route through the test client", "[demo]") {
+TEST_CASE("web: demo: every route through the test client", "[demo][tsan]") {
   const char* bridge = GENERATE("green", "thread");
   INFO("bridge " << bridge);
   // The fan-outs need a real upstream: the same app, served.

@@ -80,7 +80,7 @@ void build(App& app, std::vector<std::string>* trace, std::mutex* mu) {
 
 }  // namespace
 
-TEST_CASE("web: http: the framework's behaviours over a real connection", "[http]") {
+TEST_CASE("web: http: the framework's behaviours over a real connection", "[http][tsan]") {
   const char* bridge = GENERATE("thread", "green");
   INFO("bridge " << bridge);
   App app;
@@ -155,7 +155,7 @@ TEST_CASE("web: http: the framework's behaviours over a real connection", "[http
 }
 
 TEST_CASE("web: http: coroutine views on the green bridge overlap; sync siblings see no running loop",
-          "[http]") {
+          "[http][tsan]") {
   App app;
   app.async_to_sync = green_bridge;
   app.route("/nap", [](Request& r) -> aio::Task<std::string> {
@@ -181,7 +181,7 @@ TEST_CASE("web: http: coroutine views on the green bridge overlap; sync siblings
   CHECK(elapsed < 1500ms);  // 20 x 300 ms overlapped (6 s if one at a time)
 }
 
-TEST_CASE("web: http: the gateway passes body limits and server errors through", "[http]") {
+TEST_CASE("web: http: the gateway passes body limits and server errors through", "[http][tsan]") {
   App app;
   app.route("/echo", {"POST"}, [](Request& r) { return r.data(); });
   app.errorhandler(413, [] { return Response("too big, said the app", 413); });
