@@ -63,7 +63,7 @@ TEST_CASE("web: errors: the most derived registered exception type wins, whateve
   }
 }
 
-TEST_CASE("web: errors: blueprint handlers before app handlers; status before type", "[errors]") {
+TEST_CASE("web: errors: blueprint handlers before app handlers, status before type", "[errors]") {
   App app;
   Blueprint bp("bp", "/bp");
   app.errorhandler<Base>([] { return Response("app-base", 500); });
@@ -81,7 +81,7 @@ TEST_CASE("web: errors: blueprint handlers before app handlers; status before ty
   CHECK(c.get("/nowhere").text() == "app-404");
 }
 
-TEST_CASE("web: errors: unhandled exceptions become 500, logged; the 500 handler sees the original", "[errors]") {
+TEST_CASE("web: errors: unhandled exceptions become 500, are logged, and the 500 handler sees the original", "[errors]") {
   App app;
   LogCapture log(app);
   app.route("/boom", []() -> std::string { throw std::runtime_error("kaboom"); });

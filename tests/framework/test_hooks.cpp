@@ -73,7 +73,7 @@ TEST_CASE("web: hooks: after_request replaces the response", "[hooks]") {
   CHECK(r.text() == "replaced");
 }
 
-TEST_CASE("web: hooks: every teardown runs even if one throws; errors are logged", "[hooks]") {
+TEST_CASE("web: hooks: every teardown runs even if one throws, and errors are logged", "[hooks]") {
   App app;
   LogCapture log(app);
   std::vector<std::string> trace;

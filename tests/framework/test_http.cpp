@@ -154,7 +154,7 @@ TEST_CASE("web: http: the framework's behaviours over a real connection", "[http
   CHECK(std::find(trace.begin(), trace.end(), "bp before") != trace.end());
 }
 
-TEST_CASE("web: http: coroutine views on the green bridge overlap; sync siblings see no running loop",
+TEST_CASE("web: http: coroutine views on the green bridge overlap, sync siblings see no running loop",
           "[http][tsan]") {
   App app;
   app.async_to_sync = green_bridge;
