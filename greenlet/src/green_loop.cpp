@@ -4,6 +4,7 @@
 
 #include <grove/green/green_loop.hpp>
 
+#include <algorithm>
 #include <mutex>
 
 namespace grove::green {
@@ -23,6 +24,7 @@ GreenLoop::GreenLoop(Hub& hub, bool own) : hub_(&hub), remote_(hub.remote()), ow
 }
 
 GreenLoop::~GreenLoop() {
+  for (Timer& t : timers_) t.cancel();
   wake_all_closed(runners_);
   wake_all_closed(turn_waiters_);
   if (hub_) hub_->remove_facade(this);
@@ -46,31 +48,96 @@ Hub& GreenLoop::hub_for_running() const {
   return h;
 }
 
-void GreenLoop::call_soon(Callback cb) { hub().loop().call_soon(std::move(cb)); }
+// Callbacks scheduled through a green loop run inside the hub, whose execution context is
+// shared by every green loop of this thread. For their duration the green loop is what any
+// engine's loop is for its callbacks: the running loop of the context (a coroutine resumed
+// there finds its own loop), EventLoop::current(), the clock now() reads, and the receiver
+// of their exceptions. A green loop that is gone takes its pending work with it, as a
+// destroyed loop does.
+template <bool kOneShot, class F>
+auto GreenLoop::in_this_loop(F&& f, const char* context) {
+  return [self = this, f = std::forward<F>(f), context](auto&&... args) mutable {
+    Hub* hub = t_hub;
+    if (!hub || !hub->has_facade(self)) return;
+    if constexpr (kOneShot) {
+      // A callback rethrew through the handler and run() has not thrown it yet: on any
+      // engine nothing queued behind it runs before that. Keep it for the next run().
+      if (self->rethrown_) {
+        self->deferred_.push_back(std::move(f));
+        return;
+      }
+    }
+    RunningLoopScope running(self);
+    CurrentScope current(self);
+    self->now_ = hub->loop().now();
+    try {
+      f(std::forward<decltype(args)>(args)...);
+    } catch (...) {
+      self->callback_failed(std::current_exception(), context);
+    }
+  };
+}
+
+void GreenLoop::callback_failed(std::exception_ptr error, const char* context) noexcept {
+  try {
+    report_exception(std::move(error), context);
+  } catch (...) {
+    // The handler rethrew: run()/run_once() throw it in the green thread that runs them.
+    if (!rethrown_) rethrown_ = std::current_exception();
+    runners_.notify_all();
+    turn_waiters_.notify_all();
+  }
+}
+
+void GreenLoop::throw_if_rethrown() {
+  if (!rethrown_) return;
+  std::exception_ptr e = std::exchange(rethrown_, nullptr);
+  // What was held back runs first, in order, on the next turn.
+  for (Callback& cb : std::exchange(deferred_, {}))
+    hub().loop().call_soon(in_this_loop<true>(std::move(cb), "call_soon callback"));
+  std::rethrow_exception(e);
+}
+
+Timer GreenLoop::track(Timer t) {
+  // Prune fired and cancelled timers as the list doubles: amortised O(1) per timer.
+  if (timers_.size() >= prune_at_) {
+    std::erase_if(timers_, [](const Timer& x) { return !x.active(); });
+    prune_at_ = std::max<std::size_t>(64, timers_.size() * 2);
+  }
+  timers_.push_back(t);
+  return t;
+}
+
+void GreenLoop::call_soon(Callback cb) {
+  hub().loop().call_soon(in_this_loop<true>(std::move(cb), "call_soon callback"));
+}
 
 void GreenLoop::call_soon_threadsafe(Callback cb) {
   std::lock_guard lock(remote_->mutex);
   if (!remote_->loop)
     throw std::logic_error("grove: call_soon_threadsafe on a green loop whose hub has shut down");
-  remote_->loop->call_soon_threadsafe(std::move(cb));
+  remote_->loop->call_soon_threadsafe(in_this_loop<true>(std::move(cb), "call_soon callback"));
 }
 
 Timer GreenLoop::call_at(TimePoint when, Callback cb) {
-  return hub().loop().call_at(when, std::move(cb));
+  return track(hub().loop().call_at(when, in_this_loop<true>(std::move(cb), "timer callback")));
 }
 
 Timer GreenLoop::call_every(Duration interval, Callback cb) {
-  return hub().loop().call_every(interval, std::move(cb));
+  return track(
+      hub().loop().call_every(interval, in_this_loop<false>(std::move(cb), "timer callback")));
 }
 
 IoWatcher GreenLoop::watch(int fd, Events events, IoCallback cb) {
-  return hub().loop().watch(fd, events, std::move(cb));
+  return hub().loop().watch(fd, events,
+                            in_this_loop<false>(std::move(cb), "fd watcher callback"));
 }
 
 void GreenLoop::forget_fd(int fd) { hub().forget_fd(fd); }
 
 SignalWatcher GreenLoop::watch_signal(int signum, SignalCallback cb) {
-  return hub().loop().watch_signal(signum, std::move(cb));
+  return hub().loop().watch_signal(signum,
+                                   in_this_loop<false>(std::move(cb), "signal watcher callback"));
 }
 
 bool GreenLoop::alive() const { return hub_ && (hub_->loop().alive() || hub_->has_runnable()); }
@@ -95,9 +162,11 @@ void GreenLoop::run() {
       if (--self->running_ == 0) self->stopping_ = false;
     }
   } leave{this};
+  throw_if_rethrown();
   while (!stopping_) {
     Waiter w;
     const Wake why = runners_.wait(w, std::nullopt);
+    throw_if_rethrown();
     if (why == Wake::notified) continue;  // stop()
     if (why == Wake::nothing_left || why == Wake::closed) break;
     throw_pending();
@@ -119,6 +188,7 @@ bool GreenLoop::run_once(bool block) {
   const Wake why = turn_waiters_.wait(w, std::nullopt);
   if (why == Wake::thrown || why == Wake::timed_out) throw_pending();
   update_now();
+  throw_if_rethrown();
   return alive();
 }
 
@@ -150,12 +220,24 @@ void detail::Hub::remove_facade(GreenLoop* loop) noexcept {
   std::erase(facades_, loop);
 }
 
+bool detail::Hub::has_facade(const GreenLoop* loop) const noexcept {
+  return std::find(facades_.begin(), facades_.end(), loop) != facades_.end();
+}
+
 detail::GreenLoop& detail::Hub::own_facade() {
   if (!own_facade_) {
     own_facade_ = std::make_unique<GreenLoop>(*this, true);
     self_->context.running_loop = own_facade_.get();
   }
   return *own_facade_;
+}
+
+EventLoop& green_loop() { return detail::Hub::get().own_facade(); }
+
+bool is_green_loop(const EventLoop& loop) noexcept {
+  detail::Hub* hub = detail::t_hub;
+  auto* facade = dynamic_cast<const detail::GreenLoop*>(&loop);
+  return hub && facade && hub->has_facade(facade);
 }
 
 std::unique_ptr<EventLoop> make_green_loop() {

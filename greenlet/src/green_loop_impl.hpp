@@ -4,6 +4,8 @@
 #include "hub.hpp"
 #include "thread_pool_impl.hpp"
 
+#include <vector>
+
 namespace grove::green::detail {
 
 class GreenLoop final : public EventLoop {
@@ -38,6 +40,11 @@ class GreenLoop final : public EventLoop {
   void detach_hub() noexcept;
 
  private:
+  template <bool kOneShot, class F>
+  auto in_this_loop(F&& f, const char* context);
+  void callback_failed(std::exception_ptr error, const char* context) noexcept;
+  void throw_if_rethrown();
+  Timer track(Timer t);
   Hub& hub() const;
   Hub& hub_for_running() const;
 
@@ -46,6 +53,10 @@ class GreenLoop final : public EventLoop {
   Capabilities caps_;
   WaitList runners_;
   WaitList turn_waiters_;
+  std::exception_ptr rethrown_;  // an exception the handler rethrew, for run() to throw
+  std::vector<Callback> deferred_;  // held back behind a rethrown exception
+  std::vector<Timer> timers_;    // cancelled with the loop
+  std::size_t prune_at_ = 64;
   bool stopping_ = false;
   int running_ = 0;
   bool own_;

@@ -128,20 +128,6 @@ void remove_link(GreenletBase* g, std::uint64_t id) noexcept {
   }
 }
 
-void GreenAwaiter::await_suspend(std::coroutine_handle<> h) {
-  GreenletBase* g = core.get();
-  if (!g->hub || g->hub != t_hub)
-    throw std::logic_error("grove: a coroutine can co_await only green threads of its own OS "
-                           "thread's hub");
-  EventLoop* loop = &g->hub->loop();
-  // Resume from the hub's loop, not from the dying green thread's stack.
-  link_id = add_link(g, [h, loop] { loop->call_soon([h] { h.resume(); }); });
-}
-
-void GreenAwaiter::rethrow_if_failed() const {
-  if (core->error) std::rethrow_exception(core->error);
-}
-
 }  // namespace detail
 
 // --- Greenlet -----------------------------------------------------------------------------

@@ -101,6 +101,7 @@ class Hub {
   // --- the green engine (green_loop.cpp) ------------------------------------------------
   void add_facade(GreenLoop* loop);
   void remove_facade(GreenLoop* loop) noexcept;
+  bool has_facade(const GreenLoop* loop) const noexcept;
   GreenLoop& own_facade();  // the facade that is the hub's own "running loop"
   void request_nonblocking_poll() noexcept { ++nonblocking_polls_; }
   bool has_runnable() const noexcept { return run_head_ != nullptr; }

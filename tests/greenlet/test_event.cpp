@@ -6,7 +6,7 @@
 using namespace grove;
 using namespace grove::test;
 
-TEST_CASE("Event: set wakes every waiter; later waits return at once", "[green][event][tsan]") {
+TEST_CASE("Event: set wakes every waiter - later waits return at once", "[green][event][tsan]") {
   green::Event e;
   int woken = 0;
   std::vector<green::Greenlet> gs;
@@ -73,7 +73,7 @@ TEST_CASE("AsyncResult: get returns the value to every waiter", "[green][event][
   REQUIRE(r.successful());
 }
 
-TEST_CASE("AsyncResult: an exception keeps its type; get times out with Timeout",
+TEST_CASE("AsyncResult: an exception keeps its type - get times out with Timeout",
           "[green][event][tsan]") {
   green::AsyncResult<int> r;
   REQUIRE_THROWS_AS(r.get(5ms), green::Timeout);

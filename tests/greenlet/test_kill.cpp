@@ -70,7 +70,7 @@ TEST_CASE("killing a green thread that has not started means it never runs", "[g
   REQUIRE(g.successful());
 }
 
-TEST_CASE("kill without block returns at once; the exception lands at the next switch",
+TEST_CASE("kill without block returns at once - the exception lands at the next switch",
           "[green][kill][tsan]") {
   std::vector<int> steps;
   auto g = green::spawn([&] {
@@ -128,7 +128,7 @@ TEST_CASE("kill with a timeout gives up waiting for a stubborn green thread", "[
   stubborn.join(1s);
 }
 
-TEST_CASE("killing a dead green thread does nothing; killing main is an error", "[green][kill][tsan]") {
+TEST_CASE("killing a dead green thread does nothing - killing main is an error", "[green][kill][tsan]") {
   auto g = green::spawn([] { return 1; });
   g.join();
   REQUIRE_NOTHROW(green::kill(g));

@@ -57,7 +57,7 @@ TEST_CASE("Queue: many producers and consumers pass every item exactly once",
   }
 }
 
-TEST_CASE("Queue: the bound holds; put waits while full", "[green][queue][tsan]") {
+TEST_CASE("Queue: the bound holds - put waits while full", "[green][queue][tsan]") {
   green::Queue<int> q(2);
   std::size_t largest = 0;
   auto producer = green::spawn([&] {
@@ -111,7 +111,7 @@ TEST_CASE("Queue: move-only items", "[green][queue][tsan]") {
   REQUIRE(g.join() == 9);
 }
 
-TEST_CASE("Channel: put waits for a getter; items pass hand to hand", "[green][channel][tsan]") {
+TEST_CASE("Channel: put waits for a getter - items pass hand to hand", "[green][channel][tsan]") {
   green::Channel<int> ch;
   std::vector<std::string> trace;
   auto putter = green::spawn([&] {

@@ -109,7 +109,7 @@ TEST_CASE("Lock: acquire times out while another holds it", "[green][lock][timeo
   holder.join();
 }
 
-TEST_CASE("RLock: the holder may re-acquire; others wait until fully released", "[green][lock][tsan]") {
+TEST_CASE("RLock: the holder may re-acquire - others wait until fully released", "[green][lock][tsan]") {
   green::RLock lock;
   std::vector<std::string> trace;
   auto a = green::spawn([&] {

@@ -69,7 +69,7 @@ TEST_CASE("a finished job wakes the hub at once, not at the next unrelated timer
   REQUIRE(latencies.back() < 50.0);
 }
 
-TEST_CASE("many green threads share the pool; results match their jobs",
+TEST_CASE("many green threads share the pool - results match their jobs",
           "[green][threadpool][tsan]") {
   std::vector<green::Handle<int>> gs;
   for (int i = 0; i < 100; ++i)

@@ -113,7 +113,7 @@ TEST_CASE("Timeout is not a std::exception: catch (std::exception&) does not swa
   REQUIRE(std::string(g.join()) == "timeout");
 }
 
-TEST_CASE("a Timeout with no duration never fires; with_timeout returns the value",
+TEST_CASE("a Timeout with no duration never fires - with_timeout returns the value",
           "[green][timeout][tsan]") {
   green::Timeout never(std::nullopt);
   green::sleep(2ms);

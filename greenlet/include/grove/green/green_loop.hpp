@@ -12,7 +12,13 @@
 // Calling run() from inside the hub (a loop callback) is a std::logic_error.
 //
 // "A loop is running here" (grove::current_context().running_loop) is per green thread: run()
-// sets it for its own green thread only. Inside the hub it names the hub's green loop.
+// sets it for its own green thread only. Inside the hub, while a callback scheduled through
+// a green loop runs, it names that loop (so a coroutine resumed there finds its own loop);
+// in other hub callbacks it names the hub's own green loop (green_loop()).
+//
+// Coroutines: with grove::aio linked, aio::run(coro, "green") runs a coroutine inside the
+// hub from any green thread (or the main context), blocking only that caller; see
+// <grove/green/aio.hpp> for green::wait(task) and co_await on a green thread.
 #pragma once
 
 #include <grove/loop.hpp>
@@ -28,5 +34,9 @@ void register_green_engine();
 
 // A new green loop over the calling thread's hub (what make_loop("green") returns).
 std::unique_ptr<EventLoop> make_green_loop();
+// The calling thread's hub's own green loop (lives as long as the hub).
+EventLoop& green_loop();
+// Whether `loop` is a green loop of the calling thread's hub.
+bool is_green_loop(const EventLoop& loop) noexcept;
 
 }  // namespace grove::green

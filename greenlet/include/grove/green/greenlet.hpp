@@ -15,7 +15,6 @@
 
 #include <grove/green/detail/core.hpp>
 
-#include <coroutine>
 #include <cstddef>
 #include <exception>
 #include <functional>
@@ -128,15 +127,6 @@ class Task final : public TaskState<R> {
 
 GreenletBase* prepare_spawn(GreenletBase* g, SpawnOptions&& options);
 
-// co_await on a green thread from a coroutine running in the same OS thread's hub.
-struct GreenAwaiter {
-  GreenRef core;
-  std::uint64_t link_id = 0;
-  bool await_ready() const noexcept { return core->state == State::dead; }
-  void await_suspend(std::coroutine_handle<> h);
-  void rethrow_if_failed() const;
-};
-
 }  // namespace detail
 
 // A typed handle: join() returns the green thread's value.
@@ -155,20 +145,8 @@ class Handle : public Greenlet {
   }
   R get(std::optional<Duration> timeout = std::nullopt) const { return join(timeout); }
 
-  // A coroutine in the same OS thread's hub (the `green` engine) can co_await a green thread.
-  auto operator co_await() const {
-    struct Awaiter : detail::GreenAwaiter {
-      R await_resume() const {
-        rethrow_if_failed();
-        return take(*core.get());
-      }
-    };
-    Awaiter a;
-    a.core = core_;
-    return a;
-  }
-
- private:
+ public:
+  // The value of a dead green thread (see join) without waiting.
   static R take(detail::GreenletBase& core) {
     if constexpr (!std::is_void_v<R>) {
       auto& state = static_cast<detail::TaskState<R>&>(core);
