@@ -47,6 +47,10 @@ CoreLoop::CoreLoop(std::unique_ptr<Poller> poller)
   ready_.reserve(64);
   running_batch_.reserve(64);
   heap_.resize(kHeap0);  // the unused slots before the root
+  // now() is what call_later() measures from before the first iteration: make it the end of
+  // construction, not its start (a slow construction would otherwise let a timer set up
+  // right after it fire earlier than its delay, counted from the call).
+  update_now();
 }
 
 CoreLoop::~CoreLoop() {
@@ -142,10 +146,12 @@ Duration CoreLoop::poll_timeout(bool block) {
     return Duration::zero();
   prune_cancelled_top();
   if (heap_empty()) return Duration(-1);
-  // Measured from the clock, not from now_: callbacks since the last poll took time, and a
-  // wait computed from the stale now_ would sleep past a deadline that is already due.
-  auto wait = heap_top().at -
-              std::chrono::time_point_cast<Duration>(Clock::now()).time_since_epoch().count();
+  // Measured from now_ (the time the timers were scheduled against), not from the clock,
+  // as the first wait after a stale now_ should be: call_later(d) made before the first
+  // iteration (or after long callbacks) then still waits d from the poll, and cannot fire
+  // less than d after the call even if the thread was preempted in between. The price: a
+  // deadline the clock has already passed may still wait up to its remaining d.
+  auto wait = heap_top().at - now_.time_since_epoch().count();
   return Duration(wait > 0 ? wait : 0);
 }
 
