@@ -191,12 +191,19 @@ std::string Address::to_string() const {
   char buf[INET6_ADDRSTRLEN] = "?";
   if (family() == AF_INET) {
     inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in&>(storage).sin_addr, buf, sizeof buf);
-    return std::string(buf) + ":" + std::to_string(port());
+    std::string out = buf;
+    out += ':';
+    out += std::to_string(port());
+    return out;
   }
   if (family() == AF_INET6) {
     inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6&>(storage).sin6_addr, buf,
               sizeof buf);
-    return "[" + std::string(buf) + "]:" + std::to_string(port());
+    std::string out = "[";
+    out += buf;
+    out += "]:";
+    out += std::to_string(port());
+    return out;
   }
   return "(unknown address family)";
 }

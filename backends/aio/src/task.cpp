@@ -160,10 +160,6 @@ void TaskCore::schedule_start() {
   schedule_resume();
 }
 
-void TaskCore::schedule_resume() {
-  loop_->call_soon([self = TaskRef(this), seq = seq_] { self->resume(seq); });
-}
-
 void TaskCore::resume(std::uint32_t seq) {
   if (seq != seq_ || !leaf_) return;  // superseded, or the frames were destroyed
   state_ = State::running;
@@ -187,23 +183,7 @@ void TaskCore::drive(std::coroutine_handle<> h) {
   if (frame_done_) release_frame();
 }
 
-void TaskCore::suspend_on(Wait& wait, std::coroutine_handle<> leaf) noexcept {
-  leaf_ = leaf;
-  waiting_ = &wait;
-  ++seq_;
-}
-
-void TaskCore::wake(Wait& wait) {
-  if (waiting_ == &wait) waiting_ = nullptr;
-  schedule_resume();
-}
-
-void TaskCore::forget(Wait& wait) noexcept {
-  if (waiting_ != &wait) return;
-  waiting_ = nullptr;
-  leaf_ = {};
-  ++seq_;
-}
+void TaskCore::throw_wait_error() { std::rethrow_exception(std::exchange(wait_error_, nullptr)); }
 
 bool TaskCore::cancel() {
   if (state_ == State::done) return false;
@@ -256,34 +236,15 @@ void TaskCore::complete() noexcept {
 }
 
 // --- Wait ------------------------------------------------------------------------------
-Wait::~Wait() {
-  if (task_ && !woken_) task_->forget(*this);
-}
-
-EventLoop& Wait::loop() const noexcept { return task_->loop(); }
-
-void Wait::begin_in(TaskCore* task, std::coroutine_handle<> h) {
-  if (!task)
-    throw RuntimeError(
-        "grove::aio: this await must run inside a task; start the coroutine with "
-        "aio::run() or aio::create_task()");
-  task_ = task;
-  task->suspend_on(*this, h);
-}
-
-void Wait::end_setup() {
-  if (!woken_ && task_->cancel_requested()) on_cancel();
-}
-
-void Wait::wake() {
-  if (woken_ || !task_) return;
-  woken_ = true;
-  task_->wake(*this);
+void Wait::no_task() {
+  throw RuntimeError(
+      "grove::aio: this await must run inside a task; start the coroutine with "
+      "aio::run() or aio::create_task()");
 }
 
 void Wait::fail(std::exception_ptr error) {
-  if (woken_) return;
-  error_ = std::move(error);
+  if (woken_ || !task_) return;
+  task_->set_wait_error(std::move(error));
   wake();
 }
 
@@ -296,13 +257,6 @@ void Wait::cancel_here() {
   cancelled_ = true;
   task_->take_cancel_request();
   wake();
-}
-
-void Wait::finish(bool late_cancel) {
-  if (!task_) return;  // did not suspend
-  if (cancelled_) throw CancelledError();
-  if (error_) std::rethrow_exception(error_);
-  if (late_cancel && task_->take_cancel_request()) throw CancelledError();
 }
 
 // --- TaskWait ----------------------------------------------------------------------------
@@ -322,18 +276,6 @@ void TaskWait::finish_wait() {
       throw CancelledError();
     }
   }
-}
-
-// --- SleepWait ---------------------------------------------------------------------------
-void SleepWait::arm() {
-  if (delay_ <= Duration::zero())
-    wake();
-  else
-    timer_ = loop().call_later(delay_, [this] { wake(); });
-}
-
-void SleepWait::withdraw() noexcept {
-  if (timer_) timer_.cancel();
 }
 
 }  // namespace detail

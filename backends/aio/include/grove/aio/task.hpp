@@ -184,6 +184,7 @@ class Wait {
     begin_in(task_of(h), h);
   }
   void begin_in(TaskCore* task, std::coroutine_handle<> h);
+  [[noreturn]] static void no_task();
   void end_setup();
   // Marks the await cancelled and wakes it (without withdrawing anything).
   void cancel_here();
@@ -198,7 +199,6 @@ class Wait {
   TaskCore* task_ = nullptr;
   bool woken_ = false;
   bool cancelled_ = false;
-  std::exception_ptr error_;
 };
 
 // The scheduled task: owns the outermost coroutine frame while it runs, then the result;
@@ -227,6 +227,11 @@ class TaskCore : public grove::detail::RefCounted, public Hook<RegistryTag> {
   void forget(Wait& wait) noexcept;
   bool cancel_requested() const noexcept { return cancel_requested_; }
   bool take_cancel_request() noexcept { return std::exchange(cancel_requested_, false); }
+  // The failure of the current wait (Wait::fail): one wait per task at a time, and rare,
+  // so it lives here rather than in every awaiter.
+  void set_wait_error(std::exception_ptr e) noexcept { wait_error_ = std::move(e); }
+  [[noreturn]] void throw_wait_error();
+  bool has_wait_error() const noexcept { return bool(wait_error_); }
 
   // --- symmetric transfer with a stack guard (see transfer_to) ---
   std::coroutine_handle<> transfer(std::coroutine_handle<> next) noexcept {
@@ -265,6 +270,7 @@ class TaskCore : public grove::detail::RefCounted, public Hook<RegistryTag> {
   std::coroutine_handle<> top_;  // the outermost frame, until it is destroyed
   PromiseBase* promise_;
   std::exception_ptr error_;
+  std::exception_ptr wait_error_;
   std::coroutine_handle<> leaf_;  // where the chain is suspended (or will start)
   std::coroutine_handle<> next_;  // a transfer bounced to drive()
   std::uintptr_t stack_base_ = 0;  // drive()'s frame while it runs the chain
@@ -310,6 +316,60 @@ class TaskResult<void> final : public TaskCore {
 };
 
 using TaskRef = grove::detail::Ref<TaskCore>;
+
+// --- the hot path, inline: every await goes through these ---------------------------------
+inline void TaskCore::suspend_on(Wait& wait, std::coroutine_handle<> leaf) noexcept {
+  leaf_ = leaf;
+  waiting_ = &wait;
+  ++seq_;
+}
+
+inline void TaskCore::schedule_resume() {
+  loop_->call_soon([self = grove::detail::Ref<TaskCore>(this), seq = seq_] { self->resume(seq); });
+}
+
+inline void TaskCore::wake(Wait& wait) {
+  if (waiting_ == &wait) waiting_ = nullptr;
+  schedule_resume();
+}
+
+inline void TaskCore::forget(Wait& wait) noexcept {
+  if (waiting_ != &wait) return;
+  waiting_ = nullptr;
+  leaf_ = {};
+  ++seq_;
+}
+
+inline Wait::~Wait() {
+  if (task_ && !woken_) task_->forget(*this);
+}
+
+inline EventLoop& Wait::loop() const noexcept { return task_->loop(); }
+
+inline void Wait::begin_in(TaskCore* task, std::coroutine_handle<> h) {
+  if (!task) no_task();
+  task_ = task;
+  task->suspend_on(*this, h);
+}
+
+inline void Wait::end_setup() {
+  if (!woken_ && task_->cancel_requested()) on_cancel();
+}
+
+inline void Wait::wake() {
+  if (woken_ || !task_) return;
+  woken_ = true;
+  task_->wake(*this);
+}
+
+inline void Wait::finish(bool late_cancel) {
+  if (!task_) return;  // did not suspend
+  if (cancelled_) throw CancelledError();
+  if (task_->has_wait_error()) task_->throw_wait_error();
+  if (late_cancel && task_->take_cancel_request()) throw CancelledError();
+}
+
+
 
 // Waits for another task to complete (awaiting a TaskHandle). Cancelling the waiter
 // cancels the awaited task and keeps waiting for it: the inner task unwinds first.
@@ -581,10 +641,17 @@ class SleepWait : public Wait {
   void await_resume() { finish(); }
 
  private:
-  void arm();
-  void withdraw() noexcept override;
+  void arm() {
+    if (delay_ <= Duration::zero())
+      wake();  // sleep(0): the next iteration
+    else
+      timer_.emplace(loop().call_later(delay_, [this] { wake(); }));
+  }
+  void withdraw() noexcept override {
+    if (timer_) timer_->cancel();
+  }
   Duration delay_;
-  Timer timer_;
+  std::optional<Timer> timer_;  // none for sleep(0): no handle to make or drop
 };
 }  // namespace detail
 
