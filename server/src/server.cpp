@@ -240,16 +240,18 @@ struct Server::Impl {
         return;
       }
       activate(c);
-    } else {
-      // Active: its green thread reads when it is ready to; stop reporting until then so a
-      // level-triggered poller does not spin.
+    } else if (c->green && c->green.started()) {
+      // Active, and its green thread has had its turn: it reads when it is ready to (it
+      // may be parked in the application). Stop reporting until it idles again, so that a
+      // level-triggered poller does not spin. A green thread that has not started yet will
+      // read as soon as it runs: leaving the watcher alone then costs no system call, where
+      // a stop now and a start when it idles would cost two.
       c->watcher.stop();
     }
   }
 
   void activate(Connection* c) {
     unlink_idle(c);
-    c->watcher.stop();
     c->state = Connection::State::active;
     ++stats.active;
     green::SpawnOptions options;

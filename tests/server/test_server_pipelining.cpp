@@ -99,3 +99,27 @@ TEST_CASE("a pipelined request after Connection: close is not answered") {
   CHECK(all.find("/a:") != std::string::npos);
   CHECK(all.find("/b:") == std::string::npos);
 }
+
+TEST_CASE("pipelined bytes waiting behind a slow request do not make the hub spin") {
+  ServerThread st(numbered);
+  Socket s = Socket::tcp(st.port());
+  s.send("GET /a-slow HTTP/1.1\r\nHost: t\r\n\r\n");
+  std::this_thread::sleep_for(5ms);  // the first request is in the application now
+  // More requests arrive while it sleeps: the socket stays readable for 20 ms x 10.
+  std::string more;
+  for (int i = 0; i < 10; ++i) more += "GET /b-slow HTTP/1.1\r\nHost: t\r\n\r\n";
+  rusage before{}, after{};
+  ::getrusage(RUSAGE_SELF, &before);
+  auto t0 = SteadyClock::now();
+  s.send(more);
+  ResponseReader rr(s);
+  for (int i = 0; i < 11; ++i) REQUIRE(rr.next());
+  double wall = seconds_since(t0);
+  ::getrusage(RUSAGE_SELF, &after);
+  auto cpu = [](const rusage& r) {
+    return double(r.ru_utime.tv_sec + r.ru_stime.tv_sec) + double(r.ru_utime.tv_usec + r.ru_stime.tv_usec) / 1e6;
+  };
+  // About 0.2 s of sleeping: a spinning hub would burn about as much CPU as wall time.
+  CHECK(wall >= 0.15);
+  CHECK(cpu(after) - cpu(before) < wall / 2);
+}
