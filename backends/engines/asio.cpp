@@ -4,6 +4,7 @@
 // readiness when a wait is armed, which gives the level-triggered contract.
 #include "../src/poller.hpp"
 
+#include <asio/bind_allocator.hpp>
 #include <asio/io_context.hpp>
 #include <asio/post.hpp>
 #include <asio/executor_work_guard.hpp>
@@ -11,9 +12,55 @@
 
 #include <cerrno>
 #include <chrono>
+#include <cstddef>
+#include <new>
 
 namespace grove::detail {
 namespace {
+
+// Memory for the operation of one async_wait. Asio allocates each wait's operation through
+// the handler's associated allocator, and its default one recycles memory only on a thread
+// that is inside the io_context at that moment; the engine arms its waits from poll(),
+// outside it, so every wait cost a malloc and a free. One slot per direction of an fd is
+// enough: Asio frees the operation before calling the handler, and at most one wait per
+// direction is in flight (a second one, while a cancelled wait is still queued, falls back
+// to the heap).
+struct OpSlot {
+  static constexpr std::size_t kBytes = 256;
+  alignas(std::max_align_t) unsigned char bytes[kBytes];
+  bool busy = false;
+};
+
+template <class T>
+struct SlotAllocator {
+  using value_type = T;
+  OpSlot* slot;
+  explicit SlotAllocator(OpSlot* s) noexcept : slot(s) {}
+  template <class U>
+  SlotAllocator(const SlotAllocator<U>& o) noexcept : slot(o.slot) {}
+  T* allocate(std::size_t n) {
+    if (!slot->busy && n * sizeof(T) <= OpSlot::kBytes &&
+        alignof(T) <= alignof(std::max_align_t)) {
+      slot->busy = true;
+      return reinterpret_cast<T*>(slot->bytes);
+    }
+    return static_cast<T*>(::operator new(n * sizeof(T)));
+  }
+  void deallocate(T* p, std::size_t) noexcept {
+    if (reinterpret_cast<unsigned char*>(p) == slot->bytes)
+      slot->busy = false;
+    else
+      ::operator delete(p);
+  }
+  template <class U>
+  bool operator==(const SlotAllocator<U>& o) const noexcept {
+    return slot == o.slot;
+  }
+  template <class U>
+  bool operator!=(const SlotAllocator<U>& o) const noexcept {
+    return slot != o.slot;
+  }
+};
 
 class AsioPoller final : public Poller {
  public:
@@ -34,9 +81,15 @@ class AsioPoller final : public Poller {
         f->sd.cancel(ec);
         f->sd.release();
       }
+    // Run the aborted waits now: their operations live in the Fds' slots, which must not be
+    // freed before the io_context has finished with them.
     work_.reset();
+    out_ = nullptr;
+    io_.restart();
+    io_.poll();
     io_.stop();
     fds_.clear();
+    retired_.clear();
   }
 
   int open(int fd, Events had, Events want) override {
@@ -82,9 +135,10 @@ class AsioPoller final : public Poller {
     for (Fd* f : rearm_) arm(*f);
     rearm_.clear();
     out_ = &ready;
-    if (io_.stopped()) io_.restart();
+    // The work guard keeps io_ from stopping; checking stopped() takes the scheduler's
+    // mutex, so it is checked only when nothing ran (and then io_ is restarted for next time).
     if (timeout == Duration::zero()) {
-      io_.poll();
+      if (io_.poll() == 0 && io_.stopped()) io_.restart();
     } else {
       // A blocking poll runs one handler. Asio's reactor queues each ready descriptor as
       // one operation, whose run completes the first of its waits inline and posts the
@@ -94,10 +148,11 @@ class AsioPoller final : public Poller {
       // reported here still has a wait in flight. Otherwise nothing of ours is queued
       // behind the reactor (other descriptors' operations sit ahead of it and were armed
       // before their snapshot), and skipping poll() saves the epoll_wait(0) it always makes.
-      if (timeout < Duration::zero())
-        io_.run_one();
-      else
-        io_.run_one_for(std::chrono::ceil<std::chrono::microseconds>(timeout));
+      std::size_t ran =
+          timeout < Duration::zero()
+              ? io_.run_one()
+              : io_.run_one_for(std::chrono::ceil<std::chrono::microseconds>(timeout));
+      if (ran == 0 && io_.stopped()) io_.restart();
       for (Fd* f : rearm_)
         if (f->pending != Events::none) {
           io_.poll();
@@ -130,6 +185,7 @@ class AsioPoller final : public Poller {
     Events pending = Events::none;  // async_wait in flight per direction
     unsigned generation = 0;
     bool queued_rearm = false;
+    OpSlot slots[2];  // read, write
   };
 
   void arm(Fd& f) {
@@ -142,7 +198,8 @@ class AsioPoller final : public Poller {
 
   void wait(Fd& f, asio::posix::descriptor_base::wait_type type, Events dir) {
     f.pending |= dir;
-    f.sd.async_wait(type, [this, fp = &f, gen = f.generation, dir](asio::error_code ec) {
+    OpSlot* slot = &f.slots[dir == Events::read ? 0 : 1];
+    f.sd.async_wait(type, asio::bind_allocator(SlotAllocator<void>(slot), [this, fp = &f, gen = f.generation, dir](asio::error_code ec) {
       if (gen != fp->generation || ec == asio::error::operation_aborted) return;
       fp->pending = Events(unsigned(fp->pending) & ~unsigned(dir));
       if (!out_) return;
@@ -155,7 +212,7 @@ class AsioPoller final : public Poller {
         fp->queued_rearm = true;
         rearm_.push_back(fp);
       }
-    });
+    }));
   }
 
   asio::io_context io_;
