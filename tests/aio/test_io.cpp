@@ -205,7 +205,7 @@ TEST_CASE("TCP echo: connect, send, recv, close against a local server", "[io][n
   }());
 }
 
-TEST_CASE("TCP echo: several clients at once and a payload larger than the buffers", "[io][net]") {
+TEST_CASE("TCP echo: several clients at once and a payload larger than the buffers", "[io][net][tsan]") {
   aio::run([]() -> aio::Task<void> {
     EchoServer server;
     auto client = [](std::uint16_t port, int id) -> aio::Task<bool> {

@@ -3,7 +3,9 @@
 
 #include <grove/aio/task.hpp>
 
+#include <atomic>
 #include <exception>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -16,8 +18,11 @@ std::vector<TaskRef> pending_tasks(EventLoop& loop);
 // created, before and after, so a later loop at the same address starts empty.
 void forget_loop(EventLoop& loop) noexcept;
 
-// Thread-pool jobs in flight that will post back to `loop` (to_thread, resolve).
+// Thread-pool jobs in flight that will post back to `loop` (to_thread, resolve), and how
+// many pool threads may still be inside its call_soon_threadsafe.
 int& thread_jobs(EventLoop& loop);
+std::atomic<int>& thread_posts(EventLoop& loop);
+std::shared_ptr<std::atomic<int>> thread_posts_counter(EventLoop& loop);
 
 // "std::runtime_error: what()" for diagnostics.
 std::string describe(std::exception_ptr error);

@@ -159,9 +159,12 @@ Pool& pool() {
 
 void submit_to_pool(Callback job) { pool().submit(std::move(job)); }
 
-void thread_job_started(EventLoop& loop) {
+std::shared_ptr<std::atomic<int>> thread_job_started(EventLoop& loop) {
   loop.work_started();
   ++thread_jobs(loop);
+  std::shared_ptr<std::atomic<int>> posts = thread_posts_counter(loop);
+  posts->fetch_add(1, std::memory_order_relaxed);
+  return posts;
 }
 
 void thread_job_finished(EventLoop& loop) {

@@ -4,6 +4,7 @@
 #include "internal.hpp"
 
 #include <string>
+#include <thread>
 
 namespace grove::aio::detail {
 
@@ -119,8 +120,11 @@ void shut_down_tasks(EventLoop& loop, TaskCore* main, bool warn_leftovers) {
          ". background tasks are cancelled when the coroutine returns; use a task queue "
          "(an aio::Queue drained by worker tasks that the main coroutine awaits) for work "
          "that must finish");
-  // Thread jobs post back to this loop: it must outlive them.
+  // Thread jobs post back to this loop: it must outlive them, including the moment after
+  // their result ran here while the posting thread is still returning from
+  // call_soon_threadsafe.
   while (thread_jobs(loop) > 0) loop.run_once(true);
+  while (thread_posts(loop).load(std::memory_order_acquire) > 0) std::this_thread::yield();
   // Resumptions queued for tasks that are gone are no-ops; run them so nothing that holds
   // a task stays in the loop's queue.
   for (int i = 0; i < 4 && loop.alive(); ++i) loop.run_once(false);

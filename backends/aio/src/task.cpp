@@ -64,6 +64,8 @@ struct LoopTasks {
   EventLoop* loop;
   List<TaskCore, RegistryTag> pending;
   int thread_jobs = 0;
+  // Shared with the pool threads, which may outlive the registry entry.
+  std::shared_ptr<std::atomic<int>> thread_posts = std::make_shared<std::atomic<int>>(0);
 };
 thread_local std::vector<std::unique_ptr<LoopTasks>> t_registries;
 thread_local LoopTasks* t_last = nullptr;  // the loop asked for last: nearly always the one
@@ -87,6 +89,10 @@ std::vector<TaskRef> pending_tasks(EventLoop& loop) {
 }
 
 int& thread_jobs(EventLoop& loop) { return tasks_of(loop).thread_jobs; }
+std::atomic<int>& thread_posts(EventLoop& loop) { return *tasks_of(loop).thread_posts; }
+std::shared_ptr<std::atomic<int>> thread_posts_counter(EventLoop& loop) {
+  return tasks_of(loop).thread_posts;
+}
 
 void forget_loop(EventLoop& loop) noexcept {
   auto it = std::find_if(t_registries.begin(), t_registries.end(),

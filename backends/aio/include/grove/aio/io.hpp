@@ -14,6 +14,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -100,7 +101,11 @@ class IoWait : public Wait {
 // --- thread pool ---
 // Runs `job` on grove::aio's small shared pool of worker threads.
 void submit_to_pool(Callback job);
-void thread_job_started(EventLoop& loop);
+// A job for `loop` starts: the loop stays alive until thread_job_finished() (called on the
+// loop by the job's result), and run() waits until the returned counter (pool threads
+// still inside the loop's call_soon_threadsafe for it) is back to zero before it destroys
+// the loop. The job decrements it once call_soon_threadsafe has returned.
+std::shared_ptr<std::atomic<int>> thread_job_started(EventLoop& loop);
 void thread_job_finished(EventLoop& loop);
 
 template <class F>
@@ -117,7 +122,7 @@ class ThreadWait : public Wait {
     begin(h);
     state_->waiter = this;
     state_->loop = &loop();
-    thread_job_started(loop());
+    state_->posting = thread_job_started(loop());
     submit_to_pool([st = state_]() mutable { State::run(std::move(st)); });
     end_setup();
   }
@@ -143,15 +148,19 @@ class ThreadWait : public Wait {
       }
       // Wakes the loop now, not at its next unrelated event.
       EventLoop* loop = self->loop;
+      std::shared_ptr<std::atomic<int>> posting = self->posting;
       loop->call_soon_threadsafe([self = std::move(self)] {
         thread_job_finished(*self->loop);
         if (self->waiter) self->waiter->wake();
       });
+      // Only now may the loop go away: call_soon_threadsafe touched it after queueing.
+      posting->fetch_sub(1, std::memory_order_release);
     }
     F fn;
     std::conditional_t<std::is_void_v<R>, bool, std::optional<R>> result{};
     std::exception_ptr error;
     EventLoop* loop = nullptr;
+    std::shared_ptr<std::atomic<int>> posting;
     ThreadWait* waiter = nullptr;  // touched on the loop's thread only
   };
   // A cancelled or destroyed waiter lets the job finish; its result is dropped.
