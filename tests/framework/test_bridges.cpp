@@ -4,6 +4,7 @@
 #include "web_support.hpp"
 
 #include <grove/aio.hpp>
+#include <grove/compat.hpp>
 #include <grove/context.hpp>
 #include <grove/green.hpp>
 
@@ -199,4 +200,34 @@ TEST_CASE("web: bridges: names", "[bridges][tsan]") {
   CHECK(bridge_name([](aio::Task<void>) {}) == "custom");
   CHECK(bridge_name(AsyncToSync()) == "none");
   CHECK_THROWS_WITH(bridge_from_name("fast"), Catch::Contains("known: green, thread"));
+}
+
+TEST_CASE("web: bridges: check_deployment names the thread bridge under a patched green server", "[bridges]") {
+  App app;
+  app.route("/sync", [] { return "s"; });
+  CHECK(app.check_deployment(true, true).empty());  // no coroutines: nothing to say
+  app.route("/async", []() -> aio::Task<std::string> { co_return "a"; });
+  CHECK(app.has_coroutines());
+  CHECK(app.check_deployment(false, true).empty());  // compat off
+  CHECK(app.check_deployment(true, false).empty());  // not under the green server
+  app.async_to_sync = green_bridge;
+  CHECK(app.check_deployment(true, true).empty());   // the green bridge is the fix
+  app.async_to_sync = thread_bridge;
+  auto ids = app.check_deployment(true, true);
+  REQUIRE(ids.size() == 1);
+  CHECK(ids[0] == "web.thread-bridge-under-green-server");
+  bool found = false;
+  for (auto& w : grove::compat::warnings())
+    if (w.id == ids[0]) {
+      found = true;
+      CHECK(w.message.find("--bridge green") != std::string::npos);
+      CHECK(w.message.find("the whole hub") != std::string::npos);
+    }
+  CHECK(found);
+  // Blueprint coroutines count too.
+  App other;
+  Blueprint bp("bp");
+  bp.before_request([]() -> aio::Task<void> { co_return; });
+  other.register_blueprint(bp);
+  CHECK(other.has_coroutines());
 }
