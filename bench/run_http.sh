@@ -88,13 +88,28 @@ server_pids() {  # pid
   { echo "$p"; pgrep -P "$p" || true; } | paste -sd, -
 }
 
+# CPU time (clock ticks, user + system) used so far by a server: the process and its
+# children (nginx's worker, grove's workers). Throughput per CPU-second is the figure that
+# survives a machine shared with other work: it measures what each request costs.
+cpu_ticks() {  # pid
+  local total=0 p
+  for p in $1 $(pgrep -P "$1" || true); do
+    [ -r "/proc/$p/stat" ] || continue
+    total=$((total + $(sed 's/^.*) //' "/proc/$p/stat" | awk '{print $12 + $13}')))
+  done
+  echo "$total"
+}
+
 results=$work/results.txt
 : >"$results"
 run_wrk() {  # label server args...
   local label=$1 server=$2; shift 2
-  local out
+  local out pid_var before after
+  pid_var=pid_$server
+  before=$(cpu_ticks "${!pid_var}")
   out=$(wrk "$@" 2>&1) || true
-  { echo "### $label $server"; echo "$out"; } >>"$results"
+  after=$(cpu_ticks "${!pid_var}")
+  { echo "### $label $server"; echo "$out"; echo "server_cpu_ticks: $((after - before))"; } >>"$results"
 }
 
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -150,7 +165,8 @@ def ms(text):
     v = float(m.group(1))
     return v / 1000 if m.group(2) == "us" else v * 1000 if m.group(2) == "s" else v
 
-runs = {}  # (label, server) -> [ {rps, p99, errors} ]
+hz = int(subprocess.run(["getconf", "CLK_TCK"], capture_output=True, text=True).stdout.strip() or 100)
+runs = {}  # (label, server) -> [ {rps, p99, errors, per_cpu} ]
 for block in open(results).read().split("### ")[1:]:
     head, _, body = block.partition("\n")
     label, server = head.split()
@@ -163,10 +179,14 @@ for block in open(results).read().split("### ")[1:]:
     m = re.search(r"Non-2xx or 3xx responses: (\d+)", body)
     if m:
         errs += int(m.group(1))
+    total = re.search(r"(\d+) requests in", body)
+    ticks = re.search(r"server_cpu_ticks: (\d+)", body)
+    cpu_s = int(ticks.group(1)) / hz if ticks else 0
     runs.setdefault((label, server), []).append({
         "rps": float(rps.group(1)) if rps else 0.0,
         "p99": ms(p99.group(1)) if p99 else float("nan"),
         "errors": errs,
+        "per_cpu": int(total.group(1)) / cpu_s if total and cpu_s else float("nan"),
     })
 
 def med(label, server, key):
@@ -200,8 +220,8 @@ out.append(f"Client, servers and kernel share the machine; each figure is the me
 out.append("")
 out.append("## Throughput and latency, one worker each")
 out.append("")
-out.append("| scenario | server | req/s | p99 (ms) | req/s vs nginx | p99 vs nginx | errors | target |")
-out.append("|---|---|---:|---:|---:|---:|---:|---|")
+out.append("| scenario | server | req/s | p99 (ms) | req/s vs nginx | p99 vs nginx | errors | target | req per server CPU-s | vs nginx |")
+out.append("|---|---|---:|---:|---:|---:|---:|---|---:|---:|")
 targets = {"c50": ("≥ 1.0x req/s, p99 ≤ 1.5x", 1.0, 1.5), "c500": ("≥ 1.0x req/s, p99 ≤ 1.5x", 1.0, 1.5),
            "pipe16": ("≥ 2.0x req/s", 2.0, None)}
 names = {"c50": "50 connections", "c500": "500 connections", "pipe16": "pipelined ×16, 50 conns"}
@@ -210,25 +230,29 @@ for label in ("c50", "c500", "pipe16"):
     lat = label != "pipe16"
     n_rps, n_p99 = med(label, "nginx", "rps"), med(label, "nginx", "p99")
     n_p99_text = f"{n_p99:.2f}" if lat else "—"
+    n_cpu = med(label, "nginx", "per_cpu")
     out.append(f"| {names[label]} | nginx | {n_rps:,.0f} | {n_p99_text} | 1.00 | {'1.00' if lat else '—'} | "
-               f"{errors(label, 'nginx')} | |")
+               f"{errors(label, 'nginx')} | | {n_cpu:,.0f} | 1.00 |")
     for s in servers:
         rps, p99 = med(label, s, "rps"), med(label, s, "p99")
         rr, pr = rps / n_rps if n_rps else float("nan"), p99 / n_p99 if n_p99 else float("nan")
         text, rmin, pmax = targets[label]
         ok = rr >= rmin and (pmax is None or pr <= pmax)
         p99_text, pr_text = (f"{p99:.2f}", f"{pr:.2f}") if lat else ("—", "—")
+        cpu = med(label, s, "per_cpu")
         out.append(f"| {names[label]} | grove ({s[6:]}) | {rps:,.0f} | {p99_text} | {rr:.2f} | {pr_text} | "
-                   f"{errors(label, s)} | {text}: {'met' if ok else 'NOT met'} |")
+                   f"{errors(label, s)} | {text}: {'met' if ok else 'NOT met'} | {cpu:,.0f} | "
+                   f"{cpu / n_cpu if n_cpu else float('nan'):.2f} |")
 out.append("")
 out.append(f"## Workers: grove-hello ({default_engine}), 500 connections")
 out.append("")
-out.append("| workers | req/s | p99 (ms) | scaling |")
-out.append("|---|---:|---:|---:|")
+out.append("| workers | req/s | p99 (ms) | scaling | req per server CPU-s |")
+out.append("|---|---:|---:|---:|---:|")
 w1 = med("workers", "grove_w1", "rps")
 for s, n in (("grove_w1", 1), ("grove_w2", 2)):
     rps = med("workers", s, "rps")
-    out.append(f"| {n} | {rps:,.0f} | {med('workers', s, 'p99'):.2f} | {rps / w1 if w1 else float('nan'):.2f}x |")
+    out.append(f"| {n} | {rps:,.0f} | {med('workers', s, 'p99'):.2f} | {rps / w1 if w1 else float('nan'):.2f}x | "
+               f"{med('workers', s, 'per_cpu'):,.0f} |")
 out.append("")
 out.append(f"## Memory per idle keep-alive connection ({int(idle):,} open, each after one request)")
 out.append("")
