@@ -31,8 +31,8 @@ TEST_CASE("patched: a blocking read waits only its green thread", "[compat][io]"
   CHECK(writer.join() == 2);
   CHECK(ms_since(start) >= 99);
   ticker.stop();
-  CHECK(ticker.ticks() >= 20);
-  CHECK(ticker.max_gap_ms() < 60);
+  CHECK(ticker.ticks() >= 10);
+  CHECK(ticker.max_gap_ms() < 90);  // a blocked hub: at least the 100 ms the reader waited
 }
 
 TEST_CASE("patched: partial reads, EOF and errors are libc's", "[compat][io]") {
@@ -289,7 +289,7 @@ TEST_CASE("patched: an fd the user made non-blocking keeps returning EAGAIN", "[
 TEST_CASE("patched: SO_RCVTIMEO and SO_SNDTIMEO are honoured", "[compat][io]") {
   compat::patch_all();
   Pair p;
-  timeval tv{0, 50'000};
+  timeval tv{0, 100'000};
   REQUIRE(::setsockopt(p.b, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) == 0);
   REQUIRE(::setsockopt(p.a, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) == 0);
   Ticker ticker;
@@ -300,7 +300,7 @@ TEST_CASE("patched: SO_RCVTIMEO and SO_SNDTIMEO are honoured", "[compat][io]") {
     CHECK(::read(p.b, &c, 1) == -1);
     CHECK(errno == EAGAIN);
     double waited = ms_since(start);
-    CHECK(waited >= 49);
+    CHECK(waited >= 99);
     CHECK(waited < 1000);
     // Nobody reads: the send buffer fills, and the write returns what it managed.
     std::string big(8 << 20, 'x');
@@ -308,14 +308,15 @@ TEST_CASE("patched: SO_RCVTIMEO and SO_SNDTIMEO are honoured", "[compat][io]") {
     ssize_t n = ::write(p.a, big.data(), big.size());
     CHECK(n > 0);
     CHECK(n < ssize_t(big.size()));
-    CHECK(ms_since(start) >= 49);
+    CHECK(ms_since(start) >= 99);
     // Now full: nothing at all goes, EAGAIN after the timeout.
     errno = 0;
     CHECK(::send(p.a, big.data(), big.size(), 0) == -1);
     CHECK(errno == EAGAIN);
   });
   ticker.stop();
-  CHECK(ticker.ticks() >= 40);
+  CHECK(ticker.ticks() >= 10);
+  CHECK(ticker.max_gap_ms() < 90);  // each timeout is 100 ms
 }
 
 TEST_CASE("patched: errno is the caller's across the wait", "[compat][io]") {
@@ -422,7 +423,7 @@ TEST_CASE("patched: pipes wait cooperatively and never become non-blocking", "[c
   CHECK(writer.join() == ssize_t(size));
   CHECK(reader.join() == size);
   ticker.stop();
-  CHECK(ticker.max_gap_ms() < 60);
+  CHECK(ticker.max_gap_ms() < 90);
 
   // EOF once the write end is closed.
   auto eof = green::spawn([&] {

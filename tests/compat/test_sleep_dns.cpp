@@ -21,20 +21,20 @@ TEST_CASE("patched: every sleep call sleeps only its green thread", "[compat][sl
       return ms_since(start);
     };
   };
-  sleepers.push_back(green::spawn(timed([] { std::this_thread::sleep_for(50ms); })));
-  sleepers.push_back(green::spawn(timed([] { ::usleep(50'000); })));
+  sleepers.push_back(green::spawn(timed([] { std::this_thread::sleep_for(100ms); })));
+  sleepers.push_back(green::spawn(timed([] { ::usleep(100'000); })));
   sleepers.push_back(green::spawn(timed([] {
-    timespec ts{0, 50'000'000};
+    timespec ts{0, 100'000'000};
     ::nanosleep(&ts, nullptr);
   })));
   sleepers.push_back(green::spawn(timed([] {
-    timespec ts{0, 50'000'000};
+    timespec ts{0, 100'000'000};
     ::clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, nullptr);
   })));
   sleepers.push_back(green::spawn(timed([] {
     timespec t;
     ::clock_gettime(CLOCK_MONOTONIC, &t);
-    t.tv_nsec += 50'000'000;
+    t.tv_nsec += 100'000'000;
     if (t.tv_nsec >= 1'000'000'000) {
       t.tv_nsec -= 1'000'000'000;
       ++t.tv_sec;
@@ -44,24 +44,24 @@ TEST_CASE("patched: every sleep call sleeps only its green thread", "[compat][sl
   sleepers.push_back(green::spawn(timed([] {
     timespec t;
     ::clock_gettime(CLOCK_REALTIME, &t);
-    t.tv_nsec += 50'000'000;
+    t.tv_nsec += 100'000'000;
     if (t.tv_nsec >= 1'000'000'000) {
       t.tv_nsec -= 1'000'000'000;
       ++t.tv_sec;
     }
     ::clock_nanosleep(CLOCK_REALTIME, TIMER_ABSTIME, &t, nullptr);
   })));
-  sleepers.push_back(green::spawn(timed([] { std::this_thread::sleep_until(SteadyClock::now() + 50ms); })));
+  sleepers.push_back(green::spawn(timed([] { std::this_thread::sleep_until(SteadyClock::now() + 100ms); })));
   auto start = SteadyClock::now();
   for (auto& s : sleepers) {
     double took = s.join();
-    CHECK(took >= 49);
+    CHECK(took >= 99);
     CHECK(took < 1000);
   }
-  CHECK(ms_since(start) < 400);  // together, not one after another
+  CHECK(ms_since(start) < 600);  // together, not one after another (700 ms in a row)
   ticker.stop();
-  CHECK(ticker.ticks() >= 20);
-  CHECK(ticker.max_gap_ms() < 40);
+  CHECK(ticker.ticks() >= 10);
+  CHECK(ticker.max_gap_ms() < 90);
 }
 
 TEST_CASE("patched: sleep results and errors are libc's", "[compat][sleep]") {
