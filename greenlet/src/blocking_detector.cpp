@@ -20,9 +20,9 @@ namespace grove::green {
 
 namespace detail {
 
-namespace {
+std::atomic<bool> g_detector_on{false};
 
-std::atomic<bool> g_on{false};
+namespace {
 
 struct Detector {
   std::mutex mutex;  // guards everything below
@@ -130,8 +130,6 @@ void watchdog() {
 
 }  // namespace
 
-bool detector_on() noexcept { return g_on.load(std::memory_order_relaxed); }
-
 std::shared_ptr<HubMonitor> register_monitor() {
   auto m = std::make_shared<HubMonitor>();
   std::lock_guard lock(detector().mutex);
@@ -171,7 +169,7 @@ void enable_blocking_detector(Duration threshold) {
   }
   d.stop = false;
   d.running = true;
-  detail::g_on.store(true, std::memory_order_relaxed);
+  detail::g_detector_on.store(true, std::memory_order_relaxed);
   d.thread = std::thread(&detail::watchdog);
 }
 
@@ -187,10 +185,10 @@ void disable_blocking_detector() {
   }
   d.changed.notify_all();
   t.join();
-  detail::g_on.store(false, std::memory_order_relaxed);
+  detail::g_detector_on.store(false, std::memory_order_relaxed);
 }
 
-bool blocking_detector_enabled() { return detail::g_on.load(std::memory_order_relaxed); }
+bool blocking_detector_enabled() { return detail::g_detector_on.load(std::memory_order_relaxed); }
 
 void set_blocking_sink(BlockingSink sink) {
   std::lock_guard lock(detail::detector().mutex);

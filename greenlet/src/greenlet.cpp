@@ -132,9 +132,8 @@ void remove_link(GreenletBase* g, std::uint64_t id) noexcept {
 
 // --- Greenlet -----------------------------------------------------------------------------
 
-detail::GreenletBase& Greenlet::checked() const {
-  if (!core_) throw std::logic_error("grove: use of an empty green thread handle");
-  return *core_.get();
+void Greenlet::empty_handle() {
+  throw std::logic_error("grove: use of an empty green thread handle");
 }
 
 std::string Greenlet::name() const { return checked().display_name(); }

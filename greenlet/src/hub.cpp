@@ -13,7 +13,7 @@
 
 namespace grove::green::detail {
 
-thread_local Hub* t_hub = nullptr;
+constinit thread_local Hub* t_hub GROVE_GREEN_TLS = nullptr;
 
 namespace {
 
@@ -62,21 +62,9 @@ bool is_greenlet_exit(const std::exception_ptr& e) noexcept {
   }
 }
 
-std::optional<TimePoint> deadline_after(std::optional<Duration> timeout) {
-  if (!timeout) return std::nullopt;
-  return std::chrono::time_point_cast<Duration>(Clock::now()) + *timeout;
-}
-
 }  // namespace
 
-std::optional<TimePoint> deadline_for(std::optional<Duration> timeout) {
-  return deadline_after(timeout);
-}
-
-Hub* Hub::get_if_exists() noexcept { return t_hub; }
-
-Hub& Hub::get() {
-  if (Hub* h = t_hub) return *h;
+Hub& Hub::create() {
   auto hub = std::make_unique<Hub>();
   t_hub = hub.get();
   t_owner.hub = std::move(hub);
@@ -142,77 +130,7 @@ Hub::~Hub() {
 
 // --- the run queue and the live list ------------------------------------------------------
 
-void Hub::enqueue(GreenletBase* g) noexcept {
-  g->queued = true;
-  g->run_next = nullptr;
-  g->run_prev = run_tail_;
-  if (run_tail_)
-    run_tail_->run_next = g;
-  else
-    run_head_ = g;
-  run_tail_ = g;
-}
-
-void Hub::unqueue(GreenletBase* g) noexcept {
-  if (!g->queued) return;
-  (g->run_prev ? g->run_prev->run_next : run_head_) = g->run_next;
-  (g->run_next ? g->run_next->run_prev : run_tail_) = g->run_prev;
-  g->run_prev = g->run_next = nullptr;
-  g->queued = false;
-}
-
-GreenletBase* Hub::dequeue() noexcept {
-  GreenletBase* g = run_head_;
-  if (g) unqueue(g);
-  return g;
-}
-
-void Hub::link_live(GreenletBase* g) noexcept {
-  g->live_prev = nullptr;
-  g->live_next = live_head_;
-  if (live_head_) live_head_->live_prev = g;
-  live_head_ = g;
-  monitor_->live.store(++live_count_, std::memory_order_relaxed);
-}
-
-void Hub::unlink_live(GreenletBase* g) noexcept {
-  if (g->live_prev)
-    g->live_prev->live_next = g->live_next;
-  else if (live_head_ == g)
-    live_head_ = g->live_next;
-  else
-    return;  // not listed
-  if (g->live_next) g->live_next->live_prev = g->live_prev;
-  g->live_prev = g->live_next = nullptr;
-  monitor_->live.store(--live_count_, std::memory_order_relaxed);
-}
-
 // --- choosing what runs next --------------------------------------------------------------
-
-GreenletBase* Hub::next_ready() noexcept {
-  while (GreenletBase* g = dequeue())
-    if (g->started || prepare(g)) return g;
-  return nullptr;
-}
-
-GreenletBase* Hub::next_to_run() noexcept {
-  if (runs_since_poll_ < kPollEvery) {
-    if (GreenletBase* g = next_ready()) {
-      ++runs_since_poll_;
-      return g;
-    }
-  }
-  GreenletBase* hub = self_.get();
-  if (!hub->started && !prepare(hub)) std::abort();  // prepare() reported why
-  return hub;
-}
-
-void Hub::start(GreenletBase* g) {
-  g->retain();  // the hub's reference, dropped when its stack is reaped
-  link_live(g);
-  g->state = State::created;
-  enqueue(g);
-}
 
 // --- the hub's own fiber --------------------------------------------------------------------
 
@@ -310,7 +228,7 @@ void Hub::finish(GreenletBase* g) noexcept {
   g->state = State::dead;
   g->pending = nullptr;
   unlink_live(g);
-  g->joiners.notify_all();
+  while (Waiter* w = g->joiners.pop_front()) wake(w->green, Wake::notified);
   while (LinkNode* link = g->links) {
     g->links = link->next;
     try {
@@ -341,18 +259,18 @@ void Hub::die_unstarted(GreenletBase* g, std::exception_ptr error) noexcept {
 
 // --- park and wake --------------------------------------------------------------------------
 
-void Hub::check_can_park() {
-  GreenletBase* self = current_;
-  if (self->is_hub)
+void Hub::cannot_park() {
+  if (current_->is_hub)
     throw std::logic_error(
         "grove: a blocking green call (sleep, wait, join, a lock, a queue, ...) was made "
         "inside the hub: from a loop callback or a coroutine running on the green engine. "
         "The hub cannot wait; spawn a green thread for the blocking work (green::spawn) or "
         "await instead");
-  if (self->state == State::dead)
+  if (current_->state == State::dead)
     throw std::logic_error("grove: a link callback of a dying green thread tried to wait; "
                            "link callbacks must not block");
-  if (self->pending) throw_pending();
+  throw_pending();
+  throw std::logic_error("grove: cannot_park() without a reason");
 }
 
 Wake Hub::park(Parking* parking, std::optional<TimePoint> deadline) {
@@ -360,25 +278,18 @@ Wake Hub::park(Parking* parking, std::optional<TimePoint> deadline) {
   return park_now(parking, deadline);
 }
 
-Wake Hub::park_now(Parking* parking, std::optional<TimePoint> deadline) {
+Wake Hub::park_until(Parking* parking, TimePoint deadline) {
   GreenletBase* self = current_;
-  Timer timer;
-  if (deadline) timer = loop_->call_at(*deadline, [this, self] { wake(self, Wake::timed_out); });
-  self->parking = parking;
-  self->wake_reason = Wake::none;
-  self->state = State::parked;
-  switch_to(next_to_run());
-  if (deadline) timer.cancel();
-  return self->wake_reason;
+  Timer timer = loop_->call_at(deadline, [this, self] { wake(self, Wake::timed_out); });
+  const Wake why = park_now(parking, std::nullopt);
+  timer.cancel();
+  return why;
 }
 
-bool Hub::wake(GreenletBase* g, Wake why) noexcept {
-  if (g->state != State::parked) return false;
-  g->wake_reason = why;
-  if (Parking* p = std::exchange(g->parking, nullptr)) p->cancel();
-  g->state = State::runnable;
-  enqueue(g);
-  return true;
+GreenletBase* Hub::hub_fiber() noexcept {
+  GreenletBase* hub = self_.get();
+  if (!hub->started && !prepare(hub)) std::abort();  // prepare() reported why
+  return hub;
 }
 
 void Hub::throw_into(GreenletBase* g, std::exception_ptr error) {
@@ -393,15 +304,6 @@ void Hub::throw_into(GreenletBase* g, std::exception_ptr error) {
   wake(g, Wake::thrown);
 }
 
-void Hub::yield() {
-  check_can_park();
-  GreenletBase* self = current_;
-  self->state = State::runnable;
-  enqueue(self);
-  switch_to(next_to_run());
-  throw_pending();
-}
-
 void Hub::kill(GreenletBase* g, std::exception_ptr error, bool block,
                std::optional<Duration> timeout) {
   if (g->is_root || g->is_hub)
@@ -413,15 +315,9 @@ void Hub::kill(GreenletBase* g, std::exception_ptr error, bool block,
   if (block && !in_hub()) wait_dead(g, timeout);
 }
 
-bool Hub::wait_dead(GreenletBase* g, std::optional<Duration> timeout) {
-  if (g->state == State::dead) return true;
-  if (g == current_)
-    throw std::logic_error("grove: green thread '" + g->display_name() +
-                           "' tried to join itself, which would wait forever");
-  Waiter w;
-  if (g->joiners.wait(w, timeout) == Wake::notified) return true;
-  throw_pending();
-  return g->state == State::dead;
+void Hub::cannot_join_self(GreenletBase* g) {
+  throw std::logic_error("grove: green thread '" + g->display_name() +
+                         "' tried to join itself, which would wait forever");
 }
 
 // --- shutdown at thread exit ----------------------------------------------------------------

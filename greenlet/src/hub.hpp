@@ -11,6 +11,7 @@
 #include <grove/green/detail/core.hpp>
 #include <grove/green/greenlet.hpp>
 
+#include "monitor.hpp"
 #include "stack_pool.hpp"
 
 #include <boost/context/detail/fcontext.hpp>
@@ -45,6 +46,17 @@ struct FdSlot {
 
 using boost::context::detail::transfer_t;
 
+// Initial-exec TLS: grove is built position-independent, and the default model for that
+// would make every access to the hub a call to __tls_get_addr.
+#if defined(__GNUC__)
+#define GROVE_GREEN_TLS __attribute__((tls_model("initial-exec")))
+#else
+#define GROVE_GREEN_TLS
+#endif
+
+// The hub of the calling thread, if it has one. Also read by the overflow signal handler.
+extern constinit thread_local Hub* t_hub GROVE_GREEN_TLS;
+
 // A context that is not a spawned green thread: root and the hub's fiber.
 class PlainGreenlet final : public GreenletBase {
  public:
@@ -61,6 +73,7 @@ class Hub {
   // The calling thread's hub, created on first use.
   static Hub& get();
   static Hub* get_if_exists() noexcept;
+  static Hub& create();
 
   Hub();
   ~Hub();
@@ -80,15 +93,19 @@ class Hub {
   void start(GreenletBase* g);
   // Throws std::logic_error in the hub and the pending exception, if any (a switch point).
   void check_can_park();
+  [[noreturn]] void cannot_park();
   // check_can_park(), then park_now().
   Wake park(Parking* parking, std::optional<TimePoint> deadline);
   // Parks without the checks; returns why it woke.
   Wake park_now(Parking* parking, std::optional<TimePoint> deadline);
+  Wake park_until(Parking* parking, TimePoint deadline);
   bool wake(GreenletBase* g, Wake why) noexcept;
   void throw_into(GreenletBase* g, std::exception_ptr error);
   void yield();
   void kill(GreenletBase* g, std::exception_ptr error, bool block, std::optional<Duration> timeout);
   bool wait_dead(GreenletBase* g, std::optional<Duration> timeout);
+  Wake wait_in(WaitList& list, Waiter& w, std::optional<Duration> timeout);
+  [[noreturn]] void cannot_join_self(GreenletBase* g);
   std::size_t live_count() const noexcept { return live_count_; }
 
   // --- fd waits (fd_wait.cpp) -----------------------------------------------------------
@@ -130,6 +147,7 @@ class Hub {
   void unqueue(GreenletBase* g) noexcept;
   GreenletBase* next_ready() noexcept;
   GreenletBase* next_to_run() noexcept;
+  GreenletBase* hub_fiber() noexcept;
   void run_green(GreenletBase* g) noexcept;
   void finish(GreenletBase* g) noexcept;
   void die_unstarted(GreenletBase* g, std::exception_ptr error) noexcept;
@@ -168,11 +186,166 @@ class Hub {
   friend struct HubAccess;
 };
 
-// The hub of the calling thread, if it has one. Read by the overflow signal handler.
-extern thread_local Hub* t_hub;
+// Inline below: what every switch and every wait goes through.
+
+inline Hub* Hub::get_if_exists() noexcept { return t_hub; }
+
+inline Hub& Hub::get() {
+  if (Hub* h = t_hub) [[likely]]
+    return *h;
+  return create();
+}
+
+inline void Hub::note_switch(GreenletBase* next) noexcept {
+  if (detector_on()) [[unlikely]]
+    monitor_->note(next);
+}
+
+inline void Hub::enqueue(GreenletBase* g) noexcept {
+  g->queued = true;
+  g->run_next = nullptr;
+  g->run_prev = run_tail_;
+  if (run_tail_)
+    run_tail_->run_next = g;
+  else
+    run_head_ = g;
+  run_tail_ = g;
+}
+
+inline void Hub::unqueue(GreenletBase* g) noexcept {
+  if (!g->queued) return;
+  (g->run_prev ? g->run_prev->run_next : run_head_) = g->run_next;
+  (g->run_next ? g->run_next->run_prev : run_tail_) = g->run_prev;
+  g->run_prev = g->run_next = nullptr;
+  g->queued = false;
+}
+
+inline GreenletBase* Hub::dequeue() noexcept {
+  GreenletBase* g = run_head_;
+  if (!g) return nullptr;
+  run_head_ = g->run_next;
+  if (run_head_)
+    run_head_->run_prev = nullptr;
+  else
+    run_tail_ = nullptr;
+  g->run_next = nullptr;
+  g->queued = false;
+  return g;
+}
+
+inline GreenletBase* Hub::next_ready() noexcept {
+  while (GreenletBase* g = dequeue())
+    if (g->started || prepare(g)) [[likely]]
+      return g;
+  return nullptr;
+}
+
+// What runs when the running context stops: the head of the run queue, unless it is time
+// for the hub to poll (the queue is empty, or kPollEvery turns ran since the last poll).
+inline GreenletBase* Hub::next_to_run() noexcept {
+  if (runs_since_poll_ < kPollEvery) [[likely]] {
+    if (GreenletBase* g = next_ready()) {
+      ++runs_since_poll_;
+      return g;
+    }
+  }
+  return hub_fiber();
+}
+
+inline void Hub::check_can_park() {
+  if (current_->is_hub || current_->pending || current_->state == State::dead) [[unlikely]]
+    cannot_park();
+}
+
+inline bool Hub::wake(GreenletBase* g, Wake why) noexcept {
+  if (g->state != State::parked) return false;
+  g->wake_reason = why;
+  if (Parking* p = std::exchange(g->parking, nullptr)) p->cancel();
+  g->state = State::runnable;
+  enqueue(g);
+  return true;
+}
+
+inline Wake Hub::park_now(Parking* parking, std::optional<TimePoint> deadline) {
+  if (deadline) return park_until(parking, *deadline);
+  GreenletBase* self = current_;
+  self->parking = parking;
+  self->wake_reason = Wake::none;
+  self->state = State::parked;
+  switch_to(next_to_run());
+  return self->wake_reason;
+}
+
+inline void Hub::yield() {
+  check_can_park();
+  GreenletBase* self = current_;
+  self->state = State::runnable;
+  enqueue(self);
+  switch_to(next_to_run());
+  if (self->pending) [[unlikely]]
+    throw_pending();
+}
+
+inline void Hub::link_live(GreenletBase* g) noexcept {
+  g->live_prev = nullptr;
+  g->live_next = live_head_;
+  if (live_head_) live_head_->live_prev = g;
+  live_head_ = g;
+  monitor_->live.store(++live_count_, std::memory_order_relaxed);
+}
+
+inline void Hub::unlink_live(GreenletBase* g) noexcept {
+  if (g->live_prev)
+    g->live_prev->live_next = g->live_next;
+  else if (live_head_ == g)
+    live_head_ = g->live_next;
+  else
+    return;  // not listed
+  if (g->live_next) g->live_next->live_prev = g->live_prev;
+  g->live_prev = g->live_next = nullptr;
+  monitor_->live.store(--live_count_, std::memory_order_relaxed);
+}
+
+inline void Hub::start(GreenletBase* g) {
+  g->retain();  // the hub's reference, dropped when its stack is reaped
+  link_live(g);
+  g->state = State::created;
+  enqueue(g);
+}
+
+// Parks in `list` until notified (true), or until the timeout or an exception (false, or
+// thrown). The waiter lives on the caller's stack.
+inline Wake Hub::wait_in(WaitList& list, Waiter& w, std::optional<Duration> timeout) {
+  check_can_park();
+  if (timeout && *timeout <= Duration::zero()) return Wake::timed_out;
+  w.green = current_;
+  list.push_back(w);
+  if (!timeout) [[likely]]
+    return park_now(&w, std::nullopt);
+  try {
+    return park_until(&w, std::chrono::time_point_cast<Duration>(Clock::now()) + *timeout);
+  } catch (...) {
+    list.remove(w);
+    throw;
+  }
+}
+
+inline bool Hub::wait_dead(GreenletBase* g, std::optional<Duration> timeout) {
+  if (g->state == State::dead) return true;
+  if (g == current_) [[unlikely]]
+    cannot_join_self(g);
+  Waiter w;
+  if (wait_in(g->joiners, w, timeout) == Wake::notified) return true;
+  throw_pending();
+  return g->state == State::dead;
+}
+
+inline std::optional<TimePoint> deadline_for(std::optional<Duration> timeout) {
+  if (!timeout) return std::nullopt;
+  return std::chrono::time_point_cast<Duration>(Clock::now()) + *timeout;
+}
 
 // hub.cpp / switch.cpp
-std::optional<TimePoint> deadline_for(std::optional<Duration> timeout);
 EhState* current_eh_globals() noexcept;
 void init_machine_state(GreenletBase* root) noexcept;
 
@@ -191,7 +364,6 @@ struct AltStack {
 };
 
 // blocking_detector.cpp
-bool detector_on() noexcept;
 void start_detector_from_env();
 
 }  // namespace grove::green::detail

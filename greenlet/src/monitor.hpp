@@ -29,6 +29,10 @@ struct HubMonitor {
   }
 };
 
+// Whether the blocking detector runs: the one thing a switch checks when it is off.
+extern std::atomic<bool> g_detector_on;
+inline bool detector_on() noexcept { return g_detector_on.load(std::memory_order_relaxed); }
+
 std::shared_ptr<HubMonitor> register_monitor();
 void unregister_monitor(const std::shared_ptr<HubMonitor>& monitor) noexcept;
 

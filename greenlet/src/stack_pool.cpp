@@ -60,19 +60,26 @@ void StackPool::unmap(Stack stack) noexcept {
 }
 
 Stack StackPool::acquire(std::size_t usable) {
+  const std::size_t guard = configured_guard();
+  // The newest free stack first: spawn after join reuses the stack that just came back,
+  // whose pages are resident and in cache.
+  if (!free_.empty() && free_.back().requested == usable && free_.back().guard == guard) {
+    Stack s = free_.back();
+    free_.pop_back();
+    return s;
+  }
   const std::size_t page = page_size();
-  usable = round_up(usable ? usable : configured_stack_size(), page);
-  const std::size_t guard = round_up(configured_guard(), page);
-  // Newest first: its pages are the likeliest to be resident and in cache.
   for (std::size_t i = free_.size(); i-- > 0;) {
-    if (free_[i].usable == usable && free_[i].guard == guard) {
+    if (free_[i].requested == usable && free_[i].guard == guard) {
       Stack s = free_[i];
       free_[i] = free_.back();
       free_.pop_back();
       return s;
     }
   }
-  return map(usable, guard);
+  Stack s = map(round_up(usable, page), round_up(guard, page));
+  s.requested = usable;
+  return s;
 }
 
 void StackPool::release(Stack stack) noexcept {

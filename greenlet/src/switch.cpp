@@ -99,9 +99,14 @@ void init_machine_state(GreenletBase* root) noexcept {
 
 EhState* current_eh_globals() noexcept { return thread_eh_globals(); }
 
-void Hub::note_switch(GreenletBase* next) noexcept {
-  if (detector_on()) [[unlikely]]
-    monitor_->note(next);
+inline void Hub::arrive(transfer_t t) {
+  auto* from = static_cast<GreenletBase*>(t.data);
+  sanitizer_arrive(current_, from);
+  if (from->state == State::dead)
+    reap(from);
+  else
+    from->fctx = t.fctx;
+  *eh_ = current_->eh;
 }
 
 bool Hub::prepare(GreenletBase* g) noexcept {
@@ -145,16 +150,6 @@ void Hub::exit_to(GreenletBase* next) {
   ctx::jump_fcontext(std::exchange(next->fctx, nullptr), self);
   std::fprintf(stderr, "grove: a dead green thread was resumed\n");
   std::abort();
-}
-
-void Hub::arrive(transfer_t t) {
-  auto* from = static_cast<GreenletBase*>(t.data);
-  sanitizer_arrive(current_, from);
-  if (from->state == State::dead)
-    reap(from);
-  else
-    from->fctx = t.fctx;
-  *eh_ = current_->eh;
 }
 
 // A context that died has left its stack for good: the stack can be reused.

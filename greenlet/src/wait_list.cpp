@@ -39,22 +39,12 @@ Waiter* WaitList::pop_front() noexcept {
 }
 
 Wake WaitList::wait(Waiter& w, std::optional<Duration> timeout) {
-  Hub& hub = Hub::get();
-  hub.check_can_park();
-  if (timeout && *timeout <= Duration::zero()) return Wake::timed_out;
-  w.green = hub.running();
-  push_back(w);
-  try {
-    return hub.park_now(&w, deadline_for(timeout));
-  } catch (...) {
-    remove(w);
-    throw;
-  }
+  return Hub::get().wait_in(*this, w, timeout);
 }
 
 Waiter* WaitList::notify_one() noexcept {
   Waiter* w = pop_front();
-  if (w) wake(w->green, Wake::notified);
+  if (w && w->green->hub) w->green->hub->wake(w->green, Wake::notified);
   return w;
 }
 

@@ -90,7 +90,12 @@ class Greenlet {
   detail::GreenletBase* core() const noexcept { return core_.get(); }
 
  protected:
-  detail::GreenletBase& checked() const;
+  detail::GreenletBase& checked() const {
+    if (!core_) [[unlikely]]
+      empty_handle();
+    return *core_.get();
+  }
+  [[noreturn]] static void empty_handle();
   detail::GreenRef core_;
 };
 

@@ -92,6 +92,7 @@ struct Stack {
   char* base = nullptr;
   std::size_t guard = 0;
   std::size_t usable = 0;
+  std::size_t requested = 0;  // the size asked for (usable is that, rounded up to pages)
   char* bottom() const { return base + guard; }
   char* top() const { return base + guard + usable; }
   explicit operator bool() const { return base != nullptr; }
@@ -127,36 +128,33 @@ class GreenletBase {
   std::string display_name() const;
   void set_name(std::string name);
 
+  // --- what every switch touches, together in the first cache line ---
+  void* fctx = nullptr;             // its suspended Boost.Context context
+  GreenletBase* run_prev = nullptr; // run queue (intrusive, doubly linked)
+  GreenletBase* run_next = nullptr;
+  Parking* parking = nullptr;       // what it waits on while parked
+  EhState eh;                       // its exception globals while it is off the CPU
+  State state = State::created;
+  Wake wake_reason = Wake::none;
+  bool queued = false;
+  bool started = false;
+  bool is_root = false;             // the OS thread's own stack
+  bool is_hub = false;              // the hub's fiber
+  bool has_function = false;
+  bool exited_normally = false;     // returned, or ended by GreenletExit
+  std::exception_ptr pending;       // thrown at its next switch point
+
+  // --- the rest ---
   Hub* hub = nullptr;
   std::uint64_t id = 0;
   std::string name;
-  State state = State::created;
-  Wake wake_reason = Wake::none;
-  bool started = false;
-  bool is_root = false;   // the OS thread's own stack
-  bool is_hub = false;    // the hub's fiber
-  bool has_function = false;
-
-  Parking* parking = nullptr;       // what it waits on while parked
-  std::exception_ptr pending;       // thrown at its next switch point
   std::exception_ptr error;         // why it died, unless it returned or exited normally
-  bool exited_normally = false;     // returned, or ended by GreenletExit
-
-  // Run queue and the hub's list of live green threads (intrusive, doubly linked).
-  GreenletBase* run_prev = nullptr;
-  GreenletBase* run_next = nullptr;
-  bool queued = false;
-  GreenletBase* live_prev = nullptr;
+  GreenletBase* live_prev = nullptr;  // the hub's list of live green threads
   GreenletBase* live_next = nullptr;
-
-  LinkNode* links = nullptr;  // callbacks to run when it dies
-  WaitList joiners;           // green threads in join()
-
-  // Machine state.
-  void* fctx = nullptr;  // its suspended Boost.Context context
+  LinkNode* links = nullptr;        // callbacks to run when it dies
+  WaitList joiners;                 // green threads in join()
   Stack stack;
-  std::size_t stack_size = 0;  // requested usable size
-  EhState eh;
+  std::size_t stack_size = 0;       // requested usable size
   ExecutionContext context;
   void* asan_fake_stack = nullptr;
   const void* asan_bottom = nullptr;
