@@ -230,13 +230,14 @@ struct Cycle {
   ScaffoldState& app_state;
   const std::vector<std::unique_ptr<RouteEntry>>& routes;
 
-  // Scopes from the innermost blueprint out to the app.
-  std::vector<ScaffoldState*> scopes_inner_first() const {
-    std::vector<ScaffoldState*> s;
-    if (ctx.route) s = ctx.route->chain;
-    s.push_back(&app_state);
-    return s;
+  // Scopes from the innermost blueprint out to the app (set once the route is known).
+  std::vector<ScaffoldState*> scopes;
+  void set_scopes() {
+    scopes.clear();
+    if (ctx.route) scopes = ctx.route->chain;
+    scopes.push_back(&app_state);
   }
+  const std::vector<ScaffoldState*>& scopes_inner_first() const { return scopes; }
 
   bool propagate() const {
     const Json* p = app.config.find("PROPAGATE_EXCEPTIONS");
@@ -277,7 +278,6 @@ struct Cycle {
 
   std::optional<Response> preprocess() {
     // The app's hooks, then each blueprint's from the outermost in.
-    std::vector<ScaffoldState*> scopes = scopes_inner_first();
     for (auto it = scopes.rbegin(); it != scopes.rend(); ++it) {
       for (auto& fn : (*it)->before) {
         std::optional<Response> out;
@@ -309,7 +309,6 @@ struct Cycle {
   // Flask's _find_error_handler: by status (blueprints first, then the app), then by type
   // (blueprints first, then the app; most derived type first within a scope).
   const detail::ErrorFn* find_handler(const std::exception_ptr& e, std::optional<int> code) const {
-    std::vector<ScaffoldState*> scopes = scopes_inner_first();
     if (code) {
       for (auto* s : scopes) {
         auto it = s->by_status.find(*code);
@@ -399,11 +398,12 @@ Response App::handle(std::shared_ptr<Request> request) {
     req.set_max_content_length(static_cast<std::size_t>(limit->as_int()));
 
   detail::ContextBinding bind(ctx.get());
-  Cycle cycle{*this, *ctx, req, *state_, impl_->routes};
+  Cycle cycle{*this, *ctx, req, *state_, impl_->routes, {}};
 
   std::exception_ptr routing_error;
   std::vector<std::string> allow;
   ctx->route = cycle.match(routing_error, allow);
+  cycle.set_scopes();
 
   std::exception_ptr error;  // what teardown hooks receive: the unhandled exception
   Response response;
