@@ -25,7 +25,9 @@
 #include <grove/http.hpp>
 #include <grove/web.hpp>
 
+#ifndef GROVE_DEMO_AS_LIBRARY
 #include <CLI/CLI.hpp>
+#endif
 #include <curl/curl.h>
 #include <unistd.h>
 
