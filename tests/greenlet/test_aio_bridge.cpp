@@ -28,10 +28,12 @@ aio::Task<int> sleepy_failure(Duration d) {
   throw std::invalid_argument("from a coroutine");
 }
 
-// Records the loop it runs on before and after a suspension.
-aio::Task<bool> same_loop_across_suspension(EventLoop** seen) {
+// Records the loop it runs on before and after a suspension, and when it slept.
+aio::Task<bool> same_loop_across_suspension(EventLoop** seen, TimePoint* began, TimePoint* ended) {
   EventLoop* before = &aio::get_running_loop();
+  *began = now();
   co_await aio::sleep(20ms);
+  *ended = now();
   EventLoop* after = &aio::get_running_loop();
   *seen = after;
   co_return before == after;
@@ -140,10 +142,13 @@ TEST_CASE("green threads running aio::run concurrently each see only their own l
   constexpr int kThreads = 10;
   std::vector<green::Handle<std::pair<bool, EventLoop*>>> gs;
   std::vector<bool> sibling_saw_loop;
+  std::vector<TimePoint> began(kThreads), ended(kThreads);
   for (int i = 0; i < kThreads; ++i)
-    gs.push_back(green::spawn([] {
+    gs.push_back(green::spawn([&, i] {
       EventLoop* seen = nullptr;
-      const bool same = aio::run(same_loop_across_suspension(&seen), "green");
+      const bool same = aio::run(
+          same_loop_across_suspension(&seen, &began[std::size_t(i)], &ended[std::size_t(i)]),
+          "green");
       return std::make_pair(same, seen);
     }));
   auto sibling = green::spawn([&] {
@@ -152,7 +157,6 @@ TEST_CASE("green threads running aio::run concurrently each see only their own l
       green::sleep(1ms);
     }
   });
-  const auto t0 = now();
   std::set<EventLoop*> loops;
   for (auto& g : gs) {
     auto [same, seen] = g.join();
@@ -161,7 +165,9 @@ TEST_CASE("green threads running aio::run concurrently each see only their own l
   }
   sibling.join();
   REQUIRE(loops.size() == kThreads);            // one loop per green thread's run()
-  REQUIRE(ms_since(t0) < kThreads * 20 - 50);   // they ran concurrently
+  // They ran concurrently: every coroutine had started sleeping before the first woke.
+  REQUIRE(*std::max_element(began.begin(), began.end()) <
+          *std::min_element(ended.begin(), ended.end()));
   for (bool saw : sibling_saw_loop) REQUIRE_FALSE(saw);
   REQUIRE_FALSE(aio::is_loop_running());
 }
