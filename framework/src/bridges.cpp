@@ -71,7 +71,7 @@ std::string bridge_name(const AsyncToSync& bridge) {
   using Fn = void (*)(aio::Task<void>);
   if (const Fn* f = bridge.target<Fn>()) {
     if (*f == &thread_bridge) return "thread";
-    if (*f == &green_bridge) return "green";
+    if (*f == &green_bridge || *f == &grove::green::async_to_sync) return "green";
   }
   return bridge ? "custom" : "none";
 }

@@ -197,6 +197,7 @@ TEST_CASE("web: bridges: killing a green thread that waits in the green bridge c
 TEST_CASE("web: bridges: names", "[bridges][tsan]") {
   CHECK(bridge_name(thread_bridge) == "thread");
   CHECK(bridge_name(green_bridge) == "green");
+  CHECK(bridge_name(grove::green::async_to_sync) == "green");
   CHECK(bridge_name([](aio::Task<void>) {}) == "custom");
   CHECK(bridge_name(AsyncToSync()) == "none");
   CHECK_THROWS_WITH(bridge_from_name("fast"), Catch::Contains("known: green, thread"));

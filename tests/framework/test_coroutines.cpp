@@ -276,7 +276,7 @@ TEST_CASE("web: coroutines: replacing async_to_sync takes effect everywhere, wit
   CHECK(c.get("/sync").text() == "sync");
   CHECK(bridged == 2);  // after + teardown
   CHECK(bridge_name(app.async_to_sync) == "custom");
-  app.async_to_sync = green_bridge;
+  app.async_to_sync = grove::green::async_to_sync;  // the green bridge, by its design name
   bridged = 0;
   CHECK(c.get("/bp/").text() == "bp");
   CHECK(bridged == 0);

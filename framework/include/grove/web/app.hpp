@@ -456,6 +456,17 @@ void thread_bridge(aio::Task<void> coro);
 // green thread (main) the caller's context waits, as any green wait does.
 void green_bridge(aio::Task<void> coro);
 
+}  // namespace grove::web
+
+namespace grove::green {
+// The green bridge under the name the design gives it: app.async_to_sync =
+// grove::green::async_to_sync. (greenlet provides no bridge of its own; this one lives in
+// the framework because it carries the framework's request context.)
+inline void async_to_sync(aio::Task<void> coro) { web::green_bridge(std::move(coro)); }
+}  // namespace grove::green
+
+namespace grove::web {
+
 // What the bridges throw for a call they cannot make.
 class BridgeError : public std::runtime_error {
  public:
