@@ -300,12 +300,15 @@ TEST_CASE("a lock granted just before a cancel is kept, and the cancel hits the 
 
 TEST_CASE("shield protects the inner task from the awaiter's cancellation", "[cancel]") {
   aio::run([]() -> aio::Task<void> {
-    auto inner = aio::create_task([]() -> aio::Task<int> {
-      co_await aio::sleep(20ms);
+    aio::Event go;
+    auto inner = aio::create_task([](aio::Event& ev) -> aio::Task<int> {
+      co_await ev.wait();
       co_return 5;
-    }());
+    }(go));
     co_await cancel_while_awaiting([&] { return aio::shield(inner); });
     CHECK_FALSE(inner.done());
+    CHECK_FALSE(inner.cancelled());
+    go.set();
     const int v = co_await inner;
     CHECK(v == 5);
     CHECK_FALSE(inner.cancelled());
