@@ -5,7 +5,7 @@
 using namespace grove::http;
 using namespace grove::http::test;
 
-TEST_CASE("stop lets an in-flight request finish, then closes its connection") {
+TEST_CASE("stop lets an in-flight request finish, then closes its connection", "[tsan]") {
   std::atomic<bool> in_app{false};
   ServerThread st([&](Request&) {
     in_app = true;
@@ -65,7 +65,7 @@ TEST_CASE("after the stop timeout the remaining connections are closed and count
   for (auto& s : stuck) CHECK(s.closed_by_peer(1000ms));
 }
 
-TEST_CASE("pipelined requests already received are answered during a stop") {
+TEST_CASE("pipelined requests already received are answered during a stop", "[tsan]") {
   std::atomic<bool> in_app{false};
   ServerThread st([&](Request& req) {
     if (req.path() == "/first") {
@@ -88,7 +88,7 @@ TEST_CASE("pipelined requests already received are answered during a stop") {
   st.stop();
 }
 
-TEST_CASE("graceful stop under load: every request is answered or its connection refused") {
+TEST_CASE("graceful stop under load: every request is answered or its connection refused", "[tsan]") {
   ServerThread st([](Request& req) {
     grove::green::sleep(std::chrono::milliseconds(1 + std::hash<std::string_view>{}(req.path()) % 5));
     return Response::text("ok:" + std::string(req.path()));
