@@ -10,6 +10,8 @@
 #include <asio/executor_work_guard.hpp>
 #include <asio/posix/stream_descriptor.hpp>
 
+#include <fcntl.h>
+
 #include <cerrno>
 #include <chrono>
 #include <cstddef>
@@ -104,6 +106,7 @@ class AsioPoller final : public Poller {
         f.reset();
         return ec.value();
       }
+      f->saved_flags = ::fcntl(fd, F_GETFL);
     }
     Events removed = f->want & ~want;
     f->want = want;
@@ -115,6 +118,7 @@ class AsioPoller final : public Poller {
       f->pending = Events::none;
     }
     arm(*f);
+    restore_blocking_mode(*f);
     return 0;
   }
 
@@ -184,9 +188,20 @@ class AsioPoller final : public Poller {
     Events want = Events::none;
     Events pending = Events::none;  // async_wait in flight per direction
     unsigned generation = 0;
+    int saved_flags = -1;  // the fd's flags before Asio first touched them
     bool queued_rearm = false;
     OpSlot slots[2];  // read, write
   };
+
+  // Asio makes a descriptor non-blocking the first time it waits on it, and remembers that
+  // it did. The fd belongs to the user (or to a parent shell, for inherited fds): give it its
+  // mode back; Asio will not set it again, and readiness waits do not need it.
+  static void restore_blocking_mode(Fd& f) {
+    if (f.saved_flags < 0 || (f.saved_flags & O_NONBLOCK)) return;
+    int now = ::fcntl(f.fd, F_GETFL);
+    if (now >= 0 && (now & O_NONBLOCK)) ::fcntl(f.fd, F_SETFL, f.saved_flags);
+    f.saved_flags = -1;
+  }
 
   void arm(Fd& f) {
     f.queued_rearm = false;

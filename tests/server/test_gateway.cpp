@@ -110,7 +110,7 @@ TEST_CASE("Response constructors set status, body and content type") {
   CHECK(reason_phrase(799) == "Unknown");
 }
 
-TEST_CASE("streamed responses push through a BodyWriter; sources are pulled") {
+TEST_CASE("streamed responses push through a BodyWriter and sources are pulled") {
   struct Collect : BodyWriter {
     std::string out;
     void write(std::string_view d) override { out.append(d); }

@@ -52,7 +52,7 @@ TEST_CASE("Content-Length and Transfer-Encoding together get 400") {
   CHECK(error_status(post("Transfer-Encoding: chunked\r\nContent-Length: 3\r\n", "0\r\n\r\n")) == 400);
 }
 
-TEST_CASE("Transfer-Encoding other than chunked gets 501; misuse of chunked gets 400") {
+TEST_CASE("Transfer-Encoding other than chunked gets 501 and misuse of chunked gets 400") {
   CHECK(error_status(post("Transfer-Encoding: gzip\r\n")) == 501);
   CHECK(error_status(post("Transfer-Encoding: gzip, chunked\r\n")) == 501);
   CHECK(error_status(post("Transfer-Encoding: identity\r\n")) == 501);

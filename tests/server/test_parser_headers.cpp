@@ -94,7 +94,7 @@ TEST_CASE("header limits are configurable") {
   CHECK(error_status(get("A: 12345678901234567890\r\n"), limits) == 431);
 }
 
-TEST_CASE("Expect: 100-continue is recognised; other expectations get 417") {
+TEST_CASE("Expect: 100-continue is recognised and other expectations get 417") {
   auto r = one("POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-Continue\r\nContent-Length: 3\r\n\r\nabc");
   CHECK(r.expect_continue);
   CHECK(r.body == "abc");

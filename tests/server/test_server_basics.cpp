@@ -67,7 +67,7 @@ TEST_CASE("HEAD of a streamed response runs no producer and sends no body") {
   CHECK(produced == 1);
 }
 
-TEST_CASE("HTTP/1.1 keeps the connection open; Connection: close closes it") {
+TEST_CASE("HTTP/1.1 keeps the connection open and Connection: close closes it") {
   ServerThread st([](Request&) { return Response::text("ok"); });
   Socket s = Socket::tcp(st.port());
   ResponseReader rr(s);

@@ -40,7 +40,7 @@ TEST_CASE("a body sent slowly in pieces is read as it arrives") {
   CHECK(r->body == "ab0ab1ab2ab3ab4");
 }
 
-TEST_CASE("a 1 MiB body is accepted; one byte more gets 413 and the connection closes") {
+TEST_CASE("a 1 MiB body is accepted and one byte more gets 413 and the connection closes") {
   ServerThread st(echo);
   std::string mib(1 << 20, 'z');
   auto ok = request(st.port(), "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 1048576\r\n\r\n" + mib);
@@ -107,7 +107,7 @@ TEST_CASE("Expect: 100-continue is answered on the first body read, not before")
   CHECK(refused->header("connection") == "close");
 }
 
-TEST_CASE("an unread small body is drained and the connection kept; a large one closes it") {
+TEST_CASE("an unread small body is drained and the connection kept and a large one closes it") {
   ServerThread st([](Request& req) { return Response::text(std::string(req.path())); });
   Socket s = Socket::tcp(st.port());
   s.send("POST /a HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhelloGET /b HTTP/1.1\r\nHost: t\r\n\r\n");

@@ -126,13 +126,13 @@ TEST_CASE("HTTP/2 gets a clean refusal: 505 with a message, then close") {
   expect_refused(st.port(), "GET / HTTP/2.0\r\nHost: t\r\n\r\n", 505);
 }
 
-TEST_CASE("CONNECT gets 501; an unknown expectation gets 417") {
+TEST_CASE("CONNECT gets 501 and an unknown expectation gets 417") {
   ServerThread st(counting);
   expect_refused(st.port(), "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n", 501);
   expect_refused(st.port(), "POST / HTTP/1.1\r\nHost: t\r\nExpect: 200-ok\r\nContent-Length: 1\r\n\r\nx", 417);
 }
 
-TEST_CASE("an exception in the application gets 500; the connection and other requests carry on") {
+TEST_CASE("an exception in the application gets 500 and the connection and other requests carry on") {
   ServerThread st(counting);
   Socket s = Socket::tcp(st.port());
   s.send("GET /throw HTTP/1.1\r\nHost: t\r\n\r\nGET /throw-int HTTP/1.1\r\nHost: t\r\n\r\n"
