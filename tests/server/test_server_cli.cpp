@@ -19,7 +19,7 @@ int hello_status(const std::string& args, std::string* out) {
 }
 }  // namespace
 
-TEST_CASE("--help lists the standard flags and exits 0") {
+TEST_CASE("the flag --help lists the standard flags and exits 0") {
   std::string out;
   CHECK(hello_status("--help", &out) == 0);
   for (const char* flag : {"--bind", "--workers", "--backend", "--compat", "--no-compat", "--max-connections",
@@ -28,7 +28,7 @@ TEST_CASE("--help lists the standard flags and exits 0") {
     CHECK(out.find(flag) != std::string::npos);
 }
 
-TEST_CASE("--version names the version, the built engines and the default engine") {
+TEST_CASE("the flag --version names the version, the built engines and the default engine") {
   std::string out;
   CHECK(hello_status("--version", &out) == 0);
   CHECK(out.find("grove " + std::string(grove::version())) != std::string::npos);
@@ -72,7 +72,7 @@ TEST_CASE("the startup line names the engine, the workers, compat and every addr
   }
 }
 
-TEST_CASE("--compat patches and says so") {
+TEST_CASE("the flag --compat patches and says so") {
   if (!compat_available()) {
     WARN("grove::compat is not built");
     return;
@@ -105,7 +105,7 @@ TEST_CASE("SIGTERM and SIGINT stop gracefully: the in-flight request is answered
   }
 }
 
-TEST_CASE("--max-body and the timeouts from the command line take effect") {
+TEST_CASE("the flag --max-body and the timeouts from the command line take effect") {
   TempDir dir;
   int port = -1;
   Child c = start_hello(dir.path, {"--max-body", "1K", "--header-timeout", "200ms"}, nullptr, &port);
@@ -117,7 +117,7 @@ TEST_CASE("--max-body and the timeouts from the command line take effect") {
   CHECK(c.wait() == 0);
 }
 
-TEST_CASE("--access-log writes the Combined Log Format") {
+TEST_CASE("the flag --access-log writes the Combined Log Format") {
   TempDir dir;
   int port = -1;
   std::string access = dir.path + "/access.log";
@@ -134,7 +134,7 @@ TEST_CASE("--access-log writes the Combined Log Format") {
   CHECK(std::regex_search(log, std::regex(R"re("-" 400 \d+ "-" "-")re")));
 }
 
-TEST_CASE("--workers 2: two processes serve, a crashed worker is replaced, SIGTERM stops all") {
+TEST_CASE("the flag --workers 2: two processes serve, a crashed worker is replaced, SIGTERM stops all") {
   TempDir dir;
   int port = -1;
   Child c = start_hello(dir.path, {"--workers", "2"}, nullptr, &port);
