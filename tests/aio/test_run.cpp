@@ -48,6 +48,7 @@ TEST_CASE("run cancels leftover tasks, awaits them and names them in a warning",
   bool ticker_cancelled = false;
   bool ticker_cleaned = false;
   int ticks = 0;
+  aio::Event ticked;  // outlives main: the ticker may still tick in main's last iteration
   const int result = aio::run([&]() -> aio::Task<int> {
     aio::create_task(aio::co_invoke([&]() -> aio::Task<void> {
       Cleanup c(ticker_cleaned);
@@ -55,6 +56,7 @@ TEST_CASE("run cancels leftover tasks, awaits them and names them in a warning",
         for (;;) {
           co_await aio::sleep(1ms);
           ++ticks;
+          ticked.set();
         }
       } catch (const aio::CancelledError&) {
         ticker_cancelled = true;
@@ -62,7 +64,7 @@ TEST_CASE("run cancels leftover tasks, awaits them and names them in a warning",
       }
     }), "ticker");
     aio::create_task([]() -> aio::Task<void> { co_await aio::sleep(10s); }());
-    co_await aio::sleep(5ms);
+    co_await ticked.wait();  // the ticker is running in the background
     co_return 3;
   }());
   CHECK(result == 3);
