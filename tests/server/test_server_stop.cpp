@@ -41,7 +41,7 @@ TEST_CASE("stop closes idle keep-alive connections at once") {
   }
   auto t0 = SteadyClock::now();
   st.stop(10s);
-  CHECK(seconds_since(t0) < 1.0);
+  CHECK(seconds_since(t0) < 3.0);  // at once, not at the 10 s timeout
   for (auto& s : idle) CHECK(s.closed_by_peer(1000ms));
 }
 
@@ -60,7 +60,7 @@ TEST_CASE("after the stop timeout the remaining connections are closed and count
   st.stop(200ms);
   double took = seconds_since(t0);
   CHECK(took >= 0.15);
-  CHECK(took < 2.0);
+  CHECK(took < 3.0);
   CHECK(st.final_stats().closed_at_timeout == 3);
   for (auto& s : stuck) CHECK(s.closed_by_peer(1000ms));
 }
