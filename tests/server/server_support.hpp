@@ -45,6 +45,13 @@ inline double seconds_since(SteadyClock::time_point t) {
   return std::chrono::duration<double>(SteadyClock::now() - t).count();
 }
 
+// The in-process servers log nothing unless GROVE_TEST_LOG is set: the tests read what
+// matters from the responses (a test about the log sets its own level).
+inline const bool quiet_logs = [] {
+  if (!std::getenv("GROVE_TEST_LOG")) Log::set_level(LogLevel::off);
+  return true;
+}();
+
 // --- a server on its own OS thread ----------------------------------------------------------
 
 // Runs a Server on a thread of its own (with its own hub, of the engine GROVE_LOOP names).
@@ -54,8 +61,6 @@ class ServerThread {
   explicit ServerThread(Application app, ServerConfig config = {}) {
     if (config.binds == ServerConfig{}.binds) config.binds = {"127.0.0.1:0"};
     config.handle_signals = false;
-    // Quiet unless asked: the tests read what matters from the responses.
-    if (!std::getenv("GROVE_TEST_LOG")) Log::set_level(LogLevel::error);
     std::promise<void> ready;
     auto ready_f = ready.get_future();
     thread_ = std::thread([this, app = std::move(app), config, &ready]() mutable {
