@@ -60,6 +60,7 @@ LogState& log_state() {
   return *s;
 }
 std::atomic<int> g_level{int(LogLevel::info)};
+std::atomic<bool> g_access_on{false};  // read per request without the lock
 
 void write_all(int fd, std::string_view s) {
   while (!s.empty()) {
@@ -129,12 +130,10 @@ void Log::open_access_log(const std::string& path) {
   }
   s.access_fd = fd;
   s.access_owned = fd > 2;
+  g_access_on.store(fd >= 0, std::memory_order_relaxed);
 }
 
-bool Log::access_log_enabled() noexcept {
-  auto& s = log_state();
-  return s.access_fd >= 0;
-}
+bool Log::access_log_enabled() noexcept { return g_access_on.load(std::memory_order_relaxed); }
 
 void Log::access(std::string_view line) {
   auto& s = log_state();
