@@ -910,6 +910,14 @@ struct Server::Impl {
     }
   }
 
+  // After the stop, nothing of the loop's is kept: the hub and its loop may go away with
+  // their thread before this server is destroyed.
+  void release_loop_handles() {
+    sweep_timer = Timer();
+    stop_timer = Timer();
+    flush_timer = Timer();
+  }
+
   void finish_stop() {
     if (stopped_) return;
     {
@@ -1112,6 +1120,7 @@ void Server::serve_forever() {
   s.done.wait();
   s.sigterm.close();
   s.sigint.close();
+  s.release_loop_handles();
 }
 
 void Server::stop(std::optional<Duration> timeout) {
@@ -1121,7 +1130,10 @@ void Server::stop(std::optional<Duration> timeout) {
     return;
   }
   s.begin_stop(timeout);
-  if (!green::in_hub()) s.done.wait();
+  if (!green::in_hub()) {
+    s.done.wait();
+    s.release_loop_handles();
+  }
 }
 
 void Server::stop_threadsafe(std::optional<Duration> timeout) {
