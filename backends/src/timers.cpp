@@ -14,7 +14,7 @@ namespace {
 constexpr std::size_t kArity = 4;
 // Below this many entries a sweep is not worth its pass over the heap.
 constexpr std::size_t kMinSweep = 64;
-constexpr std::size_t kSweepAhead = 8;
+constexpr std::size_t kSweepAhead = 24;
 
 // Children of i are kArity * (i - kHeap0) + kHeap0 + 1 ... + kArity.
 constexpr std::size_t first_child(std::size_t i, std::size_t heap0) {
