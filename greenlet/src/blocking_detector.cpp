@@ -22,6 +22,11 @@ namespace detail {
 
 std::atomic<bool> g_detector_on{false};
 
+std::mutex& names_mutex() noexcept {
+  static std::mutex* m = new std::mutex;  // never destroyed: used at thread exit
+  return *m;
+}
+
 namespace {
 
 struct Detector {
@@ -78,7 +83,7 @@ std::optional<BlockingReport> sample(Observation& o, HubMonitor& m, Duration thr
     return std::nullopt;
   }
   if (o.reported || now - o.since < threshold) return std::nullopt;
-  std::lock_guard names(m.names);
+  std::lock_guard names(names_mutex());
   // Re-check under the lock: while the count has not moved, the context is still on the CPU,
   // so it is alive and its name can be read.
   if (m.switches.load(std::memory_order_acquire) != switches) return std::nullopt;

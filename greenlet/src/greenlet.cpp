@@ -19,10 +19,11 @@ std::atomic<bool> g_guarded{true};
 std::atomic<std::size_t> g_pool_limit{1024};
 
 // Renaming or freeing a green thread while the blocking detector may be reading its name.
+// (Process-wide, not the hub's: a handle may outlive its hub.)
 template <class F>
-void with_names_locked(Hub* hub, F&& f) {
-  if (hub && detector_on()) {
-    std::lock_guard lock(hub->monitor().names);
+void with_names_locked(F&& f) {
+  if (detector_on()) {
+    std::lock_guard lock(names_mutex());
     f();
   } else {
     f();
@@ -44,7 +45,7 @@ std::string GreenletBase::display_name() const {
 }
 
 void GreenletBase::set_name(std::string new_name) {
-  with_names_locked(hub, [&] { name = std::move(new_name); });
+  with_names_locked([&] { name = std::move(new_name); });
 }
 
 GreenletBase::~GreenletBase() {
@@ -55,7 +56,7 @@ GreenletBase::~GreenletBase() {
 }
 
 void GreenletBase::destroy() noexcept {
-  with_names_locked(hub, [&] { delete this; });
+  with_names_locked([&] { delete this; });
 }
 
 GreenletBase* prepare_spawn(GreenletBase* g, SpawnOptions&& options) {
@@ -84,10 +85,12 @@ void throw_pending() {
   std::rethrow_exception(e);
 }
 
-bool wake(GreenletBase* g, Wake why) noexcept { return g->hub && g->hub->wake(g, why); }
+bool wake(GreenletBase* g, Wake why) noexcept {
+  return g->state == State::parked && g->hub && g->hub->wake(g, why);
+}
 
 void throw_into(GreenletBase* g, std::exception_ptr error) {
-  if (g->hub) g->hub->throw_into(g, std::move(error));
+  if (g->state != State::dead && g->hub) g->hub->throw_into(g, std::move(error));
 }
 
 EventLoop& hub_loop() { return Hub::get().loop(); }
@@ -95,7 +98,8 @@ EventLoop& hub_loop() { return Hub::get().loop(); }
 void start(GreenletBase* g) { Hub::get().start(g); }
 
 void kill(GreenletBase* g, std::exception_ptr error, bool block, std::optional<Duration> timeout) {
-  if (g->hub) g->hub->kill(g, std::move(error), block, timeout);
+  // A dead green thread's hub may be gone (a handle can outlive its OS thread).
+  if (g->state != State::dead && g->hub) g->hub->kill(g, std::move(error), block, timeout);
 }
 
 bool wait_dead(GreenletBase* g, std::optional<Duration> timeout) {
@@ -108,7 +112,7 @@ std::uint64_t add_link(GreenletBase* g, Function<void()> fn) {
     fn();
     return 0;
   }
-  static std::uint64_t ids = 0;  // hub-thread data; a collision across threads is harmless
+  static thread_local std::uint64_t ids = 0;  // ids are per green thread, hence per OS thread
   auto* node = new LinkNode;
   node->fn = std::move(fn);
   node->id = ++ids;

@@ -325,6 +325,7 @@ void Hub::cannot_join_self(GreenletBase* g) {
 void Hub::shutdown() {
   if (shut_down_) return;
   shut_down_ = true;
+  root_->pending = nullptr;  // nothing of the main context's is left to deliver
   // As gevent does with green threads it collects: GreenletExit in each, a little time to
   // unwind (their destructors may still wait), then the hub's fiber ends.
   for (int round = 0; round < 3 && live_count_ > 0; ++round) {

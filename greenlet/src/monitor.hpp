@@ -19,9 +19,6 @@ struct HubMonitor {
   // Spawned green threads alive: the main context running its own code is only a stall
   // when some green thread could want the CPU.
   std::atomic<std::size_t> live{0};
-  // Held by the watchdog while it reads the name of the context it found stuck, and by the
-  // hub while it renames or frees a green thread (only when the detector is on).
-  std::mutex names;
 
   void note(GreenletBase* g) noexcept {
     running.store(g, std::memory_order_relaxed);
@@ -32,6 +29,10 @@ struct HubMonitor {
 // Whether the blocking detector runs: the one thing a switch checks when it is off.
 extern std::atomic<bool> g_detector_on;
 inline bool detector_on() noexcept { return g_detector_on.load(std::memory_order_relaxed); }
+
+// Held by the watchdog while it reads the name of the context it found stuck, and by a hub
+// while it renames or frees a green thread (only while the detector is on).
+std::mutex& names_mutex() noexcept;
 
 std::shared_ptr<HubMonitor> register_monitor();
 void unregister_monitor(const std::shared_ptr<HubMonitor>& monitor) noexcept;

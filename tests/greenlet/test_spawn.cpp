@@ -5,6 +5,7 @@
 #include <stdexcept>
 #include <string>
 #include <system_error>
+#include <thread>
 
 using namespace grove;
 using namespace grove::test;
@@ -168,4 +169,18 @@ TEST_CASE("a custom stack size is honoured", "[green][spawn][tsan]") {
     return buf[0] + buf[sizeof buf - 1];
   });
   REQUIRE(g.join() == 3);
+}
+
+TEST_CASE("a dead green thread's handle outlives its OS thread and its hub",
+          "[green][spawn][tsan]") {
+  green::Handle<int> kept;
+  std::thread([&] {
+    auto g = green::spawn([] { return 7; });
+    g.join();
+    kept = g;  // the OS thread (and its hub) ends below
+  }).join();
+  REQUIRE(kept.dead());
+  REQUIRE(kept.join() == 7);
+  REQUIRE_NOTHROW(kept.kill());
+  REQUIRE(kept.name().rfind("green-", 0) == 0);
 }
