@@ -86,19 +86,25 @@ stop_server() {
 cpu_ticks() {  # pid -> utime+stime in clock ticks
   awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0
 }
+runq_ns() {  # pid -> ns its main thread spent runnable but waiting for a CPU
+  awk '{print $2}' "/proc/$1/schedstat" 2>/dev/null || echo 0
+}
 
 rows=()
 last_rps=0
 run() {  # label kind path connections [quiet]
   local label=$1 kind=$2 path=$3 conns=$4 quiet=${5:-}
   start_server "$kind"
-  local out t0 t1 w0 w1
+  local out t0 t1 w0 w1 q0 q1
   t0=$(cpu_ticks "$server_pid")
+  q0=$(runq_ns "$server_pid")
   w0=$(date +%s%N)
   out=$(wrk -t1 -c"$conns" -d"$duration" --timeout 10s -s "$root/bench/web/report.lua" "http://127.0.0.1:$port$path" 2>&1 || true)
   w1=$(date +%s%N)
   t1=$(cpu_ticks "$server_pid")
-  local cpu
+  q1=$(runq_ns "$server_pid")
+  local cpu runq
+  runq=$(awk -v q="$((q1 - q0))" -v ns="$((w1 - w0))" 'BEGIN { printf "%.0f", 100 * q / ns }')
   cpu=$(awk -v t="$((t1 - t0))" -v hz="$(getconf CLK_TCK)" -v ns="$((w1 - w0))" 'BEGIN { printf "%.0f", 100 * t / hz / (ns / 1e9) }')
   local line
   line=$(grep '^RESULT' <<<"$out" || echo "RESULT requests=0 seconds=1 p50_ms=0 p99_ms=0 connect=0 read=0 write=0 status=0 timeout=0")
@@ -111,9 +117,9 @@ run() {  # label kind path connections [quiet]
   local rps
   rps=$(awk -v n="$ok" -v s="$r_seconds" 'BEGIN { printf "%.0f", n / s }')
   last_rps=$rps
-  printf '%-34s %-28s c=%-4s errors=%-7s ok req/s=%-8s p50=%-8s p99=%-8s cpu=%s%%\n' "$label" "$path" "$conns" "$errors" "$rps" "$r_p50_ms" "$r_p99_ms" "$cpu" >&2
+  printf '%-34s %-28s c=%-4s errors=%-7s ok req/s=%-8s p50=%-8s p99=%-8s cpu=%s%% runq=%s%%\n' "$label" "$path" "$conns" "$errors" "$rps" "$r_p50_ms" "$r_p99_ms" "$cpu" "$runq" >&2
   [ -n "$quiet" ] && return 0
-  rows+=("| $label | \`$path\` | $conns | $errors | $rps | $r_p50_ms | $r_p99_ms | $cpu | $warned |")
+  rows+=("| $label | \`$path\` | $conns | $errors | $rps | $r_p50_ms | $r_p99_ms | $cpu | $runq | $warned |")
 }
 
 median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
@@ -141,8 +147,8 @@ done
 fw_m=$(median "${fw[@]}")
 bare_m=$(median "${bare[@]}")
 ratio=$(awk -v a="$fw_m" -v b="$bare_m" 'BEGIN { printf "%.2f", a / b }')
-rows+=("| grove-demo (framework), median of $reps | \`/hello\` | 50 | | $fw_m | | | | |")
-rows+=("| grove-hello (bare handler), median of $reps | \`/\` | 50 | | $bare_m | | | | |")
+rows+=("| grove-demo (framework), median of $reps | \`/hello\` | 50 | | $fw_m | | | | | |")
+rows+=("| grove-hello (bare handler), median of $reps | \`/\` | 50 | | $bare_m | | | | | |")
 
 cpu=$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')
 page=$(cat <<EOF2
@@ -154,11 +160,13 @@ $engine, compat on, green bridge unless the row says otherwise. Flask $("$python
 gevent $("$python" -c 'import gevent; print(gevent.__version__)') pywsgi with monkey.patch_all(), asgiref $("$python" -c 'import asgiref; print(asgiref.__version__)')
 (Debian). Machine: $cpu, $(nproc) cores, shared with the client. "errors" counts wrk's socket
 errors and non-2xx answers; "ok req/s" counts 2xx answers only; "CPU %" is the server
-process's CPU time over the run (100 = one core); "warned" is whether the server printed a
-warning. Load average when the run began: $load.
+process's CPU time over the run (100 = one core); "run-queue %" is how long its main thread
+was ready to run but waited for a CPU (from /proc/PID/schedstat: contention from other
+processes, the client included); "warned" is whether the server printed a warning. Load
+average when the run began: $load.
 
-| server | route | conns | errors | ok req/s | p50 ms | p99 ms | CPU % | warned |
-|---|---|---|---|---|---|---|---|---|
+| server | route | conns | errors | ok req/s | p50 ms | p99 ms | CPU % | run-queue % | warned |
+|---|---|---|---|---|---|---|---|---|---|
 $(printf '%s\n' "${rows[@]}")
 
 /hello through the framework ÷ the bare server's trivial handler: **$ratio** (target ≥ 0.8).

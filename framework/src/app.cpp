@@ -301,7 +301,7 @@ struct Cycle {
       resp.headers.set("Allow", joined);
       return resp;
     }
-    Response out;
+    Response out{Response::Blank{}};
     call_erased(app, r.fn, &out, req);
     return out;
   }
@@ -329,7 +329,7 @@ struct Cycle {
       if (http) return http->get_response();
       std::rethrow_exception(e);
     }
-    Response out;
+    Response out{Response::Blank{}};
     call_erased(app, *handler, &out, e);
     return out;
   }
@@ -340,7 +340,7 @@ struct Cycle {
     std::exception_ptr server_error =
         std::make_exception_ptr(InternalServerError(std::string(), e));
     const detail::ErrorFn* handler = find_handler(server_error, 500);
-    Response out;
+    Response out{Response::Blank{}};
     if (handler)
       call_erased(app, *handler, &out, server_error);
     else
@@ -362,7 +362,7 @@ struct Cycle {
   }
 
   Response full_dispatch(const std::exception_ptr& routing_error, const std::vector<std::string>& allow) {
-    Response rv;
+    Response rv{Response::Blank{}};
     try {
       std::optional<Response> early = preprocess();
       rv = early ? std::move(*early) : dispatch(routing_error, allow);
@@ -406,7 +406,7 @@ Response App::handle(std::shared_ptr<Request> request) {
   cycle.set_scopes();
 
   std::exception_ptr error;  // what teardown hooks receive: the unhandled exception
-  Response response;
+  Response response{Response::Blank{}};
   try {
     try {
       response = cycle.full_dispatch(routing_error, allow);

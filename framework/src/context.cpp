@@ -39,7 +39,10 @@ void unbind_context(const void* key, RequestContext* ctx) noexcept {
   Stack& s = it->second;
   if (s.top == ctx) {
     if (s.below.empty()) {
-      t_bindings.erase(it);
+      // Keep the entry: the same green thread (a kept-alive connection) binds again soon.
+      // Bounded: past a few thousand idle entries, they are dropped.
+      s.top = nullptr;
+      if (t_bindings.size() > 4096) t_bindings.erase(it);
       return;
     }
     s.top = s.below.back();

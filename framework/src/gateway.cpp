@@ -15,6 +15,7 @@ grove::http::Response App::operator()(grove::http::Request& hreq) {
   }
 
   Headers headers;
+  headers.reserve(hreq.headers().size());
   for (auto field : hreq.headers()) headers.add(std::string(field.name), std::string(field.value));
   auto req = std::make_shared<Request>(Request::from_parts(std::string(hreq.method()), std::string(hreq.path()),
                                                            std::string(hreq.query()), std::move(headers)));

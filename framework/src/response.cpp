@@ -8,7 +8,13 @@
 namespace grove::web {
 
 Response::Response(std::string body, int status_code, Headers extra) : status(status_code), body_(std::move(body)) {
-  headers.set("Content-Type", std::string(kDefaultMimetype));
+  if (extra.empty()) {
+    headers.add("Content-Type", std::string(kDefaultMimetype));
+    return;
+  }
+  bool typed = extra.contains("Content-Type");
+  headers.reserve(extra.size() + (typed ? 0 : 1));
+  if (!typed) headers.add("Content-Type", std::string(kDefaultMimetype));
   for (const auto& [k, v] : extra) {
     if (iequals(k, "Content-Type"))
       headers.set(k, v);
@@ -18,7 +24,7 @@ Response::Response(std::string body, int status_code, Headers extra) : status(st
 }
 
 Response::Response(const Json& body, int status_code, Headers extra) : status(status_code), body_(body.dump()) {
-  headers.set("Content-Type", "application/json");
+  headers.add("Content-Type", "application/json");
   for (const auto& [k, v] : extra) {
     if (iequals(k, "Content-Type"))
       headers.set(k, v);
@@ -28,10 +34,14 @@ Response::Response(const Json& body, int status_code, Headers extra) : status(st
 }
 
 Response Response::text(std::string body, int status_code) {
-  return Response(std::move(body), status_code, {{"Content-Type", "text/plain; charset=utf-8"}});
+  Response r{Blank{}};
+  r.status = status_code;
+  r.body_ = std::move(body);
+  r.headers.add("Content-Type", "text/plain; charset=utf-8");
+  return r;
 }
 
-Response Response::stream(Source source, int status_code, Headers extra) {
+Response Response::stream(Source source, int status_code, Headers extra) {  // NOLINT
   Response r(std::string(), status_code, std::move(extra));
   r.source_ = std::move(source);
   return r;

@@ -54,6 +54,7 @@ class Headers {
   Headers(std::initializer_list<Item> items) : items_(items) {}
 
   void add(std::string name, std::string value) { items_.emplace_back(std::move(name), std::move(value)); }
+  void reserve(std::size_t n) { items_.reserve(n); }
   // Replaces every field with this name by one (appends when absent).
   void set(std::string_view name, std::string value);
   // Adds only when absent.

@@ -46,7 +46,10 @@ class Response {
 
   static constexpr std::string_view kDefaultMimetype = "text/html; charset=utf-8";
 
-  Response() { headers.set("Content-Type", std::string(kDefaultMimetype)); }
+  Response() { headers.add("Content-Type", std::string(kDefaultMimetype)); }
+  // A response with no headers at all (the framework's placeholders, overwritten before use).
+  struct Blank {};
+  explicit Response(Blank) noexcept {}
   Response(std::string body, int status_code = 200, Headers extra = {});
   Response(const char* body, int status_code = 200, Headers extra = {})
       : Response(std::string(body), status_code, std::move(extra)) {}
