@@ -64,7 +64,7 @@ void green_bridge(aio::Task<void> coro) {
   // only the calling green thread waits. run_main gives aio::run's semantics on it (leftover
   // tasks cancelled and named in a warning, errors rethrown with their type).
   std::unique_ptr<EventLoop> loop = context_loop(green::make_green_loop(), capture_request_context());
-  aio::detail::run_main(*loop, std::move(coro));
+  aio::detail::run_main(*loop, detail::track_main(*loop, std::move(coro)));
 }
 
 std::string bridge_name(const AsyncToSync& bridge) {

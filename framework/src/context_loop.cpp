@@ -9,7 +9,10 @@
 // tasks it creates on that loop, where run()'s leftover-task cleanup finds them.
 #include "internal.hpp"
 
+#include <grove/aio/task.hpp>
 #include <grove/context.hpp>
+
+#include <atomic>
 #include <grove/web/app.hpp>
 
 namespace grove::web {
@@ -23,6 +26,26 @@ class ContextLoop;
 struct Shared {
   ContextLoop* loop = nullptr;
   RequestContextRef ctx;
+  // Callbacks scheduled through this loop that still exist (queued, armed timers, open
+  // watchers): each wrapped callable holds one count until it is destroyed.
+  std::atomic<long> own{0};
+  // Set once the bridged coroutine has finished (track_main).
+  std::atomic<bool> main_done{false};
+};
+
+// One count in Shared::own, carried by a wrapped callable (moves with it).
+class OwnToken {
+ public:
+  explicit OwnToken(std::shared_ptr<Shared> s) : s_(std::move(s)) { s_->own.fetch_add(1, std::memory_order_relaxed); }
+  OwnToken(OwnToken&& o) noexcept : s_(std::move(o.s_)) {}
+  OwnToken& operator=(OwnToken&&) = delete;
+  ~OwnToken() {
+    if (s_) s_->own.fetch_sub(1, std::memory_order_relaxed);
+  }
+  Shared& operator*() const { return *s_; }
+
+ private:
+  std::shared_ptr<Shared> s_;
 };
 
 class ContextLoop final : public EventLoop {
@@ -45,8 +68,8 @@ class ContextLoop final : public EventLoop {
   };
 
   Callback wrap(Callback cb) {
-    return [s = shared_, cb = std::move(cb)]() mutable {
-      Enter e(*s);
+    return [t = OwnToken(shared_), cb = std::move(cb)]() mutable {
+      Enter e(*t);
       cb();
     };
   }
@@ -60,8 +83,8 @@ class ContextLoop final : public EventLoop {
     return inner_->call_every(interval, wrap(std::move(cb)));
   }
   IoWatcher watch(int fd, Events events, IoCallback cb) override {
-    return inner_->watch(fd, events, [s = shared_, cb = std::move(cb)](Events e) mutable {
-      Enter enter(*s);
+    return inner_->watch(fd, events, [t = OwnToken(shared_), cb = std::move(cb)](Events e) mutable {
+      Enter enter(*t);
       cb(e);
     });
   }
@@ -83,9 +106,24 @@ class ContextLoop final : public EventLoop {
   }
   void stop() override { inner_->stop(); }
   bool is_running() const override { return inner_->is_running(); }
-  bool alive() const override { return inner_->alive(); }
-  void work_started() override { inner_->work_started(); }
-  void work_finished() override { inner_->work_finished(); }
+  // While the bridged coroutine runs: whatever the inner loop says (for a green loop, the
+  // whole hub), so aio's "waiting for something that can never happen" check stays as it
+  // is. Once it is done: only this loop's own work, so aio::run's clean-up does not spend
+  // turns of a hub that is alive for everyone else's sake.
+  bool alive() const override {
+    if (!shared_->main_done.load(std::memory_order_acquire)) return inner_->alive();
+    return shared_->own.load(std::memory_order_relaxed) > 0 || work_ > 0;
+  }
+  void work_started() override {
+    ++work_;
+    inner_->work_started();
+  }
+  void work_finished() override {
+    --work_;
+    inner_->work_finished();
+  }
+  Shared& shared() { return *shared_; }
+  const std::shared_ptr<Shared>& shared_ptr() const { return shared_; }
   void reinit_after_fork() override { inner_->reinit_after_fork(); }
   const Capabilities& capabilities() const override { return inner_->capabilities(); }
 
@@ -93,9 +131,26 @@ class ContextLoop final : public EventLoop {
   std::unique_ptr<EventLoop> owned_;
   EventLoop* inner_;
   std::shared_ptr<Shared> shared_;
+  long work_ = 0;  // work_started() not yet finished (loop thread only)
 };
 
+struct MarkDone {
+  std::shared_ptr<Shared> s;
+  ~MarkDone() { s->main_done.store(true, std::memory_order_release); }
+};
+
+aio::Task<void> run_marked(aio::Task<void> coro, std::shared_ptr<Shared> s) {
+  MarkDone mark{std::move(s)};
+  co_await std::move(coro);
+}
+
 }  // namespace
+
+aio::Task<void> detail::track_main(EventLoop& loop, aio::Task<void> coro) {
+  auto* cl = dynamic_cast<ContextLoop*>(&loop);
+  if (!cl) return coro;
+  return run_marked(std::move(coro), cl->shared_ptr());
+}
 
 std::unique_ptr<EventLoop> context_loop(std::unique_ptr<EventLoop> inner, RequestContextRef ctx) {
   EventLoop& ref = *inner;

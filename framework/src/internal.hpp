@@ -44,6 +44,10 @@ class ContextBinding {
 };
 
 RequestContext* current_request_context() noexcept;
+
+// Wraps the bridged coroutine so that `loop` (a context_loop) knows when it has finished;
+// from then on the loop counts as alive only while work of its own remains.
+aio::Task<void> track_main(EventLoop& loop, aio::Task<void> coro);
 void bind_context(const void* key, RequestContext* ctx);
 void unbind_context(const void* key, RequestContext* ctx) noexcept;
 const void* context_key() noexcept;
