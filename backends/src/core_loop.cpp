@@ -198,6 +198,10 @@ void CoreLoop::run_ready() {
     throw;
   }
   running_batch_.forget_empty();
+  // Nothing queued meanwhile (the common case): give the buffer that just ran back to the
+  // ready queue, so that one buffer, warm in cache, serves batch after batch instead of two
+  // alternating.
+  if (ready_.empty()) ready_.swap(running_batch_);
 }
 
 void CoreLoop::invoke(Callback& cb, const char* context) {
