@@ -46,7 +46,7 @@ CoreLoop::CoreLoop(std::unique_ptr<Poller> poller)
     : poller_(std::move(poller)), caps_(poller_->capabilities()), timer_pool_(new TimerPool) {
   ready_.reserve(64);
   running_batch_.reserve(64);
-  heap_.resize(kHeap0);  // the unused slots before the root
+  for (std::size_t i = 0; i < kHeap0; ++i) heap_.push_back({0, nullptr});  // unused slots
   // now() is what call_later() measures from before the first iteration: make it the end of
   // construction, not its start (a slow construction would otherwise let a timer set up
   // right after it fire earlier than its delay, counted from the call).

@@ -238,7 +238,6 @@ class CoreLoop final : public EventLoop {
   bool heap_empty() const { return heap_.size() == kHeap0; }
   const HeapEntry& heap_top() const { return heap_[kHeap0]; }
   void heap_push(TimerNode* t);
-  [[gnu::noinline]] void grow_heap();
   TimerNode* heap_pop();  // the earliest entry's node, still holding the heap's reference
   void heap_up(std::size_t i);
   void heap_down(std::size_t i);
@@ -271,19 +270,43 @@ class CoreLoop final : public EventLoop {
   // array. It starts at index kHeap0 = 3 in 64-byte aligned storage so that every group of
   // four siblings fills exactly one cache line (libev's layout); slots 0-2 are unused.
   static constexpr std::size_t kHeap0 = 3;
-  template <class T>
-  struct CacheLineAllocator {
-    using value_type = T;
-    CacheLineAllocator() = default;
-    template <class U>
-    CacheLineAllocator(const CacheLineAllocator<U>&) noexcept {}
-    T* allocate(std::size_t n) {
-      return static_cast<T*>(::operator new(n * sizeof(T), std::align_val_t(64)));
+  // The heap's storage: 64-byte aligned, entries are trivially copyable, and a push is a
+  // capacity check and a store (std::vector::push_back inlines its reallocation path,
+  // which costs every push a prologue saving six registers).
+  class HeapArray {
+   public:
+    HeapArray() = default;
+    HeapArray(const HeapArray&) = delete;
+    HeapArray& operator=(const HeapArray&) = delete;
+    ~HeapArray() { ::operator delete(data_, std::align_val_t(64)); }
+    std::size_t size() const { return size_; }
+    HeapEntry* data() { return data_; }
+    HeapEntry& operator[](std::size_t i) { return data_[i]; }
+    const HeapEntry& operator[](std::size_t i) const { return data_[i]; }
+    HeapEntry& back() { return data_[size_ - 1]; }
+    void pop_back() { --size_; }
+    void push_back(const HeapEntry& e) {
+      if (size_ == capacity_) [[unlikely]]
+        grow();
+      data_[size_++] = e;
     }
-    void deallocate(T* p, std::size_t) noexcept { ::operator delete(p, std::align_val_t(64)); }
-    bool operator==(const CacheLineAllocator&) const { return true; }
+    void shrink_to(std::size_t n) { size_ = n; }  // n <= size()
+
+   private:
+    [[gnu::noinline]] void grow() {
+      const std::size_t cap = capacity_ ? capacity_ * 2 : 64;
+      auto* fresh = static_cast<HeapEntry*>(
+          ::operator new(cap * sizeof(HeapEntry), std::align_val_t(64)));
+      for (std::size_t i = 0; i < size_; ++i) fresh[i] = data_[i];
+      ::operator delete(data_, std::align_val_t(64));
+      data_ = fresh;
+      capacity_ = cap;
+    }
+    HeapEntry* data_ = nullptr;
+    std::size_t size_ = 0;
+    std::size_t capacity_ = 0;
   };
-  std::vector<HeapEntry, CacheLineAllocator<HeapEntry>> heap_;
+  HeapArray heap_;
   TimerPool* timer_pool_;
   std::size_t cancelled_in_heap_ = 0;  // entries whose timer was cancelled (lazy deletion)
   std::uint64_t timer_seq_ = 0;

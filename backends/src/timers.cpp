@@ -157,14 +157,9 @@ void CoreLoop::heap_push(TimerNode* t) {
   t->seq = timer_seq_++;
   t->in_heap = true;
   count(true, t->referenced, +1);
-  // Growth out of line: push_back would inline the reallocation into every push.
-  if (heap_.size() == heap_.capacity()) [[unlikely]]
-    grow_heap();
   heap_.push_back({t->at, t});
   heap_up(heap_.size() - 1);
 }
-
-void CoreLoop::grow_heap() { heap_.reserve(heap_.capacity() * 2); }
 
 TimerNode* CoreLoop::heap_pop() {
   HeapEntry* h = heap_.data();
@@ -255,7 +250,7 @@ void CoreLoop::sweep_cancelled() {
       heap_[out++] = heap_[i];
     }
   }
-  heap_.resize(out);
+  heap_.shrink_to(out);
   cancelled_in_heap_ = 0;
   // Floyd's heap construction: sift down every inner entry, last first.
   if (heap_.size() > kHeap0 + 1)
