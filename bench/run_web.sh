@@ -3,7 +3,8 @@
 # beside Flask 2.2 + gevent pywsgi with monkey.patch_all() (Debian's python3-flask,
 # python3-gevent, python3-asgiref; bench/web/flask_app.py), driven by the same wrk commands
 # in the same run, each server started fresh for each scenario:
-#   - /async-sleep?ms=10 at 50 connections   (bound: 50 / 10 ms = 5,000 req/s)
+#   - /async-sleep?ms=10 at 50 connections   (bound: 50 / 10 ms = 5,000 req/s), beside the
+#     same wait without a bridge (/delay) and on the libevent engine (timerfd timeouts)
 #   - /sleep?ms=10 at 500 connections        (bound: 50,000 req/s, or the CPU)
 #   - /fanout?n=3&ms=50 and /fanout-sync?n=3&ms=50 at 10 connections (p50; the upstream is a
 #     separate grove-demo serving /delay, the same one for both)
@@ -31,8 +32,8 @@ done
   { echo "run_web.sh: $python lacks flask/gevent/asgiref (apt-get install python3-flask python3-gevent python3-asgiref)" >&2; exit 2; }
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
-cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
-make -C "$build" -j2 grove-demo grove-hello >/dev/null
+cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DGROVE_BUILD_BENCH=ON >/dev/null
+make -C "$build" -j2 grove-demo grove-hello web_bench >/dev/null
 demo=$build/examples/grove-demo
 hello=$build/examples/grove-hello
 engine=$("$demo" --version | sed -n 's/^default engine: //p')
@@ -69,6 +70,7 @@ start_server() {  # kind -> sets server_pid
   case $1 in
     grove)        "$demo" --bind 127.0.0.1:$port --upstream "$upstream" --log-level warning 2>"$work/server.err" & ;;
     grove-thread) "$demo" --bind 127.0.0.1:$port --upstream "$upstream" --bridge thread --log-level warning 2>"$work/server.err" & ;;
+    grove-libevent) "$demo" --bind 127.0.0.1:$port --upstream "$upstream" --backend libevent --log-level warning 2>"$work/server.err" & ;;
     grove-hello)  "$hello" --bind 127.0.0.1:$port --log-level warning 2>"$work/server.err" & ;;
     flask)        "$python" "$root/bench/web/flask_app.py" 127.0.0.1:$port --upstream "$upstream" 2>"$work/server.err" & ;;
   esac
@@ -127,6 +129,10 @@ median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print v[int(
 load=$(cut -d' ' -f1-3 /proc/loadavg)
 
 run "grove (green bridge)"        grove        "/async-sleep?ms=10" 50
+run "grove, control: sync green::sleep, no bridge" grove "/delay?ms=10" 50
+if "$demo" --version | grep -q '^engines:.*libevent'; then
+  run "grove (green bridge), engine libevent" grove-libevent "/async-sleep?ms=10" 50
+fi
 run "grove (--bridge thread)"     grove-thread "/async-sleep?ms=10" 50
 run "Flask + gevent (asgiref)"    flask        "/async-sleep?ms=10" 50
 run "grove"                       grove        "/sleep?ms=10" 500
@@ -150,6 +156,10 @@ ratio=$(awk -v a="$fw_m" -v b="$bare_m" 'BEGIN { printf "%.2f", a / b }')
 rows+=("| grove-demo (framework), median of $reps | \`/hello\` | 50 | | $fw_m | | | | | |")
 rows+=("| grove-hello (bare handler), median of $reps | \`/\` | 50 | | $bare_m | | | | | |")
 
+# In process, no sockets: the framework's own cost per request and each bridge's per coroutine.
+micro=$("$build/bench/web/web_bench" --benchmark_min_time=1 2>/dev/null |
+  awk '/^BM_/ { printf "| %s | %s %s | %s %s |\n", $1, $2, $3, $4, $5 }')
+
 cpu=$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')
 page=$(cat <<EOF2
 # Web framework: grove-demo beside Flask + gevent
@@ -170,6 +180,14 @@ average when the run began: $load.
 $(printf '%s\n' "${rows[@]}")
 
 /hello through the framework ÷ the bare server's trivial handler: **$ratio** (target ≥ 0.8).
+
+In process (\`bench/web/web_bench\`, Google Benchmark, no sockets): the framework's own cost
+per request beside a bare gateway handler, and the cost of a coroutine view that completes
+without suspending, per bridge (the thread bridge's wall time includes starting a thread).
+
+| benchmark | wall | CPU |
+|---|---|---|
+$micro
 EOF2
 )
 
