@@ -86,19 +86,19 @@ void CoreLoop::call_soon_threadsafe(Callback cb) {
     std::lock_guard lock(remote_mutex_);
     remote_.push_back(std::move(cb));
   }
-  remote_pending_.store(true, std::memory_order_release);
-  // One wake per batch: the loop clears wake_sent_ before it drains the queue.
-  if (!wake_sent_.exchange(true, std::memory_order_acq_rel)) poller_->wake();
+  // One wake per batch. The flag is true from the first push after a drain until the loop's
+  // next drain, which clears it under the lock it swaps the queue with: a push that saw it
+  // true is therefore in a batch still to be drained, and one wake is already on its way.
+  if (!remote_pending_.exchange(true, std::memory_order_acq_rel)) poller_->wake();
 }
 
-void CoreLoop::drain_remote() {
-  if (!remote_pending_.load(std::memory_order_acquire)) return;
-  wake_sent_.store(false, std::memory_order_release);
-  remote_pending_.store(false, std::memory_order_relaxed);
+void CoreLoop::drain_remote(bool force) {
+  if (!force && !remote_pending_.load(std::memory_order_acquire)) return;
   // Swapped with a member rather than a local: both vectors keep their capacity, so neither
   // side allocates per wake-up.
   {
     std::lock_guard lock(remote_mutex_);
+    remote_pending_.store(false, std::memory_order_relaxed);
     remote_batch_.swap(remote_);
   }
   for (auto& cb : remote_batch_) ready_.push(std::move(cb));
@@ -219,8 +219,7 @@ std::unique_ptr<EventLoop> make_core_loop(std::unique_ptr<Poller> poller) {
 void CoreLoop::reinit_after_fork() {
   poller_->after_fork();
   if (signal_pipe_) signal_pipe_->after_fork();
-  wake_sent_.store(false);
-  drain_remote();
+  drain_remote(/*force=*/true);  // the wake written before the fork went with the old pipe
 }
 
 }  // namespace detail

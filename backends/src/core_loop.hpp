@@ -223,7 +223,7 @@ class CoreLoop final : public EventLoop {
 
   void iterate(bool block);
   Duration poll_timeout(bool block);
-  void drain_remote();
+  void drain_remote(bool force = false);
   void run_ready();
   void invoke(Callback& cb, const char* context);
 
@@ -264,7 +264,6 @@ class CoreLoop final : public EventLoop {
   std::vector<Callback> remote_;
   std::vector<Callback> remote_batch_;  // loop thread only
   std::atomic<bool> remote_pending_{false};
-  std::atomic<bool> wake_sent_{false};
 
   // A 4-ary min-heap of (deadline, node), deadlines inline so that sifting reads only this
   // array. It starts at index kHeap0 = 3 in 64-byte aligned storage so that every group of

@@ -206,6 +206,9 @@ class EventLoop {
   // a callback that reschedules itself cannot starve I/O or timers.
   virtual void call_soon(Callback cb) = 0;
   // The only thread-safe member: queues cb and wakes the loop at once if it is waiting.
+  // The loop must outlive every call in progress: the call still wakes the loop after cb is
+  // queued, so a loop destroyed on the strength of cb having run may race with that wake.
+  // Join (or otherwise hear back from) the calling threads before destroying the loop.
   virtual void call_soon_threadsafe(Callback cb) = 0;
 
   // --- timers ------------------------------------------------------------------------
