@@ -2,7 +2,7 @@
 //
 //   grove-demo                         # compat on, green bridge, default engine, 127.0.0.1:8000
 //   grove-demo --bridge thread         # asgiref's model: works, slowly, and says why
-//   grove-demo --upstream http://10.0.0.2:8000 --workers 2 --access-log -
+//   grove-demo --upstream http://127.0.0.1:9000 --workers 2 --access-log -
 //
 // Every standard serve flag applies (--bind, --workers, --backend, --compat/--no-compat,
 // the limits and timeouts, the logs; see --help). Routes:
