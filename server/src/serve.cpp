@@ -16,6 +16,7 @@
 #include <grove/compat.hpp>
 #endif
 
+#include <fcntl.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -128,6 +129,18 @@ struct Master {
     return pid;
   }
 
+  // At the stop the master lets go of the listening sockets (their fd numbers stay valid,
+  // on /dev/null, for ~Server), so that each socket closes when the last worker closes its
+  // copy, right after taking the connections the kernel had already completed. Held until
+  // the master exits, a socket would go on completing connections that no process accepts
+  // any more, and the kernel would reset them all at the master's exit.
+  void release_listeners() {
+    int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (null_fd < 0) return;
+    for (int fd : config.listen_fds) ::dup2(null_fd, fd);
+    ::close(null_fd);
+  }
+
   int run() {
     sigset_t set;
     sigemptyset(&set);
@@ -152,6 +165,7 @@ struct Master {
           stopping = true;
           deadline = Clock::now() + config.graceful_timeout + 5s;
           for (auto& [pid, index] : children) ::kill(pid, SIGTERM);
+          release_listeners();
         } else {
           for (auto& [pid, index] : children) ::kill(pid, SIGINT);  // their second signal: now
         }
@@ -187,6 +201,7 @@ struct Master {
           status_out = 1;
           deadline = now + config.graceful_timeout + 5s;
           for (auto& [p, i] : children) ::kill(p, SIGTERM);
+          release_listeners();
           continue;
         }
         Log::write(LogLevel::warning, "worker " + std::to_string(index) + " (pid " +
