@@ -382,9 +382,11 @@ RequestParser::Status RequestParser::finish(std::string_view data, RequestHead& 
       return fail(400, "Transfer-Encoding in an HTTP/1.0 request (faulty framing)");
     if (cl_count) return fail(400, "both Content-Length and Transfer-Encoding");
     if (te_bad) return fail(400, "malformed Transfer-Encoding");
-    if (te_unknown) return fail(501, "unsupported transfer coding; only chunked is implemented");
+    // RFC 9112 §6.3: chunked not final means the length cannot be determined: 400 (a MUST),
+    // whatever the other codings are. Only then is a coding we do not implement 501 (§6.1).
     if (chunked_count != 1 || !chunked_last)
       return fail(400, "chunked must be the final transfer coding, applied once");
+    if (te_unknown) return fail(501, "unsupported transfer coding; only chunked is implemented");
     head.body = BodyKind::chunked;
   } else if (cl_count) {
     head.content_length = content_length;

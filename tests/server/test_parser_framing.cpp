@@ -52,12 +52,17 @@ TEST_CASE("Content-Length and Transfer-Encoding together get 400") {
   CHECK(error_status(post("Transfer-Encoding: chunked\r\nContent-Length: 3\r\n", "0\r\n\r\n")) == 400);
 }
 
-TEST_CASE("Transfer-Encoding other than chunked gets 501 and misuse of chunked gets 400") {
-  CHECK(error_status(post("Transfer-Encoding: gzip\r\n")) == 501);
+TEST_CASE("an unknown coding before a final chunked gets 501 and chunked not final or misused gets 400") {
+  // RFC 9112 §6.1: a coding the server does not implement, chunked final: 501.
   CHECK(error_status(post("Transfer-Encoding: gzip, chunked\r\n")) == 501);
-  CHECK(error_status(post("Transfer-Encoding: identity\r\n")) == 501);
-  CHECK(error_status(post("Transfer-Encoding: chunked, identity\r\n")) == 501);
-  CHECK(error_status(post("Transfer-Encoding: x-custom\r\n")) == 501);
+  CHECK(error_status(post("Transfer-Encoding: x-custom, chunked\r\n")) == 501);
+  // RFC 9112 §6.3: chunked not the final coding of a request: the length cannot be
+  // determined, 400 (a MUST), whatever the other codings are.
+  CHECK(error_status(post("Transfer-Encoding: gzip\r\n")) == 400);
+  CHECK(error_status(post("Transfer-Encoding: identity\r\n")) == 400);
+  CHECK(error_status(post("Transfer-Encoding: chunked, identity\r\n")) == 400);
+  CHECK(error_status(post("Transfer-Encoding: chunked, gzip\r\n")) == 400);
+  CHECK(error_status(post("Transfer-Encoding: x-custom\r\n")) == 400);
   CHECK(error_status(post("Transfer-Encoding: chunked, chunked\r\n")) == 400);
   CHECK(error_status(post("Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n")) == 400);
   CHECK(error_status(post("Transfer-Encoding: chunked;q=1\r\n")) == 400);

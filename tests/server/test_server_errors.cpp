@@ -77,8 +77,8 @@ TEST_CASE("request smuggling vectors get 400 (or 501) and nothing after them is 
   expect_refused(st.port(), "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: +3\r\n\r\nabc" + std::string(kNext), 400);
   expect_refused(st.port(), "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 3 0\r\n\r\nabc" + std::string(kNext), 400);
   // Transfer codings.
-  expect_refused(st.port(), "POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n" + std::string(kNext), 501);
-  expect_refused(st.port(), "POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip\r\n\r\n" + std::string(kNext), 501);
+  expect_refused(st.port(), "POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n" + std::string(kNext), 400);
+  expect_refused(st.port(), "POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n" + std::string(kNext), 501);
   expect_refused(st.port(), "POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n" + std::string(kNext), 400);
   expect_refused(st.port(), "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n" + std::string(kNext), 400);
   // Chunk sizes: invalid, overflowing, with a bad extension or bare LF.
