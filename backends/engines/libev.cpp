@@ -1,5 +1,8 @@
-// The libev engine: one ev_io per watched fd, ev_async to break a poll, ev_timer to bound
-// it. libev's own timers and signals are not used: the core owns both.
+// The libev engine: one ev_io per watched fd, ev_async to break a poll, and a timerfd (an
+// ev_io of its own) to bound it. libev's own timers and signals are not used: the core owns
+// both, and an ev_timer would bound the poll only to the millisecond (libev hands epoll a
+// timeout in milliseconds, rounded up).
+#include "../src/deadline_fd.hpp"
 #include "../src/poller.hpp"
 
 #include <ev.h>
@@ -19,13 +22,16 @@ class LibevPoller final : public Poller {
     ev_set_userdata(loop_, this);
     ev_async_init(&wake_, [](struct ev_loop*, ev_async*, int) {});
     ev_async_start(loop_, &wake_);
-    ev_init(&timeout_, [](struct ev_loop*, ev_timer*, int) {});
+    ev_init(&deadline_io_, [](struct ev_loop* loop, ev_io*, int) {
+      static_cast<LibevPoller*>(ev_userdata(loop))->deadline_.expired();
+    });
+    ev_io_set(&deadline_io_, deadline_.fd(), EV_READ);
+    ev_io_start(loop_, &deadline_io_);
     caps_.engine = "libev";
     caps_.poller = backend_name(ev_backend(loop_));
-    // libev hands epoll/poll a millisecond timeout, rounded up.
-    caps_.timer_resolution = std::chrono::milliseconds(1);
+    caps_.timer_resolution = DeadlineFd::kGrain;
     caps_.emulated = {"timers (grove core heap)", "signals (grove core self-pipe)",
-                      "several watchers per fd (grove core)"};
+                      "several watchers per fd (grove core)", "poll timeout (grove timerfd)"};
   }
 
   ~LibevPoller() override {
@@ -52,21 +58,22 @@ class LibevPoller final : public Poller {
     out_ = &ready;
     if (timeout == Duration::zero()) {
       ev_run(loop_, EVRUN_NOWAIT);
-    } else if (timeout < Duration::zero()) {
-      ev_run(loop_, EVRUN_ONCE);
     } else {
-      ev_now_update(loop_);
-      ev_timer_set(&timeout_, std::chrono::duration<double>(timeout).count(), 0.);
-      ev_timer_start(loop_, &timeout_);
+      if (timeout > Duration::zero()) deadline_.arm(timeout);
       ev_run(loop_, EVRUN_ONCE);
-      ev_timer_stop(loop_, &timeout_);
     }
     out_ = nullptr;
   }
 
   void wake() override { ev_async_send(loop_, &wake_); }
 
-  void after_fork() override { ev_loop_fork(loop_); }
+  void after_fork() override {
+    ev_io_stop(loop_, &deadline_io_);
+    deadline_.after_fork();
+    ev_io_set(&deadline_io_, deadline_.fd(), EV_READ);
+    ev_io_start(loop_, &deadline_io_);
+    ev_loop_fork(loop_);
+  }
 
   const Capabilities& capabilities() const override { return caps_; }
 
@@ -102,7 +109,8 @@ class LibevPoller final : public Poller {
 
   struct ev_loop* loop_;
   ev_async wake_;
-  ev_timer timeout_;
+  DeadlineFd deadline_;
+  ev_io deadline_io_;
   std::vector<ev_io*> ios_;
   std::vector<ReadyEvent>* out_ = nullptr;
   Capabilities caps_;

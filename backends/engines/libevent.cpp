@@ -11,13 +11,13 @@
 //    unless the base has EVENT_BASE_FLAG_PRECISE_TIMER, and with that flag the epoll
 //    backend calls timerfd_settime on every dispatch, timeout or not: one more system call
 //    per iteration. The timerfd here is set only when the earliest deadline changes.
+#include "../src/deadline_fd.hpp"
 #include "../src/poller.hpp"
 
 #include <event2/event.h>
 
 #include <dlfcn.h>
 #include <sys/eventfd.h>
-#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -58,7 +58,7 @@ class LibeventPoller final : public Poller {
     open_internal_fds();
     caps_.engine = "libevent";
     caps_.poller = event_base_get_method(base_);
-    caps_.timer_resolution = kTimerGrain;
+    caps_.timer_resolution = DeadlineFd::kGrain;
     caps_.emulated = {"timers (grove core heap)", "signals (grove core self-pipe)",
                       "several watchers per fd (grove core)",
                       "wake-up and poll timeout (grove eventfd and timerfd)"};
@@ -71,7 +71,6 @@ class LibeventPoller final : public Poller {
     event_free(timer_ev_);
     event_base_free(base_);
     ::close(wake_fd_);
-    ::close(timer_fd_);
   }
 
   int open(int fd, Events had, Events want) override {
@@ -98,7 +97,7 @@ class LibeventPoller final : public Poller {
       // writable socket would spin forever); with ONCE it stops after one pass.
       event_base_loop(base_, EVLOOP_ONCE | EVLOOP_NONBLOCK);
     } else {
-      if (timeout > Duration::zero()) arm_timer(timeout);
+      if (timeout > Duration::zero()) deadline_.arm(timeout);
       // The wake-up event is always added, so libevent blocks (with no timeout of its own)
       // until an fd, the timerfd or a wake() is ready.
       event_base_loop(base_, EVLOOP_ONCE);
@@ -117,43 +116,22 @@ class LibeventPoller final : public Poller {
     event_del(wake_ev_);
     event_del(timer_ev_);
     ::close(wake_fd_);
-    ::close(timer_fd_);
+    deadline_.after_fork();
     open_internal_fds();
   }
 
   const Capabilities& capabilities() const override { return caps_; }
 
  private:
-  // Deadlines are rounded up to this grain, so that the same earliest timer seen from
-  // successive polls (each measuring from a slightly later clock reading) maps to the same
-  // timerfd setting and costs no system call.
-  static constexpr Duration kTimerGrain = std::chrono::microseconds(16);
-
   void open_internal_fds() {
     wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    timer_fd_ = ::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-    if (wake_fd_ < 0 || timer_fd_ < 0)
-      throw std::system_error(errno, std::generic_category(),
-                              "grove: libevent engine: eventfd/timerfd_create");
-    armed_ = -1;
+    if (wake_fd_ < 0)
+      throw std::system_error(errno, std::generic_category(), "grove: libevent engine: eventfd");
     event_assign(wake_ev_, base_, wake_fd_, EV_READ | EV_PERSIST, &LibeventPoller::drain, nullptr);
-    event_assign(timer_ev_, base_, timer_fd_, EV_READ | EV_PERSIST, &LibeventPoller::on_timer,
+    event_assign(timer_ev_, base_, deadline_.fd(), EV_READ | EV_PERSIST, &LibeventPoller::on_timer,
                  this);
     event_add(wake_ev_, nullptr);
     event_add(timer_ev_, nullptr);
-  }
-
-  void arm_timer(Duration timeout) {
-    // steady_clock is CLOCK_MONOTONIC, the timerfd's clock.
-    const std::int64_t grain = kTimerGrain.count();
-    std::int64_t at = (Clock::now() + timeout).time_since_epoch().count();
-    at = (at + grain - 1) / grain * grain;
-    if (at == armed_) return;
-    itimerspec spec{};
-    spec.it_value.tv_sec = time_t(at / 1'000'000'000);
-    spec.it_value.tv_nsec = long(at % 1'000'000'000);
-    ::timerfd_settime(timer_fd_, TFD_TIMER_ABSTIME, &spec, nullptr);
-    armed_ = at;
   }
 
   static void drain(evutil_socket_t fd, short, void*) {
@@ -162,8 +140,8 @@ class LibeventPoller final : public Poller {
   }
 
   static void on_timer(evutil_socket_t fd, short, void* arg) {
-    drain(fd, 0, nullptr);
-    static_cast<LibeventPoller*>(arg)->armed_ = -1;
+    (void)fd;
+    static_cast<LibeventPoller*>(arg)->deadline_.expired();
   }
 
   static void on_io(evutil_socket_t fd, short what, void* arg) {
@@ -182,8 +160,7 @@ class LibeventPoller final : public Poller {
   event* wake_ev_;
   event* timer_ev_;
   int wake_fd_ = -1;
-  int timer_fd_ = -1;
-  std::int64_t armed_ = -1;  // the timerfd's deadline (ns, CLOCK_MONOTONIC), -1: not set
+  DeadlineFd deadline_;
   std::vector<event*> events_;
   std::vector<ReadyEvent>* out_ = nullptr;
   Capabilities caps_;
