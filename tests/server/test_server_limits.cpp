@@ -49,6 +49,7 @@ TEST_CASE("EMFILE: with a low descriptor limit the server backs off, logs once a
   std::size_t first = log.find("Too many open files");
   CHECK(log.find("Too many open files", first + 1) == std::string::npos);
   // Release them; the server accepts again and serves.
+  auto released = SteadyClock::now();
   many.clear();
   std::this_thread::sleep_for(200ms);
   auto t0 = SteadyClock::now();
@@ -58,6 +59,8 @@ TEST_CASE("EMFILE: with a low descriptor limit the server backs off, logs once a
     served = r && r->status == 200;
   }
   CHECK(served);
+  // The figure docs/reliability.md records (the back-off is at most 500 ms).
+  WARN("EMFILE: served again " << seconds_since(released) * 1000 << " ms after the clients released their descriptors");
   CHECK(hello.running());
   hello.signal(SIGTERM);
   CHECK(hello.wait() == 0);
