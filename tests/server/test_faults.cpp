@@ -78,6 +78,16 @@ Response app(Request& req) {
   return Response::text("ok");
 }
 
+// The slowloris latency target: p99 under 50 ms is for an optimised build. An -O0 build
+// under ASan+UBSan does the same work about ten times slower (and CI runs it two tests at a
+// time on two cores), so there the bound only says that no normal client is starved: well
+// under the 2 s header timeout the slow clients get.
+#if defined(__OPTIMIZE__) && !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+constexpr double kP99LimitMs = 50.0;
+#else
+constexpr double kP99LimitMs = 300.0;
+#endif
+
 double percentile(std::vector<double> v, double p) {
   if (v.empty()) return 0;
   std::sort(v.begin(), v.end());
@@ -200,11 +210,11 @@ TEST_CASE("fault: slowloris with 1000 dribbling connections while normal clients
        << " still open during the measurement; " << ms.size() << " normal requests from " << kClients
        << " clients in 1 s: p50 " << p50 << " ms, p99 " << p99 << " ms, max " << max << " ms, "
        << failed.load() << " failed; all " << cut << " cut by " << all_cut_s
-       << " s after the first opened (header timeout 2 s)");
+       << " s after the first opened (header timeout 2 s); p99 limit " << kP99LimitMs << " ms");
   CHECK(open_now == kSlow);
   CHECK(failed == 0);
   CHECK(ms.size() >= 100);
-  CHECK(p99 < 50.0);
+  CHECK(p99 < kP99LimitMs);
   CHECK(cut == kSlow);
   CHECK(all_cut_s < 2.0 + open_s + 2.0);
 }
