@@ -295,6 +295,20 @@ TEST_CASE("smuggling: a missing Host on HTTP/1.1 and more than one Host get 400"
   CHECK(r.body == "|/h|");
 }
 
+TEST_CASE("smuggling: a request inside a body is body bytes and never a request") {
+  ServerThread st(app);
+  // RFC 9112 §6.3: the body length is decided by Content-Length or chunked alone; what the
+  // body contains is data, whatever it looks like.
+  const std::string inner = "GET /canary HTTP/1.1\r\nHost: t\r\n\r\n";
+  expect_accepted(st.port(), post("Content-Length: " + std::to_string(inner.size()) + "\r\n", inner),
+                  "t|/p|" + inner);
+  char size[16];
+  std::snprintf(size, sizeof size, "%zx", inner.size());
+  expect_accepted(st.port(), chunked(std::string(size) + "\r\n" + inner + "\r\n0\r\n\r\n"), "t|/p|" + inner);
+  // A trailer section is discarded, not parsed as a request (RFC 9112 §7.1.2).
+  expect_accepted(st.port(), chunked("3\r\nabc\r\n0\r\nX-Trailer: GET /canary\r\n\r\n"), "t|/p|abc");
+}
+
 TEST_CASE("smuggling: the server keeps serving after every refusal") {
   ServerThread st(app);
   // Interleave refusals and good requests on fresh connections: nothing carries over.
