@@ -117,6 +117,7 @@ struct Server::Impl {
   Timer sweep_timer;
   Timer stop_timer;
   Timer flush_timer;
+  Timer linger_timer;
   std::vector<std::unique_ptr<Context>> spare;
   SignalWatcher sigterm, sigint;
   // Out of descriptors on accept: in an episode now, whether its warning was printed, when
@@ -235,6 +236,10 @@ struct Server::Impl {
   // Hub callback: bytes (or EOF) on an idle connection.
   void on_readable(Connection* c, Events e) {
     if (c->state == Connection::State::idle) {
+      if (c->lingering) {
+        linger_read(c);
+        return;
+      }
       if (any(e & Events::closed)) {
         close_connection(c);
         return;
@@ -885,6 +890,7 @@ struct Server::Impl {
         char b;
         ssize_t n = ::recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
         if (n > 0) activate(c);
+        else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) linger_at_stop(c);
         else close_connection(c);
         c = next;
       }
@@ -894,14 +900,47 @@ struct Server::Impl {
       return;
     }
     stop_timer = loop->call_later(t, [this] { force_close(); });
+    linger_timer = loop->call_later(std::min<Duration>(t, 1s), [this] {
+      Connection* c = all_head;
+      while (c) {
+        Connection* next = c->all_next;
+        if (c->lingering) close_connection(c);
+        c = next;
+      }
+    });
+  }
+
+  // An idle connection at a stop: its client may be sending a request right now (it cannot
+  // know that the connection is closing), and a close with that request unread would make
+  // the kernel answer it with a reset. So the connection is shut for writing (the client
+  // reads an orderly end: its request was never accepted, which clients retry), and what
+  // still arrives is read and dropped until the client closes too, for at most a second.
+  void linger_at_stop(Connection* c) {
+    unlink_idle(c);
+    c->lingering = true;
+    ::shutdown(c->fd, SHUT_WR);
+  }
+
+  void linger_read(Connection* c) {
+    char sink[4096];
+    while (true) {
+      ssize_t n = ::recv(c->fd, sink, sizeof sink, MSG_DONTWAIT);
+      if (n > 0) continue;
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+      close_connection(c);  // the client has closed too (or is gone)
+      return;
+    }
   }
 
   void force_close() {
-    std::size_t n = stats.open;
-    if (n == 0) return;
+    std::size_t n = 0;
+    for (Connection* c = all_head; c; c = c->all_next) n += !c->lingering;
+    if (stats.open == 0) return;
     stats.closed_at_timeout = n;
-    Log::write(LogLevel::warning, "stop timeout: closing " + std::to_string(n) +
-                                      " connection(s) that were still open");
+    if (n)
+      Log::write(LogLevel::warning, "stop timeout: closing " + std::to_string(n) +
+                                        " connection(s) that were still open");
     Connection* c = all_head;
     while (c) {
       Connection* next = c->all_next;
@@ -916,6 +955,7 @@ struct Server::Impl {
     sweep_timer = Timer();
     stop_timer = Timer();
     flush_timer = Timer();
+    linger_timer = Timer();
   }
 
   void finish_stop() {
@@ -928,6 +968,7 @@ struct Server::Impl {
     stop_timer.cancel();
     sweep_timer.cancel();
     flush_timer.cancel();
+    linger_timer.cancel();
     Log::flush();
     done.set();
   }

@@ -135,6 +135,7 @@ struct Connection {
   Connection* idle_prev = nullptr;
   Connection* idle_next = nullptr;
   int idle_list = -1;          // which idle list holds it (0 fresh, 1 keep-alive), or -1
+  bool lingering = false;      // idle at a stop: shut for writing, reads dropped until closed
 };
 
 struct Listener {
