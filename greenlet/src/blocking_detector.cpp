@@ -2,11 +2,16 @@
 // a switch count (monitor.hpp) — only while the detector is on; otherwise a switch pays one
 // relaxed load of `g_on`. A watchdog thread samples every hub a few times per threshold: a
 // count that has not moved for a whole threshold while a context (not the idle poller) holds
-// the CPU means that context has not yielded for at least the threshold.
+// the CPU means that context has not yielded for at least the threshold. Time the hub's
+// thread spent runnable but waiting for a CPU (preempted on a busy machine) does not count:
+// that stalls every program alike and says nothing about this one.
 #include "hub.hpp"
 #include "monitor.hpp"
 
 #include <grove/green/blocking_detector.hpp>
+
+#include <fcntl.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -65,10 +70,28 @@ void deliver(BlockingReport report) {
   std::fprintf(stderr, "%s\n", report.message.c_str());
 }
 
+// Nanoseconds a thread of this process has spent runnable, waiting for a CPU (the second
+// field of Linux's schedstat); 0 where the kernel does not say.
+std::int64_t run_queue_wait(int tid) {
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/self/task/%d/schedstat", tid);
+  const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  char buf[96];
+  const ssize_t n = ::read(fd, buf, sizeof buf - 1);
+  ::close(fd);
+  if (n <= 0) return 0;
+  buf[n] = '\0';
+  unsigned long long on_cpu = 0, waiting = 0;
+  if (std::sscanf(buf, "%llu %llu", &on_cpu, &waiting) != 2) return 0;
+  return std::int64_t(waiting);
+}
+
 struct Observation {
   std::weak_ptr<HubMonitor> monitor;
   std::uint64_t switches = 0;
   Clock::time_point since{};
+  std::int64_t waiting_since = 0;  // run_queue_wait() of the hub's thread at `since`
   bool reported = false;
 };
 
@@ -79,10 +102,13 @@ std::optional<BlockingReport> sample(Observation& o, HubMonitor& m, Duration thr
   if (switches != o.switches) {
     o.switches = switches;
     o.since = now;
+    o.waiting_since = run_queue_wait(m.tid);
     o.reported = false;
     return std::nullopt;
   }
   if (o.reported || now - o.since < threshold) return std::nullopt;
+  const Duration preempted(run_queue_wait(m.tid) - o.waiting_since);
+  if (now - o.since - preempted < threshold) return std::nullopt;
   std::lock_guard names(names_mutex());
   // Re-check under the lock: while the count has not moved, the context is still on the CPU,
   // so it is alive and its name can be read.
@@ -120,7 +146,9 @@ void watchdog() {
       auto m = w.lock();
       const bool known = std::any_of(seen.begin(), seen.end(),
                                      [&](const Observation& o) { return o.monitor.lock() == m; });
-      if (m && !known) seen.push_back(Observation{w, m->switches.load(), Clock::now(), false});
+      if (m && !known)
+        seen.push_back(
+            Observation{w, m->switches.load(), Clock::now(), run_queue_wait(m->tid), false});
     }
     lock.unlock();
     std::vector<BlockingReport> reports;
@@ -137,6 +165,7 @@ void watchdog() {
 
 std::shared_ptr<HubMonitor> register_monitor() {
   auto m = std::make_shared<HubMonitor>();
+  m->tid = int(::gettid());  // called by the hub's own thread
   std::lock_guard lock(detector().mutex);
   detector().monitors.push_back(m);
   return m;

@@ -19,6 +19,8 @@ struct HubMonitor {
   // Spawned green threads alive: the main context running its own code is only a stall
   // when some green thread could want the CPU.
   std::atomic<std::size_t> live{0};
+  // The hub's OS thread, whose time spent waiting for a CPU is not a stall of the program.
+  int tid = 0;
 
   void note(GreenletBase* g) noexcept {
     running.store(g, std::memory_order_relaxed);
