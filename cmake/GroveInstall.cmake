@@ -52,3 +52,10 @@ endif()
 set(GROVE_PC_DEP_LIBS "${GROVE_PC_DEP_LIBS} ${GROVE_PC_EXTRA_LIBS} -lpthread -ldl")
 configure_file(cmake/grove.pc.in ${CMAKE_CURRENT_BINARY_DIR}/grove.pc @ONLY)
 install(FILES ${CMAKE_CURRENT_BINARY_DIR}/grove.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+# compat's interposers are an archive member nothing references: a program that wants them
+# asks for grove-compat, whose Libs come before grove's and keep that member in the link.
+if(TARGET grove_compat)
+  configure_file(cmake/grove-compat.pc.in ${CMAKE_CURRENT_BINARY_DIR}/grove-compat.pc @ONLY)
+  install(FILES ${CMAKE_CURRENT_BINARY_DIR}/grove-compat.pc
+          DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+endif()

@@ -66,7 +66,7 @@ run_consumer() {
   export PKG_CONFIG_PATH=$prefix/lib/pkgconfig
   mkdir -p build/consumer-pc
   # shellcheck disable=SC2046
-  g++ -o build/consumer-pc/consumer tests/consumer/main.cpp $(pkg-config --cflags --libs grove)
+  g++ -o build/consumer-pc/consumer tests/consumer/main.cpp $(pkg-config --cflags --libs grove-compat)
   build/consumer-pc/consumer
   echo "consumer: ok"
 }
