@@ -150,3 +150,37 @@ TEST_CASE("any token is a method") {
   CHECK(r.method == "M-SEARCH");
   CHECK(one("get / HTTP/1.1\r\nHost: x\r\n\r\n").method == "get");  // case-sensitive, kept
 }
+
+// Found by fuzz_http_parser (tests/fuzz): the answer to a broken request line depended on
+// how its bytes arrived, because noise in the method was refused early only while the
+// line was incomplete, and a complete line checked CRLF before its length.
+TEST_CASE("a broken request line gets the same answer in one read or byte by byte") {
+  using namespace std::string_literals;
+  auto byte_by_byte = [](std::string_view bytes, const Limits& limits) {
+    RequestParser parser(limits);
+    RequestHead head;
+    for (std::size_t n = 1; n <= bytes.size(); ++n) {
+      auto status = parser.parse(bytes.substr(0, n), head);
+      if (status == Status::error) return parser.error().status;
+      if (status == Status::done) return 0;
+    }
+    return -1;
+  };
+  Limits small;
+  small.max_request_line = 64;
+  const std::string cases[] = {
+      " /\0GET /\r\n\r\n"s,                                 // empty method
+      "\x01" + std::string(9000, 'a') + "\r\n\r\n",        // noise longer than the limit
+      "GET / HTT" + std::string(80, '\xff') + "\nHost: x\r\n\r\n",  // long, and a bare LF
+  };
+  for (const auto& bytes : cases) {
+    for (const Limits& limits : {Limits{}, small}) {
+      INFO("request: " << bytes.substr(0, 20));
+      int once = error_status(bytes, limits);
+      CHECK(once >= 400);
+      CHECK(byte_by_byte(bytes, limits) == once);
+    }
+  }
+  CHECK(error_status("\x01" + std::string(9000, 'a') + "\r\n\r\n") == 400);
+  CHECK(error_status("GET / HTT" + std::string(80, '\xff') + "\nHost: x\r\n\r\n", small) == 414);
+}
