@@ -6,27 +6,6 @@
 
 namespace grove::web {
 
-// --- ViewArgs ------------------------------------------------------------------------------
-
-const ViewArg* ViewArgs::find(std::string_view name) const {
-  for (const auto& a : args_)
-    if (a.name == name) return &a;
-  return nullptr;
-}
-
-const std::string& ViewArgs::operator[](std::string_view name) const {
-  if (const ViewArg* a = find(name)) return a->text;
-  throw std::out_of_range("the matched rule has no parameter '" + std::string(name) + "'");
-}
-
-std::int64_t ViewArgs::get_int(std::string_view name) const {
-  const ViewArg* a = find(name);
-  if (!a) throw std::out_of_range("the matched rule has no parameter '" + std::string(name) + "'");
-  if (a->kind != ViewArg::Kind::integer)
-    throw std::invalid_argument("path parameter '" + std::string(name) + "' is not an <int:...>");
-  return a->integer;
-}
-
 // --- Request -------------------------------------------------------------------------------
 
 Request::Request(std::string method, std::string_view target, Headers headers, std::string body)

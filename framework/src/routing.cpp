@@ -30,6 +30,27 @@ bool valid_identifier(std::string_view s) {
 
 }  // namespace
 
+// --- ViewArgs ------------------------------------------------------------------------------
+
+const ViewArg* ViewArgs::find(std::string_view name) const {
+  for (const auto& a : args_)
+    if (a.name == name) return &a;
+  return nullptr;
+}
+
+const std::string& ViewArgs::operator[](std::string_view name) const {
+  if (const ViewArg* a = find(name)) return a->text;
+  throw std::out_of_range("the matched rule has no parameter '" + std::string(name) + "'");
+}
+
+std::int64_t ViewArgs::get_int(std::string_view name) const {
+  const ViewArg* a = find(name);
+  if (!a) throw std::out_of_range("the matched rule has no parameter '" + std::string(name) + "'");
+  if (a->kind != ViewArg::Kind::integer)
+    throw std::invalid_argument("path parameter '" + std::string(name) + "' is not an <int:...>");
+  return a->integer;
+}
+
 const char* converter_name(Rule::Converter c) noexcept {
   switch (c) {
     case Rule::Converter::string: return "string";
@@ -117,18 +138,38 @@ bool Rule::before(const Rule& other) const {
   return a > b;
 }
 
+// Without it, "/<path:a>/<path:b>/<path:c>/end" against a path of a few hundred slashes
+// took minutes (found by fuzz_router): each parameter retried every split of the rest.
+struct Rule::Memo {
+  std::size_t length;          // of the whole path
+  std::vector<bool> failed;    // [part * (length + 1) + offset], allocated on first use
+};
+
 bool Rule::match(std::string_view path, ViewArgs& out) const {
   out.clear();
-  return match_from(0, path, out);
+  Memo failed{path.size(), {}};
+  return match_from(0, path, out, failed);
 }
 
-bool Rule::match_from(std::size_t index, std::string_view rest, ViewArgs& out) const {
+bool Rule::match_from(std::size_t index, std::string_view rest, ViewArgs& out, Memo& memo) const {
   if (index == parts_.size()) return rest.empty();
   const Part& part = parts_[index];
   if (!part.is_param) {
     if (rest.substr(0, part.text.size()) != part.text) return false;
-    return match_from(index + 1, rest.substr(part.text.size()), out);
+    return match_from(index + 1, rest.substr(part.text.size()), out, memo);
   }
+  // One parameter cannot backtrack into another: nothing to remember.
+  if (arity_ < 2) return match_param(index, rest, out, memo);
+  const std::size_t key = index * (memo.length + 1) + (memo.length - rest.size());
+  if (!memo.failed.empty() && memo.failed[key]) return false;
+  if (match_param(index, rest, out, memo)) return true;
+  if (memo.failed.empty()) memo.failed.resize(parts_.size() * (memo.length + 1));
+  memo.failed[key] = true;
+  return false;
+}
+
+bool Rule::match_param(std::size_t index, std::string_view rest, ViewArgs& out, Memo& memo) const {
+  const Part& part = parts_[index];
   // The longest candidate this converter could take; then shorter ones (backtracking).
   std::size_t limit = rest.size();
   if (part.converter != Converter::path) {
@@ -185,7 +226,7 @@ bool Rule::match_from(std::size_t index, std::string_view rest, ViewArgs& out) c
     if (!ok) continue;
     arg.text = std::string(cand);
     out.push_back(std::move(arg));
-    if (match_from(index + 1, rest.substr(len), out)) return true;
+    if (match_from(index + 1, rest.substr(len), out, memo)) return true;
     out.pop_back();  // backtrack (the recursion already dropped what it added)
   }
   return false;

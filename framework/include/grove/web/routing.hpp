@@ -47,7 +47,11 @@ class Rule {
   bool before(const Rule& other) const;
 
  private:
-  bool match_from(std::size_t part, std::string_view rest, ViewArgs& out) const;
+  // `failed` remembers (part, offset) pairs known not to match, so that backtracking over
+  // several parameters costs O(parts x length^2), not exponential time in the path.
+  struct Memo;
+  bool match_from(std::size_t part, std::string_view rest, ViewArgs& out, Memo& failed) const;
+  bool match_param(std::size_t part, std::string_view rest, ViewArgs& out, Memo& failed) const;
 
   std::string rule_;
   std::vector<Part> parts_;
