@@ -62,41 +62,57 @@ std::string_view reason_phrase(int status) noexcept {
   }
 }
 
-std::optional<std::string> url_decode(std::string_view s, bool plus_is_space) {
-  std::string out;
-  out.reserve(s.size());
+namespace {
+// The one percent-decoder. Strict: stops at the first malformed escape and returns false.
+// Lenient: keeps each malformed escape as it was and goes on.
+bool decode_into(std::string_view s, bool plus_is_space, bool strict, std::string& out) {
+  out.reserve(out.size() + s.size());
   for (std::size_t i = 0; i < s.size(); ++i) {
     char c = s[i];
     if (c == '%') {
-      if (i + 2 >= s.size() || !chars::hex(s[i + 1]) || !chars::hex(s[i + 2])) return std::nullopt;
-      out += char(chars::hex_value(s[i + 1]) * 16 + chars::hex_value(s[i + 2]));
-      i += 2;
+      if (i + 2 < s.size() && chars::hex(s[i + 1]) && chars::hex(s[i + 2])) {
+        out += char(chars::hex_value(s[i + 1]) * 16 + chars::hex_value(s[i + 2]));
+        i += 2;
+      } else if (strict) {
+        return false;
+      } else {
+        out += c;
+      }
     } else if (c == '+' && plus_is_space) {
       out += ' ';
     } else {
       out += c;
     }
   }
+  return true;
+}
+}  // namespace
+
+std::optional<std::string> url_decode(std::string_view s, bool plus_is_space) {
+  std::string out;
+  if (!decode_into(s, plus_is_space, true, out)) return std::nullopt;
+  return out;
+}
+
+std::string url_decode_lenient(std::string_view s, bool plus_is_space) {
+  std::string out;
+  decode_into(s, plus_is_space, false, out);
   return out;
 }
 
 std::vector<std::pair<std::string, std::string>> parse_query(std::string_view query) {
   std::vector<std::pair<std::string, std::string>> out;
-  auto decode = [](std::string_view s) {
-    auto d = url_decode(s, true);
-    if (d) return std::move(*d);
-    std::string lit(s);
-    std::replace(lit.begin(), lit.end(), '+', ' ');
-    return lit;
-  };
   std::size_t start = 0;
   while (start <= query.size()) {
     std::size_t amp = query.find('&', start);
     std::string_view pair = query.substr(start, amp == query.npos ? query.npos : amp - start);
     if (!pair.empty()) {
       std::size_t eq = pair.find('=');
-      if (eq == pair.npos) out.emplace_back(decode(pair), std::string());
-      else out.emplace_back(decode(pair.substr(0, eq)), decode(pair.substr(eq + 1)));
+      if (eq == pair.npos)
+        out.emplace_back(url_decode_lenient(pair, true), std::string());
+      else
+        out.emplace_back(url_decode_lenient(pair.substr(0, eq), true),
+                         url_decode_lenient(pair.substr(eq + 1), true));
     }
     if (amp == query.npos) break;
     start = amp + 1;

@@ -51,6 +51,18 @@ TEST_CASE("url_decode and parse_query") {
   CHECK(q[5].second == "%z");
 }
 
+TEST_CASE("lenient decoding keeps each malformed escape and decodes the others") {
+  CHECK(url_decode_lenient("%41%zz%42") == "A%zzB");
+  CHECK(url_decode_lenient("a+b%2", true) == "a b%2");
+  CHECK(url_decode_lenient("%") == "%");
+  // Once the whole value fell back to its literal text; now only the bad escape does,
+  // as browsers, Python's unquote and the framework's url_decode have always done.
+  auto q = parse_query("k%41=%41%zz&x=%2B+");
+  REQUIRE(q.size() == 2);
+  CHECK(q[0] == std::pair<std::string, std::string>("kA", "A%zz"));
+  CHECK(q[1].second == "+ ");
+}
+
 TEST_CASE("a hand-made Request serves its body from memory") {
   Request r("POST", "/a%20b/c?x=1", {{"Host", "h"}}, "hello world");
   CHECK(r.method() == "POST");

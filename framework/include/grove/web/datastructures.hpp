@@ -31,7 +31,11 @@ class MultiDict {
   template <class T>
   T get_as(std::string_view key, T fallback) const;
   std::vector<std::string> get_all(std::string_view key) const;
-  bool contains(std::string_view key) const;
+  bool contains(std::string_view key) const {
+    for (const auto& item : items_)
+      if (item.first == key) return true;
+    return false;
+  }
   // The first value; throws BadRequest (400) naming the key when missing, as Flask does.
   const std::string& operator[](std::string_view key) const;
 

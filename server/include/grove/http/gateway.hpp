@@ -44,8 +44,12 @@ std::string_view reason_phrase(int status) noexcept;
 // Percent-decoding. With `plus_is_space` (form and query encoding) '+' decodes to ' '.
 // Returns nullopt for a malformed escape ('%' not followed by two hex digits).
 std::optional<std::string> url_decode(std::string_view s, bool plus_is_space = false);
+// The same, but each malformed escape is kept literally and decoding goes on ("%41%zz"
+// gives "A%zz"), as browsers, Python's unquote and werkzeug do. Never fails.
+std::string url_decode_lenient(std::string_view s, bool plus_is_space = false);
 // Splits a query string or an application/x-www-form-urlencoded body into decoded
-// (name, value) pairs, in order; malformed escapes are kept literally.
+// (name, value) pairs, in order, empty pairs ("a=1&&b") skipped; decoded with
+// url_decode_lenient(s, true). The framework's parse_query() is this one.
 std::vector<std::pair<std::string, std::string>> parse_query(std::string_view query);
 
 // Where the server reads a request body from. The server's implementation reads the
