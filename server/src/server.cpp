@@ -118,6 +118,7 @@ struct Server::Impl {
   Timer stop_timer;
   Timer flush_timer;
   Timer linger_timer;
+  Duration linger_for = Duration::zero();  // how long a stop lets idle connections linger
   std::vector<std::unique_ptr<Context>> spare;
   SignalWatcher sigterm, sigint;
   // Out of descriptors on accept: in an episode now, whether its warning was printed, when
@@ -900,25 +901,36 @@ struct Server::Impl {
       return;
     }
     stop_timer = loop->call_later(t, [this] { force_close(); });
-    linger_timer = loop->call_later(std::min<Duration>(t, 1s), [this] {
-      Connection* c = all_head;
-      while (c) {
-        Connection* next = c->all_next;
-        if (c->lingering) close_connection(c);
-        c = next;
-      }
-    });
+    if (linger_for > Duration::zero())
+      linger_timer = loop->call_later(std::min<Duration>(t, linger_for), [this] {
+        Connection* c = all_head;
+        while (c) {
+          Connection* next = c->all_next;
+          if (c->lingering) close_connection(c);
+          c = next;
+        }
+      });
   }
 
   // An idle connection at a stop: its client may be sending a request right now (it cannot
   // know that the connection is closing), and a close with that request unread would make
   // the kernel answer it with a reset. So the connection is shut for writing (the client
   // reads an orderly end: its request was never accepted, which clients retry), and what
-  // still arrives is read and dropped until the client closes too, for at most a second.
+  // still arrives is read and dropped until the client closes too. A request that crossed
+  // the shutdown arrives within a round trip: the lingering lasts four (TCP_INFO's smoothed
+  // RTT), at least 20 ms and at most 1 s.
   void linger_at_stop(Connection* c) {
     unlink_idle(c);
     c->lingering = true;
     ::shutdown(c->fd, SHUT_WR);
+    Duration d = 20ms;
+    if (!c->unix_peer) {
+      tcp_info ti{};
+      socklen_t len = sizeof ti;
+      if (::getsockopt(c->fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0)
+        d = std::max<Duration>(d, std::chrono::microseconds(4 * std::int64_t(ti.tcpi_rtt)));
+    }
+    linger_for = std::min<Duration>(std::max(linger_for, d), 1s);
   }
 
   void linger_read(Connection* c) {
