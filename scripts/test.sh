@@ -4,6 +4,8 @@
 #   asan      the same under AddressSanitizer + UndefinedBehaviorSanitizer at -O0, and the
 #             coroutine and green-thread suites again at -O2
 #   tsan      the cross-thread tests ([tsan]) under ThreadSanitizer
+#   fuzz      each libFuzzer target (tests/fuzz) for 60 s under ASan+UBSan (scripts/fuzz.sh;
+#             GROVE_FUZZ_SECONDS changes the time)
 #   consumer  installs grove and builds a small project against it (CMake and pkg-config)
 # Usage: scripts/test.sh [stage ...]   (default: every stage, in that order)
 set -euo pipefail
@@ -53,6 +55,11 @@ run_tsan() {
     -DGROVE_BUILD_EXAMPLES=OFF
 }
 
+run_fuzz() {
+  stage "Fuzz: each libFuzzer target for ${GROVE_FUZZ_SECONDS:-60} s under ASan+UBSan"
+  scripts/fuzz.sh --seconds "${GROVE_FUZZ_SECONDS:-60}"
+}
+
 run_consumer() {
   stage "Consumer: find_package(grove) and pkg-config against an installed copy"
   local prefix=$root/build/install
@@ -72,11 +79,11 @@ run_consumer() {
 }
 
 stages=("$@")
-[ ${#stages[@]} -gt 0 ] || stages=(release asan tsan consumer)
+[ ${#stages[@]} -gt 0 ] || stages=(release asan tsan fuzz consumer)
 for s in "${stages[@]}"; do
   case "$s" in
-    release|asan|tsan|consumer) "run_$s" ;;
-    *) echo "unknown stage '$s' (release, asan, tsan, consumer)" >&2; exit 2 ;;
+    release|asan|tsan|fuzz|consumer) "run_$s" ;;
+    *) echo "unknown stage '$s' (release, asan, tsan, fuzz, consumer)" >&2; exit 2 ;;
   esac
 done
 printf '\nall stages passed: %s\n' "${stages[*]}"
