@@ -142,7 +142,7 @@ out.append(f"Totals: {total['sent']:,} requests sent, {total['answered']:,} answ
            f"{errors} errors (refused {total['refused_connect'] + total['refused_closed']}, reset {total['reset']}, "
            f"broken {total['broken']}, timed out {total['timeout']}); {total['connections_opened']:,} connections "
            f"opened; the server counted {served} responses (its readiness probe left out) and exited with status "
-           f"{status} on SIGTERM. Rate: every row within {worst * 100:.1f}% of the target {int(rate):,} req/s.")
+           f"{status} on SIGTERM. Rate: every row within {worst * 100:.2f}% of the target {int(rate):,} req/s.")
 if len(iv) >= 2:
     a, b = iv[0], iv[-1]
     half = iv[len(iv) // 2:]
