@@ -80,10 +80,15 @@ run_consumer() {
 
 stages=("$@")
 [ ${#stages[@]} -gt 0 ] || stages=(release asan tsan fuzz consumer)
+timings=()
 for s in "${stages[@]}"; do
+  started=$SECONDS
   case "$s" in
     release|asan|tsan|fuzz|consumer) "run_$s" ;;
     *) echo "unknown stage '$s' (release, asan, tsan, fuzz, consumer)" >&2; exit 2 ;;
   esac
+  timings+=("$s $(( (SECONDS - started) / 60 ))m$(( (SECONDS - started) % 60 ))s")
 done
 printf '\nall stages passed: %s\n' "${stages[*]}"
+printf 'stage times: %s; total %dm%ds\n' "$(IFS=,; echo "${timings[*]}" | sed 's/,/, /g')" \
+  $((SECONDS / 60)) $((SECONDS % 60))
