@@ -126,12 +126,13 @@ out.append(f"grove-demo (Release) as `scripts/run.sh` serves it: compat on, engi
            f"scheduled time. Server before the load: RSS {int(base_rss):,} KiB, {base_fds} fds, "
            f"{base_threads} thread(s).")
 out.append("")
-out.append("| minute | requests | req/s | errors | p50 (ms) | p99 (ms) | p99.9 (ms) | max (ms) | client backlog (max) | RSS (KiB) | open fds | threads |")
-out.append("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+out.append("| minute | requests | req/s | errors | p50 (ms) | p99 (ms) | p99.9 (ms) | max (ms) | client backlog (max) | "
+           "server CPU per request (µs) | RSS (KiB) | open fds | threads |")
+out.append("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 for d in iv:
     when = f"{d['t'] / 60:.0f}" if float(report) == 60 else f"{d['t'] / 60:.2f}"
     out.append(f"| {when} | {d['answered']:,} | {d['rate']:,.0f} | {d['failed']} | {d['p50_ms']:.2f} | {d['p99_ms']:.2f} | "
-               f"{d['p999_ms']:.2f} | {d['max_ms']:.1f} | {d['max_queue']:,} | {d.get('rss_kib', -1):,} | {d.get('fds', -1)} | "
+               f"{d['p999_ms']:.2f} | {d['max_ms']:.1f} | {d['max_queue']:,} | {d.get('cpu_us_per_request', -1):.1f} | {d.get('rss_kib', -1):,} | {d.get('fds', -1)} | "
                f"{d.get('threads', -1)} |")
 out.append("")
 errors = total["sent"] - total["answered"] + total["non200"]

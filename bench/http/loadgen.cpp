@@ -43,6 +43,7 @@
 #include <cstring>
 #include <deque>
 #include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -98,6 +99,7 @@ class Loadgen {
   }
 
   int run() {
+    if (o_.watch_pid > 0) last_ticks_ = cpu_ticks(o_.watch_pid);
     t0_ = Clock::now();
     const auto period = ns(std::int64_t(1e9 / o_.rate));
     auto send_end = t0_ + ns(std::int64_t(o_.duration * 1e9));
@@ -419,6 +421,17 @@ class Loadgen {
       if (line.rfind(key, 0) == 0) return std::atol(line.c_str() + std::strlen(key));
     return -1;
   }
+  static long cpu_ticks(pid_t pid) {
+    std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
+    std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    auto paren = text.rfind(')');
+    if (paren == std::string::npos) return -1;
+    // After the command's ")": state is field 3; utime and stime are fields 14 and 15.
+    const char* p = text.c_str() + paren + 2;
+    long utime = 0, stime = 0;
+    if (std::sscanf(p, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %ld %ld", &utime, &stime) != 2) return -1;
+    return utime + stime;
+  }
   static long count_fds(pid_t pid) {
     DIR* d = ::opendir(("/proc/" + std::to_string(pid) + "/fd").c_str());
     if (!d) return -1;
@@ -448,9 +461,18 @@ class Loadgen {
         secs(now - t0_), span, ull(interval_.sent), ull(interval_.answered), double(interval_.answered) / span,
         ull(interval_.failed()), ull(interval_.non200), ull(interval_.refused_connect + interval_.refused_closed),
         ull(interval_.reset), ull(interval_.broken), ull(interval_.timeout), p50, p99, p999, mx, max_queue_);
-    if (o_.watch_pid > 0)
-      std::printf(",\"rss_kib\":%ld,\"fds\":%ld,\"threads\":%ld", proc_status_kib(o_.watch_pid, "VmRSS:"),
-                  count_fds(o_.watch_pid), proc_status_kib(o_.watch_pid, "Threads:"));
+    if (o_.watch_pid > 0) {
+      // The server's CPU time (user + system) in this interval, per answered request: what
+      // a request costs it, whatever else the machine is running.
+      long ticks = cpu_ticks(o_.watch_pid);
+      double cpu_us = ticks >= 0 && last_ticks_ >= 0 && interval_.answered
+                          ? double(ticks - last_ticks_) * 1e6 / double(::sysconf(_SC_CLK_TCK)) / double(interval_.answered)
+                          : -1;
+      last_ticks_ = ticks;
+      std::printf(",\"rss_kib\":%ld,\"fds\":%ld,\"threads\":%ld,\"cpu_us_per_request\":%.2f",
+                  proc_status_kib(o_.watch_pid, "VmRSS:"), count_fds(o_.watch_pid),
+                  proc_status_kib(o_.watch_pid, "Threads:"), cpu_us);
+    }
     std::printf("}\n");
     std::fflush(stdout);
     latencies_.clear();
@@ -469,6 +491,7 @@ class Loadgen {
   Clock::time_point t0_, last_report_{}, signal_at_{}, exit_time_{};
   bool signalled_ = false, exited_ = false;
   Counts total_, interval_;
+  long last_ticks_ = -1;
   std::uint64_t sent_before_ = 0, answered_before_ = 0, reset_before_ = 0, opened_ = 0;
   std::vector<std::uint32_t> latencies_;
 };
