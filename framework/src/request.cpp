@@ -41,12 +41,14 @@ const MultiDict& Request::args() const {
 
 const MultiDict& Request::cookies() const {
   if (!cookies_) {
-    MultiDict all;
+    // Several Cookie fields are one list (RFC 6265 §5.4); the first of a name wins.
+    std::string joined;
     for (const auto& [k, v] : headers_)
-      if (iequals(k, "Cookie"))
-        for (const auto& [ck, cv] : parse_cookies(v))
-          if (!all.contains(ck)) all.add(ck, cv);
-    cookies_ = std::move(all);
+      if (iequals(k, "Cookie")) {
+        if (!joined.empty()) joined += "; ";
+        joined += v;
+      }
+    cookies_ = parse_cookies(joined);
   }
   return *cookies_;
 }

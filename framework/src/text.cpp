@@ -6,6 +6,7 @@
 #include <grove/web/datastructures.hpp>
 
 #include <cctype>
+#include <unordered_set>
 
 namespace grove::web {
 
@@ -61,6 +62,9 @@ std::string encode_query(const MultiDict& items) {
 
 MultiDict parse_cookies(std::string_view header) {
   MultiDict out;
+  // Names seen so far, as views into `header`: looking each one up in `out` made a 64 KiB
+  // header of distinct names cost 0.3 s of the hub's time.
+  std::unordered_set<std::string_view> seen;
   while (!header.empty()) {
     std::size_t semi = header.find(';');
     std::string_view part = trim(header.substr(0, semi));
@@ -70,7 +74,7 @@ MultiDict parse_cookies(std::string_view header) {
     std::string_view name = trim(part.substr(0, eq));
     std::string_view value = trim(part.substr(eq + 1));
     if (value.size() >= 2 && value.front() == '"' && value.back() == '"') value = value.substr(1, value.size() - 2);
-    if (!out.contains(name)) out.add(std::string(name), url_decode(value));
+    if (seen.insert(name).second) out.add(std::string(name), url_decode(value));
   }
   return out;
 }
