@@ -181,17 +181,33 @@ TEST_CASE("cancellation reaches the innermost of a chain of awaited Tasks", "[ca
 
 TEST_CASE("cancelling a gather cancels its children", "[cancel]") {
   aio::run([]() -> aio::Task<void> {
+    int started = 0;
     int cancelled = 0;
-    auto child = [](int& n) -> aio::Task<int> {
+    auto child = [&]() -> aio::Task<int> {
+      ++started;
       try {
         co_await aio::sleep(10s);
       } catch (const aio::CancelledError&) {
-        ++n;
+        ++cancelled;
         throw;
       }
       co_return 0;
     };
-    co_await cancel_while_awaiting([&] { return aio::gather(child(cancelled), child(cancelled)); });
+    auto task = aio::create_task(aio::co_invoke([&]() -> aio::Task<void> {
+      co_await aio::gather(child(), child());
+    }));
+    // Cancelled before they start, children never run (asyncio's rule too): wait until both
+    // are suspended in their sleep. A fixed delay is not enough on a loaded machine.
+    for (int i = 0; i < 1000 && started < 2; ++i) co_await aio::sleep(1ms);
+    REQUIRE(started == 2);
+    CHECK(task.cancel());
+    bool awaited_cancelled = false;
+    try {
+      co_await task;
+    } catch (const aio::CancelledError&) {
+      awaited_cancelled = true;
+    }
+    CHECK(awaited_cancelled);
     CHECK(cancelled == 2);
   }());
 }
