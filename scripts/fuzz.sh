@@ -3,7 +3,9 @@
 # and runs each for a set time on a temporary copy of its seed corpus (the corpus in the
 # repository is never written). Prints per target the executions and "no finding"; exits
 # non-zero on any crash, leak, timeout or out-of-memory, naming the reproducer.
-# Usage: scripts/fuzz.sh [--seconds N] [target ...]   (default: 60 s, every target)
+# Usage: scripts/fuzz.sh [--seconds N] [--fast] [target ...]   (default: 60 s, every target)
+#   --fast: UBSan without ASan (build/fuzz-fast), several times the executions per second,
+#           for long coverage runs; CI runs the default ASan+UBSan build.
 # Reproduce a finding: build/fuzz/tests/fuzz/<target> <reproducer>
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,12 +14,14 @@ jobs=${GROVE_JOBS:-$(nproc)}
 all_targets=(fuzz_http_parser fuzz_router fuzz_query_form)
 
 seconds=60
+fast=0
 targets=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --seconds) seconds=$2; shift 2 ;;
     --seconds=*) seconds=${1#--seconds=}; shift ;;
-    -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
+    --fast) fast=1; shift ;;
+    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
     fuzz_*) targets+=("$1"); shift ;;
     *) echo "fuzz.sh: unknown argument '$1' (targets: ${all_targets[*]})" >&2; exit 2 ;;
   esac
@@ -30,8 +34,13 @@ if ! command -v clang++ >/dev/null; then
 fi
 
 build=$root/build/fuzz
+sanitizers=address,undefined
+if [ "$fast" = 1 ]; then
+  build=$root/build/fuzz-fast
+  sanitizers=undefined
+fi
 CXX=clang++ cmake -S "$root" -B "$build" -DGROVE_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -g" >/dev/null
+  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -g" -DGROVE_FUZZ_SANITIZERS="$sanitizers" >/dev/null
 cmake --build "$build" -j "$jobs" --target "${targets[@]}"
 
 # Leaks count as findings; UBSan's reports abort (the targets build with
