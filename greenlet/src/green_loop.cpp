@@ -124,6 +124,11 @@ Timer GreenLoop::call_at(TimePoint when, Callback cb) {
 }
 
 Timer GreenLoop::call_every(Duration interval, Callback cb) {
+  // The hub's loop counts the first interval from its own now(), which may be older than
+  // this loop's (refreshed by update_now() or run()): never let it be, or the first run
+  // would come before now() + interval as this loop's callers read it.
+  EventLoop& under = hub().loop();
+  if (under.now() < now()) under.update_now();
   return track(
       hub().loop().call_every(interval, in_this_loop<false>(std::move(cb), "timer callback")));
 }
