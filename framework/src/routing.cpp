@@ -1,6 +1,7 @@
 #include <grove/web/routing.hpp>
 
 #include <charconv>
+#include <cstdint>
 #include <stdexcept>
 
 namespace grove::web {
@@ -138,17 +139,47 @@ bool Rule::before(const Rule& other) const {
   return a > b;
 }
 
-// Without it, "/<path:a>/<path:b>/<path:c>/end" against a path of a few hundred slashes
-// took minutes (found by fuzz_router): each parameter retried every split of the rest.
+// Matching with several parameters backtracks; what it learns is kept here, so that
+// "/<path:a>/<path:b>/<path:c>/end" against a path of thousands of slashes (found by
+// fuzz_router: it took minutes) costs about linear time in the path's length.
+//  - failed: (part, offset) states known not to match, for typed converters.
+//  - splits: for a string or path parameter, where it may end does not depend on where it
+//    starts (it accepts any text), only on whether the rest matches from there. An end
+//    found not to work is therefore skipped for every start: a union-find per part links it
+//    to the next lower end not yet known to fail, so each end is tried at most once.
 struct Rule::Memo {
   std::size_t length;          // of the whole path
   std::vector<bool> failed;    // [part * (length + 1) + offset], allocated on first use
+  std::vector<std::vector<std::uint32_t>> splits;  // [part][end offset], made on first use
+
+  std::vector<std::uint32_t>& ends_of(std::size_t part, std::size_t parts) {
+    if (splits.empty()) splits.resize(parts);
+    auto& up = splits[part];
+    if (up.empty()) {
+      up.resize(length + 1);
+      for (std::size_t i = 0; i <= length; ++i) up[i] = std::uint32_t(i);
+    }
+    return up;
+  }
+  // The largest end at or below x not known to fail (0: none).
+  static std::size_t untried_at_or_below(std::vector<std::uint32_t>& up, std::size_t x) {
+    while (up[x] != x) {
+      up[x] = up[up[x]];  // path halving
+      x = up[x];
+    }
+    return x;
+  }
 };
 
 bool Rule::match(std::string_view path, ViewArgs& out) const {
   out.clear();
   Memo failed{path.size(), {}};
-  return match_from(0, path, out, failed);
+  if (!match_from(0, path, out, failed)) return false;
+  // Each parameter is added once everything after it has matched: last first.
+  ViewArgs in_order;
+  for (auto it = out.end(); it != out.begin();) in_order.push_back(*--it);
+  out = std::move(in_order);
+  return true;
 }
 
 bool Rule::match_from(std::size_t index, std::string_view rest, ViewArgs& out, Memo& memo) const {
@@ -176,6 +207,24 @@ bool Rule::match_param(std::size_t index, std::string_view rest, ViewArgs& out, 
     std::size_t slash = rest.find('/');
     if (slash != std::string_view::npos) limit = slash;
   }
+  const bool any_text = part.converter == Converter::string || part.converter == Converter::path;
+  if (any_text && arity_ >= 2 && index + 1 < parts_.size()) {
+    // Longest first, as below, skipping ends already known to fail.
+    const std::size_t start = memo.length - rest.size();
+    auto& up = memo.ends_of(index, parts_.size());
+    for (std::size_t end = Memo::untried_at_or_below(up, start + limit); end > start;
+         end = Memo::untried_at_or_below(up, end - 1)) {
+      if (match_from(index + 1, rest.substr(end - start), out, memo)) {
+        ViewArg arg;
+        arg.name = part.text;
+        arg.text = std::string(rest.substr(0, end - start));
+        out.push_back(std::move(arg));
+        return true;
+      }
+      up[end] = std::uint32_t(end - 1);
+    }
+    return false;
+  }
   // The text the next static part starts with narrows the candidates.
   for (std::size_t len = limit; len >= 1; --len) {
     std::string_view cand = rest.substr(0, len);
@@ -186,7 +235,6 @@ bool Rule::match_param(std::size_t index, std::string_view rest, ViewArgs& out, 
       break;  // the last part must take the rest
     }
     ViewArg arg;
-    arg.name = part.text;
     bool ok = true;
     switch (part.converter) {
       case Converter::string:
@@ -224,10 +272,14 @@ bool Rule::match_param(std::size_t index, std::string_view rest, ViewArgs& out, 
       }
     }
     if (!ok) continue;
-    arg.text = std::string(cand);
-    out.push_back(std::move(arg));
-    if (match_from(index + 1, rest.substr(len), out, memo)) return true;
-    out.pop_back();  // backtrack (the recursion already dropped what it added)
+    // The strings are made only for the split that matches: a candidate that fails costs
+    // no allocation and no copy of its text.
+    if (match_from(index + 1, rest.substr(len), out, memo)) {
+      arg.name = part.text;
+      arg.text = std::string(cand);
+      out.push_back(std::move(arg));
+      return true;
+    }
   }
   return false;
 }
