@@ -393,6 +393,12 @@ inline std::string temp_dir() {
   return d;
 }
 
+// A temporary directory, removed with everything in it at the end of the scope.
+struct TempDir {
+  std::string path = temp_dir();
+  ~TempDir() { run_command("rm -rf '" + path + "'"); }
+};
+
 inline std::string read_file(const std::string& path) {
   std::ifstream f(path);
   std::stringstream ss;

@@ -17,11 +17,6 @@ using namespace grove::http::test;
 
 namespace {
 
-struct TempDir {
-  std::string path = temp_dir();
-  ~TempDir() { run_command("rm -rf '" + path + "'"); }
-};
-
 // Raises the soft descriptor limit to the hard limit; returns the new soft limit.
 rlim_t raise_fd_limit() {
   rlimit rl{};

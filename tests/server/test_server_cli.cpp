@@ -10,10 +10,6 @@ using namespace grove::http;
 using namespace grove::http::test;
 
 namespace {
-struct TempDir {
-  std::string path = temp_dir();
-  ~TempDir() { run_command("rm -rf '" + path + "'"); }
-};
 int hello_status(const std::string& args, std::string* out) {
   return run_command(std::string(GROVE_HELLO_PATH) + " " + args, out);
 }

@@ -19,11 +19,6 @@ using namespace grove::http::test;
 
 namespace {
 
-struct TempDir {
-  std::string path = temp_dir();
-  ~TempDir() { run_command("rm -rf '" + path + "'"); }
-};
-
 enum class Result { answered, refused, reset, broken };
 
 struct Counts {
