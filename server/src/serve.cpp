@@ -164,8 +164,11 @@ struct Master {
                                          ": stopping " + std::to_string(children.size()) + " worker(s) gracefully");
           stopping = true;
           deadline = Clock::now() + config.graceful_timeout + 5s;
-          for (auto& [pid, index] : children) ::kill(pid, SIGTERM);
+          // Let go first: once signalled, a worker may drain the accept queue and close its
+          // copy before this process runs again, and a copy still held here would then be
+          // the last, completing connections that nobody accepts and resetting them at exit.
           release_listeners();
+          for (auto& [pid, index] : children) ::kill(pid, SIGTERM);
         } else {
           for (auto& [pid, index] : children) ::kill(pid, SIGINT);  // their second signal: now
         }
