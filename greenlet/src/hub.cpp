@@ -160,6 +160,7 @@ void Hub::poll_once() noexcept {
     report("grove: the hub's loop threw: " + describe_current_exception());
   }
   if (block) note_switch(self_.get());
+  last_poll_ = std::chrono::time_point_cast<Duration>(Clock::now());
   // Facades may be added or removed by what runs below; iterate over a copy.
   if (!facades_.empty()) {
     std::vector<GreenLoop*> facades = facades_;

@@ -114,6 +114,10 @@ class GreenletBase {
   GreenletBase(const GreenletBase&) = delete;
   GreenletBase& operator=(const GreenletBase&) = delete;
 
+  // Records are recycled per OS thread (records.cpp): spawn+join is on the hot path.
+  static void* operator new(std::size_t size);
+  static void operator delete(void* p, std::size_t size) noexcept;
+
   void retain() noexcept { ++refs_; }
   void release() noexcept {
     if (--refs_ == 0) destroy();
@@ -129,7 +133,7 @@ class GreenletBase {
   void set_name(std::string name);
 
   // --- what every switch touches, together in the first cache line ---
-  void* fctx = nullptr;             // its suspended Boost.Context context
+  void* fctx = nullptr;             // its suspended context (jump_context)
   GreenletBase* run_prev = nullptr; // run queue (intrusive, doubly linked)
   GreenletBase* run_next = nullptr;
   Parking* parking = nullptr;       // what it waits on while parked
