@@ -181,6 +181,41 @@ Woke wait_fd(int fd, Events events, Deadline deadline) {
 // on, blocking as libc would.
 enum class Mode { nonblocking, blocking };
 
+// Request and reply. A read that follows a write on the same fd usually waits for the
+// peer's answer to that write, and trying it first costs a system call that fails with
+// EAGAIN. So such a read learns, per fd: when it had to wait, the next read after a write
+// waits for readiness first; when it found data at once, the next one tries first again.
+// Reads that do not follow a write (a stream read in pieces, a server reading the rest of a
+// request) always try first, so a reader never parks while data is queued.
+bool read_follows_write(FdState& s) noexcept {
+  if (!s.has(FdState::kWroteLast)) return false;
+  s.clear(FdState::kWroteLast);
+  return true;
+}
+
+void learn_read(FdState& s, bool had_to_wait) noexcept {
+  if (s.has(FdState::kReadWaitsFirst) == had_to_wait) return;
+  if (had_to_wait)
+    s.set(FdState::kReadWaitsFirst);
+  else
+    s.clear(FdState::kReadWaitsFirst);
+}
+
+// A read that waits first cannot tell whether data was already there, so one in
+// kProbeEvery tries first anyway and learns again.
+constexpr std::uint32_t kProbeEvery = 16;
+
+bool probe_now(FdState& s) noexcept {
+  // Not a read-modify-write: a lost count between OS threads only moves the next probe.
+  std::uint32_t n = s.waited_first.load(std::memory_order_relaxed) + 1;
+  s.waited_first.store(n, std::memory_order_relaxed);
+  return n % kProbeEvery == 0;
+}
+
+void note_write(FdState& s) noexcept {
+  if (!s.has(FdState::kWroteLast)) s.set(FdState::kWroteLast);
+}
+
 // Runs attempt(done, mode) until it transfers something (or everything, with until_all),
 // fails with something other than EAGAIN, or the deadline passes. Returns the libc result:
 // the count, or -1 with errno; a partial count after a later failure, as the kernel does.
@@ -200,9 +235,43 @@ ssize_t drive(int fd, FdState& s, bool writing, std::size_t total, bool until_al
     return -1;
   };
   Mode mode = Mode::nonblocking;
+  // Waits for the fd; false when that ends the call, with its result in `ended`.
+  ssize_t ended = -1;
+  auto wait = [&]() -> bool {
+    if (!have_deadline) {
+      have_deadline = true;
+      deadline = deadline_after_ns(writing ? s.sndtimeo_ns.load(std::memory_order_relaxed)
+                                           : s.rcvtimeo_ns.load(std::memory_order_relaxed));
+    }
+    switch (wait_fd(fd, writing ? Events::write : Events::read, deadline)) {
+      case Woke::ready:
+        return true;
+      case Woke::timeout:
+        ended = finish_partial(EAGAIN);
+        return false;
+      case Woke::closed:
+        ended = finish_partial(EBADF);
+        return false;
+      case Woke::unpollable:
+        mode = Mode::blocking;
+        return true;
+    }
+    return true;
+  };
+  // See read_follows_write.
+  bool learns = !writing && total > 0 && read_follows_write(s);
+  if (learns && s.has(FdState::kReadWaitsFirst) && !probe_now(s) && !user_nonblock(fd, s)) {
+    learns = false;  // nothing to learn: whether data was there is not known
+    if (!wait()) return ended;
+  }
   for (;;) {
     ssize_t r = attempt(done, mode);
     if (r >= 0) {
+      if (learns) {
+        learn_read(s, false);
+        learns = false;
+      }
+      if (writing && r > 0) note_write(s);
       done += std::size_t(r);
       if (!until_all || r == 0 || done >= total) {
         errno = saved;
@@ -214,22 +283,11 @@ ssize_t drive(int fd, FdState& s, bool writing, std::size_t total, bool until_al
     if (err == EINTR) continue;
     if (err != EAGAIN && err != EWOULDBLOCK) return finish_partial(err);
     if (mode == Mode::blocking || user_nonblock(fd, s)) return finish_partial(err);
-    if (!have_deadline) {
-      have_deadline = true;
-      deadline = deadline_after_ns(writing ? s.sndtimeo_ns.load(std::memory_order_relaxed)
-                                           : s.rcvtimeo_ns.load(std::memory_order_relaxed));
+    if (learns) {
+      learn_read(s, true);
+      learns = false;
     }
-    switch (wait_fd(fd, writing ? Events::write : Events::read, deadline)) {
-      case Woke::ready:
-        break;
-      case Woke::timeout:
-        return finish_partial(EAGAIN);
-      case Woke::closed:
-        return finish_partial(EBADF);
-      case Woke::unpollable:
-        mode = Mode::blocking;
-        break;
-    }
+    if (!wait()) return ended;
   }
 }
 

@@ -46,6 +46,8 @@ struct FdState {
   static constexpr std::uint32_t kNoNowait = 1u << 6;    // RWF_NOWAIT unsupported: poll first
   static constexpr std::uint32_t kTimeouts = 1u << 7;    // SO_RCVTIMEO / SO_SNDTIMEO known
   static constexpr std::uint32_t kGroveNb = 1u << 8;     // grove set O_NONBLOCK (connect only)
+  static constexpr std::uint32_t kWroteLast = 1u << 9;       // see read_follows_write (coop.cpp)
+  static constexpr std::uint32_t kReadWaitsFirst = 1u << 10;  // a read after a write waits first
 
   std::atomic<std::uint32_t> bits{0};
   // Bumped whenever the fd number is closed or replaced (close, dup2/dup3 over it): a hub
@@ -53,6 +55,7 @@ struct FdState {
   std::atomic<std::uint32_t> epoch{0};
   std::atomic<std::int64_t> rcvtimeo_ns{0};  // 0: none
   std::atomic<std::int64_t> sndtimeo_ns{0};
+  std::atomic<std::uint32_t> waited_first{0};  // reads that waited first (see probe_now)
 
   Kind kind() const noexcept {
     return Kind(bits.load(std::memory_order_relaxed) & kKindMask);
