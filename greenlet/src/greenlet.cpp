@@ -63,7 +63,7 @@ GreenletBase* prepare_spawn(GreenletBase* g, SpawnOptions&& options) {
   Hub& hub = Hub::get();
   g->hub = &hub;
   g->id = hub.next_id();
-  g->name = std::move(options.name);
+  if (!options.name.empty()) g->name = std::move(options.name);
   g->stack_size = options.stack_size ? options.stack_size : configured_stack_size();
   hub.start(g);
   return g;

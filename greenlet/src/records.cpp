@@ -47,7 +47,7 @@ struct CacheCleanup {
   }
 };
 
-void arm() {
+[[gnu::noinline]] void arm() {
   static thread_local CacheCleanup cleanup;
   (void)&cleanup;
   t_cache.armed = true;

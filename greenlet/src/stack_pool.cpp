@@ -59,10 +59,10 @@ void StackPool::unmap(Stack stack) noexcept {
   if (stack) ::munmap(stack.base, stack.guard + stack.usable);
 }
 
-Stack StackPool::acquire(std::size_t usable) {
+Stack StackPool::acquire_cached(std::size_t usable) {
   const std::size_t guard = configured_guard();
-  // The newest free stack first: spawn after join reuses the stack that just came back,
-  // whose pages are resident and in cache.
+  if (hot_ && hot_.requested == usable && hot_.guard == guard) return std::exchange(hot_, Stack{});
+  // The newest free stack first: its pages are the likeliest to be resident and in cache.
   if (!free_.empty() && free_.back().requested == usable && free_.back().guard == guard) {
     Stack s = free_.back();
     free_.pop_back();
@@ -82,9 +82,9 @@ Stack StackPool::acquire(std::size_t usable) {
   return s;
 }
 
-void StackPool::release(Stack stack) noexcept {
+void StackPool::release_cached(Stack stack) noexcept {
   if (!stack) return;
-  if (free_.size() < configured_pool_limit()) {
+  if (free_.size() + (hot_ ? 1 : 0) < configured_pool_limit()) {
     try {
       free_.push_back(stack);
       return;
@@ -95,6 +95,7 @@ void StackPool::release(Stack stack) noexcept {
 }
 
 StackPool::~StackPool() {
+  unmap(hot_);
   for (const Stack& s : free_) unmap(s);
 }
 
