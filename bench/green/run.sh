@@ -70,6 +70,11 @@ mem = counters.get("BM_IdleMemoryPerGreenThread", {})
 cap_g = counters.get("BM_MaxGreenThreadsGuarded", {})
 cap_u = counters.get("BM_MaxGreenThreadsUnguarded", {})
 
+def vs(who, ours, theirs, name):
+    if ours <= theirs:
+        return f"{who} is {theirs / ours:.2f}x faster"
+    return f"{who} takes {ours / theirs:.2f}x {name}'s time"
+
 def row(label, name, note=""):
     return f"| {label} | {med(name):.1f} | {best(name):.1f} | {note} |"
 
@@ -105,16 +110,16 @@ out.append(row("grove green `sleep(0)`, two green threads, different code", "BM_
 out.append(row("Boost.Fiber `yield` round trip", "BM_BoostFiberYieldRoundTrip",
                f"grove (same code) is {med('BM_BoostFiberYieldRoundTrip') / same:.2f}x faster"))
 out.append(row("State Threads hand-off round trip", "BM_StateThreadsHandoffRoundTrip",
-               f"st_cond_signal/st_cond_wait; grove (same code) is {same / med('BM_StateThreadsHandoffRoundTrip'):.2f}x ST"))
+               "st_cond_signal/st_cond_wait; " + vs("grove (same code)", same, med('BM_StateThreadsHandoffRoundTrip'), "ST")))
 out.append("")
 out.append("## Spawn + join with a pooled stack (ns of CPU time)")
 out.append("")
 out.append("| what | median | best | notes |")
 out.append("|---|---:|---:|---|")
 out.append(row("**grove green `spawn` + `join`**", "BM_GreenSpawnJoin",
-               f"**{spawn / 75:.2f}x the 75 ns target**"))
+               f"**{spawn / 75:.2f}x the 75 ns target** ({'met' if spawn <= 75 else 'not met'})"))
 out.append(row("State Threads create + join", "BM_StateThreadsSpawnJoin",
-               f"grove is {spawn / med('BM_StateThreadsSpawnJoin'):.2f}x ST"))
+               vs("grove", spawn, med('BM_StateThreadsSpawnJoin'), "ST")))
 out.append(row("Boost.Fiber create + join", "BM_BoostFiberSpawnJoin",
                f"grove is {med('BM_BoostFiberSpawnJoin') / spawn:.2f}x faster"))
 out.append("")
