@@ -227,7 +227,7 @@ void Hub::run_green(GreenletBase* g) noexcept {
 
 void Hub::finish(GreenletBase* g) noexcept {
   g->state = State::dead;
-  g->pending = nullptr;
+  if (g->pending) g->pending = nullptr;
   unlink_live(g);
   while (Waiter* w = g->joiners.pop_front()) wake(w->green, Wake::notified);
   while (LinkNode* link = g->links) {

@@ -16,28 +16,6 @@ std::size_t WaitList::size() const noexcept {
   return n;
 }
 
-void WaitList::push_back(Waiter& w) noexcept {
-  w.list = this;
-  w.next = nullptr;
-  w.prev = tail_;
-  (tail_ ? tail_->next : head_) = &w;
-  tail_ = &w;
-}
-
-void WaitList::remove(Waiter& w) noexcept {
-  if (w.list != this) return;
-  (w.prev ? w.prev->next : head_) = w.next;
-  (w.next ? w.next->prev : tail_) = w.prev;
-  w.prev = w.next = nullptr;
-  w.list = nullptr;
-}
-
-Waiter* WaitList::pop_front() noexcept {
-  Waiter* w = head_;
-  if (w) remove(*w);
-  return w;
-}
-
 Wake WaitList::wait(Waiter& w, std::optional<Duration> timeout) {
   return Hub::get().wait_in(*this, w, timeout);
 }

@@ -65,9 +65,25 @@ class WaitList {
   bool empty() const noexcept { return head_ == nullptr; }
   std::size_t size() const noexcept;
   Waiter* front() const noexcept { return head_; }
-  void push_back(Waiter& w) noexcept;
-  void remove(Waiter& w) noexcept;
-  Waiter* pop_front() noexcept;
+  void push_back(Waiter& w) noexcept {
+    w.list = this;
+    w.next = nullptr;
+    w.prev = tail_;
+    (tail_ ? tail_->next : head_) = &w;
+    tail_ = &w;
+  }
+  void remove(Waiter& w) noexcept {
+    if (w.list != this) return;
+    (w.prev ? w.prev->next : head_) = w.next;
+    (w.next ? w.next->prev : tail_) = w.prev;
+    w.prev = w.next = nullptr;
+    w.list = nullptr;
+  }
+  Waiter* pop_front() noexcept {
+    Waiter* w = head_;
+    if (w) remove(*w);
+    return w;
+  }
 
   // Parks the calling green thread at the back of the list until notified, timed out or
   // thrown into. Does not throw the pending exception: callers first settle whatever a
