@@ -55,6 +55,27 @@ auto spawn_echo(int fd) {
   });
 }
 
+// Request/reply rounds against an echo on p.b: p.a learns that its replies must be awaited.
+void teach_replies_are_awaited(Pair& p) {
+  auto echo = spawn_echo(p.b);
+  in_green([&] {
+    char c = 'x';
+    for (int i = 0; i < 20; ++i) {
+      ::write(p.a, &c, 1);
+      ::read(p.a, &c, 1);
+    }
+  });
+  ::write(p.a, "q", 1);
+  echo.join();
+}
+
+// Patches, teaches p.a to await its replies, then queues `data` for p.a to read.
+void teach_then_queue(Pair& p, const std::string& data) {
+  compat::patch_all();
+  teach_replies_are_awaited(p);
+  REQUIRE(::write(p.b, data.data(), data.size()) == ssize_t(data.size()));
+}
+
 // A green thread that counts its turns; it runs only while everybody else is parked.
 struct Sibling {
   long turns = 0;
@@ -100,21 +121,10 @@ TEST_CASE("patched: a read after a write that had to wait waits first the next t
 
 TEST_CASE("patched: reads that do not follow a write try first and never park while data waits",
           "[compat][io]") {
-  compat::patch_all();
-  Pair p;
-  auto echo = spawn_echo(p.b);
-  in_green([&] {
-    char c = 'x';
-    for (int i = 0; i < 20; ++i) {  // teach p.a that its replies must be awaited
-      ::write(p.a, &c, 1);
-      ::read(p.a, &c, 1);
-    }
-  });
-  ::write(p.a, "q", 1);
-  echo.join();
   // Now a stream arrives unasked, and is read a byte at a time.
   const std::string stream(64, 's');
-  REQUIRE(::write(p.b, stream.data(), stream.size()) == ssize_t(stream.size()));
+  Pair p;
+  teach_then_queue(p, stream);
   Sibling sibling;
   in_green([&] {
     green::sleep(grove::Duration::zero());  // the sibling has started
@@ -133,21 +143,9 @@ TEST_CASE("patched: reads that do not follow a write try first and never park wh
 
 TEST_CASE("patched: a read after a write that finds its data at once tries first again",
           "[compat][io]") {
-  compat::patch_all();
-  Pair p;
-  auto echo = spawn_echo(p.b);
-  in_green([&] {
-    char c = 'x';
-    for (int i = 0; i < 20; ++i) {  // teach p.a that its replies must be awaited
-      ::write(p.a, &c, 1);
-      ::read(p.a, &c, 1);
-    }
-  });
-  ::write(p.a, "q", 1);
-  echo.join();
   // From now on the peer answers ahead: every reply is queued before the read.
-  const std::string ahead(64, 'r');
-  REQUIRE(::write(p.b, ahead.data(), ahead.size()) == ssize_t(ahead.size()));
+  Pair p;
+  teach_then_queue(p, std::string(64, 'r'));
   Sibling sibling;
   in_green([&] {
     green::sleep(grove::Duration::zero());
