@@ -580,6 +580,21 @@ ChunkedDecoder::Result ChunkedDecoder::decode(std::string_view in, std::size_t m
 
 // --- the framer ----------------------------------------------------------------------------
 
+ParsedRequest own(const RequestHead& head) {
+  ParsedRequest r;
+  r.method = head.method;
+  r.target = head.target;
+  r.path = head.path;
+  r.query = head.query;
+  r.host = head.host;
+  r.minor = head.minor;
+  for (const auto& f : head.fields) r.fields.emplace_back(f.name, f.value);
+  r.body_kind = head.body;
+  r.keep_alive = head.keep_alive;
+  r.expect_continue = head.expect_continue;
+  return r;
+}
+
 StreamResult parse_stream(std::string_view bytes, const Limits& limits) {
   StreamResult out;
   RequestParser parser(limits);
@@ -603,17 +618,7 @@ StreamResult parse_stream(std::string_view bytes, const Limits& limits) {
       out.error = parser.error();
       break;
     }
-    ParsedRequest r;
-    r.method = head.method;
-    r.target = head.target;
-    r.path = head.path;
-    r.query = head.query;
-    r.host = head.host;
-    r.minor = head.minor;
-    for (const auto& f : head.fields) r.fields.emplace_back(f.name, f.value);
-    r.body_kind = head.body;
-    r.keep_alive = head.keep_alive;
-    r.expect_continue = head.expect_continue;
+    ParsedRequest r = own(head);
     std::size_t body_off = head.size;
     if (head.body == BodyKind::length) {
       if (rest.size() - body_off < head.content_length) {

@@ -61,21 +61,6 @@ void check_same(const StreamResult& a, const StreamResult& b) {
     CHECK(std::strcmp(a.error.reason, b.error.reason) == 0);
 }
 
-ParsedRequest own(const RequestHead& head) {
-  ParsedRequest r;
-  r.method = head.method;
-  r.target = head.target;
-  r.path = head.path;
-  r.query = head.query;
-  r.host = head.host;
-  r.minor = head.minor;
-  for (const auto& f : head.fields) r.fields.emplace_back(f.name, f.value);
-  r.body_kind = head.body;
-  r.keep_alive = head.keep_alive;
-  r.expect_continue = head.expect_continue;
-  return r;
-}
-
 // The stream arrives in pieces; `received` is how much of it the server has read.
 struct Delivery {
   std::string_view stream;

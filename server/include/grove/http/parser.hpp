@@ -153,6 +153,9 @@ struct ParsedRequest {
   bool expect_continue = false;
 };
 
+// An owning copy of a parsed head (its views point into the parser's input); no body.
+ParsedRequest own(const RequestHead& head);
+
 struct StreamResult {
   std::vector<ParsedRequest> requests;  // in order
   RequestParser::Status end = RequestParser::Status::incomplete;  // done: all bytes used
