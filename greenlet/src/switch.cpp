@@ -10,6 +10,8 @@
 #include "hub.hpp"
 #include "monitor.hpp"
 
+#include <grove/green/hub.hpp>
+
 #include <cxxabi.h>
 
 #include <cstdio>
@@ -95,3 +97,15 @@ void Hub::entry(Transfer t) noexcept {
 }
 
 }  // namespace grove::green::detail
+
+namespace grove::green {
+
+std::string_view context_switch() noexcept {
+#if GROVE_GREEN_CONTEXT_NATIVE
+  return "native";
+#else
+  return "boost";
+#endif
+}
+
+}  // namespace grove::green

@@ -38,6 +38,11 @@ int close(int fd);
 EventLoop& hub_loop();
 // The engine underneath the calling thread's hub.
 std::string hub_engine();
+// How this build switches between green threads (CMake's GROVE_GREEN_CONTEXT): "native",
+// grove's x86-64 switch, under which the floating-point environment (rounding mode,
+// exception masks, FTZ/DAZ) belongs to the OS thread and is shared by its green threads; or
+// "boost", Boost.Context's fcontext, under which each green thread keeps its own.
+std::string_view context_switch() noexcept;
 
 // Process-wide sink for the hub's diagnostics (a green thread that died of an exception,
 // a green thread that would not exit at thread exit). Default: one line on stderr.
