@@ -8,7 +8,7 @@
 //
 // Contract (fcontext's): jump_context(to, data) suspends the caller and resumes `to`; the
 // resumed side receives {the caller's suspended context, data}. A context made by
-// make_context first runs entry(that transfer); entry never returns.
+// make_context first runs entry(that transfer).
 #pragma once
 
 #include <cstddef>
@@ -20,7 +20,9 @@ struct GroveTransfer {
   void* data;
 };
 GroveTransfer grove_jump_context(void* to, void* data) noexcept;
-void* grove_make_context(void* top, std::size_t size, void (*entry)(GroveTransfer) noexcept) noexcept;
+GroveTransfer grove_start_context(void* to, void* data) noexcept;
+void* grove_make_context(void* top, std::size_t size,
+                         GroveTransfer (*entry)(GroveTransfer) noexcept) noexcept;
 }
 #else
 #include <boost/context/detail/fcontext.hpp>
@@ -28,21 +30,34 @@ void* grove_make_context(void* top, std::size_t size, void (*entry)(GroveTransfe
 
 namespace grove::green::detail {
 
+// start_context(to, data) is jump_context for the first resumption of a made context; it
+// may be cheaper (native: it keeps the return-stack predictor in step). jump_context works
+// for that too.
+//
+// EntryResult is what a context's entry function returns. Native: {the context to resume,
+// data}, and the finished context is left for good (entry may also leave with jump_context
+// and never return). Boost: void, and entry must leave with jump_context.
 #if GROVE_GREEN_CONTEXT_NATIVE
 using Transfer = GroveTransfer;
-using ContextEntry = void (*)(Transfer) noexcept;
+using EntryResult = Transfer;
+using ContextEntry = EntryResult (*)(Transfer) noexcept;
 
 inline Transfer jump_context(void* to, void* data) noexcept { return grove_jump_context(to, data); }
+inline Transfer start_context(void* to, void* data) noexcept {
+  return grove_start_context(to, data);
+}
 inline void* make_context(void* top, std::size_t size, ContextEntry entry) noexcept {
   return grove_make_context(top, size, entry);
 }
 #else
 using Transfer = boost::context::detail::transfer_t;
+using EntryResult = void;
 using ContextEntry = void (*)(Transfer);
 
 inline Transfer jump_context(void* to, void* data) noexcept {
   return boost::context::detail::jump_fcontext(to, data);
 }
+inline Transfer start_context(void* to, void* data) noexcept { return jump_context(to, data); }
 inline void* make_context(void* top, std::size_t size, ContextEntry entry) noexcept {
   return boost::context::detail::make_fcontext(top, size, entry);
 }

@@ -49,9 +49,48 @@ grove_jump_context:
     .cfi_endproc
     .size   grove_jump_context, .-grove_jump_context
 
-// void* grove_make_context(void* top, size_t size, void (*entry)(Transfer))
+// Transfer grove_start_context(void* to, void* data)
+//   grove_jump_context for the first resumption of a context made by grove_make_context. It
+//   enters the new context with a jump rather than `ret`, so the return address the caller's
+//   call pushed stays on the CPU's return stack, and grove_context_start leaves the finished
+//   context with the `ret` that consumes it: when the caller is the one resumed then (a
+//   join), its returns are all predicted. (Entering with grove_jump_context works too.)
+    .globl  grove_start_context
+    .hidden grove_start_context
+    .type   grove_start_context, @function
+    .p2align 4
+grove_start_context:
+    .cfi_startproc
+    pushq   %rbp
+    .cfi_adjust_cfa_offset 8
+    pushq   %rbx
+    .cfi_adjust_cfa_offset 8
+    pushq   %r15
+    .cfi_adjust_cfa_offset 8
+    pushq   %r14
+    .cfi_adjust_cfa_offset 8
+    pushq   %r13
+    .cfi_adjust_cfa_offset 8
+    pushq   %r12
+    .cfi_adjust_cfa_offset 8
+    movq    %rsp, %rax
+    movq    %rdi, %rsp
+    popq    %r12
+    popq    %r13
+    popq    %r14
+    popq    %r15
+    popq    %rbx
+    popq    %rbp
+    movq    %rsi, %rdx
+    addq    $8, %rsp            // the return-address slot, used when entered by `ret`
+    jmp     grove_context_start
+    .cfi_endproc
+    .size   grove_start_context, .-grove_start_context
+
+// void* grove_make_context(void* top, size_t size, Transfer (*entry)(Transfer))
 //   Lays out a context on the stack below `top` whose first resumption calls entry(transfer)
-//   through grove_context_start. entry must never return.
+//   through grove_context_start. When entry returns {next, data}, the finished context is
+//   left for good and `next` resumes with {nullptr, data}.
     .globl  grove_make_context
     .hidden grove_make_context
     .type   grove_make_context, @function
@@ -69,14 +108,15 @@ grove_make_context:
     movq    %rdx, 32(%rax)      // rbx: entry
     movq    $0, 40(%rax)        // rbp: 0 ends frame-pointer walks here
     leaq    grove_context_start(%rip), %rcx
-    movq    %rcx, 48(%rax)      // the return address of the first resumption
+    movq    %rcx, 48(%rax)      // the return address, when entered by grove_jump_context
     movq    $0, 56(%rax)
     movq    $0, 64(%rax)
     ret
     .cfi_endproc
     .size   grove_make_context, .-grove_make_context
 
-// First resumption of a context: rax:rdx hold the transfer, rbx the entry function.
+// First resumption of a context: rax:rdx hold the transfer, rbx the entry function, and the
+// stack is 16-byte aligned.
     .type   grove_context_start, @function
     .p2align 4
 grove_context_start:
@@ -84,8 +124,16 @@ grove_context_start:
     .cfi_undefined rip          // the outermost frame: unwinders and debuggers stop here
     movq    %rax, %rdi
     movq    %rdx, %rsi
-    callq   *%rbx
-    ud2                         // entry returned: a bug, stop at once
+    callq   *%rbx               // returns {the context to resume, data}
+    movq    %rax, %rsp          // leave this finished context without saving it
+    popq    %r12
+    popq    %r13
+    popq    %r14
+    popq    %r15
+    popq    %rbx
+    popq    %rbp
+    xorl    %eax, %eax          // nothing to come back to
+    ret
     .cfi_endproc
     .size   grove_context_start, .-grove_context_start
 

@@ -138,9 +138,11 @@ class Hub {
   void switch_to(GreenletBase* next);
   [[noreturn]] void exit_to(GreenletBase* next);
   void arrive(Transfer t);
+  Transfer resume(GreenletBase* next, GreenletBase* self) noexcept;
+  Transfer leave_dead(GreenletBase* self, GreenletBase* next) noexcept;
   void reap(GreenletBase* dead) noexcept;
   bool prepare(GreenletBase* g) noexcept;
-  static void entry(Transfer t) noexcept;
+  static EntryResult entry(Transfer t) noexcept;
   void note_switch(GreenletBase* next) noexcept;
 
   // --- scheduling -----------------------------------------------------------------------

@@ -45,6 +45,7 @@ bool Hub::prepare(GreenletBase* g) noexcept {
     return false;
   }
   g->started = true;
+  g->fresh = true;
   g->fctx = make_context(g->stack.top(), g->stack.usable, &Hub::entry);
   g->asan_bottom = g->stack.bottom();
   g->asan_size = g->stack.usable;
@@ -60,9 +61,21 @@ void Hub::exit_to(GreenletBase* next) {
   next->state = State::running;
   note_switch(next);
   sanitizer_leave(self, next, true);
-  jump_context(std::exchange(next->fctx, nullptr), self);
+  resume(next, self);
   std::fprintf(stderr, "grove: a dead green thread was resumed\n");
   std::abort();
+}
+
+// What a finished context's entry returns to leave it for good (GROVE_GREEN_ENTRY_RETURNS):
+// grove_context_start resumes `next`, whose arrive() reaps `self`. A fresh `next` is entered
+// through the return-address slot grove_make_context left for that.
+Transfer Hub::leave_dead(GreenletBase* self, GreenletBase* next) noexcept {
+  current_ = next;
+  next->state = State::running;
+  next->fresh = false;
+  note_switch(next);
+  sanitizer_leave(self, next, true);
+  return Transfer{std::exchange(next->fctx, nullptr), self};
 }
 
 // A context that died has left its stack for good: the stack can be reused.
@@ -82,18 +95,25 @@ void Hub::reap(GreenletBase* dead) noexcept {
   if (!dead->is_hub) dead->release();  // the hub's reference, taken in start()
 }
 
-void Hub::entry(Transfer t) noexcept {
+EntryResult Hub::entry(Transfer t) noexcept {
   Hub& hub = *t_hub;
   hub.arrive(t);
   GreenletBase* self = hub.current_;
+  GreenletBase* next;
   if (self->is_hub) {
     hub.hub_main();
     self->state = State::dead;
-    hub.exit_to(hub.root());
+    next = hub.root();
+  } else {
+    hub.run_green(self);
+    hub.finish(self);
+    next = hub.next_to_run();
   }
-  hub.run_green(self);
-  hub.finish(self);
-  hub.exit_to(hub.next_to_run());
+#if GROVE_GREEN_ENTRY_RETURNS
+  return hub.leave_dead(self, next);
+#else
+  hub.exit_to(next);
+#endif
 }
 
 }  // namespace grove::green::detail

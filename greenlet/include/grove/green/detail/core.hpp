@@ -158,6 +158,7 @@ class GreenletBase {
   Wake wake_reason = Wake::none;
   bool queued = false;
   bool started = false;
+  bool fresh = false;               // has a context that never ran (see start_context)
   bool is_root = false;             // the OS thread's own stack
   bool is_hub = false;              // the hub's fiber
   bool has_function = false;
