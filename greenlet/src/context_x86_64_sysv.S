@@ -14,16 +14,8 @@
 
     .text
 
-// Transfer grove_jump_context(void* to, void* data)
-//   Suspends the caller on its own stack and resumes `to`. The resumed side receives
-//   {the caller's context, data} in rax:rdx, as the return value of its own
-//   grove_jump_context, or as the argument of its entry function on first resumption.
-    .globl  grove_jump_context
-    .hidden grove_jump_context
-    .type   grove_jump_context, @function
-    .p2align 4
-grove_jump_context:
-    .cfi_startproc
+// The callee-saved registers, in the order grove_make_context lays them out.
+.macro SAVE_CALLEE_SAVED
     pushq   %rbp
     .cfi_adjust_cfa_offset 8
     pushq   %rbx
@@ -36,14 +28,31 @@ grove_jump_context:
     .cfi_adjust_cfa_offset 8
     pushq   %r12
     .cfi_adjust_cfa_offset 8
-    movq    %rsp, %rax          // the suspended caller: its saved registers sit here
-    movq    %rdi, %rsp          // the resumed context
+.endm
+
+.macro RESTORE_CALLEE_SAVED
     popq    %r12
     popq    %r13
     popq    %r14
     popq    %r15
     popq    %rbx
     popq    %rbp
+.endm
+
+// Transfer grove_jump_context(void* to, void* data)
+//   Suspends the caller on its own stack and resumes `to`. The resumed side receives
+//   {the caller's context, data} in rax:rdx, as the return value of its own
+//   grove_jump_context, or as the argument of its entry function on first resumption.
+    .globl  grove_jump_context
+    .hidden grove_jump_context
+    .type   grove_jump_context, @function
+    .p2align 4
+grove_jump_context:
+    .cfi_startproc
+    SAVE_CALLEE_SAVED
+    movq    %rsp, %rax          // the suspended caller: its saved registers sit here
+    movq    %rdi, %rsp          // the resumed context
+    RESTORE_CALLEE_SAVED
     movq    %rsi, %rdx          // data
     ret
     .cfi_endproc
@@ -61,26 +70,10 @@ grove_jump_context:
     .p2align 4
 grove_start_context:
     .cfi_startproc
-    pushq   %rbp
-    .cfi_adjust_cfa_offset 8
-    pushq   %rbx
-    .cfi_adjust_cfa_offset 8
-    pushq   %r15
-    .cfi_adjust_cfa_offset 8
-    pushq   %r14
-    .cfi_adjust_cfa_offset 8
-    pushq   %r13
-    .cfi_adjust_cfa_offset 8
-    pushq   %r12
-    .cfi_adjust_cfa_offset 8
+    SAVE_CALLEE_SAVED
     movq    %rsp, %rax
     movq    %rdi, %rsp
-    popq    %r12
-    popq    %r13
-    popq    %r14
-    popq    %r15
-    popq    %rbx
-    popq    %rbp
+    RESTORE_CALLEE_SAVED
     movq    %rsi, %rdx
     addq    $8, %rsp            // the return-address slot, used when entered by `ret`
     jmp     grove_context_start
@@ -126,12 +119,7 @@ grove_context_start:
     movq    %rdx, %rsi
     callq   *%rbx               // returns {the context to resume, data}
     movq    %rax, %rsp          // leave this finished context without saving it
-    popq    %r12
-    popq    %r13
-    popq    %r14
-    popq    %r15
-    popq    %rbx
-    popq    %rbp
+    RESTORE_CALLEE_SAVED
     xorl    %eax, %eax          // nothing to come back to
     ret
     .cfi_endproc

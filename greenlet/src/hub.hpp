@@ -5,8 +5,8 @@
 // (next_to_run): the head of the run queue, or the hub's fiber when it is time to poll the
 // loop: the queue is empty, or kPollEvery green threads ran and kPollInterval passed since
 // the last poll. So a yield between two green threads is one context switch, and the loop
-// is still polled often enough that a yield loop cannot starve I/O or timers: at least
-// every kPollInterval when turns are short, every kPollEvery turns when they are long.
+// is still polled often enough that a yield loop cannot starve I/O or timers: about every
+// kPollInterval when turns are short, every kPollEvery turns when they are long.
 #pragma once
 
 #include <grove/green/detail/core.hpp>

@@ -61,8 +61,7 @@ void StackPool::unmap(Stack stack) noexcept {
 
 Stack StackPool::acquire_cached(std::size_t usable) {
   const std::size_t guard = configured_guard();
-  if (hot_ && hot_.requested == usable && hot_.guard == guard) return std::exchange(hot_, Stack{});
-  // The newest free stack first: its pages are the likeliest to be resident and in cache.
+  // (hot_ did not match: acquire() looked at it.) The newest free stack first: its pages are the likeliest to be resident and in cache.
   if (!free_.empty() && free_.back().requested == usable && free_.back().guard == guard) {
     Stack s = free_.back();
     free_.pop_back();
