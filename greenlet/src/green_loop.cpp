@@ -18,9 +18,9 @@ GreenLoop::GreenLoop(Hub& hub, bool own) : hub_(&hub), remote_(hub.remote()), ow
   caps_.timer_resolution = under.timer_resolution;
   caps_.emulated = under.emulated;
   caps_.emulated.push_back("run() waits as a green thread");
-  update_now();
   if (!own) hub.own_facade();  // from now on the hub itself runs coroutines: name its loop
   hub.add_facade(this);
+  update_now();  // last: now() is the time the loop is ready, not when setting it up began
 }
 
 GreenLoop::~GreenLoop() {
