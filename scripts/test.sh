@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Sets up, builds and runs grove's whole test suite:
 #   release   every test on every built engine (Release build)
+#   smoke     the main job (scripts/run.sh) built with every test and bench package hidden,
+#             then served and requested; a stop by SIGTERM must end it cleanly
+#             (scripts/smoke.sh)
 #   asan      the same under AddressSanitizer + UndefinedBehaviorSanitizer at -O0, and the
 #             coroutine and green-thread suites again at -O2
 #   tsan      the cross-thread tests ([tsan]) under ThreadSanitizer
@@ -33,6 +36,11 @@ build_and_test() {  # dir, cmake args...   (TARGETS / LABELS narrow the stage)
 run_release() {
   stage "Release: every test on every engine"
   build_and_test build/release -DCMAKE_BUILD_TYPE=Release
+}
+
+run_smoke() {
+  stage "Smoke: the main job without test packages: build, serve, request, SIGTERM"
+  scripts/smoke.sh
 }
 
 run_asan() {
@@ -81,13 +89,14 @@ run_consumer() {
 }
 
 stages=("$@")
-[ ${#stages[@]} -gt 0 ] || stages=(release asan tsan fuzz consumer)
+[ ${#stages[@]} -gt 0 ] || stages=(release smoke asan tsan fuzz consumer)
 timings=()
 for s in "${stages[@]}"; do
   started=$SECONDS
   case "$s" in
-    release|asan|tsan|fuzz|consumer) "run_$s" ;;
-    *) echo "unknown stage '$s' (release, asan, tsan, fuzz, consumer)" >&2; exit 2 ;;
+    release|smoke|asan|tsan|fuzz|consumer) "run_${s//-/_}" ;;
+    *) echo "unknown stage '$s' (release, smoke, asan, tsan, fuzz, consumer)" >&2
+       exit 2 ;;
   esac
   timings+=("$s $(( (SECONDS - started) / 60 ))m$(( (SECONDS - started) % 60 ))s")
 done
