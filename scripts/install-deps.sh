@@ -6,7 +6,7 @@ set -euo pipefail
 
 build_pkgs=(cmake g++ make pkg-config libev-dev libevent-dev libasio-dev
             libboost-context-dev libcurl4-openssl-dev libcli11-dev curl)
-test_pkgs=(catch2 python3 clang libclang-rt-14-dev nginx-light)
+test_pkgs=(catch2 python3 clang libclang-rt-14-dev nginx-light clang-format-14)
 bench_pkgs=(libbenchmark-dev libboost-fiber-dev libst-dev wrk nginx-light
             python3-gevent python3-flask python3-asgiref)
 
@@ -15,7 +15,7 @@ bench_pkgs=(libbenchmark-dev libboost-fiber-dev libst-dev wrk nginx-light
 # stage (scripts/test.sh) makes each invisible to the main job's configure and fails if that
 # configure looks one up. A package the main job builds with belongs in build_pkgs and
 # nowhere here; a new test- or bench-only package adds its lookup names here.
-test_only_lookups=(Catch2 benchmark fiber st st.h clang clang++ nginx wrk)
+test_only_lookups=(Catch2 benchmark fiber st st.h clang clang++ clang-format-14 nginx wrk)
 
 # Sourced (scripts/test.sh reads the lists above): define, install nothing.
 [[ "${BASH_SOURCE[0]}" == "$0" ]] || return 0
