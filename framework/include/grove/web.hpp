@@ -8,9 +8,11 @@
 #include <grove/web/app.hpp>
 #include <grove/web/datastructures.hpp>
 #include <grove/web/exceptions.hpp>
-#include <grove/web/handler.hpp>
 #include <grove/web/json.hpp>
 #include <grove/web/logging.hpp>
 #include <grove/web/request.hpp>
 #include <grove/web/response.hpp>
 #include <grove/web/routing.hpp>
+#include <grove/web/scaffold.hpp>
+#include <grove/web/testing.hpp>
+#include <grove/web/views.hpp>

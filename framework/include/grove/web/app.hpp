@@ -1,4 +1,4 @@
-// grove::web::App — a Flask-like application; Blueprint; class-based views; the test client.
+// grove::web::App — a Flask-like application, and the async_to_sync bridges.
 //
 //   web::App app;
 //   app.route("/hello", [] { return web::Response::text("Hello, World!"); });
@@ -11,6 +11,7 @@
 //     return web::Response(web::Json{{"error", e.what()}}, 500);
 //   });
 //   auto r = app.test_client().get("/hello");   // no socket, every hook runs
+//   grove::http::serve(std::ref(app), argc, argv);  // or behind the server
 //
 // Any view, hook, error handler, View::dispatch_request or MethodView method may be a
 // coroutine (return grove::aio::Task<...>), mixed freely with synchronous ones. Each call
@@ -19,18 +20,22 @@
 //
 // Register routes, hooks and handlers before serving; the app is then read-only and may be
 // called from many green threads (and worker threads) at once.
+//
+// This header also gives Scaffold/Blueprint (grove/web/scaffold.hpp), the class-based views
+// (grove/web/views.hpp) and the test client (grove/web/testing.hpp).
 #pragma once
 
 #include <grove/aio/task.hpp>
-#include <grove/web/handler.hpp>
 #include <grove/web/logging.hpp>
 #include <grove/web/request.hpp>
 #include <grove/web/response.hpp>
+#include <grove/web/scaffold.hpp>
+#include <grove/web/testing.hpp>
+#include <grove/web/views.hpp>
 
 #include <atomic>
 #include <cstdint>
 #include <functional>
-#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -46,314 +51,11 @@ class Response;
 
 namespace grove::web {
 
-class App;
-class Blueprint;
-class TestClient;
-
 // Runs a coroutine to completion from synchronous code and returns when it has, rethrowing
 // the exception it ended with (with its type). The Task is lazy: it has not started.
 // web::thread_bridge (the default) and web::green_bridge are the two built in; any callable
-// of this shape can replace them (see examples/custom_bridge.cpp).
+// of this shape can replace them (see examples/web_custom_bridge.cpp).
 using AsyncToSync = std::function<void(aio::Task<void>)>;
-
-// A view registered under a rule: its endpoint name, methods and the erased callable.
-struct ViewFunc {
-  std::string endpoint;
-  std::vector<std::string> methods;  // empty: {"GET"}
-  detail::ViewFn fn;
-  // Validates the handler's path parameters against the rule (throws std::invalid_argument).
-  std::function<void(const Rule&)> check;
-  bool coroutine = false;  // some callable of it is known to be a coroutine
-};
-
-namespace detail {
-struct ScaffoldState {
-  std::string name;
-  std::string url_prefix;
-  std::vector<BeforeFn> before;
-  std::vector<AfterFn> after;
-  std::vector<TeardownFn> teardown;
-  std::map<int, ErrorFn> by_status;
-  std::vector<TypedErrorHandler> by_type;  // most derived first
-  struct PendingRoute {
-    std::string rule;
-    ViewFunc view;
-  };
-  std::vector<PendingRoute> routes;  // a blueprint's, until it is registered
-  struct Child {
-    std::shared_ptr<ScaffoldState> state;
-    std::string url_prefix;  // overrides the child's own when not empty
-  };
-  std::vector<Child> children;
-  bool registered = false;
-  bool coroutines = false;  // a coroutine callable was registered here
-};
-
-void insert_typed_handler(std::vector<TypedErrorHandler>& list, TypedErrorHandler handler);
-void check_error_code(int code);
-}  // namespace detail
-
-// What App and Blueprint share: routes, hooks and error handlers.
-class Scaffold {
- public:
-  virtual ~Scaffold() = default;
-
-  const std::string& name() const noexcept { return state_->name; }
-
-  // --- routes ------------------------------------------------------------------------------
-  // Registers `view` for `rule` and `methods` ("GET" when empty; HEAD follows GET and
-  // OPTIONS is answered automatically unless listed). The view may take web::Request& first
-  // and then the rule's parameters in order, typed as their converters say
-  // (<int:id> -> any integer type, <float:x> -> double, others -> std::string or
-  // std::string_view); a mismatch is a std::invalid_argument here, not a 500 later.
-  template <class F>
-  Scaffold& route(std::string rule, std::vector<std::string> methods, F view, std::string endpoint = {}) {
-    ViewFunc v;
-    v.endpoint = endpoint.empty() ? rule : std::move(endpoint);
-    v.methods = std::move(methods);
-    v.coroutine = detail::returns_task<F>();
-    v.check = [](const Rule& r) { detail::check_view<F>(r, "the view"); };
-    v.fn = detail::ViewAdapter<F>{std::move(view)};
-    return add_url_rule(std::move(rule), std::move(v));
-  }
-  template <class F>
-  Scaffold& route(std::string rule, F view) {
-    return route(std::move(rule), {"GET"}, std::move(view));
-  }
-  // A class-based view from as_view<V>(), or a hand-made ViewFunc. `methods`, if given,
-  // replaces the view's own.
-  Scaffold& add_url_rule(std::string rule, ViewFunc view, std::vector<std::string> methods = {});
-
-  // --- hooks ---------------------------------------------------------------------------------
-  // Runs before each request (of this blueprint, for a blueprint), app hooks first, in
-  // registration order. f() or f(Request&); returning void or an empty std::optional goes
-  // on; returning a response (or an engaged optional) answers the request with it and skips
-  // the view and the remaining before hooks (after hooks still run).
-  template <class F>
-  Scaffold& before_request(F f) {
-    state_->coroutines |= detail::hook_is_coroutine<F, Request&>() || detail::hook_is_coroutine<F>();
-    state_->before.push_back(detail::make_before(std::move(f)));
-    return *this;
-  }
-  // Runs after each request with its response, blueprint hooks first, each scope's in
-  // reverse order of registration. f(Response) returns the replacement; f(Response&)
-  // may change it in place and return void. Optionally followed by Request&.
-  template <class F>
-  Scaffold& after_request(F f) {
-    state_->coroutines |= detail::hook_is_coroutine<F, Response>() || detail::hook_is_coroutine<F, Response&>() ||
-                          detail::hook_is_coroutine<F, Response, Request&>() ||
-                          detail::hook_is_coroutine<F, Response&, Request&>();
-    state_->after.push_back(detail::make_after(std::move(f)));
-    return *this;
-  }
-  // Runs when the request ends, whatever happened: f() or f(std::exception_ptr) (the
-  // unhandled exception, or null). Every teardown hook runs even if one throws; what they
-  // throw is logged to app.logger. Same order as after_request.
-  template <class F>
-  Scaffold& teardown_request(F f) {
-    state_->coroutines |= detail::hook_is_coroutine<F, std::exception_ptr>() || detail::hook_is_coroutine<F>();
-    state_->teardown.push_back(detail::make_teardown(std::move(f)));
-    return *this;
-  }
-
-  // --- error handlers --------------------------------------------------------------------
-  // For HTTP errors with this status (abort(code), 404/405 from routing, HTTPException).
-  // For 500, it also answers every unhandled exception (it receives an InternalServerError
-  // whose original_exception() is what was thrown). f(const HTTPException&) or f().
-  template <class F>
-  Scaffold& errorhandler(int code, F f) {
-    detail::check_error_code(code);
-    state_->coroutines |= detail::hook_is_coroutine<F, HTTPException&>() || detail::hook_is_coroutine<F>();
-    state_->by_status[code] = detail::make_error_handler<HTTPException>(std::move(f));
-    return *this;
-  }
-  // For exceptions of type E and types derived from it; among the handlers that match, the
-  // one for the most derived type wins. f(const E&), f(std::exception_ptr) or f().
-  template <class E, class F>
-  Scaffold& errorhandler(F f) {
-    state_->coroutines |= detail::hook_is_coroutine<F, E&>() || detail::hook_is_coroutine<F>();
-    detail::insert_typed_handler(state_->by_type,
-                                 detail::make_typed_error_handler<E>(detail::make_error_handler<E>(std::move(f))));
-    return *this;
-  }
-
-  // Registers a blueprint: on an app, its routes (and its children's) are added now under
-  // `url_prefix` (default: the blueprint's own); on a blueprint, `child` is nested and its
-  // routes get both prefixes when the parent is registered.
-  virtual Scaffold& register_blueprint(Blueprint& child, std::string url_prefix = {});
-
-  const std::shared_ptr<detail::ScaffoldState>& state() const noexcept { return state_; }
-
- protected:
-  explicit Scaffold(std::string name, std::string url_prefix = {});
-  virtual void on_route(std::string rule, ViewFunc view) = 0;
-
-  std::shared_ptr<detail::ScaffoldState> state_;
-};
-
-// A group of routes, hooks and error handlers registered on an app under a URL prefix.
-// Its hooks and error handlers apply to its own routes only. Register its routes before
-// registering it; hooks and error handlers may be added later. Copies share state.
-class Blueprint : public Scaffold {
- public:
-  explicit Blueprint(std::string name, std::string url_prefix = {});
-
- protected:
-  void on_route(std::string rule, ViewFunc view) override;
-};
-
-// --- class-based views --------------------------------------------------------------------
-// Derive from View and define dispatch_request (with the same parameters a view function
-// may take; it may be a coroutine), optionally `static inline std::vector<std::string>
-// methods = {...}`. Derive from MethodView and define get/post/put/patch/delete_/head/
-// options members instead: the allowed methods are the ones defined. An instance is
-// created per request with the arguments given to as_view().
-struct View {
-  virtual ~View() = default;
-};
-struct MethodView : View {};
-
-namespace detail {
-// Calls `member` on a fresh V for this request; the instance lives as long as a coroutine
-// member runs.
-template <class V, class M>
-struct MemberView {
-  M member;
-  std::function<std::shared_ptr<V>()> make;
-  aio::Task<void> operator()(Response* out, Request& req) {
-    std::shared_ptr<V> self = make();
-    using Args = typename fn_traits<M>::args;
-    constexpr bool takes_req = first_is_request<Args>();
-    constexpr std::size_t n = std::tuple_size_v<Args> - (takes_req ? 1 : 0);
-    auto bound = [&](auto&&... a) -> decltype(auto) { return std::invoke(member, *self, std::forward<decltype(a)>(a)...); };
-    return deliver<ViewOut>(out, invoke_view<decltype(bound), Args, takes_req>(bound, req, std::make_index_sequence<n>{}),
-                            self);
-  }
-  static void check(const Rule& r, std::string_view what) {
-    using Args = typename fn_traits<M>::args;
-    constexpr bool takes_req = first_is_request<Args>();
-    constexpr std::size_t n = std::tuple_size_v<Args> - (takes_req ? 1 : 0);
-    check_params<Args, takes_req ? 1 : 0>(r, what, std::make_index_sequence<n>{});
-  }
-  static constexpr bool coroutine() { return is_task_v<typename fn_traits<M>::result>; }
-};
-
-template <class V>
-std::vector<std::string> view_methods() {
-  if constexpr (requires { V::methods; }) {
-    std::vector<std::string> out;
-    for (const auto& m : V::methods) out.emplace_back(m);
-    return out;
-  } else {
-    return {"GET"};
-  }
-}
-}  // namespace detail
-
-template <class V, class... CtorArgs>
-ViewFunc as_view(std::string endpoint, CtorArgs... ctor_args) {
-  static_assert(std::is_base_of_v<View, V>, "grove::web::as_view: V must derive from web::View or web::MethodView");
-  std::function<std::shared_ptr<V>()> make = [=] { return std::make_shared<V>(ctor_args...); };
-  ViewFunc v;
-  v.endpoint = std::move(endpoint);
-  if constexpr (std::is_base_of_v<MethodView, V>) {
-    std::vector<std::pair<std::string, detail::ViewFn>> table;
-    std::vector<std::function<void(const Rule&)>> checks;
-    bool coroutine = false;
-    auto add = [&](const char* method, auto member) {
-      using MV = detail::MemberView<V, decltype(member)>;
-      table.emplace_back(method, MV{member, make});
-      checks.push_back([method](const Rule& r) { MV::check(r, std::string("MethodView::") + method); });
-      coroutine = coroutine || MV::coroutine();
-    };
-    if constexpr (requires { &V::get; }) add("GET", &V::get);
-    if constexpr (requires { &V::post; }) add("POST", &V::post);
-    if constexpr (requires { &V::put; }) add("PUT", &V::put);
-    if constexpr (requires { &V::patch; }) add("PATCH", &V::patch);
-    if constexpr (requires { &V::delete_; }) add("DELETE", &V::delete_);
-    if constexpr (requires { &V::head; }) add("HEAD", &V::head);
-    if constexpr (requires { &V::options; }) add("OPTIONS", &V::options);
-    static_assert(requires { &V::get; } || requires { &V::post; } || requires { &V::put; } ||
-                      requires { &V::patch; } || requires { &V::delete_; },
-                  "grove::web: a MethodView defines at least one of get, post, put, patch, delete_");
-    for (auto& [m, fn] : table) v.methods.push_back(m);
-    v.coroutine = coroutine;
-    v.check = [checks](const Rule& r) {
-      for (auto& c : checks) c(r);
-    };
-    v.fn = [table = std::move(table)](Response* out, Request& req) -> aio::Task<void> {
-      const detail::ViewFn* get = nullptr;
-      for (auto& [m, fn] : table) {
-        if (m == req.method()) return fn(out, req);
-        if (m == "GET") get = &fn;
-      }
-      if (req.method() == "HEAD" && get) return (*get)(out, req);
-      std::vector<std::string> allowed;
-      for (auto& [m, fn] : table) allowed.push_back(m);
-      throw MethodNotAllowed(std::move(allowed));
-    };
-  } else {
-    static_assert(requires { &V::dispatch_request; },
-                  "grove::web: a View defines dispatch_request (derive from MethodView for per-method handlers)");
-    using MV = detail::MemberView<V, decltype(&V::dispatch_request)>;
-    v.methods = detail::view_methods<V>();
-    v.coroutine = MV::coroutine();
-    v.check = [](const Rule& r) { MV::check(r, "View::dispatch_request"); };
-    v.fn = MV{&V::dispatch_request, make};
-  }
-  return v;
-}
-
-// --- the test client ----------------------------------------------------------------------
-// What a request made with the test client carries. Designated initializers read well:
-//   client.post("/echo", {.data = "hi"});  client.post("/api", {.json = Json{{"a", 1}}});
-struct RequestOptions {
-  Headers headers;
-  std::string data;             // the body
-  std::optional<Json> json;     // a JSON body (sets Content-Type: application/json)
-  MultiDict form;               // an urlencoded body
-  MultiDict query;              // appended to the target's query string
-  std::string content_type;     // for `data`
-  std::string remote_addr = "127.0.0.1";
-};
-
-// A finished response: the body of a streamed response has been collected.
-class TestResponse {
- public:
-  int status = 0;
-  Headers headers;
-  std::string body;
-  bool streamed = false;
-
-  int status_code() const noexcept { return status; }
-  const std::string& data() const noexcept { return body; }
-  const std::string& text() const noexcept { return body; }
-  std::string mimetype() const { return media_type(headers.get("Content-Type", "")); }
-  // The body parsed as JSON (JsonError if it is not).
-  Json json() const { return Json::parse(body); }
-};
-
-class TestClient {
- public:
-  explicit TestClient(App& app) : app_(&app) {}
-
-  // Runs the whole request cycle (routing, every hook, error handlers, bridges) without a
-  // socket. A streamed body is collected. Exceptions escape only with PROPAGATE_EXCEPTIONS
-  // (or TESTING) set.
-  TestResponse open(std::string method, std::string target, RequestOptions options = {});
-  TestResponse get(std::string target, RequestOptions options = {}) { return open("GET", std::move(target), std::move(options)); }
-  TestResponse head(std::string target, RequestOptions options = {}) { return open("HEAD", std::move(target), std::move(options)); }
-  TestResponse options(std::string target, RequestOptions options = {}) { return open("OPTIONS", std::move(target), std::move(options)); }
-  TestResponse post(std::string target, RequestOptions options = {}) { return open("POST", std::move(target), std::move(options)); }
-  TestResponse post(std::string target, std::string body, std::string content_type = "text/plain; charset=utf-8");
-  TestResponse post_json(std::string target, Json body);
-  TestResponse put(std::string target, RequestOptions options = {}) { return open("PUT", std::move(target), std::move(options)); }
-  TestResponse patch(std::string target, RequestOptions options = {}) { return open("PATCH", std::move(target), std::move(options)); }
-  TestResponse delete_(std::string target, RequestOptions options = {}) { return open("DELETE", std::move(target), std::move(options)); }
-
- private:
-  App* app_;
-};
 
 // --- the app --------------------------------------------------------------------------------
 class App : public Scaffold {

@@ -1,4 +1,6 @@
 // How user callables (views, hooks, error handlers) become the framework's uniform form.
+// Not a contract: the machinery under grove/web/scaffold.hpp, subject to change.
+//
 //
 // Every callable is stored as `aio::Task<void>(Out*, Args...)`: calling it runs a
 // synchronous callable to the end and returns an empty Task (the result is already in
