@@ -6,16 +6,21 @@ set -euo pipefail
 
 build_pkgs=(cmake g++ make pkg-config libev-dev libevent-dev libasio-dev
             libboost-context-dev libcurl4-openssl-dev libcli11-dev curl)
-test_pkgs=(catch2 python3 clang libclang-rt-14-dev nginx-light clang-format-14)
+# postgresql and redis-server: real servers the database tests start on loopback
+# (scripts/test-services.sh); libpq-dev and libhiredis-dev: the clients those tests drive.
+test_pkgs=(catch2 python3 clang libclang-rt-14-dev nginx-light clang-format-14
+           postgresql redis-server libpq-dev libhiredis-dev)
 bench_pkgs=(libbenchmark-dev libboost-fiber-dev libst-dev wrk nginx-light
-            python3-gevent python3-flask python3-asgiref)
+            python3-gevent python3-flask python3-asgiref
+            python3-psycopg2 python3-psycogreen)
 
 # The test and bench groups as a configure would look them up: find_package names (and
 # components), pkg-config modules, find_library/find_path/find_program names. CI's smoke
 # stage (scripts/test.sh) makes each invisible to the main job's configure and fails if that
 # configure looks one up. A package the main job builds with belongs in build_pkgs and
 # nowhere here; a new test- or bench-only package adds its lookup names here.
-test_only_lookups=(Catch2 benchmark fiber st st.h clang clang++ clang-format-14 nginx wrk)
+test_only_lookups=(Catch2 benchmark fiber st st.h clang clang++ clang-format-14 nginx wrk
+                   libpq hiredis)
 
 # Sourced (scripts/test.sh reads the lists above): define, install nothing.
 [[ "${BASH_SOURCE[0]}" == "$0" ]] || return 0
