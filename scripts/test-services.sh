@@ -71,7 +71,7 @@ start_postgres() {
     # proofs and the benchmarks' pools at once.
     if as_user "$user" "$bin/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 30 start \
         -o "-k $dir/sock -p $port -h 127.0.0.1 -c fsync=off -c max_connections=300 -c shared_buffers=32MB" \
-        >/dev/null 2>&1; then
+        >>"$dir/pg_ctl.log" 2>&1; then
       echo "$port" > "$dir/port"
       printf 'port=%s\nhost=127.0.0.1\nsocket_dir=%s\nuser=grove\npassword=grove\ndbname=postgres\n' \
         "$port" "$dir/sock"
@@ -80,6 +80,7 @@ start_postgres() {
     [ -f "$dir/port" ] && break  # a restart keeps its port; don't move
     port=$(free_port)
   done
+  cat "$dir/pg_ctl.log" >&2 || true
   tail -n 20 "$dir/postgres.log" >&2 || true
   die "postgres did not start (log: $dir/postgres.log)"
 }
