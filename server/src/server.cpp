@@ -33,53 +33,12 @@ using detail::Listener;
 namespace {
 constexpr std::size_t kReadChunk = 16 * 1024;
 constexpr std::size_t kFlushAt = 64 * 1024;         // pipelined output flushed past this
-constexpr std::size_t kInlineBody = 16 * 1024;      // bodies copied into the output buffer
-constexpr std::uint64_t kDrainLimit = 64 * 1024;    // unread body read and dropped to keep alive
 constexpr std::size_t kContextPool = 256;           // spare contexts kept per server
+constexpr std::uint64_t kLingerBytes = 1024 * 1024;  // dropped at most while lingering
+constexpr Duration kLingerTime = 2s;                 // longest lingering close (nginx: 30 s)
+constexpr int kLingerList = 2;                       // the idle list of lingering connections
 
 enum class ReadResult { data, eof, again, timeout, error };
-
-std::string status_text(int status, std::string_view reason) {
-  std::string body = std::to_string(status);
-  body += ' ';
-  body += reason_phrase(status);
-  if (!reason.empty()) {
-    body += ": ";
-    body += reason;
-  }
-  body += '\n';
-  return body;
-}
-
-bool valid_field_name(std::string_view s) {
-  if (s.empty()) return false;
-  for (char c : s) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
-    if (!ok) return false;
-  }
-  return true;
-}
-
-bool valid_field_value(std::string_view s) {
-  for (char c : s) {
-    unsigned char u = static_cast<unsigned char>(c);
-    if ((u < 0x20 && c != '\t') || u == 0x7f) return false;
-  }
-  return true;
-}
-
-void append_uint(Buffer& out, std::uint64_t v) {
-  char tmp[24];
-  auto r = std::to_chars(tmp, tmp + sizeof tmp, v);
-  out.append(std::string_view(tmp, std::size_t(r.ptr - tmp)));
-}
-
-void append_hex(Buffer& out, std::uint64_t v) {
-  char tmp[24];
-  auto r = std::to_chars(tmp, tmp + sizeof tmp, v, 16);
-  out.append(std::string_view(tmp, std::size_t(r.ptr - tmp)));
-}
 
 // Escapes a value for the access log the way nginx does: quotes, backslashes and
 // non-printable bytes become \xHH.
@@ -110,15 +69,15 @@ struct Server::Impl {
   EventLoop* loop = nullptr;
   ServerStats stats;
   Connection* all_head = nullptr;
-  Connection* idle_head[2] = {nullptr, nullptr};
-  Connection* idle_tail[2] = {nullptr, nullptr};
+  // FIFO lists: waiting for a first byte, kept alive between requests, lingering.
+  Connection* idle_head[3] = {nullptr, nullptr, nullptr};
+  Connection* idle_tail[3] = {nullptr, nullptr, nullptr};
   green::Event slot_free;
   green::Event done;
   Timer sweep_timer;
   Timer stop_timer;
   Timer flush_timer;
-  Timer linger_timer;
-  Duration linger_for = Duration::zero();  // how long a stop lets idle connections linger
+  Timer linger_timer;  // due at the earliest end of a lingering close
   std::vector<std::unique_ptr<Context>> spare;
   SignalWatcher sigterm, sigint;
   // Out of descriptors on accept: in an episode now, whether its warning was printed, when
@@ -153,7 +112,7 @@ struct Server::Impl {
     if (idle_tail[list]) idle_tail[list]->idle_next = c;
     else idle_head[list] = c;
     idle_tail[list] = c;
-    ++stats.idle;
+    if (list != kLingerList) ++stats.idle;
   }
   void unlink_idle(Connection* c) {
     int list = c->idle_list;
@@ -164,7 +123,7 @@ struct Server::Impl {
     else idle_tail[list] = c->idle_prev;
     c->idle_prev = c->idle_next = nullptr;
     c->idle_list = -1;
-    --stats.idle;
+    if (list != kLingerList) --stats.idle;
   }
 
   // --- contexts --------------------------------------------------------------------------
@@ -175,8 +134,7 @@ struct Server::Impl {
       return x;
     }
     auto* x = new Context;
-    x->parser.set_limits(cfg.limits);
-    x->chunked.set_limits(cfg.limits);
+    x->framer.set_limits(cfg.limits);
     x->in.reserve(kReadChunk);
     x->out.reserve(4096);
     return x;
@@ -276,8 +234,10 @@ struct Server::Impl {
     Context* x = take_context();
     c->ctx = x;
     bool keep = false;
+    bool linger = false;
     try {
       keep = serve(c, *x);
+      linger = !keep && may_have_unread_input(c, *x);
     } catch (const green::GreenletExit&) {
       keep = false;  // killed by a stop that timed out
     } catch (const detail::ConnectionLost& e) {
@@ -302,9 +262,21 @@ struct Server::Impl {
         c->since = loop->now();
         push_idle(c, 1);
       }
+    } else if (linger) {
+      c->state = Connection::State::idle;
+      lingering_close(c);
     } else {
       close_connection(c);
     }
+  }
+
+  // Whether closing now could leave bytes of the client's unread, which would make the
+  // kernel answer with a reset that can destroy the response before the client reads it.
+  bool may_have_unread_input(Connection* c, Context& x) {
+    if (c->peer_closed) return false;
+    if (c->refused || stopping_ || !x.in.empty() || !x.framer.body_done()) return true;
+    char b;
+    return ::recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
   }
 
   void close_connection(Connection* c) {
@@ -345,9 +317,15 @@ struct Server::Impl {
         if (drained) *drained = std::size_t(n) < avail;
         return ReadResult::data;
       }
-      if (n == 0) return ReadResult::eof;
+      if (n == 0) {
+        c->peer_closed = true;
+        return ReadResult::eof;
+      }
       if (errno == EINTR) continue;
-      if (errno != EAGAIN && errno != EWOULDBLOCK) return ReadResult::error;
+      if (errno != EAGAIN && errno != EWOULDBLOCK) {
+        c->peer_closed = true;
+        return ReadResult::error;
+      }
       if (!deadline) return ReadResult::again;
       auto left = *deadline - TimePoint(Clock::now());
       if (left <= Duration::zero()) return ReadResult::timeout;
@@ -389,18 +367,18 @@ struct Server::Impl {
   // --- requests ------------------------------------------------------------------------------
   // Serves requests until the connection should idle (true) or close (false).
   bool serve(Connection* c, Context& x) {
+    using Step = detail::RequestFramer::Step;
     bool drained = false;
     while (true) {
       // A complete head, waiting at most header_timeout from the first byte (from the
       // accept for a new connection).
-      x.parser.reset();
+      x.framer.reset();
       TimePoint deadline = (c->fresh ? c->since : TimePoint(Clock::now())) + cfg.header_timeout;
       while (true) {
-        auto st = x.parser.parse(x.in.view(), x.head);
-        if (st == RequestParser::Status::done) break;
-        if (st == RequestParser::Status::error) {
-          const ParseError& e = x.parser.error();
-          send_error(c, x, e.status, e.reason);
+        auto step = x.framer.next_head(x.in.view());
+        if (step == Step::head) break;
+        if (step == Step::error) {
+          send_error(c, x, x.framer.error().status, x.framer.error().reason);
           return false;
         }
         // With nothing buffered the wait belongs to the idle state (no green thread);
@@ -443,84 +421,52 @@ struct Server::Impl {
     }
   }
 
+  // Where a response goes: the context's output buffer, flushed to the connection.
+  struct ConnectionSink {
+    Impl* server;
+    Connection* c;
+    Buffer* buffer;
+    Buffer& out() { return *buffer; }
+    void flush(std::string_view extra) { server->flush(c, *buffer, extra); }
+  };
+
+  detail::HeadDefaults head_defaults() const { return {cfg.server_header, detail::http_date()}; }
+
   // One request whose head is parsed. Returns whether the connection stays open.
   bool handle(Connection* c, Context& x) {
-    RequestHead& head = x.head;
+    using After = detail::RequestFramer::After;
+    const RequestHead& head = x.framer.head();
     Request& req = x.request;
     if (head.form == TargetForm::authority) {
       x.in.consume(head.size);
       send_error(c, x, 501, "CONNECT is not supported");
       return false;
     }
-    Request::Parts parts;
-    parts.method = head.method;
-    parts.target = head.target;
-    parts.version = Version{1, head.minor};
-    parts.keep_alive = head.keep_alive;
-    parts.chunked = head.body == BodyKind::chunked;
-    parts.content_length = head.content_length;
     try {
-      req.reset(parts);
+      detail::fill_request(req, head, x.in.data());
     } catch (const HttpError& e) {
       send_error(c, x, e.status(), e.what());
       return false;
     }
-    // The header fields keep pointing into one copy of the head.
-    const char* base = x.in.data();
-    req.headers().assign_raw(std::string_view(base, head.size));
-    for (const auto& f : head.fields)
-      req.headers().add_raw(std::uint32_t(f.name.data() - base), std::uint32_t(f.name.size()),
-                            std::uint32_t(f.value.data() - base), std::uint32_t(f.value.size()));
-    req.set_host(head.host);
     req.set_remote(c->peer, c->peer_port);
-    x.body.start(this, c, &x, head);
+    x.framer.begin_body();
+    x.body.start(this, c, &x);
     req.set_body_reader(&x.body);
     const bool is_head = head.method == "HEAD";
     x.in.consume(head.size);
 
-    Response resp;
     bool failed = false;
-    try {
-      resp = app(req);
-    } catch (const green::GreenletExit&) {
-      throw;
-    } catch (const HttpError& e) {
-      resp = Response::text(status_text(e.status(), e.what()), e.status());
-    } catch (...) {
-      failed = true;
-      Log::write(LogLevel::error, "exception in the application while serving " +
-                                      std::string(req.method()) + " " + std::string(req.target()) +
-                                      " for " + c->peer + ":\n  " +
-                                      detail::describe_current_exception());
-      resp = Response::text(status_text(500, ""), 500);
-    }
+    Response resp = detail::run_application(app, req, c->peer, failed);
     if (failed) ++stats.errors_5xx;
-
     // Keep the connection? Not if the client or the application says close, the body
     // broke, or what is left of it is too much (or unknown) to drain.
-    bool keep = req.keep_alive() && !x.body.failed();
-    if (stopping_ && x.in.empty()) keep = false;
-    bool drain = false;
-    if (keep && !x.body.done()) {
-      if (x.body.continue_pending()) keep = false;  // the client may never send it
-      else if (x.body.kind() == BodyKind::length && x.body.remaining() <= kDrainLimit) drain = true;
-      else keep = false;
-    }
-    if (auto conn = resp.headers.get("connection")) {
-      std::string_view v = *conn;
-      if (v.size() >= 5 && iequals(v.substr(0, 5), "close")) keep = false;
-    }
-
-    if (std::string problem = check_response(resp); !problem.empty()) {
-      Log::write(LogLevel::error, "invalid response from the application for " +
-                                      std::string(req.method()) + " " + std::string(req.target()) +
-                                      ": " + problem);
-      ++stats.errors_5xx;
-      resp = Response::text(status_text(500, ""), 500);
-    }
+    After after = x.framer.after_response(req.keep_alive(), true, stopping_ && x.in.empty());
+    detail::ResponsePlan plan =
+        detail::plan_response(resp, req.version().minor, is_head, after != After::close);
     std::uint64_t sent = 0;
     try {
-      sent = write_response(c, x, req, resp, is_head, keep);
+      ConnectionSink sink{this, c, &x.out};
+      sent = detail::write_response(sink, resp, plan, head_defaults());
     } catch (const detail::ConnectionLost&) {
       throw;
     } catch (const green::GreenletExit&) {
@@ -535,7 +481,8 @@ struct Server::Impl {
     }
     ++stats.requests;
     if (Log::access_log_enabled()) access_log(c, &req, resp.status, sent);
-    if (drain) {
+    if (!plan.keep) return false;
+    if (after == After::drain) {
       try {
         char sink[4096];
         while (req.read(sink, sizeof sink) > 0) {
@@ -544,190 +491,23 @@ struct Server::Impl {
         return false;
       }
     }
-    return keep;
+    return true;
   }
 
-  // What is wrong with an application's response, or "".
-  static std::string check_response(const Response& resp) {
-    if (resp.status < 200 || resp.status > 999)
-      return "status " + std::to_string(resp.status) + " (only final statuses 200-999 can be returned)";
-    for (auto f : resp.headers)
-      if (!valid_field_name(f.name) || !valid_field_value(f.value))
-        return "invalid header field '" + std::string(f.name) + "' (CR, LF and controls are refused)";
-    if (!valid_field_value(resp.reason) || resp.reason.find('\n') != std::string::npos)
-      return "invalid reason phrase";
-    if (resp.streaming()) {
-      if (auto cl = resp.headers.get("content-length")) {
-        std::uint64_t v = 0;
-        auto r = std::from_chars(cl->data(), cl->data() + cl->size(), v);
-        if (cl->empty() || r.ec != std::errc() || r.ptr != cl->data() + cl->size())
-          return "invalid Content-Length for a streamed body";
-      }
-    }
-    return {};
-  }
-
-  // Serializes the status line and headers (and a buffered body) into x.out; streams a
-  // streamed body. Returns the body bytes sent.
-  std::uint64_t write_response(Connection* c, Context& x, Request& req, Response& resp,
-                               bool is_head, bool& keep) {
-    int status = resp.status;
-    const bool no_body = status == 204 || status == 304;
-    const bool streaming = resp.streaming() && !no_body;
-    std::optional<std::uint64_t> declared;
-    if (streaming) {
-      if (auto cl = resp.headers.get("content-length")) {
-        std::uint64_t v = 0;
-        std::from_chars(cl->data(), cl->data() + cl->size(), v);
-        declared = v;
-      }
-    }
-    const bool chunked = streaming && !declared && req.version().minor >= 1;
-    // HTTP/1.0 cannot frame a stream of unknown length except by closing (HEAD sends no
-    // body, so it needs no close).
-    if (streaming && !declared && !chunked && !is_head) keep = false;
-
-    Buffer& out = x.out;
-    out.append("HTTP/1.1 ");
-    append_uint(out, std::uint64_t(status));
-    out.append(' ');
-    out.append(resp.reason.empty() ? reason_phrase(status) : std::string_view(resp.reason));
-    out.append("\r\n");
-    if (!cfg.server_header.empty() && !resp.headers.contains("server")) {
-      out.append("Server: ");
-      out.append(cfg.server_header);
-      out.append("\r\n");
-    }
-    if (!resp.headers.contains("date")) {
-      out.append("Date: ");
-      out.append(detail::http_date());
-      out.append("\r\n");
-    }
-    for (auto f : resp.headers) {
-      // The server owns the framing and the connection's persistence.
-      if (iequals(f.name, "content-length") || iequals(f.name, "transfer-encoding") ||
-          iequals(f.name, "connection"))
-        continue;
-      out.append(f.name);
-      out.append(": ");
-      out.append(f.value);
-      out.append("\r\n");
-    }
-    if (!no_body) {
-      if (!streaming) {
-        out.append("Content-Length: ");
-        append_uint(out, resp.body.size());
-        out.append("\r\n");
-      } else if (declared) {
-        out.append("Content-Length: ");
-        append_uint(out, *declared);
-        out.append("\r\n");
-      } else if (chunked) {
-        out.append("Transfer-Encoding: chunked\r\n");
-      }
-    }
-    if (!keep) out.append("Connection: close\r\n");
-    else if (req.version().minor == 0) out.append("Connection: keep-alive\r\n");
-    out.append("\r\n");
-
-    if (no_body || is_head) return 0;
-    if (!streaming) {
-      if (resp.body.size() <= kInlineBody) {
-        out.append(resp.body);
-      } else {
-        flush(c, out, resp.body);
-      }
-      return resp.body.size();
-    }
-
-    // A streamed body: every piece goes out as it is written.
-    struct Writer final : BodyWriter {
-      Impl* srv;
-      Connection* c;
-      Buffer* out;
-      bool chunked;
-      std::optional<std::uint64_t> declared;
-      std::uint64_t sent = 0;
-      void write(std::string_view d) override {
-        if (d.empty()) return;
-        if (declared && sent + d.size() > *declared)
-          throw std::length_error("the streamed body is longer than its Content-Length");
-        if (chunked) {
-          append_hex(*out, d.size());
-          out->append("\r\n");
-        }
-        if (d.size() <= kInlineBody) {
-          out->append(d);
-          if (chunked) out->append("\r\n");
-          srv->flush(c, *out);
-        } else {
-          srv->flush(c, *out, d);
-          if (chunked) {
-            out->append("\r\n");
-          }
-        }
-        sent += d.size();
-      }
-      void flush() override { srv->flush(c, *out); }
-    } writer;
-    writer.srv = this;
-    writer.c = c;
-    writer.out = &out;
-    writer.chunked = chunked;
-    writer.declared = declared;
-    resp.stream(writer);
-    if (declared && writer.sent != *declared)
-      throw std::length_error("the streamed body is shorter than its Content-Length");
-    if (chunked) out.append("0\r\n\r\n");
-    if (!keep) flush(c, out);
-    return writer.sent;
-  }
-
-  // An error found by the server itself: answers and closes.
+  // An error found by the server itself: answers; the connection then closes lingering.
   void send_error(Connection* c, Context& x, int status, std::string_view reason) {
     ++stats.errors_4xx;
+    c->refused = true;
     if (Log::enabled(LogLevel::debug))
       Log::write(LogLevel::debug, "refused a request from " + c->peer + ": " +
                                       std::to_string(status) + " " + std::string(reason));
-    std::string body = status_text(status, reason);
-    Buffer& out = x.out;
-    out.append("HTTP/1.1 ");
-    append_uint(out, std::uint64_t(status));
-    out.append(' ');
-    out.append(reason_phrase(status));
-    out.append("\r\n");
-    if (!cfg.server_header.empty()) {
-      out.append("Server: ");
-      out.append(cfg.server_header);
-      out.append("\r\n");
-    }
-    out.append("Date: ");
-    out.append(detail::http_date());
-    out.append("\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ");
-    append_uint(out, body.size());
-    out.append("\r\nConnection: close\r\n\r\n");
-    out.append(body);
+    std::size_t body = detail::write_error(x.out, status, reason, head_defaults());
     try {
-      flush(c, out);
+      flush(c, x.out);
     } catch (const detail::ConnectionLost&) {
+      c->peer_closed = true;
     }
-    if (Log::access_log_enabled()) access_log(c, nullptr, status, body.size());
-    // Closing with unread input makes the kernel send a reset, which can destroy the
-    // response before the client reads it: stop sending, then read and drop what the
-    // client still sends, for a bounded time and amount (nginx's lingering close).
-    ::shutdown(c->fd, SHUT_WR);
-    char sink[4096];
-    auto until = TimePoint(Clock::now()) + std::min<Duration>(cfg.header_timeout, 1s);
-    for (int i = 0; i < 256; ++i) {
-      ssize_t n = ::recv(c->fd, sink, sizeof sink, 0);
-      if (n == 0) break;
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK) break;
-        auto left = until - TimePoint(Clock::now());
-        if (left <= Duration::zero() || !green::wait_readable(c->fd, left)) break;
-      }
-    }
+    if (Log::access_log_enabled()) access_log(c, nullptr, status, body);
   }
 
   void access_log(Connection* c, const Request* req, int status, std::uint64_t bytes) {
@@ -891,7 +671,7 @@ struct Server::Impl {
         char b;
         ssize_t n = ::recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
         if (n > 0) activate(c);
-        else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) linger_at_stop(c);
+        else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) lingering_close(c);
         else close_connection(c);
         c = next;
       }
@@ -901,28 +681,33 @@ struct Server::Impl {
       return;
     }
     stop_timer = loop->call_later(t, [this] { force_close(); });
-    if (linger_for > Duration::zero())
-      linger_timer = loop->call_later(std::min<Duration>(t, linger_for), [this] {
-        Connection* c = all_head;
-        while (c) {
-          Connection* next = c->all_next;
-          if (c->lingering) close_connection(c);
-          c = next;
-        }
-      });
   }
 
-  // An idle connection at a stop: its client may be sending a request right now (it cannot
-  // know that the connection is closing), and a close with that request unread would make
-  // the kernel answer it with a reset. So the connection is shut for writing (the client
-  // reads an orderly end: its request was never accepted, which clients retry), and what
-  // still arrives is read and dropped until the client closes too. A request that crossed
-  // the shutdown arrives within a round trip: the lingering lasts four (TCP_INFO's smoothed
-  // RTT), at least 20 ms and at most 1 s.
-  void linger_at_stop(Connection* c) {
+  // --- the lingering close ----------------------------------------------------------------
+  // The one way a connection closes while its client may still be sending: after an error
+  // response, with a body left unread, with a request pipelined after `Connection: close`,
+  // and at a stop (an idle client cannot know the connection is closing and may be sending
+  // a request right now). Closing with unread input makes the kernel answer with a reset,
+  // which can destroy the response before the client reads it (RFC 9112 §9.6). So the
+  // connection is shut for writing (the client reads the response, then an orderly end),
+  // and what still arrives is read and dropped on the hub, with no green thread, until the
+  // client closes too, kLingerBytes were dropped, or the time is up (nginx's lingering
+  // close). The time: after a response, kLingerTime (at most the header timeout); at a
+  // stop, enough for a request that crossed the shutdown to arrive: four round trips
+  // (TCP_INFO's smoothed RTT), at least 20 ms and at most 1 s.
+  void lingering_close(Connection* c) {
     unlink_idle(c);
+    c->state = Connection::State::idle;
     c->lingering = true;
     ::shutdown(c->fd, SHUT_WR);
+    Duration d = stopping_ ? stop_linger_time(c) : std::min<Duration>(cfg.header_timeout, kLingerTime);
+    c->linger_until = loop->now() + d;
+    c->watcher.start();
+    push_idle(c, kLingerList);
+    arm_linger_timer(c->linger_until);
+  }
+
+  Duration stop_linger_time(Connection* c) const {
     Duration d = 20ms;
     if (!c->unix_peer) {
       tcp_info ti{};
@@ -930,17 +715,44 @@ struct Server::Impl {
       if (::getsockopt(c->fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0)
         d = std::max<Duration>(d, std::chrono::microseconds(4 * std::int64_t(ti.tcpi_rtt)));
     }
-    linger_for = std::min<Duration>(std::max(linger_for, d), 1s);
+    return std::min<Duration>(d, 1s);
   }
 
+  void arm_linger_timer(TimePoint until) {
+    if (linger_timer.active() && linger_timer.when() <= until) return;
+    linger_timer.cancel();
+    linger_timer = loop->call_later(std::max<Duration>(until - loop->now(), Duration::zero()),
+                                    [this] { expire_lingering(); });
+    linger_timer.unref();
+  }
+
+  void expire_lingering() {
+    TimePoint now = loop->now();
+    std::optional<TimePoint> next;
+    Connection* c = idle_head[kLingerList];
+    while (c) {
+      Connection* after = c->idle_next;
+      if (c->linger_until <= now) close_connection(c);
+      else if (!next || c->linger_until < *next) next = c->linger_until;
+      c = after;
+    }
+    if (next) arm_linger_timer(*next);
+  }
+
+  // Hub callback: bytes (or the end) from a lingering connection's client.
   void linger_read(Connection* c) {
     char sink[4096];
     while (true) {
       ssize_t n = ::recv(c->fd, sink, sizeof sink, MSG_DONTWAIT);
-      if (n > 0) continue;
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
-      close_connection(c);  // the client has closed too (or is gone)
+      if (n > 0) {
+        c->linger_bytes += std::uint64_t(n);
+        if (c->linger_bytes <= kLingerBytes) continue;
+      } else if (n < 0 && errno == EINTR) {
+        continue;
+      } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        return;
+      }
+      close_connection(c);  // the client has closed too, is gone, or sent too much
       return;
     }
   }
@@ -990,71 +802,42 @@ struct Server::Impl {
 
 namespace detail {
 
-void ConnBodyReader::start(Server::Impl* server, Connection* conn, Context* ctx,
-                           const RequestHead& head) {
-  server_ = server;
-  conn_ = conn;
-  ctx_ = ctx;
-  kind_ = head.body;
-  remaining_ = head.body == BodyKind::length ? head.content_length : 0;
-  expect_pending_ = head.expect_continue;
-  done_ = head.body == BodyKind::none;
-  failed_ = false;
-  if (kind_ == BodyKind::chunked) ctx->chunked.reset();
-}
-
-void ConnBodyReader::fail(int status, const std::string& why) {
-  failed_ = true;
-  throw HttpError(status, why);
-}
-
+// More body bytes from the connection, waiting at most the body timeout.
 void ConnBodyReader::fill() {
   auto deadline = TimePoint(Clock::now()) + server_->cfg.body_timeout;
+  ParseError e;
   switch (server_->read_some(conn_, ctx_->in, deadline)) {
     case ReadResult::data: return;
-    case ReadResult::timeout: fail(408, "timed out waiting for the request body");
-    default: fail(400, "the client closed the connection before sending the whole body");
+    case ReadResult::timeout: e = ctx_->framer.interrupt_body(408, "timed out waiting for the request body"); break;
+    default: e = ctx_->framer.interrupt_body(400, "the client closed the connection before sending the whole body");
   }
+  throw HttpError(e.status, e.reason);
 }
 
 std::size_t ConnBodyReader::read(char* buf, std::size_t n) {
-  if (failed_) throw HttpError(400, "the request body could not be read");
-  if (done_ || n == 0) return 0;
+  RequestFramer& framer = ctx_->framer;
+  if (framer.body_failed()) throw HttpError(400, "the request body could not be read");
+  if (framer.body_done() || n == 0) return 0;
   Buffer& in = ctx_->in;
-  if (expect_pending_) {
-    expect_pending_ = false;
-    if (in.empty()) {
-      // Responses to earlier pipelined requests go first.
-      ctx_->out.append("HTTP/1.1 100 Continue\r\n\r\n");
-      server_->flush(conn_, ctx_->out);
-    }
-  }
-  if (kind_ == BodyKind::length) {
-    if (in.empty()) fill();
-    std::size_t k = std::size_t(std::min<std::uint64_t>({std::uint64_t(n), remaining_, in.size()}));
-    std::memcpy(buf, in.data(), k);
-    in.consume(k);
-    remaining_ -= k;
-    if (remaining_ == 0) done_ = true;
-    return k;
+  if (framer.continue_due(!in.empty())) {
+    write_continue(ctx_->out);
+    server_->flush(conn_, ctx_->out);  // after the responses to earlier pipelined requests
   }
   while (true) {
-    auto r = ctx_->chunked.decode(in.view(), n);
-    switch (r.status) {
-      case ChunkedDecoder::Status::data:
-        std::memcpy(buf, r.data.data(), r.data.size());
-        in.consume(r.consumed);
-        if (r.data.empty()) continue;
-        return r.data.size();
-      case ChunkedDecoder::Status::done:
-        in.consume(r.consumed);
-        done_ = true;
+    auto piece = framer.decode_body(in.view(), n);
+    switch (piece.status) {
+      case RequestFramer::BodyStatus::data:
+        std::memcpy(buf, piece.data.data(), piece.data.size());
+        in.consume(piece.consumed);
+        return piece.data.size();
+      case RequestFramer::BodyStatus::done:
+        in.consume(piece.consumed);
         return 0;
-      case ChunkedDecoder::Status::error:
-        in.consume(r.consumed);
-        fail(ctx_->chunked.error().status, ctx_->chunked.error().reason);
-      case ChunkedDecoder::Status::need_more:
-        in.consume(r.consumed);
+      case RequestFramer::BodyStatus::error:
+        in.consume(piece.consumed);
+        throw HttpError(framer.error().status, framer.error().reason);
+      case RequestFramer::BodyStatus::need_more:
+        in.consume(piece.consumed);
         fill();
         break;
     }

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <grove/green.hpp>
+#include <grove/http/detail/http1.hpp>
 #include <grove/http/server.hpp>
 
 #include <sys/socket.h>
@@ -80,28 +81,21 @@ class Buffer {
 struct Connection;
 struct Context;
 
-// Reads a request body from the connection (see Request::read).
+// Reads a request body from the connection through the framer (see Request::read).
 class ConnBodyReader final : public BodyReader {
  public:
   std::size_t read(char* buf, std::size_t n) override;
-  void start(Server::Impl* server, Connection* conn, Context* ctx, const RequestHead& head);
-  bool done() const noexcept { return done_; }
-  bool failed() const noexcept { return failed_; }
-  bool continue_pending() const noexcept { return expect_pending_; }
-  BodyKind kind() const noexcept { return kind_; }
-  std::uint64_t remaining() const noexcept { return remaining_; }
+  void start(Server::Impl* server, Connection* conn, Context* ctx) noexcept {
+    server_ = server;
+    conn_ = conn;
+    ctx_ = ctx;
+  }
 
  private:
   void fill();
-  [[noreturn]] void fail(int status, const std::string& why);
   Server::Impl* server_ = nullptr;
   Connection* conn_ = nullptr;
   Context* ctx_ = nullptr;
-  BodyKind kind_ = BodyKind::none;
-  std::uint64_t remaining_ = 0;
-  bool expect_pending_ = false;
-  bool done_ = true;
-  bool failed_ = false;
 };
 
 // Everything one burst of requests on a connection needs, pooled per server so that a
@@ -109,9 +103,7 @@ class ConnBodyReader final : public BodyReader {
 struct Context {
   Buffer in;
   Buffer out;
-  RequestParser parser;
-  RequestHead head;
-  ChunkedDecoder chunked;
+  RequestFramer framer;
   Request request;
   ConnBodyReader body;
 };
@@ -135,7 +127,11 @@ struct Connection {
   Connection* idle_prev = nullptr;
   Connection* idle_next = nullptr;
   int idle_list = -1;          // which idle list holds it (0 fresh, 1 keep-alive), or -1
-  bool lingering = false;      // idle at a stop: shut for writing, reads dropped until closed
+  bool lingering = false;      // shut for writing; reads dropped until closed (lingering close)
+  bool peer_closed = false;    // the client ended its side (EOF or reset): nothing to linger for
+  bool refused = false;        // answered with an error of the server's: close lingering
+  std::uint64_t linger_bytes = 0;  // read and dropped while lingering
+  TimePoint linger_until;      // the end of the lingering close
 };
 
 struct Listener {
@@ -158,6 +154,15 @@ std::string_view http_date();
 std::string_view log_date();
 // The demangled type and message of the exception being handled.
 std::string describe_current_exception();
+
+// Calls the application for one request, as the server and the in-memory exchange do: an
+// HttpError becomes a response with its status; any other exception, and a response that
+// check_response() refuses, become a 500, logged with `peer`, and set `failed`. A
+// GreenletExit (a stop killing the connection) goes through.
+Response run_application(const Application& app, Request& req, std::string_view peer, bool& failed);
+// Fills the server's reused Request from a parsed head whose bytes start at `base`
+// (headers keep offsets into one copy of the head). Throws HttpError(400) for a bad target.
+void fill_request(Request& req, const RequestHead& head, const char* base);
 
 // Bind addresses.
 struct BindSpec {
