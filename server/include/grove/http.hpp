@@ -8,6 +8,7 @@
 //   }
 #pragma once
 
+#include <grove/http/exchange.hpp>
 #include <grove/http/gateway.hpp>
 #include <grove/http/headers.hpp>
 #include <grove/http/parser.hpp>
