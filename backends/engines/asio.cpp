@@ -2,7 +2,6 @@
 // standalone Asio's io_context as the selector. Each watched fd is a stream_descriptor
 // with async_wait per direction, re-armed while the interest lasts: Asio re-checks
 // readiness when a wait is armed, which gives the level-triggered contract.
-#include "../src/deadline_fd.hpp"
 #include "../src/poller.hpp"
 
 #include <asio/bind_allocator.hpp>
@@ -14,7 +13,6 @@
 #include <fcntl.h>
 
 #include <cerrno>
-#include <chrono>
 #include <cstddef>
 #include <new>
 
@@ -67,18 +65,9 @@ struct SlotAllocator {
 
 class AsioPoller final : public Poller {
  public:
-  AsioPoller() : io_(1), work_(io_.get_executor()), deadline_sd_(io_) {
-    deadline_sd_.assign(deadline_.fd());
-    caps_.engine = "asio";
-    caps_.poller = "epoll";
-    // io_context::run_one_for() would wait in epoll_wait with a timeout in milliseconds,
-    // rounded up; a timerfd bounds the wait instead.
-    caps_.timer_resolution = DeadlineFd::kGrain;
-    caps_.emulated = {"timers (grove core heap)", "signals (grove core self-pipe)",
-                      "several watchers per fd (grove core)",
-                      "level-triggered readiness (async_wait re-armed per event)",
-                      "poll timeout (grove timerfd)"};
-  }
+  // io_context::run_one_for() would wait in epoll_wait with a timeout in milliseconds,
+  // rounded up; the core's timerfd bounds a blocking poll instead.
+  AsioPoller() : io_(1), work_(io_.get_executor()) {}
 
   ~AsioPoller() override {
     for (auto& f : fds_)
@@ -87,8 +76,6 @@ class AsioPoller final : public Poller {
         f->sd.cancel(ec);
         f->sd.release();
       }
-    asio::error_code ec;
-    deadline_sd_.cancel(ec);
     // Run the aborted waits now: their operations live in the Fds' slots, which must not be
     // freed before the io_context has finished with them.
     work_.reset();
@@ -96,7 +83,6 @@ class AsioPoller final : public Poller {
     io_.restart();
     io_.poll();
     io_.stop();
-    deadline_sd_.release();  // the DeadlineFd closes its fd
     fds_.clear();
     retired_.clear();
   }
@@ -140,7 +126,7 @@ class AsioPoller final : public Poller {
     retired_.push_back(std::move(f));
   }
 
-  void poll(Duration timeout, std::vector<ReadyEvent>& ready) override {
+  void poll(bool block, std::vector<ReadyEvent>& ready) override {
     // Re-arm after the core has dispatched the last batch (the watchers have read by now),
     // so a drained fd is not reported again.
     for (Fd* f : rearm_) arm(*f);
@@ -148,13 +134,9 @@ class AsioPoller final : public Poller {
     out_ = &ready;
     // The work guard keeps io_ from stopping; checking stopped() takes the scheduler's
     // mutex, so it is checked only when nothing ran (and then io_ is restarted for next time).
-    if (timeout == Duration::zero()) {
+    if (!block) {
       if (io_.poll() == 0 && io_.stopped()) io_.restart();
     } else {
-      if (timeout > Duration::zero()) {
-        deadline_.arm(timeout);
-        if (!deadline_waiting_) wait_for_deadline();
-      }
       // A blocking poll runs one handler. Asio's reactor queues each ready descriptor as
       // one operation, whose run completes the first of its waits inline and posts the
       // others behind the reactor; such a posted completion carries a readiness snapshot
@@ -185,17 +167,15 @@ class AsioPoller final : public Poller {
 
   void after_fork() override {
     io_.notify_fork(asio::io_context::fork_child);
-    // The timerfd is shared with the parent: a new one, waited on from scratch.
-    asio::error_code ec;
-    deadline_sd_.cancel(ec);
-    deadline_sd_.release();
-    deadline_.after_fork();
-    deadline_sd_.assign(deadline_.fd(), ec);
-    ++deadline_generation_;
-    deadline_waiting_ = false;
   }
 
-  const Capabilities& capabilities() const override { return caps_; }
+  Capabilities describe() const override {
+    Capabilities caps;
+    caps.engine = "asio";
+    caps.poller = "epoll";
+    caps.emulated = {"level-triggered readiness (async_wait re-armed per event)"};
+    return caps;
+  }
 
  private:
   struct Fd {
@@ -247,32 +227,12 @@ class AsioPoller final : public Poller {
     }));
   }
 
-  // The deadline's wait stays armed across polls once started; it completes when the
-  // timerfd expires (or the wait is cancelled), and the next timed poll starts another.
-  void wait_for_deadline() {
-    deadline_waiting_ = true;
-    deadline_sd_.async_wait(
-        asio::posix::descriptor_base::wait_read,
-        asio::bind_allocator(SlotAllocator<void>(&deadline_slot_),
-                             [this, gen = deadline_generation_](asio::error_code ec) {
-                               if (gen != deadline_generation_) return;
-                               deadline_waiting_ = false;
-                               if (!ec) deadline_.expired();
-                             }));
-  }
-
   asio::io_context io_;
   asio::executor_work_guard<asio::io_context::executor_type> work_;
-  DeadlineFd deadline_;
-  asio::posix::stream_descriptor deadline_sd_;
-  OpSlot deadline_slot_;
-  unsigned deadline_generation_ = 0;
-  bool deadline_waiting_ = false;
   std::vector<std::unique_ptr<Fd>> fds_;
   std::vector<std::unique_ptr<Fd>> retired_;
   std::vector<Fd*> rearm_;
   std::vector<ReadyEvent>* out_ = nullptr;
-  Capabilities caps_;
 };
 
 }  // namespace

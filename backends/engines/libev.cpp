@@ -1,14 +1,12 @@
-// The libev engine: one ev_io per watched fd, ev_async to break a poll, and a timerfd (an
-// ev_io of its own) to bound it. libev's own timers and signals are not used: the core owns
-// both, and an ev_timer would bound the poll only to the millisecond (libev hands epoll a
-// timeout in milliseconds, rounded up).
-#include "../src/deadline_fd.hpp"
+// The libev engine: one ev_io per watched fd and ev_async to break a poll. libev's own
+// timers and signals are not used: the core owns both, and bounds a blocking poll with its
+// timerfd (an ev_timer would bound it only to the millisecond: libev hands epoll a timeout
+// in milliseconds, rounded up).
 #include "../src/poller.hpp"
 
 #include <ev.h>
 
 #include <cerrno>
-#include <chrono>
 
 namespace grove::detail {
 namespace {
@@ -22,16 +20,6 @@ class LibevPoller final : public Poller {
     ev_set_userdata(loop_, this);
     ev_async_init(&wake_, [](struct ev_loop*, ev_async*, int) {});
     ev_async_start(loop_, &wake_);
-    ev_init(&deadline_io_, [](struct ev_loop* loop, ev_io*, int) {
-      static_cast<LibevPoller*>(ev_userdata(loop))->deadline_.expired();
-    });
-    ev_io_set(&deadline_io_, deadline_.fd(), EV_READ);
-    ev_io_start(loop_, &deadline_io_);
-    caps_.engine = "libev";
-    caps_.poller = backend_name(ev_backend(loop_));
-    caps_.timer_resolution = DeadlineFd::kGrain;
-    caps_.emulated = {"timers (grove core heap)", "signals (grove core self-pipe)",
-                      "several watchers per fd (grove core)", "poll timeout (grove timerfd)"};
   }
 
   ~LibevPoller() override {
@@ -44,7 +32,7 @@ class LibevPoller final : public Poller {
     ev_io*& io = ios_[std::size_t(fd)];
     if (!io) io = new ev_io;
     if (had != Events::none) ev_io_stop(loop_, io);
-    ev_io_init(io, &LibevPoller::on_io, fd, to_ev(want));
+    ev_io_init(io, &LibevPoller::on_io, fd, (to_native<EV_READ, EV_WRITE>(want)));
     ev_io_start(loop_, io);
     return 0;  // libev reports a bad fd later, as EV_ERROR on the watcher
   }
@@ -54,44 +42,29 @@ class LibevPoller final : public Poller {
       ev_io_stop(loop_, ios_[std::size_t(fd)]);
   }
 
-  void poll(Duration timeout, std::vector<ReadyEvent>& ready) override {
+  void poll(bool block, std::vector<ReadyEvent>& ready) override {
     out_ = &ready;
-    if (timeout == Duration::zero()) {
-      ev_run(loop_, EVRUN_NOWAIT);
-    } else {
-      if (timeout > Duration::zero()) deadline_.arm(timeout);
-      ev_run(loop_, EVRUN_ONCE);
-    }
+    ev_run(loop_, block ? EVRUN_ONCE : EVRUN_NOWAIT);
     out_ = nullptr;
   }
 
   void wake() override { ev_async_send(loop_, &wake_); }
 
-  void after_fork() override {
-    ev_io_stop(loop_, &deadline_io_);
-    deadline_.after_fork();
-    ev_io_set(&deadline_io_, deadline_.fd(), EV_READ);
-    ev_io_start(loop_, &deadline_io_);
-    ev_loop_fork(loop_);
-  }
+  void after_fork() override { ev_loop_fork(loop_); }
 
-  const Capabilities& capabilities() const override { return caps_; }
+  Capabilities describe() const override {
+    Capabilities caps;
+    caps.engine = "libev";
+    caps.poller = backend_name(ev_backend(loop_));
+    return caps;
+  }
 
  private:
   static void on_io(struct ev_loop* loop, ev_io* io, int revents) {
     auto* self = static_cast<LibevPoller*>(ev_userdata(loop));
-    Events e = Events::none;
-    if (revents & EV_ERROR) {
-      e = Events::closed;  // libev has stopped the watcher already
-    } else {
-      if (revents & EV_READ) e |= Events::read;
-      if (revents & EV_WRITE) e |= Events::write;
-    }
-    self->out_->push_back({io->fd, e});
-  }
-
-  static int to_ev(Events e) {
-    return (any(e & Events::read) ? EV_READ : 0) | (any(e & Events::write) ? EV_WRITE : 0);
+    // On EV_ERROR libev has stopped the watcher already.
+    self->out_->push_back({io->fd, (revents & EV_ERROR) ? Events::closed
+                                                        : from_native<EV_READ, EV_WRITE>(revents)});
   }
 
   static std::string backend_name(unsigned b) {
@@ -109,11 +82,8 @@ class LibevPoller final : public Poller {
 
   struct ev_loop* loop_;
   ev_async wake_;
-  DeadlineFd deadline_;
-  ev_io deadline_io_;
   std::vector<ev_io*> ios_;
   std::vector<ReadyEvent>* out_ = nullptr;
-  Capabilities caps_;
 };
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <unistd.h>
 #include <stdexcept>
+#include <system_error>
 #include <typeinfo>
 
 namespace grove {
@@ -42,8 +43,25 @@ void EventLoop::report_exception(std::exception_ptr error, std::string_view cont
 
 namespace detail {
 
+namespace {
+
+// The engine's own description, completed with what the core provides on every engine.
+Capabilities core_capabilities(const Poller& poller) {
+  Capabilities caps = poller.describe();
+  caps.timer_resolution = DeadlineFd::kGrain;
+  std::vector<std::string> emulated = {
+      "timers (grove core heap)", "signals (grove core self-pipe)",
+      "several watchers per fd (grove core)", "poll timeout (grove core timerfd)"};
+  emulated.insert(emulated.end(), caps.emulated.begin(), caps.emulated.end());
+  caps.emulated = std::move(emulated);
+  return caps;
+}
+
+}  // namespace
+
 CoreLoop::CoreLoop(std::unique_ptr<Poller> poller)
-    : poller_(std::move(poller)), caps_(poller_->capabilities()), timer_pool_(new TimerPool) {
+    : poller_(std::move(poller)), caps_(core_capabilities(*poller_)), timer_pool_(new TimerPool) {
+  watch_deadline();
   ready_.reserve(64);
   running_batch_.reserve(64);
   for (std::size_t i = 0; i < kHeap0; ++i) heap_.push_back({0, nullptr});  // unused slots
@@ -53,7 +71,14 @@ CoreLoop::CoreLoop(std::unique_ptr<Poller> poller)
   update_now();
 }
 
+void CoreLoop::watch_deadline() {
+  if (int err = poller_->open(deadline_.fd(), Events::none, Events::read))
+    throw std::system_error(err, std::generic_category(),
+                            "grove: the " + caps_.engine + " engine cannot watch a timerfd");
+}
+
 CoreLoop::~CoreLoop() {
+  poller_->close(deadline_.fd());
   signal_pipe_.reset();
   // Break the loop <-> node links so handles that outlive the loop are inert.
   for (std::size_t i = kHeap0; i < heap_.size(); ++i) {
@@ -158,10 +183,17 @@ Duration CoreLoop::poll_timeout(bool block) {
 void CoreLoop::iterate(bool block) {
   apply_fd_changes();
   ready_events_.clear();
-  poller_->poll(poll_timeout(block), ready_events_);
+  const Duration timeout = poll_timeout(block);
+  if (timeout > Duration::zero()) deadline_.arm(timeout);
+  poller_->poll(timeout != Duration::zero(), ready_events_);
   update_now();
   drain_remote();
-  for (const ReadyEvent& ev : ready_events_) dispatch_io(ev);
+  for (const ReadyEvent& ev : ready_events_) {
+    if (ev.fd == deadline_.fd()) [[unlikely]]
+      deadline_.expired();
+    else
+      dispatch_io(ev);
+  }
   if (!heap_empty() && heap_top().at <= now_.time_since_epoch().count()) fire_due_timers();
   if (!ready_.empty()) run_ready();
 }
@@ -218,6 +250,9 @@ std::unique_ptr<EventLoop> make_core_loop(std::unique_ptr<Poller> poller) {
 
 void CoreLoop::reinit_after_fork() {
   poller_->after_fork();
+  poller_->close(deadline_.fd());
+  deadline_.after_fork();  // shared with the parent: a new timerfd
+  watch_deadline();
   if (signal_pipe_) signal_pipe_->after_fork();
   drain_remote(/*force=*/true);  // the wake written before the fork went with the old pipe
 }

@@ -2,6 +2,7 @@
 // Internal; users see only grove::EventLoop.
 #pragma once
 
+#include "deadline_fd.hpp"
 #include "poller.hpp"
 
 #include <atomic>
@@ -200,15 +201,15 @@ class CoreLoop final : public EventLoop {
   // --- used by the handles (handles.cpp) ---
   void cancel_timer(TimerNode* t);
   void set_timer_ref(TimerNode* t, bool referenced);
-  void start_io(IoNode* w);
-  void stop_io(IoNode* w);
+  void start(IoNode* w);
+  void stop(IoNode* w);
   void set_io_events(IoNode* w, Events events);
-  void set_io_ref(IoNode* w, bool referenced);
-  void close_io(IoNode* w);
-  void start_signal(SignalNode* s);
-  void stop_signal(SignalNode* s);
-  void set_signal_ref(SignalNode* s, bool referenced);
-  void close_signal(SignalNode* s);
+  void set_ref(IoNode* w, bool referenced);
+  void close(IoNode* w);
+  void start(SignalNode* s);
+  void stop(SignalNode* s);
+  void set_ref(SignalNode* s, bool referenced);
+  void close(SignalNode* s);
   // --- used by the signal pipe ---
   void dispatch_signal(int signum);
 
@@ -255,8 +256,11 @@ class CoreLoop final : public EventLoop {
     if (active && referenced) referenced_ += delta;
   }
 
+  void watch_deadline();
+
   std::unique_ptr<Poller> poller_;
-  const Capabilities& caps_;
+  DeadlineFd deadline_;  // bounds a blocking poll; watched through the poller like any fd
+  Capabilities caps_;
 
   CallbackQueue ready_;
   CallbackQueue running_batch_;

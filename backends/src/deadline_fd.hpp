@@ -1,7 +1,7 @@
-// A timerfd that bounds a blocking poll to the nanosecond, for engines whose library would
-// round the timeout up to whole milliseconds (epoll_wait's unit): a 10 ms sleep would then
-// fire 0.5 ms late on average. The engine watches fd() for reading as one of its own
-// descriptors and polls with no timeout of its library's; the timerfd (or an fd, or a
+// A timerfd that bounds a blocking poll to the nanosecond. Every engine's library would
+// round a timeout up to whole milliseconds (epoll_wait's unit): a 10 ms sleep would then
+// fire 0.5 ms late on average. The core watches fd() for reading through the poller like
+// any fd, and engines poll with no timeout of their library's; the timerfd (or an fd, or a
 // wake-up) ends the wait.
 #pragma once
 
@@ -51,10 +51,12 @@ class DeadlineFd {
     armed_ = -1;
   }
 
-  // In a fork child: the timerfd is shared with the parent; make a new one (a new fd()).
+  // In a fork child: the timerfd is shared with the parent; make a new one. It is made
+  // before the old one is closed, so fd() changes (a poller never sees a number reused).
   void after_fork() {
-    ::close(fd_);
+    const int old = fd_;
     open();
+    ::close(old);
   }
 
  private:

@@ -2,6 +2,8 @@
 // and operations do nothing.
 #include "core_loop.hpp"
 
+#include <string>
+
 namespace grove {
 
 using detail::Ref;
@@ -37,6 +39,39 @@ void Timer::unref() {
   if (node_ && node_->loop) node_->loop->set_timer_ref(node_.get(), false);
 }
 
+// IoWatcher and SignalWatcher are the same handle over different nodes: their shared
+// operations are written once here, over CoreLoop's overloads for either node.
+namespace {
+
+template <class Node>
+void start_watcher(const Ref<Node>& node, const char* handle, const char* maker) {
+  if (!node || !node->loop)
+    throw std::logic_error(std::string("grove: ") + handle +
+                           "::start() on an empty or closed watcher; create one with "
+                           "EventLoop::" + maker + "()");
+  node->loop->start(node.get());
+}
+template <class Node>
+void stop_watcher(const Ref<Node>& node) {
+  if (node && node->loop) node->loop->stop(node.get());
+}
+template <class Node>
+bool watcher_active(const Ref<Node>& node) {
+  return node && node->loop && node->active;
+}
+template <class Node>
+void set_watcher_ref(const Ref<Node>& node, bool referenced) {
+  if (node && node->loop) node->loop->set_ref(node.get(), referenced);
+}
+template <class Node>
+void close_watcher(Ref<Node>& node) {
+  if (!node) return;
+  if (node->loop) node->loop->close(node.get());
+  node = Ref<Node>();
+}
+
+}  // namespace
+
 IoWatcher& IoWatcher::operator=(IoWatcher&& o) noexcept {
   if (this != &o) {
     close();
@@ -44,32 +79,17 @@ IoWatcher& IoWatcher::operator=(IoWatcher&& o) noexcept {
   }
   return *this;
 }
-void IoWatcher::start() {
-  if (!node_ || !node_->loop)
-    throw std::logic_error("grove: IoWatcher::start() on an empty or closed watcher; create "
-                           "one with EventLoop::watch()");
-  node_->loop->start_io(node_.get());
-}
-void IoWatcher::stop() {
-  if (node_ && node_->loop) node_->loop->stop_io(node_.get());
-}
-bool IoWatcher::active() const { return node_ && node_->loop && node_->active; }
+void IoWatcher::start() { start_watcher(node_, "IoWatcher", "watch"); }
+void IoWatcher::stop() { stop_watcher(node_); }
+bool IoWatcher::active() const { return watcher_active(node_); }
 void IoWatcher::set_events(Events events) {
   if (node_ && node_->loop) node_->loop->set_io_events(node_.get(), events);
 }
 Events IoWatcher::events() const { return node_ ? node_->events : Events::none; }
 int IoWatcher::fd() const { return node_ ? node_->fd : -1; }
-void IoWatcher::ref() {
-  if (node_ && node_->loop) node_->loop->set_io_ref(node_.get(), true);
-}
-void IoWatcher::unref() {
-  if (node_ && node_->loop) node_->loop->set_io_ref(node_.get(), false);
-}
-void IoWatcher::close() {
-  if (!node_) return;
-  if (node_->loop) node_->loop->close_io(node_.get());
-  node_ = Ref<detail::IoNode>();
-}
+void IoWatcher::ref() { set_watcher_ref(node_, true); }
+void IoWatcher::unref() { set_watcher_ref(node_, false); }
+void IoWatcher::close() { close_watcher(node_); }
 
 SignalWatcher& SignalWatcher::operator=(SignalWatcher&& o) noexcept {
   if (this != &o) {
@@ -78,27 +98,12 @@ SignalWatcher& SignalWatcher::operator=(SignalWatcher&& o) noexcept {
   }
   return *this;
 }
-void SignalWatcher::start() {
-  if (!node_ || !node_->loop)
-    throw std::logic_error("grove: SignalWatcher::start() on an empty or closed watcher; "
-                           "create one with EventLoop::watch_signal()");
-  node_->loop->start_signal(node_.get());
-}
-void SignalWatcher::stop() {
-  if (node_ && node_->loop) node_->loop->stop_signal(node_.get());
-}
-bool SignalWatcher::active() const { return node_ && node_->loop && node_->active; }
+void SignalWatcher::start() { start_watcher(node_, "SignalWatcher", "watch_signal"); }
+void SignalWatcher::stop() { stop_watcher(node_); }
+bool SignalWatcher::active() const { return watcher_active(node_); }
 int SignalWatcher::signum() const { return node_ ? node_->signum : 0; }
-void SignalWatcher::ref() {
-  if (node_ && node_->loop) node_->loop->set_signal_ref(node_.get(), true);
-}
-void SignalWatcher::unref() {
-  if (node_ && node_->loop) node_->loop->set_signal_ref(node_.get(), false);
-}
-void SignalWatcher::close() {
-  if (!node_) return;
-  if (node_->loop) node_->loop->close_signal(node_.get());
-  node_ = Ref<detail::SignalNode>();
-}
+void SignalWatcher::ref() { set_watcher_ref(node_, true); }
+void SignalWatcher::unref() { set_watcher_ref(node_, false); }
+void SignalWatcher::close() { close_watcher(node_); }
 
 }  // namespace grove

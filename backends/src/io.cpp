@@ -43,7 +43,7 @@ IoWatcher CoreLoop::watch(int fd, Events events, IoCallback cb) {
   w->retain();  // the fd list's reference
   fd_state(fd).watchers.push_back(w);
   IoWatcher handle{Ref<IoNode>(w)};
-  start_io(w);
+  start(w);
   return handle;
 }
 
@@ -55,7 +55,7 @@ void CoreLoop::mark_dirty(int fd) {
   }
 }
 
-void CoreLoop::start_io(IoNode* w) {
+void CoreLoop::start(IoNode* w) {
   if (!w->attached)
     throw std::logic_error("grove: IoWatcher::start() on a closed watcher; create a new one "
                            "with EventLoop::watch()");
@@ -65,7 +65,7 @@ void CoreLoop::start_io(IoNode* w) {
   mark_dirty(w->fd);
 }
 
-void CoreLoop::stop_io(IoNode* w) {
+void CoreLoop::stop(IoNode* w) {
   if (!w->active) return;
   w->active = false;
   count(true, w->referenced, -1);
@@ -77,16 +77,16 @@ void CoreLoop::set_io_events(IoNode* w, Events events) {
   if (w->active) mark_dirty(w->fd);
 }
 
-void CoreLoop::set_io_ref(IoNode* w, bool referenced) {
+void CoreLoop::set_ref(IoNode* w, bool referenced) {
   if (w->referenced == referenced) return;
   count(w->active, w->referenced, -1);
   w->referenced = referenced;
   count(w->active, w->referenced, +1);
 }
 
-void CoreLoop::close_io(IoNode* w) {
+void CoreLoop::close(IoNode* w) {
   if (!w->attached) return;
-  stop_io(w);
+  stop(w);
   w->attached = false;
   FdState& st = fds_[std::size_t(w->fd)];
   for (auto& slot : st.watchers)
@@ -143,7 +143,7 @@ void CoreLoop::close_watchers_of(int fd) {
   FdState& st = fds_[std::size_t(fd)];
   for (IoNode* w : st.watchers) {
     if (!w || !w->active) continue;
-    stop_io(w);
+    stop(w);
     call_soon([keep = Ref<IoNode>(w)] {
       if (keep->attached && keep->cb) keep->cb(Events::closed);
     });

@@ -1,9 +1,10 @@
 // The internal contract between the loop core and an engine.
 //
 // Like Go's netpoll, an engine only reports kernel readiness; the ready queue, timers,
-// watcher multiplexing and signals are the core's (core_loop.cpp), which is why every
-// engine behaves the same. An engine implements five operations (construction is `init`)
-// plus the fork hook its library needs. Nothing else belongs here.
+// watcher multiplexing, signals and the bound on a blocking wait (a timerfd the core watches
+// through open() like any fd) are the core's (core_loop.cpp), which is why every engine
+// behaves the same. An engine implements four operations plus the fork hook its library
+// needs, and names itself. Nothing else belongs here.
 #pragma once
 
 #include <grove/loop.hpp>
@@ -27,17 +28,33 @@ class Poller {
   virtual int open(int fd, Events had, Events want) = 0;
   // close: stop reporting fd. The fd may already be closed; that is not an error.
   virtual void close(int fd) = 0;
-  // poll: wait up to `timeout` (negative: no limit; zero: do not block) for readiness or
-  // wake(), and append what is ready to `ready`. Returning early or with nothing is fine.
-  virtual void poll(Duration timeout, std::vector<ReadyEvent>& ready) = 0;
+  // poll: append what is ready to `ready`. With `block`, first wait (with no timeout of the
+  // engine's own) until an fd is ready or wake() is called; the core bounds the wait by
+  // arming its deadline timerfd, which it watches through open(). Returning early or with
+  // nothing is fine.
+  virtual void poll(bool block, std::vector<ReadyEvent>& ready) = 0;
   // break: make a poll() in progress, or the next one, return at once. Thread-safe and
   // async-signal-unsafe.
   virtual void wake() = 0;
   // In a fork child: rebuild the library's kernel state (epoll set, wake-up fds).
   virtual void after_fork() = 0;
 
-  virtual const Capabilities& capabilities() const = 0;
+  // What the engine is: `engine`, `poller`, and in `emulated` only what this engine itself
+  // adds; the core fills in timer_resolution and its own emulated features.
+  virtual Capabilities describe() const = 0;
 };
+
+// Conversions between Events and an engine library's readiness flags (libev's and
+// libevent's EV_READ/EV_WRITE have different values and cannot share a translation unit).
+template <int kRead, int kWrite>
+constexpr int to_native(Events e) {
+  return (any(e & Events::read) ? kRead : 0) | (any(e & Events::write) ? kWrite : 0);
+}
+template <int kRead, int kWrite>
+constexpr Events from_native(int flags) {
+  return ((flags & kRead) ? Events::read : Events::none) |
+         ((flags & kWrite) ? Events::write : Events::none);
+}
 
 using PollerFactory = std::unique_ptr<Poller> (*)();
 

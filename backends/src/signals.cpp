@@ -130,11 +130,11 @@ SignalWatcher CoreLoop::watch_signal(int signum, SignalCallback cb) {
   s->retain();  // the loop's reference
   signals_[std::size_t(signum)].push_back(s);
   SignalWatcher handle{Ref<SignalNode>(s)};
-  start_signal(s);
+  start(s);
   return handle;
 }
 
-void CoreLoop::start_signal(SignalNode* s) {
+void CoreLoop::start(SignalNode* s) {
   if (!s->attached)
     throw std::logic_error("grove: SignalWatcher::start() on a closed watcher; create a new "
                            "one with EventLoop::watch_signal()");
@@ -144,23 +144,23 @@ void CoreLoop::start_signal(SignalNode* s) {
   signal_pipe_->add(s->signum);
 }
 
-void CoreLoop::stop_signal(SignalNode* s) {
+void CoreLoop::stop(SignalNode* s) {
   if (!s->active) return;
   s->active = false;
   count(true, s->referenced, -1);
   signal_pipe_->remove(s->signum);
 }
 
-void CoreLoop::set_signal_ref(SignalNode* s, bool referenced) {
+void CoreLoop::set_ref(SignalNode* s, bool referenced) {
   if (s->referenced == referenced) return;
   count(s->active, s->referenced, -1);
   s->referenced = referenced;
   count(s->active, s->referenced, +1);
 }
 
-void CoreLoop::close_signal(SignalNode* s) {
+void CoreLoop::close(SignalNode* s) {
   if (!s->attached) return;
-  stop_signal(s);
+  stop(s);
   s->attached = false;
   std::erase(signals_[std::size_t(s->signum)], s);
   if (!s->in_callback) s->cb.reset();

@@ -18,6 +18,12 @@ GreenLoop::GreenLoop(Hub& hub, bool own) : hub_(&hub), remote_(hub.remote()), ow
   caps_.timer_resolution = under.timer_resolution;
   caps_.emulated = under.emulated;
   caps_.emulated.push_back("run() waits as a green thread");
+  // Timers and queued callbacks go with a destroyed green loop, as on every engine; an fd or
+  // signal watcher is the hub loop's and stays active() until closed (its callback no
+  // longer runs). Said here because it is the one place the green engine differs.
+  caps_.emulated.push_back(
+      "watchers on the hub's loop: they outlive a destroyed green loop, inert but active() "
+      "until closed");
   if (!own) hub.own_facade();  // from now on the hub itself runs coroutines: name its loop
   hub.add_facade(this);
   update_now();  // last: now() is the time the loop is ready, not when setting it up began

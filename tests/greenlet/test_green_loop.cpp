@@ -26,6 +26,31 @@ TEST_CASE("make_loop(\"green\") is a loop over this thread's hub", "[green][engi
   REQUIRE(std::find(names.begin(), names.end(), "green") != names.end());
 }
 
+TEST_CASE("a green loop's watchers outlive it inert, and its capabilities say so",
+          "[green][engine]") {
+  Timer t;
+  IoWatcher w;
+  auto p = FdPair::socketpair();
+  int calls = 0;
+  std::vector<std::string> emulated;
+  {
+    auto loop = make_loop("green");
+    emulated = loop->capabilities().emulated;
+    t = loop->call_later(1s, [] {});
+    w = loop->watch(p.a, Events::read, [&](Events) { ++calls; });
+  }
+  REQUIRE_FALSE(t.active());  // timers go with the loop, as on every engine
+  REQUIRE(w.active());        // the difference: the watcher is the hub loop's
+  REQUIRE(std::any_of(emulated.begin(), emulated.end(), [](const std::string& e) {
+    return e.find("outlive a destroyed green loop") != std::string::npos;
+  }));
+  REQUIRE(::write(p.b, "x", 1) == 1);
+  green::sleep(20ms);  // the hub turns with the fd readable
+  REQUIRE(calls == 0);  // inert
+  w.close();
+  REQUIRE_FALSE(w.active());
+}
+
 TEST_CASE("the green loop runs callbacks, timers and watchers until no work is left",
           "[green][engine][tsan]") {
   auto loop = make_loop("green");

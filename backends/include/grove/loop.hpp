@@ -1,11 +1,14 @@
 // grove::EventLoop — the contract every engine meets.
 //
 // One EventLoop runs on one OS thread at a time. Every member is called from that thread,
-// except call_soon_threadsafe(), which any thread may call. The engines (asio, libev,
-// libevent, and `green` from greenlet/) differ only in the readiness poller underneath; the
-// ready queue, the timer heap, fd-watcher multiplexing and signal delivery live in the
-// shared core, so behaviour is identical on every engine. What an engine cannot do natively
-// is listed in capabilities().emulated.
+// except call_soon_threadsafe(), which any thread may call. The engines asio, libev and
+// libevent differ only in the readiness poller underneath; the ready queue, the timer heap,
+// fd-watcher multiplexing, signal delivery and the poll timeout live in the shared core, so
+// behaviour is identical on them. The `green` engine (greenlet/) forwards to its thread's
+// hub loop, one of those, and differs in one point, which its capabilities().emulated
+// names: a watcher made through a green loop belongs to the hub's loop and stays active()
+// after the green loop is destroyed (inert: its callback no longer runs) until it is
+// closed. What an engine cannot do natively is listed in capabilities().emulated.
 //
 //   auto loop = grove::make_loop();                // GROVE_LOOP, else the build default
 //   loop->call_later(10ms, [&] { loop->stop(); });
