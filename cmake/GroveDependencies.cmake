@@ -90,6 +90,15 @@ macro(grove_require_cli11)
   endif()
 endmacro()
 
+macro(grove_require_openssl)
+  if(NOT TARGET OpenSSL::SSL)
+    find_package(OpenSSL 3 QUIET)
+    if(NOT TARGET OpenSSL::SSL)
+      grove_missing("OpenSSL 3" "libssl-dev")
+    endif()
+  endif()
+endmacro()
+
 # --- database client libraries (the tests' real servers, and the clients layer) ---------
 macro(grove_find_libpq)
   if(NOT TARGET grove_deps::libpq AND PkgConfig_FOUND)

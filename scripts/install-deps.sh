@@ -4,11 +4,14 @@
 # Packages already present are left alone; apt-get runs only when something is missing.
 set -euo pipefail
 
+# libssl-dev: OpenSSL 3, the server's TLS (issue 14).
 build_pkgs=(cmake g++ make pkg-config libev-dev libevent-dev libasio-dev
-            libboost-context-dev libcurl4-openssl-dev libcli11-dev curl)
+            libboost-context-dev libcurl4-openssl-dev libcli11-dev curl
+            libssl-dev)
 # postgresql and redis-server: real servers the database tests start on loopback
 # (scripts/test-services.sh); libpq-dev and libhiredis-dev: the clients those tests drive.
-test_pkgs=(catch2 python3 clang libclang-rt-14-dev nginx-light clang-format-14
+# openssl: the command the TLS tests use as an independent verifier and client (s_client).
+test_pkgs=(openssl catch2 python3 clang libclang-rt-14-dev nginx-light clang-format-14
            postgresql redis-server libpq-dev libhiredis-dev)
 bench_pkgs=(libbenchmark-dev libboost-fiber-dev libst-dev wrk nginx-light
             python3-gevent python3-flask python3-asgiref
