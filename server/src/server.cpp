@@ -157,6 +157,7 @@ struct Server::Impl {
     auto* c = new Connection;
     c->server = this;
     c->fd = fd;
+    c->transport = detail::PlainTransport(fd);
     if (ss.ss_family == AF_INET) {
       auto* a = reinterpret_cast<const sockaddr_in*>(&ss);
       char host[INET_ADDRSTRLEN];
@@ -181,8 +182,7 @@ struct Server::Impl {
       c->watcher = loop->watch(fd, Events::read, [this, c](Events e) { on_readable(c, e); });
     } catch (const std::exception& e) {
       Log::write(LogLevel::error, std::string("cannot watch an accepted connection: ") + e.what());
-      ::close(fd);
-      delete c;
+      delete c;  // its transport closes the socket
       return;
     }
     ++stats.accepted;
@@ -275,8 +275,7 @@ struct Server::Impl {
   bool may_have_unread_input(Connection* c, Context& x) {
     if (c->peer_closed) return false;
     if (c->refused || stopping_ || !x.in.empty() || !x.framer.body_done()) return true;
-    char b;
-    return ::recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
+    return detail::with_transport(c->transport, [](auto& t) { return t.has_pending_input(); });
   }
 
   void close_connection(Connection* c) {
@@ -295,7 +294,9 @@ struct Server::Impl {
     unlink_all(c);
     c->state = Connection::State::closed;
     c->watcher.close();
-    green::close(c->fd);
+    // The hub forgets the descriptor (and wakes any waiter) as it closes.
+    int fd = detail::with_transport(c->transport, [](auto& t) { return t.release(); });
+    if (fd >= 0) green::close(fd);  // -1: handed over
     --stats.open;
     if (stats.open < cfg.max_connections) slot_free.set();
     if (stopping_ && stats.open == 0) finish_stop();
@@ -311,20 +312,15 @@ struct Server::Impl {
     while (true) {
       std::size_t avail;
       char* p = in.prepare(4096, avail);
-      ssize_t n = ::recv(c->fd, p, avail, 0);
-      if (n > 0) {
-        in.commit(std::size_t(n));
-        if (drained) *drained = std::size_t(n) < avail;
+      auto r = detail::with_transport(c->transport, [&](auto& t) { return t.read(p, avail); });
+      if (r.status == detail::IoResult::Status::done && r.bytes > 0) {
+        in.commit(r.bytes);
+        if (drained) *drained = r.bytes < avail;
         return ReadResult::data;
       }
-      if (n == 0) {
-        c->peer_closed = true;
-        return ReadResult::eof;
-      }
-      if (errno == EINTR) continue;
-      if (errno != EAGAIN && errno != EWOULDBLOCK) {
-        c->peer_closed = true;
-        return ReadResult::error;
+      if (r.status != detail::IoResult::Status::would_block) {
+        c->peer_closed = true;  // the end, or a reset
+        return r.status == detail::IoResult::Status::done ? ReadResult::eof : ReadResult::error;
       }
       if (!deadline) return ReadResult::again;
       auto left = *deadline - TimePoint(Clock::now());
@@ -341,27 +337,54 @@ struct Server::Impl {
       int n_iov = 0;
       if (!out.empty()) iov[n_iov++] = {const_cast<char*>(out.data()), out.size()};
       if (!extra.empty()) iov[n_iov++] = {const_cast<char*>(extra.data()), extra.size()};
-      msghdr msg{};
-      msg.msg_iov = iov;
-      msg.msg_iovlen = std::size_t(n_iov);
-      ssize_t n = ::sendmsg(c->fd, &msg, MSG_NOSIGNAL);
-      if (n >= 0) {
-        std::size_t sent = std::size_t(n);
-        std::size_t from_out = std::min(sent, out.size());
+      auto r = detail::with_transport(c->transport, [&](auto& t) { return t.write(iov, n_iov); });
+      if (r.status == detail::IoResult::Status::done) {
+        std::size_t from_out = std::min(r.bytes, out.size());
         out.consume(from_out);
-        extra.remove_prefix(sent - from_out);
+        extra.remove_prefix(r.bytes - from_out);
         continue;
       }
-      if (errno == EINTR) continue;
-      if (errno != EAGAIN && errno != EWOULDBLOCK)
-        throw detail::ConnectionLost(std::strerror(errno));
-      if (!green::wait_writable(c->fd, cfg.write_timeout)) {
-        // Given up on this client: reset rather than leave the unsent bytes queued.
-        linger l{1, 0};
-        ::setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
-        throw detail::ConnectionLost("write timed out (the client stopped reading)");
-      }
+      if (r.status == detail::IoResult::Status::error) throw detail::ConnectionLost(std::strerror(r.error));
+      wait_writable(c);
     }
+  }
+
+  // Waits until the client takes more bytes, up to the write timeout. Throws
+  // ConnectionLost.
+  void wait_writable(Connection* c) {
+    if (green::wait_writable(c->fd, cfg.write_timeout)) return;
+    // Given up on this client: reset rather than leave the unsent bytes queued.
+    linger l{1, 0};
+    ::setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+    throw detail::ConnectionLost("write timed out (the client stopped reading)");
+  }
+
+  // Sends `out`, then `n` bytes of `file` from `offset`, with no copy through user space
+  // on a plain transport (the static-file and upload features build on it). Throws
+  // ConnectionLost.
+  void send_file(Connection* c, Buffer& out, int file, off_t offset, std::size_t n) {
+    flush(c, out);
+    while (n > 0) {
+      auto r = detail::with_transport(c->transport, [&](auto& t) { return t.send_file(file, offset, n); });
+      if (r.status == detail::IoResult::Status::done) {
+        if (r.bytes == 0) throw detail::ConnectionLost("the file ended before the bytes to send");
+        n -= r.bytes;
+        continue;
+      }
+      if (r.status == detail::IoResult::Status::error) throw detail::ConnectionLost(std::strerror(r.error));
+      wait_writable(c);
+    }
+  }
+
+  // Hands an active connection over to another protocol after an upgrade: the transport
+  // and the input buffered past the upgrade request move out (no byte is copied); the
+  // server then forgets the connection as if it had closed, without closing the socket.
+  // Runs on the connection's green thread, after the 101 response was flushed.
+  detail::Handover hand_over(Connection* c, Context& x) {
+    detail::Handover h{std::move(c->transport), std::move(x.in)};
+    x.in = Buffer();
+    c->fd = -1;
+    return h;
   }
 
   // --- requests ------------------------------------------------------------------------------
@@ -699,7 +722,7 @@ struct Server::Impl {
     unlink_idle(c);
     c->state = Connection::State::idle;
     c->lingering = true;
-    ::shutdown(c->fd, SHUT_WR);
+    detail::with_transport(c->transport, [](auto& t) { t.shutdown_write(); });
     Duration d = stopping_ ? stop_linger_time(c) : std::min<Duration>(cfg.header_timeout, kLingerTime);
     c->linger_until = loop->now() + d;
     c->watcher.start();
@@ -743,14 +766,11 @@ struct Server::Impl {
   void linger_read(Connection* c) {
     char sink[4096];
     while (true) {
-      ssize_t n = ::recv(c->fd, sink, sizeof sink, MSG_DONTWAIT);
-      if (n > 0) {
-        c->linger_bytes += std::uint64_t(n);
+      auto r = detail::with_transport(c->transport, [&](auto& t) { return t.read(sink, sizeof sink); });
+      if (r.status == detail::IoResult::Status::would_block) return;
+      if (r.status == detail::IoResult::Status::done && r.bytes > 0) {
+        c->linger_bytes += r.bytes;
         if (c->linger_bytes <= kLingerBytes) continue;
-      } else if (n < 0 && errno == EINTR) {
-        continue;
-      } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-        return;
       }
       close_connection(c);  // the client has closed too, is gone, or sent too much
       return;
@@ -864,8 +884,7 @@ Server::~Server() {
   while (c) {
     Connection* next = c->all_next;
     c->watcher.close();
-    ::close(c->fd);
-    delete c;
+    delete c;  // its transport closes the socket
     c = next;
   }
 }

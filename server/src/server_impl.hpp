@@ -5,6 +5,8 @@
 #include <grove/http/detail/http1.hpp>
 #include <grove/http/server.hpp>
 
+#include "transport.hpp"
+
 #include <sys/socket.h>
 
 #include <cstring>
@@ -111,7 +113,8 @@ struct Context {
 struct Connection {
   enum class State : std::uint8_t { idle, active, closed };
   Server::Impl* server = nullptr;
-  int fd = -1;
+  Transport transport;         // owns the socket; the green thread's bytes go through it
+  int fd = -1;                 // the socket, for readiness (watcher, waits)
   IoWatcher watcher;           // read readiness while idle
   State state = State::idle;
   bool fresh = true;           // no request seen yet
@@ -132,6 +135,14 @@ struct Connection {
   bool refused = false;        // answered with an error of the server's: close lingering
   std::uint64_t linger_bytes = 0;  // read and dropped while lingering
   TimePoint linger_until;      // the end of the lingering close
+};
+
+// A connection handed over to another protocol after an upgrade (WebSocket): its transport
+// and the bytes already read past the upgrade request, moved (the buffer's storage, not a
+// copy of its bytes). The server forgets the connection; the new owner closes it.
+struct Handover {
+  Transport transport;
+  Buffer input;
 };
 
 struct Listener {
