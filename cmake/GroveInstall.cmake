@@ -22,6 +22,10 @@ endif()
 if(TARGET grove_http)
   string(APPEND GROVE_CONFIG_EXTRA_DEPS "grove_require_cli11()\n")
 endif()
+if(TARGET grove_tls)
+  string(APPEND GROVE_CONFIG_EXTRA_DEPS "grove_require_openssl()\n")
+  string(APPEND GROVE_PC_EXTRA_LIBS " -lssl -lcrypto")
+endif()
 
 configure_package_config_file(cmake/grove-config.cmake.in
   ${CMAKE_CURRENT_BINARY_DIR}/grove-config.cmake
