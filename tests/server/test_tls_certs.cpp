@@ -48,7 +48,7 @@ TEST_CASE("the server certificate verifies for localhost and 127.0.0.1 against t
   CHECK(r.status == 0);
 }
 
-TEST_CASE("the expired, wrong-host and untrusted certificates fail for their reason") {
+TEST_CASE("the expired and wrong-host and untrusted certificates fail for their reason") {
   grove::test::TestCertificates certs;
   Run expired = verify(certs, certs.expired.cert, "-verify_hostname localhost");
   CHECK(expired.status != 0);
@@ -65,13 +65,13 @@ TEST_CASE("the expired, wrong-host and untrusted certificates fail for their rea
   CHECK(untrusted.output.find("unable to get local issuer certificate") != std::string::npos);
 }
 
-TEST_CASE("the client certificate is for client authentication, not for a server") {
+TEST_CASE("the client certificate is for client authentication and not for a server") {
   grove::test::TestCertificates certs;
   CHECK(verify(certs, certs.client.cert, "-purpose sslclient").status == 0);
   CHECK(verify(certs, certs.client.cert, "-purpose sslserver").status != 0);
 }
 
-TEST_CASE("keys match their certificates, are private to the owner, and go with the object") {
+TEST_CASE("keys match their certificates and are private to the owner and go with the object") {
   std::string dir;
   {
     grove::test::TestCertificates certs;

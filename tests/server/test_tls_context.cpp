@@ -69,7 +69,7 @@ TEST_CASE("a missing certificate or key file stops start-up naming the file") {
   CHECK(error_of(c).find("no key file given") != std::string::npos);
 }
 
-TEST_CASE("an unreadable, a directory or a non-PEM file stops start-up saying so") {
+TEST_CASE("an unreadable file or a directory or a non-PEM file stops start-up saying so") {
   TestCertificates certs;
   TlsConfig c = config_for(certs.server);
   c.certificate.key_file = certs.dir();
@@ -127,7 +127,7 @@ TEST_CASE("settings that cannot serve are refused before serving") {
                     "TLS: client certificates 'maybe' is not one of none, optional, required");
 }
 
-TEST_CASE("reload: new handshakes get the new pair, a bad pair leaves the old one serving") {
+TEST_CASE("reload: new handshakes get the new pair and a bad pair leaves the old one serving") {
   TestCertificates certs;
   TlsContext context(config_for(certs.server));
   CHECK(served_cn(context) == "localhost");
@@ -168,7 +168,7 @@ TEST_CASE("reload() reads the same files again: a replaced certificate is served
   CHECK(served_cn(context) == "alt.localhost");
 }
 
-TEST_CASE("SNI chooses the pair by the names in its certificate; an unknown name gets the default") {
+TEST_CASE("SNI chooses the pair by the names in its certificate and an unknown name gets the default") {
   TestCertificates certs;
   auto wildcard = certs.issue({.name = "wild", .common_name = "wildcard", .dns = {"*.wild.localhost"}});
   TlsConfig c = config_for(certs.server);

@@ -37,7 +37,7 @@ std::string server_reads(TlsSession& server) {
 
 }  // namespace
 
-TEST_CASE("TLS 1.3 handshake verified against the CA; data both ways; the facts") {
+TEST_CASE("TLS 1.3 handshake verified against the CA with data both ways and the facts") {
   TestCertificates certs;
   TlsContext context(config_for(certs));
   test::MemoryClient client(certs.ca.cert);
@@ -66,7 +66,7 @@ TEST_CASE("TLS 1.3 handshake verified against the CA; data both ways; the facts"
   CHECK(ERR_peek_error() == 0);
 }
 
-TEST_CASE("TLS 1.2 is accepted; 1.0 and 1.1 are refused; a 1.3 minimum refuses 1.2") {
+TEST_CASE("TLS 1.2 is accepted and 1.0 and 1.1 are refused and a 1.3 minimum refuses 1.2") {
   TestCertificates certs;
   TlsContext context(config_for(certs));
   {
@@ -123,7 +123,7 @@ TEST_CASE("ALPN selects http/1.1 and refuses a client that offers only h2") {
   CHECK(failure.find("no application protocol") != std::string::npos);
 }
 
-TEST_CASE("client certificates: required, optional, and one from an unknown CA") {
+TEST_CASE("client certificates: required and optional and one from an unknown CA") {
   TestCertificates certs;
   TlsConfig c = config_for(certs);
   c.ca_file = certs.ca.cert;
@@ -159,7 +159,7 @@ TEST_CASE("client certificates: required, optional, and one from an unknown CA")
   CHECK(ERR_peek_error() == 0);
 }
 
-TEST_CASE("resumption by ticket survives one key rotation and a reload, not two rotations") {
+TEST_CASE("resumption by ticket survives one key rotation and a reload but not two rotations") {
   TestCertificates certs;
   TlsContext context(config_for(certs));
   for (int version : {TLS1_2_VERSION, TLS1_3_VERSION}) {
