@@ -85,6 +85,10 @@ TlsSession::Read TlsSession::read(char* buf, std::size_t n) {
 
 bool TlsSession::has_buffered_plaintext() const { return SSL_pending(ssl_) > 0; }
 
+bool TlsSession::has_unread_input() const {
+  return SSL_has_pending(ssl_) == 1 || BIO_ctrl_pending(in_) > 0;
+}
+
 bool TlsSession::write(std::string_view data) {
   if (data.empty()) return true;
   ERR_clear_error();

@@ -58,6 +58,8 @@ class TlsSession {
   Read read(char* buf, std::size_t n);
   // Whether read() has decrypted bytes waiting (no socket read needed to get them).
   bool has_buffered_plaintext() const;
+  // Whether received bytes are waiting, decrypted or not (a partial record counts).
+  bool has_unread_input() const;
 
   // Encrypts `data` into the output; false after a failure (see failure()).
   bool write(std::string_view data);
