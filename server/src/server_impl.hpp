@@ -11,6 +11,8 @@
 
 #include <cstring>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -187,4 +189,160 @@ BindSpec parse_bind(std::string_view spec);  // throws std::invalid_argument
 std::vector<Listener> open_listeners(const BindSpec& spec, int backlog);
 std::string socket_name(int fd);
 
+// --- the server's tuning -------------------------------------------------------------------
+inline constexpr std::size_t kReadChunk = 16 * 1024;
+inline constexpr std::size_t kFlushAt = 64 * 1024;          // pipelined output flushed past this
+inline constexpr std::size_t kContextPool = 256;            // spare contexts kept per server
+inline constexpr std::uint64_t kLingerBytes = 1024 * 1024;  // dropped at most while lingering
+inline constexpr Duration kLingerTime = std::chrono::seconds(2);  // longest lingering close (nginx: 30 s)
+inline constexpr int kLingerList = 2;                       // the idle list of lingering connections
+
+enum class ReadResult { data, eof, again, timeout, error };
+
 }  // namespace grove::http::detail
+
+namespace grove::http {
+
+using detail::Buffer;
+using detail::Connection;
+using detail::Context;
+using detail::kContextPool;
+using detail::kFlushAt;
+using detail::kLingerBytes;
+using detail::kLingerList;
+using detail::kLingerTime;
+using detail::kReadChunk;
+using detail::Listener;
+using detail::ReadResult;
+
+// The server's state and its work, one file per concept: connections.cpp (lists, contexts,
+// idle and active states, reading and writing through the transport), requests.cpp (the
+// framer to the application and back), access_log.cpp, accept.cpp, stop.cpp (timeouts, the
+// lingering close, the graceful stop); server.cpp is the public Server.
+struct Server::Impl {
+  Application app;
+  ServerConfig cfg;
+  std::vector<Listener> listeners;
+  bool listening = false;
+  bool started = false;
+  bool stopping_ = false;
+  bool stopped_ = false;
+  EventLoop* loop = nullptr;
+  ServerStats stats;
+  Connection* all_head = nullptr;
+  // FIFO lists: waiting for a first byte, kept alive between requests, lingering.
+  Connection* idle_head[3] = {nullptr, nullptr, nullptr};
+  Connection* idle_tail[3] = {nullptr, nullptr, nullptr};
+  green::Event slot_free;
+  green::Event done;
+  Timer sweep_timer;
+  Timer stop_timer;
+  Timer flush_timer;
+  Timer linger_timer;  // due at the earliest end of a lingering close
+  std::vector<std::unique_ptr<Context>> spare;
+  SignalWatcher sigterm, sigint;
+  // Out of descriptors on accept: in an episode now, whether its warning was printed, when
+  // the last warning was, and how many accepts failed since.
+  bool emfile_active = false;
+  bool emfile_warned = false;
+  std::optional<TimePoint> emfile_last_warning;
+  std::uint64_t emfile_failures = 0;
+  // stop_threadsafe() reaches the loop only while the server runs on it: once stopped,
+  // the hub (and its loop) may go away with its thread.
+  std::mutex remote_mu;
+  bool remote_ok = false;
+
+  Impl(Application a, ServerConfig c) : app(std::move(a)), cfg(std::move(c)) {}
+
+  // Where a response goes: the context's output buffer, flushed to the connection.
+  struct ConnectionSink {
+    Impl* server;
+    Connection* c;
+    Buffer* buffer;
+    Buffer& out() { return *buffer; }
+    void flush(std::string_view extra) { server->flush(c, *buffer, extra); }
+  };
+
+  detail::HeadDefaults head_defaults() const { return {cfg.server_header, detail::http_date()}; }
+
+  // --- connections: lists, contexts, states, reading and writing (connections.cpp) ---
+  void link_all(Connection* c);
+  void unlink_all(Connection* c);
+  void push_idle(Connection* c, int list);
+  void unlink_idle(Connection* c);
+  Context* take_context();
+  void put_context(Context* x);
+  void add_connection(int fd, const sockaddr_storage& ss);
+  // Hub callback: bytes (or EOF) on an idle connection.
+  void on_readable(Connection* c, Events e);
+  void activate(Connection* c);
+  // Runs in the connection's green thread until the connection idles or closes.
+  void run_connection(Connection* c);
+  // Whether closing now could leave bytes of the client's unread, which would make the
+  // kernel answer with a reset that can destroy the response before the client reads it.
+  bool may_have_unread_input(Connection* c, Context& x);
+  void close_connection(Connection* c);
+  // Reads what is available into `in`; with a deadline, waits for it.
+  // Sets `drained` when the read left nothing behind in the socket (it returned less than
+  // it could), so the caller can wait for readiness instead of reading again for EAGAIN.
+  ReadResult read_some(Connection* c, Buffer& in, std::optional<TimePoint> deadline,
+                       bool* drained = nullptr);
+  // Sends `out` (then `extra`) completely, waiting up to the write timeout each time the
+  // client stops taking bytes. Throws ConnectionLost.
+  void flush(Connection* c, Buffer& out, std::string_view extra = {});
+  // Waits until the client takes more bytes, up to the write timeout. Throws
+  // ConnectionLost.
+  void wait_writable(Connection* c);
+  // Sends `out`, then `n` bytes of `file` from `offset`, with no copy through user space
+  // on a plain transport (the static-file and upload features build on it). Throws
+  // ConnectionLost.
+  void send_file(Connection* c, Buffer& out, int file, off_t offset, std::size_t n);
+  // Hands an active connection over to another protocol after an upgrade: the transport
+  // and the input buffered past the upgrade request move out (no byte is copied); the
+  // server then forgets the connection as if it had closed, without closing the socket.
+  // Runs on the connection's green thread, after the 101 response was flushed.
+  detail::Handover hand_over(Connection* c, Context& x);
+
+  // --- requests: framing to the application and back (requests.cpp) -------
+  // Serves requests until the connection should idle (true) or close (false).
+  bool serve(Connection* c, Context& x);
+  // One request whose head is parsed. Returns whether the connection stays open.
+  bool handle(Connection* c, Context& x);
+  // An error found by the server itself: answers; the connection then closes lingering.
+  void send_error(Connection* c, Context& x, int status, std::string_view reason);
+
+  // --- the access log (access_log.cpp) ------------------------------------
+  void access_log(Connection* c, const Request* req, int status, std::uint64_t bytes);
+
+  // --- accepting (accept.cpp) ---------------------------------------------
+  void accept_loop(Listener* l);
+
+  // --- timeouts, the lingering close, the graceful stop (stop.cpp) --------
+  void sweep();
+  Duration sweep_interval() const;
+  void begin_stop(std::optional<Duration> timeout);
+  // The one way a connection closes while its client may still be sending: after an error
+  // response, with a body left unread, with a request pipelined after `Connection: close`,
+  // and at a stop (an idle client cannot know the connection is closing and may be sending
+  // a request right now). Closing with unread input makes the kernel answer with a reset,
+  // which can destroy the response before the client reads it (RFC 9112 §9.6). So the
+  // connection is shut for writing (the client reads the response, then an orderly end),
+  // and what still arrives is read and dropped on the hub, with no green thread, until the
+  // client closes too, kLingerBytes were dropped, or the time is up (nginx's lingering
+  // close). The time: after a response, kLingerTime (at most the header timeout); at a
+  // stop, enough for a request that crossed the shutdown to arrive: four round trips
+  // (TCP_INFO's smoothed RTT), at least 20 ms and at most 1 s.
+  void lingering_close(Connection* c);
+  Duration stop_linger_time(Connection* c) const;
+  void arm_linger_timer(TimePoint until);
+  void expire_lingering();
+  // Hub callback: bytes (or the end) from a lingering connection's client.
+  void linger_read(Connection* c);
+  void force_close();
+  // After the stop, nothing of the loop's is kept: the hub and its loop may go away with
+  // their thread before this server is destroyed.
+  void release_loop_handles();
+  void finish_stop();
+};
+
+}  // namespace grove::http
