@@ -47,16 +47,21 @@ class Service {
   const std::string& socket_dir() const { return info_.at("socket_dir"); }
   const std::string& dir() const { return dir_; }
 
-  // PostgreSQL connection strings: over TCP (password authentication), over the Unix
-  // socket (trusted), and by the name localhost (resolved, then TCP).
+  // PostgreSQL connection strings as the trusted superuser: over TCP, over the Unix socket,
+  // and by the name localhost (resolved, then TCP). `extra` overrides ("dbname=other").
   std::string conninfo_tcp(const std::string& extra = "") const {
-    return pg_common() + " host=127.0.0.1 password=" + info_.at("password") + " " + extra;
+    return pg_common() + " host=127.0.0.1 " + extra;
   }
   std::string conninfo_unix(const std::string& extra = "") const {
     return pg_common() + " host=" + socket_dir() + " " + extra;
   }
   std::string conninfo_localhost(const std::string& extra = "") const {
-    return pg_common() + " host=localhost password=" + info_.at("password") + " " + extra;
+    return pg_common() + " host=localhost " + extra;
+  }
+  // Over TCP as the role that must authenticate (SCRAM) with `password` (right: "grove").
+  std::string conninfo_password(const std::string& password) const {
+    return "port=" + info_.at("port") + " host=127.0.0.1 dbname=" + info_.at("dbname") +
+           " user=" + info_.at("auth_user") + " password=" + password;
   }
 
   // Starts the server; returns the script's exit status (77: not installed).
@@ -131,7 +136,8 @@ inline Service* service(const std::string& kind) {
 
 }  // namespace detail
 
-// The process's PostgreSQL server (superuser grove, password grove, database postgres).
+// The process's PostgreSQL server (trusted superuser grove; grove_auth, password grove, must
+// authenticate over TCP; database postgres).
 inline Service* postgres() { return detail::service("postgres"); }
 // The process's Redis server.
 inline Service* redis() { return detail::service("redis"); }
