@@ -130,7 +130,9 @@ void Blueprint::on_route(std::string rule, ViewFunc view) {
 // --- App: registration ------------------------------------------------------------------------
 
 App::App(std::string name) : Scaffold(name), logger(std::move(name)), async_to_sync(thread_bridge),
-                             impl_(std::make_unique<Impl>()) {}
+                             impl_(std::make_unique<Impl>()) {
+  impl_->app_scope = {state_.get()};
+}
 
 App::~App() = default;
 
@@ -143,6 +145,16 @@ void add_entry(App::Impl& impl, std::string rule, ViewFunc view, std::vector<Sca
 }  // namespace
 
 void App::on_route(std::string rule, ViewFunc view) { add_entry(*impl_, std::move(rule), std::move(view), {}, {}, ""); }
+
+namespace {
+// What a matched request reads (rule, endpoint, blueprints) and whose hooks apply to it,
+// computed once per route.
+void describe_route(RouteEntry& entry, ScaffoldState* app_state) {
+  entry.info = Request::Route{entry.rule.text(), entry.endpoint, entry.blueprint_names};
+  entry.scopes = entry.chain;
+  entry.scopes.push_back(app_state);
+}
+}  // namespace
 
 namespace {
 
@@ -163,6 +175,7 @@ void add_entry(App::Impl& impl, std::string rule, ViewFunc view, std::vector<Sca
     entry->methods.push_back("OPTIONS");
     entry->auto_options = true;
   }
+  describe_route(*entry, impl.app_scope.front());
   auto pos = std::find_if(impl.routes.begin(), impl.routes.end(),
                           [&](const std::unique_ptr<RouteEntry>& r) { return entry->rule.before(r->rule); });
   impl.routes.insert(pos, std::move(entry));
@@ -231,13 +244,11 @@ struct Cycle {
   const std::vector<std::unique_ptr<RouteEntry>>& routes;
 
   // Scopes from the innermost blueprint out to the app (set once the route is known).
-  std::vector<ScaffoldState*> scopes;
-  void set_scopes() {
-    scopes.clear();
-    if (ctx.route) scopes = ctx.route->chain;
-    scopes.push_back(&app_state);
+  const std::vector<ScaffoldState*>* scope_list = nullptr;
+  void set_scopes(const std::vector<ScaffoldState*>& app_scope) {
+    scope_list = ctx.route ? &ctx.route->scopes : &app_scope;
   }
-  const std::vector<ScaffoldState*>& scopes_inner_first() const { return scopes; }
+  const std::vector<ScaffoldState*>& scopes_inner_first() const { return *scope_list; }
 
   bool propagate() const {
     const Json* p = app.config.find("PROPAGATE_EXCEPTIONS");
@@ -247,15 +258,13 @@ struct Cycle {
 
   const RouteEntry* match(std::exception_ptr& routing_error, std::vector<std::string>& auto_options_allow) {
     ViewArgs args;
-    std::vector<std::string> allowed;
     bool path_matched = false;
     for (auto& r : routes) {
       if (!r->rule.match(req.path(), args)) continue;
-      if (!path_matched) path_matched = true;
-      for (auto& m : r->methods) allowed.push_back(m);
+      path_matched = true;
       if (std::find(r->methods.begin(), r->methods.end(), req.method()) != r->methods.end()) {
         req.mutable_view_args() = std::move(args);
-        req.set_route(r->rule.text(), r->endpoint, r->blueprint_names);
+        req.set_route(r->info);
         // The automatic OPTIONS answer lists what every rule matching this path allows.
         if (req.method() == "OPTIONS" && r->auto_options) {
           for (auto& r2 : routes) {
@@ -268,7 +277,15 @@ struct Cycle {
       }
     }
     try {
-      if (path_matched) throw MethodNotAllowed(std::move(allowed));
+      if (path_matched) {  // 405: what every rule matching this path allows
+        std::vector<std::string> allowed;
+        for (auto& r : routes) {
+          ViewArgs scratch;
+          if (r->rule.match(req.path(), scratch))
+            for (auto& m : r->methods) allowed.push_back(m);
+        }
+        throw MethodNotAllowed(std::move(allowed));
+      }
       throw NotFound();
     } catch (...) {
       routing_error = std::current_exception();
@@ -278,6 +295,7 @@ struct Cycle {
 
   std::optional<Response> preprocess() {
     // The app's hooks, then each blueprint's from the outermost in.
+    const auto& scopes = scopes_inner_first();
     for (auto it = scopes.rbegin(); it != scopes.rend(); ++it) {
       for (auto& fn : (*it)->before) {
         std::optional<Response> out;
@@ -309,6 +327,7 @@ struct Cycle {
   // Flask's _find_error_handler: by status (blueprints first, then the app), then by type
   // (blueprints first, then the app; most derived type first within a scope).
   const detail::ErrorFn* find_handler(const std::exception_ptr& e, std::optional<int> code) const {
+    const auto& scopes = scopes_inner_first();
     if (code) {
       for (auto* s : scopes) {
         auto it = s->by_status.find(*code);
@@ -392,18 +411,23 @@ struct Cycle {
 Response App::handle(std::shared_ptr<Request> request) {
   auto ctx = std::make_shared<RequestContext>();
   ctx->app = this;
-  ctx->request = std::move(request);
+  ctx->request = request.get();
+  ctx->kept = std::move(request);
+  return handle_context(std::move(ctx));
+}
+
+Response App::handle_context(std::shared_ptr<RequestContext> ctx) {
   Request& req = *ctx->request;
   if (const Json* limit = config.find("MAX_CONTENT_LENGTH"); limit && limit->is_int())
     req.set_max_content_length(static_cast<std::size_t>(limit->as_int()));
 
   detail::ContextBinding bind(ctx.get());
-  Cycle cycle{*this, *ctx, req, *state_, impl_->routes, {}};
+  Cycle cycle{*this, *ctx, req, *state_, impl_->routes};
 
   std::exception_ptr routing_error;
   std::vector<std::string> allow;
   ctx->route = cycle.match(routing_error, allow);
-  cycle.set_scopes();
+  cycle.set_scopes(impl_->app_scope);
 
   std::exception_ptr error;  // what teardown hooks receive: the unhandled exception
   Response response{Response::Blank{}};

@@ -42,49 +42,4 @@ const std::string& MultiDict::operator[](std::string_view key) const {
                    "missing key '" + std::string(key) + "'.");
 }
 
-// --- Headers ---------------------------------------------------------------------------
-
-void Headers::set(std::string_view name, std::string value) {
-  for (auto it = items_.begin(); it != items_.end(); ++it) {
-    if (iequals(it->first, name)) {
-      it->second = std::move(value);
-      items_.erase(std::remove_if(it + 1, items_.end(), [&](const Item& i) { return iequals(i.first, name); }),
-                   items_.end());
-      return;
-    }
-  }
-  items_.emplace_back(std::string(name), std::move(value));
-}
-
-void Headers::setdefault(std::string_view name, std::string value) {
-  if (!contains(name)) items_.emplace_back(std::string(name), std::move(value));
-}
-
-void Headers::remove(std::string_view name) {
-  std::erase_if(items_, [&](const Item& i) { return iequals(i.first, name); });
-}
-
-std::optional<std::string> Headers::get(std::string_view name) const {
-  for (const auto& [k, v] : items_)
-    if (iequals(k, name)) return v;
-  return std::nullopt;
-}
-
-std::string Headers::get(std::string_view name, std::string_view fallback) const {
-  for (const auto& [k, v] : items_)
-    if (iequals(k, name)) return v;
-  return std::string(fallback);
-}
-
-std::vector<std::string> Headers::get_all(std::string_view name) const {
-  std::vector<std::string> out;
-  for (const auto& [k, v] : items_)
-    if (iequals(k, name)) out.push_back(v);
-  return out;
-}
-
-bool Headers::contains(std::string_view name) const {
-  return std::any_of(items_.begin(), items_.end(), [&](const Item& i) { return iequals(i.first, name); });
-}
-
 }  // namespace grove::web

@@ -14,11 +14,13 @@ grove::http::Response App::operator()(grove::http::Request& hreq) {
     check_deployment(grove::compat::patched() != grove::compat::Patch::none, green::in_green_thread());
   }
 
-  Headers headers;
-  headers.reserve(hreq.headers().size());
-  for (auto field : hreq.headers()) headers.add(std::string(field.name), std::string(field.value));
-  auto req = std::make_shared<Request>(Request::from_parts(std::string(hreq.method()), std::string(hreq.path()),
-                                                           std::string(hreq.query()), std::move(headers)));
+  // One allocation for the request and its context; the header fields are read where the
+  // server parsed them (hreq outlives the response, streamed bodies included).
+  auto ctx = std::make_shared<detail::RequestContext>();
+  ctx->app = this;
+  Request* req = &ctx->own.emplace(Request::Parts{hreq.method(), hreq.path(), hreq.query()});
+  ctx->request = req;
+  req->view_headers(hreq.headers());
   req->set_remote_addr(hreq.remote_addr());
   req->set_http_version(std::string(hreq.version_string()));
   std::optional<std::uint64_t> length = hreq.content_length();
@@ -36,11 +38,12 @@ grove::http::Response App::operator()(grove::http::Request& hreq) {
         length);
   }
 
-  Response r = handle(std::move(req));
+  Response r = handle_context(std::move(ctx));
 
+  // The status, the header fields and the body move to the server's response: no copy.
   grove::http::Response out;
   out.status = r.status;
-  for (const auto& [k, v] : r.headers) out.headers.add(k, v);
+  out.headers = std::move(r.headers);
   if (r.source()) {
     out.stream = [src = std::move(r.source())](grove::http::BodyWriter& w) mutable {
       while (auto chunk = src()) {

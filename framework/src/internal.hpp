@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -19,14 +20,20 @@ struct RouteEntry {
   ViewFn fn;
   std::vector<ScaffoldState*> chain;  // the blueprints it belongs to, innermost first
   std::vector<std::string> blueprint_names;
+  std::vector<ScaffoldState*> scopes;  // chain, then the app: whose hooks and handlers apply
+  Request::Route info;                 // what request.url_rule() etc. read, without a copy
 
   explicit RouteEntry(std::string r) : rule(std::move(r)) {}
 };
 
+// One allocation per request: the context holds the request it made (the gateway's), or
+// keeps alive the one it was given (App::handle).
 struct RequestContext : std::enable_shared_from_this<RequestContext> {
   App* app = nullptr;
-  std::shared_ptr<Request> request;
+  Request* request = nullptr;
   const RouteEntry* route = nullptr;
+  std::optional<Request> own;
+  std::shared_ptr<Request> kept;
 };
 
 // Binds a request context to the calling execution context (OS thread, or green thread under
@@ -58,6 +65,7 @@ namespace grove::web {
 struct App::Impl {
   std::vector<std::unique_ptr<detail::RouteEntry>> routes;  // in matching order
   std::vector<std::shared_ptr<detail::ScaffoldState>> blueprints;
+  std::vector<detail::ScaffoldState*> app_scope;  // the scopes of a request no route matched
   std::atomic<bool> ran_coroutine{false};
   std::atomic<bool> deployment_checked{false};
 };

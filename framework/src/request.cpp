@@ -18,6 +18,9 @@ Request::Request(std::string method, std::string_view target, Headers headers, s
   if (path_.empty()) path_ = "/";
 }
 
+Request::Request(const Parts& parts)
+    : method_(parts.method), path_(parts.path.empty() ? std::string_view("/") : parts.path), query_(parts.query) {}
+
 Request Request::from_parts(std::string method, std::string path, std::string query, Headers headers) {
   Request r;
   r.method_ = std::move(method);
@@ -25,6 +28,19 @@ Request Request::from_parts(std::string method, std::string path, std::string qu
   r.query_ = std::move(query);
   r.headers_ = std::move(headers);
   return r;
+}
+
+Headers& Request::headers() {
+  if (viewed_headers_) {  // the caller may change them: from now on the request has its own
+    headers_ = *viewed_headers_;
+    viewed_headers_ = nullptr;
+  }
+  return headers_;
+}
+
+const Request::Route& Request::empty_route() noexcept {
+  static const Route none;
+  return none;
 }
 
 std::string Request::full_path() const { return query_.empty() ? path_ : path_ + "?" + query_; }
@@ -43,7 +59,7 @@ const MultiDict& Request::cookies() const {
   if (!cookies_) {
     // Several Cookie fields are one list (RFC 6265 §5.4); the first of a name wins.
     std::string joined;
-    for (const auto& [k, v] : headers_)
+    for (const auto& [k, v] : headers())
       if (iequals(k, "Cookie")) {
         if (!joined.empty()) joined += "; ";
         joined += v;
@@ -55,7 +71,7 @@ const MultiDict& Request::cookies() const {
 
 std::optional<std::uint64_t> Request::content_length() const {
   if (declared_length_) return declared_length_;
-  auto v = headers_.get("Content-Length");
+  auto v = headers().get("Content-Length");
   if (!v) return body_loaded_ && !body_.empty() ? std::optional<std::uint64_t>(body_.size()) : std::nullopt;
   std::uint64_t n = 0;
   auto r = std::from_chars(v->data(), v->data() + v->size(), n);

@@ -9,12 +9,12 @@ namespace grove::web {
 
 Response::Response(std::string body, int status_code, Headers extra) : status(status_code), body_(std::move(body)) {
   if (extra.empty()) {
-    headers.add("Content-Type", std::string(kDefaultMimetype));
+    headers.add("Content-Type", kDefaultMimetype);
     return;
   }
   bool typed = extra.contains("Content-Type");
   headers.reserve(extra.size() + (typed ? 0 : 1));
-  if (!typed) headers.add("Content-Type", std::string(kDefaultMimetype));
+  if (!typed) headers.add("Content-Type", kDefaultMimetype);
   for (const auto& [k, v] : extra) {
     if (iequals(k, "Content-Type"))
       headers.set(k, v);

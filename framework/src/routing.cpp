@@ -173,6 +173,13 @@ struct Rule::Memo {
 
 bool Rule::match(std::string_view path, ViewArgs& out) const {
   out.clear();
+  if (arity_ == 0) {  // a static rule: its text parts, in order, are the whole path
+    for (const Part& part : parts_) {
+      if (!path.starts_with(part.text)) return false;
+      path.remove_prefix(part.text.size());
+    }
+    return path.empty();
+  }
   Memo failed{path.size(), {}};
   if (!match_from(0, path, out, failed)) return false;
   // Each parameter is added once everything after it has matched: last first.

@@ -12,7 +12,6 @@ namespace grove::web {
 
 // The server's implementations (one case-folding rule, one percent-decoder, one query
 // parser for the whole of grove, and the one the fuzzer drives).
-bool iequals(std::string_view a, std::string_view b) noexcept { return http::iequals(a, b); }
 
 namespace {
 std::string_view trim(std::string_view s) {

@@ -23,6 +23,11 @@ Headers::Headers(std::initializer_list<std::pair<std::string_view, std::string_v
 void Headers::add(std::string_view name, std::string_view value) {
   if (buffer_.size() + name.size() + value.size() > 0xffffffffu)
     throw std::length_error("grove::http::Headers: more than 4 GiB of header bytes");
+  if (aliases(name) || aliases(value)) {  // appending may move the bytes they view
+    std::string copy = std::string(name) + std::string(value);
+    add(std::string_view(copy).substr(0, name.size()), std::string_view(copy).substr(name.size()));
+    return;
+  }
   Entry e;
   e.name_off = std::uint32_t(buffer_.size());
   e.name_len = std::uint32_t(name.size());
@@ -35,7 +40,12 @@ void Headers::add(std::string_view name, std::string_view value) {
 
 void Headers::set(std::string_view name, std::string_view value) {
   std::size_t at = find(name);
-  if (at == npos) {
+  if (at == npos || aliases(name) || aliases(value)) {
+    if (at != npos) {
+      std::string copy = std::string(name) + std::string(value);
+      set(std::string_view(copy).substr(0, name.size()), std::string_view(copy).substr(name.size()));
+      return;
+    }
     add(name, value);
     return;
   }

@@ -58,6 +58,10 @@ namespace grove::web {
 using AsyncToSync = std::function<void(aio::Task<void>)>;
 
 // --- the app --------------------------------------------------------------------------------
+namespace detail {
+struct RequestContext;
+}
+
 class App : public Scaffold {
  public:
   explicit App(std::string name = "app");
@@ -138,6 +142,8 @@ class App : public Scaffold {
     out->emplace(co_await std::move(t));
   }
   friend class Scaffold;
+  // The request cycle over a context made by handle() or the gateway.
+  Response handle_context(std::shared_ptr<detail::RequestContext> ctx);
   std::unique_ptr<Impl> impl_;
 };
 
@@ -181,9 +187,6 @@ std::string bridge_name(const AsyncToSync& bridge);
 AsyncToSync bridge_from_name(std::string_view name);
 
 // --- carrying the request context (for user-written bridges) ------------------------------
-namespace detail {
-struct RequestContext;
-}
 // The request context of the calling code (empty outside a request).
 class RequestContextRef {
  public:

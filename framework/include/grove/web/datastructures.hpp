@@ -1,5 +1,16 @@
-// Small containers and text helpers the request and response objects are made of.
+// Small containers and text helpers the request and response objects are made of:
+// MultiDict (query arguments, form fields, cookies), Headers, and the URL and media-type
+// helpers. Promises: MultiDict keeps order and repeated keys; decoding never throws on bad
+// escapes (they are kept literally, as browsers do).
+//
+//   web::MultiDict args = web::parse_query("a=1&b=x%20y&a=2");
+//   args.get("b");                 // "x y"
+//   args.get_all("a");             // {"1", "2"}
+//   args.get_as<int>("a", 0);      // 1
+//   web::media_type("Application/JSON; charset=utf-8");   // "application/json"
 #pragma once
+
+#include <grove/http/headers.hpp>
 
 #include <cstdint>
 #include <optional>
@@ -50,37 +61,12 @@ class MultiDict {
 };
 
 // HTTP header fields: ordered, several values per name, names compared case-insensitively.
-class Headers {
- public:
-  using Item = std::pair<std::string, std::string>;
+// The server's type itself, so a request's fields are read where the server parsed them
+// and a response's go to the wire as they are: get(name) gives a view (optional), get(name,
+// fallback) an owned std::string, get_all(name) every value.
+using Headers = grove::http::Headers;
+using grove::http::iequals;
 
-  Headers() = default;
-  Headers(std::initializer_list<Item> items) : items_(items) {}
-
-  void add(std::string name, std::string value) { items_.emplace_back(std::move(name), std::move(value)); }
-  void reserve(std::size_t n) { items_.reserve(n); }
-  // Replaces every field with this name by one (appends when absent).
-  void set(std::string_view name, std::string value);
-  // Adds only when absent.
-  void setdefault(std::string_view name, std::string value);
-  void remove(std::string_view name);
-
-  std::optional<std::string> get(std::string_view name) const;
-  std::string get(std::string_view name, std::string_view fallback) const;
-  std::vector<std::string> get_all(std::string_view name) const;
-  bool contains(std::string_view name) const;
-
-  std::size_t size() const noexcept { return items_.size(); }
-  bool empty() const noexcept { return items_.empty(); }
-  auto begin() const { return items_.begin(); }
-  auto end() const { return items_.end(); }
-  const std::vector<Item>& items() const noexcept { return items_; }
-
- private:
-  std::vector<Item> items_;
-};
-
-bool iequals(std::string_view a, std::string_view b) noexcept;
 
 // Percent-decoding. `plus_as_space` for application/x-www-form-urlencoded. Invalid escapes
 // are kept literally (as browsers and werkzeug do).

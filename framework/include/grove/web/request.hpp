@@ -64,6 +64,11 @@ class Request {
   Request(std::string method, std::string_view target, Headers headers = {}, std::string body = {});
   // From parts a server already split: `path` decoded, `query` as sent.
   static Request from_parts(std::string method, std::string path, std::string query, Headers headers);
+  struct Parts {
+    std::string_view method, path, query;
+  };
+  // The same, built in place (the gateway's): no headers yet (see view_headers()).
+  explicit Request(const Parts& parts);
   Request(const Request&) = delete;
   Request& operator=(const Request&) = delete;
   Request(Request&&) = default;
@@ -77,9 +82,11 @@ class Request {
   // path?query (query omitted when empty).
   std::string full_path() const;
   std::string url() const;
-  const Headers& headers() const noexcept { return headers_; }
-  Headers& headers() noexcept { return headers_; }
-  std::string host() const { return headers_.get("Host", ""); }
+  // The request's header fields. From the server, they are read where the server parsed
+  // them (no copy); the non-const overload makes the request's own copy first.
+  const Headers& headers() const noexcept { return viewed_headers_ ? *viewed_headers_ : headers_; }
+  Headers& headers();
+  std::string host() const { return headers().get("Host", ""); }
   const std::string& remote_addr() const noexcept { return remote_addr_; }
   const std::string& scheme() const noexcept { return scheme_; }
   const std::string& http_version() const noexcept { return version_; }
@@ -99,17 +106,19 @@ class Request {
   const Json& json();
   // Like json(); `force` ignores the content type, `silent` returns nullptr on failure.
   const Json* get_json(bool force = false, bool silent = false);
-  std::string content_type() const { return headers_.get("Content-Type", ""); }
+  std::string content_type() const { return headers().get("Content-Type", ""); }
   std::string mimetype() const { return media_type(content_type()); }
   std::optional<std::uint64_t> content_length() const;
 
   // --- routing results ---------------------------------------------------------------------
   const ViewArgs& view_args() const noexcept { return view_args_; }
   // The matched rule ("/user/<int:id>"), endpoint, and blueprint chain (innermost first).
-  const std::string& url_rule() const noexcept { return url_rule_; }
-  const std::string& endpoint() const noexcept { return endpoint_; }
-  std::string blueprint() const { return blueprints_.empty() ? std::string() : blueprints_.front(); }
-  const std::vector<std::string>& blueprints() const noexcept { return blueprints_; }
+  const std::string& url_rule() const noexcept { return route_ ? route_->rule : empty_route().rule; }
+  const std::string& endpoint() const noexcept { return route_ ? route_->endpoint : empty_route().endpoint; }
+  std::string blueprint() const { return blueprints().empty() ? std::string() : blueprints().front(); }
+  const std::vector<std::string>& blueprints() const noexcept {
+    return route_ ? route_->blueprints : empty_route().blueprints;
+  }
 
   // Per-request storage for hooks and views (Flask's `g`).
   std::map<std::string, std::any, std::less<>>& g() noexcept { return g_; }
@@ -124,16 +133,29 @@ class Request {
   // Reads the body now (before a coroutine that may run on another thread needs it).
   void load_body() { (void)data(); }
   ViewArgs& mutable_view_args() noexcept { return view_args_; }
+  // Reads the header fields from `fields` in place; they must outlive the request (the
+  // server's request does: it lives until the response has been sent).
+  void view_headers(const Headers& fields) noexcept { viewed_headers_ = &fields; }
+  // What routing found: the rule, the endpoint and the blueprint chain.
+  struct Route {
+    std::string rule, endpoint;
+    std::vector<std::string> blueprints;
+  };
   void set_route(std::string rule, std::string endpoint, std::vector<std::string> blueprints) {
-    url_rule_ = std::move(rule);
-    endpoint_ = std::move(endpoint);
-    blueprints_ = std::move(blueprints);
+    owned_route_ = std::make_shared<Route>(Route{std::move(rule), std::move(endpoint), std::move(blueprints)});
+    route_ = owned_route_.get();
+  }
+  // The same without a copy: `route` is the app's and outlives the request.
+  void set_route(const Route& route) noexcept {
+    owned_route_.reset();
+    route_ = &route;
   }
 
  private:
   std::string method_, path_, query_;
   std::string remote_addr_, scheme_ = "http", version_ = "HTTP/1.1";
   Headers headers_;
+  const Headers* viewed_headers_ = nullptr;
   std::string body_;
   BodyReader reader_;
   std::optional<std::uint64_t> declared_length_;
@@ -144,8 +166,9 @@ class Request {
   std::optional<Json> json_;
   bool json_failed_ = false;
   ViewArgs view_args_;
-  std::string url_rule_, endpoint_;
-  std::vector<std::string> blueprints_;
+  const Route* route_ = nullptr;
+  std::shared_ptr<const Route> owned_route_;
+  static const Route& empty_route() noexcept;
   std::map<std::string, std::any, std::less<>> g_;
 };
 

@@ -46,7 +46,7 @@ class Response {
 
   static constexpr std::string_view kDefaultMimetype = "text/html; charset=utf-8";
 
-  Response() { headers.add("Content-Type", std::string(kDefaultMimetype)); }
+  Response() { headers.add("Content-Type", kDefaultMimetype); }
   // A response with no headers at all (the framework's placeholders, overwritten before use).
   struct Blank {};
   explicit Response(Blank) noexcept {}
@@ -135,14 +135,14 @@ Response make_response(std::tuple<B, int> rv) {
 template <class B>
 Response make_response(std::tuple<B, Headers> rv) {
   Response r = make_response(std::move(std::get<0>(rv)));
-  for (auto& [k, v] : std::get<1>(rv)) r.headers.set(k, v);
+  for (const auto& [k, v] : std::get<1>(rv)) r.headers.set(k, v);
   return r;
 }
 template <class B>
 Response make_response(std::tuple<B, int, Headers> rv) {
   Response r = make_response(std::move(std::get<0>(rv)));
   r.status = std::get<1>(rv);
-  for (auto& [k, v] : std::get<2>(rv)) r.headers.set(k, v);
+  for (const auto& [k, v] : std::get<2>(rv)) r.headers.set(k, v);
   return r;
 }
 

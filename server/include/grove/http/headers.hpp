@@ -1,4 +1,13 @@
-// grove::http::Headers — an ordered, case-insensitive multimap of header fields.
+// grove::http::Headers — an ordered, case-insensitive multimap of header fields: the one
+// header type of grove, for the server's requests and responses and the framework's
+// (grove::web::Headers is this type; werkzeug's Headers is the model).
+//
+//   http::Headers h{{"Content-Type", "text/plain"}};
+//   h.add("Set-Cookie", "a=1");
+//   h.add("set-cookie", "b=2");            // several values per name, order kept
+//   h.get("content-type");                 // optional<string_view>: "text/plain"
+//   std::string v = h.get("X-Missing", "none");   // an owned copy, with a fallback
+//   for (auto [name, value] : h) { ... }  // every field, in order
 //
 // Names compare case-insensitively (ASCII), values are kept byte for byte, and the order
 // of insertion is kept (it matters for Set-Cookie and for repeated fields a server joins
@@ -10,6 +19,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <initializer_list>
 #include <iterator>
 #include <optional>
@@ -33,16 +43,32 @@ class Headers {
   Headers() = default;
   Headers(std::initializer_list<std::pair<std::string_view, std::string_view>> fields);
 
-  // Appends a field (keeps any existing one of the same name).
+  // Appends a field (keeps any existing one of the same name). The arguments may view
+  // this object's own fields.
   void add(std::string_view name, std::string_view value);
   // Replaces every field named `name` with one field (appended if there was none).
   void set(std::string_view name, std::string_view value);
+  // Adds the field only when no field has this name.
+  void setdefault(std::string_view name, std::string_view value) {
+    if (!contains(name)) add(name, value);
+  }
   // Removes every field named `name`; returns how many there were.
   std::size_t erase(std::string_view name);
+  std::size_t remove(std::string_view name) { return erase(name); }
   void clear() noexcept;
+  // Room for `fields` fields of `bytes` bytes in all, so adding them does not reallocate.
+  void reserve(std::size_t fields, std::size_t bytes = 0) {
+    entries_.reserve(fields);
+    if (bytes) buffer_.reserve(bytes);
+  }
 
   // The first value of `name`, or nullopt.
   std::optional<std::string_view> get(std::string_view name) const;
+  // The first value of `name` as an owned string, or `fallback` (werkzeug's get(key, default)).
+  std::string get(std::string_view name, std::string_view fallback) const {
+    auto v = get(name);
+    return std::string(v ? *v : fallback);
+  }
   std::string_view get_or(std::string_view name, std::string_view fallback) const;
   bool contains(std::string_view name) const { return find(name) != npos; }
   // Every value of `name`, in order.
@@ -101,6 +127,10 @@ class Headers {
             std::string_view(buffer_.data() + e.value_off, e.value_len)};
   }
   std::size_t find(std::string_view name) const;
+  bool aliases(std::string_view s) const noexcept {
+    std::less<const char*> lt;  // a total order, also across unrelated buffers
+    return !s.empty() && !lt(s.data(), buffer_.data()) && lt(s.data(), buffer_.data() + buffer_.capacity());
+  }
 
   std::string buffer_;
   std::vector<Entry> entries_;
