@@ -1,8 +1,11 @@
 // grove::web::TestClient: requests to an app without a socket (Flask's testing.py).
 //
-// Promises: a request made with the test client runs the whole request cycle the server
-// runs (routing, every hook, error handlers, bridges); a streamed body is collected into
-// TestResponse::body. Exceptions escape only with PROPAGATE_EXCEPTIONS (or TESTING) set.
+// Promises: a request made with the test client goes through the server's own steps
+// (grove::http::exchange: the gateway call, the framing and serialization of the response)
+// and is read back from the bytes, so the status, the header fields (Server, Date,
+// Content-Length or Transfer-Encoding, Connection: close) and the body (none for HEAD) are
+// what the server sends. A streamed body is collected into TestResponse::body. Exceptions
+// escape only with PROPAGATE_EXCEPTIONS (or TESTING) set, where a server would answer 500.
 //
 //   auto client = app.test_client();
 //   web::TestResponse r = client.post("/echo", {.data = "hi", .content_type = "text/plain"});
@@ -53,9 +56,9 @@ class TestClient {
  public:
   explicit TestClient(App& app) : app_(&app) {}
 
-  // Runs the whole request cycle (routing, every hook, error handlers, bridges) without a
-  // socket. A streamed body is collected. Exceptions escape only with PROPAGATE_EXCEPTIONS
-  // (or TESTING) set.
+  // Runs the whole request cycle (routing, every hook, error handlers, bridges) through the
+  // server's framing, without a socket. A streamed body is collected. Exceptions escape only
+  // with PROPAGATE_EXCEPTIONS (or TESTING) set.
   TestResponse open(std::string method, std::string target, RequestOptions options = {});
   TestResponse get(std::string target, RequestOptions options = {}) { return open("GET", std::move(target), std::move(options)); }
   TestResponse head(std::string target, RequestOptions options = {}) { return open("HEAD", std::move(target), std::move(options)); }

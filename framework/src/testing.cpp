@@ -1,0 +1,86 @@
+// The test client: each request goes through the server's own steps (grove::http::exchange:
+// the gateway call, the response framing and serialization), then is read back from the
+// bytes, so a test sees what the server sends: HEAD without a body, Content-Length or
+// chunked framing, the server's own error responses (Flask's client goes through wsgi_app).
+#include <grove/http/detail/http1.hpp>
+#include <grove/http/exchange.hpp>
+#include <grove/web/app.hpp>
+
+#include <cctype>
+#include <exception>
+#include <stdexcept>
+
+namespace grove::web {
+
+namespace {
+
+// The request the test client sends: target with the extra query, headers for the body.
+grove::http::Request make_request(std::string method, std::string target, RequestOptions& options) {
+  for (char& c : method) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  if (!options.query.empty()) {
+    target += target.find('?') == std::string::npos ? '?' : '&';
+    target += encode_query(options.query);
+  }
+  Headers headers = std::move(options.headers);
+  std::string body = std::move(options.data);
+  if (options.json) {
+    body = options.json->dump();
+    headers.setdefault("Content-Type", "application/json");
+  } else if (!options.form.empty()) {
+    body = encode_query(options.form);
+    headers.setdefault("Content-Type", "application/x-www-form-urlencoded");
+  } else if (!options.content_type.empty()) {
+    headers.setdefault("Content-Type", options.content_type);
+  }
+  headers.setdefault("Host", "localhost");
+  grove::http::Request req(method, target, std::move(headers), std::move(body));
+  req.set_remote(options.remote_addr, 0);
+  return req;
+}
+
+}  // namespace
+
+TestResponse TestClient::open(std::string method, std::string target, RequestOptions options) {
+  grove::http::Request req = make_request(std::move(method), std::move(target), options);
+  // What the app lets escape (PROPAGATE_EXCEPTIONS or TESTING, or an exception that is not
+  // an error) reaches the caller, where a server would answer 500.
+  std::exception_ptr escaped;
+  bool streamed = false;
+  grove::http::Application app = [&](grove::http::Request& r) -> grove::http::Response {
+    try {
+      grove::http::Response resp = (*app_)(r);
+      streamed = resp.streaming();
+      return resp;
+    } catch (...) {
+      escaped = std::current_exception();
+      return grove::http::Response(500);
+    }
+  };
+  std::string wire = grove::http::exchange(app, req);
+  if (escaped) std::rethrow_exception(escaped);
+  auto parsed = grove::http::detail::parse_response(wire, req.method() == "HEAD");
+  if (!parsed)
+    throw std::logic_error("grove::web::TestClient: the server's response does not read back: " +
+                           wire.substr(0, 256));
+  TestResponse out;
+  out.status = parsed->status;
+  out.streamed = streamed;
+  for (const auto& [name, value] : parsed->fields) out.headers.add(name, value);
+  out.body = std::move(parsed->body);
+  return out;
+}
+
+TestResponse TestClient::post(std::string target, std::string body, std::string content_type) {
+  RequestOptions o;
+  o.data = std::move(body);
+  o.content_type = std::move(content_type);
+  return open("POST", std::move(target), std::move(o));
+}
+
+TestResponse TestClient::post_json(std::string target, Json body) {
+  RequestOptions o;
+  o.json = std::move(body);
+  return open("POST", std::move(target), std::move(o));
+}
+
+}  // namespace grove::web
