@@ -1,5 +1,12 @@
 // Waiting for several tasks, with a deadline, or without passing on a cancellation:
-// gather(), wait_for(), shield().
+// gather(), wait_for(), shield() (asyncio's). Promises: no child outlives a gather (a
+// failure cancels the others and still waits for them); wait_for cancels what it waited
+// for on timeout and throws TimeoutError; shield keeps a cancellation from reaching the
+// inner task.
+//
+//   auto [a, b] = co_await aio::gather(fetch(1), fetch(2));          // concurrently
+//   int v = co_await aio::wait_for(fetch(3), 100ms);                 // or TimeoutError
+//   co_await aio::shield(save());                                     // runs to its end
 #pragma once
 
 #include <grove/aio/task.hpp>

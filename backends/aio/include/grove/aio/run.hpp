@@ -1,4 +1,10 @@
 // run(): asyncio.run for grove — a fresh loop, the coroutine to completion, cleanup.
+// Promises: the tasks the coroutine left running are cancelled and awaited before run()
+// returns (and named in a warning); its result or exception is the coroutine's; calling it
+// where a loop already runs throws RuntimeError saying to await instead.
+//
+//   int main() { return aio::run(main_coro()); }            // the default engine
+//   aio::run(serve(), "libev");                              // a named engine
 #pragma once
 
 #include <grove/aio/task.hpp>

@@ -1,5 +1,9 @@
 // Coroutine synchronization primitives: Event, Lock, Semaphore, Queue<T> (asyncio's).
 //
+//   aio::Event ready;                 ready.set();        co_await ready.wait();
+//   aio::Lock lock;                   { auto guard = co_await lock.scoped(); ... }
+//   aio::Queue<int> q(16);            co_await q.put(1);  int v = co_await q.get();
+//
 // They belong to no loop: a waiter is resumed on the loop of the task that waits. Like
 // asyncio's, they are for tasks of one thread; they are not thread-safe. Waiters are served
 // first come, first served. Destroying a primitive while tasks wait on it makes those waits
