@@ -4,6 +4,7 @@
 #
 #   scripts/test-services.sh start postgres DIR   PostgreSQL (Debian postgresql): initdb into
 #                                                 DIR/data on first start, then postgres
+#                                                 (TLS with GROVE_PG_TLS_CERT/GROVE_PG_TLS_KEY)
 #   scripts/test-services.sh start redis DIR      Redis (Debian redis-server), no persistence
 #   scripts/test-services.sh stop DIR             stops the server started in DIR (a later
 #                                                 start restarts it on the same port)
@@ -75,12 +76,22 @@ host  all grove_auth 127.0.0.1/32 scram-sha-256
 host  all all        127.0.0.1/32 trust
 HBA
   fi
+  # TLS on request: GROVE_PG_TLS_CERT and GROVE_PG_TLS_KEY name PEM files, copied in for the
+  # server's user (PostgreSQL refuses a key that others can read).
+  local tls=""
+  if [ -n "${GROVE_PG_TLS_CERT:-}" ]; then
+    cp "$GROVE_PG_TLS_CERT" "$dir/server.crt"
+    cp "$GROVE_PG_TLS_KEY" "$dir/server.key"
+    chown "$user" "$dir/server.crt" "$dir/server.key"
+    chmod 0600 "$dir/server.key"
+    tls="-c ssl=on -c ssl_cert_file=$dir/server.crt -c ssl_key_file=$dir/server.key"
+  fi
   port=$(cat "$dir/port" 2>/dev/null || free_port)
   for attempt in 1 2 3 4 5; do
     # fsync off: test data need not survive a crash. Enough connections for the 50-client
     # proofs and the benchmarks' pools at once.
     if as_user "$user" "$bin/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 30 start \
-        -o "-k $dir/sock -p $port -h 127.0.0.1 -c fsync=off -c max_connections=300 -c shared_buffers=32MB" \
+        -o "-k $dir/sock -p $port -h 127.0.0.1 -c fsync=off -c max_connections=300 -c shared_buffers=32MB $tls" \
         >>"$dir/pg_ctl.log" 2>&1; then
       echo "$port" > "$dir/port"
       if [ $fresh -eq 1 ]; then

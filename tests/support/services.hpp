@@ -37,7 +37,7 @@ class Service {
   Service(std::string kind, std::string parent)
       : kind_(std::move(kind)), parent_(std::move(parent)), dir_(parent_ + "/" + kind_) {}
   ~Service() {
-    script("destroy " + dir_);
+    script(std::string(GROVE_TEST_SERVICES_SCRIPT) + " destroy " + dir_);
     ::rmdir(parent_.c_str());
   }
   Service(const Service&) = delete;
@@ -64,14 +64,17 @@ class Service {
            " user=" + info_.at("auth_user") + " password=" + password;
   }
 
-  // Starts the server; returns the script's exit status (77: not installed).
-  int start() {
+  // Starts the server; returns the script's exit status (77: not installed). `env`:
+  // variable assignments for the script ("GROVE_PG_TLS_CERT=... GROVE_PG_TLS_KEY=...").
+  int start(const std::string& env = "") {
+    if (!env.empty()) env_ = env;
     std::string out;
-    int status = script("start " + kind_ + " " + dir_, &out);
+    int status = script(env_ + " " + GROVE_TEST_SERVICES_SCRIPT + " start " +
+                        (kind_ == "postgres-tls" ? "postgres" : kind_) + " " + dir_, &out);
     if (status == 0) parse(out);
     return status;
   }
-  void stop() { script("stop " + dir_); }
+  void stop() { script(std::string(GROVE_TEST_SERVICES_SCRIPT) + " stop " + dir_); }
 
  private:
   std::string pg_common() const {
@@ -87,10 +90,10 @@ class Service {
       pos = end + 1;
     }
   }
-  // Runs the script with this process as the watchdog's owner; returns its exit status.
-  static int script(const std::string& args, std::string* out = nullptr) {
-    std::string cmd = "GROVE_SERVICE_OWNER=" + std::to_string(::getpid()) + " " +
-                      GROVE_TEST_SERVICES_SCRIPT + " " + args;
+  // Runs the script's command line with this process as the watchdog's owner; returns its
+  // exit status.
+  static int script(const std::string& command, std::string* out = nullptr) {
+    std::string cmd = "GROVE_SERVICE_OWNER=" + std::to_string(::getpid()) + " " + command;
     FILE* p = ::popen(cmd.c_str(), "r");
     if (!p) return -1;
     char buf[1024];
@@ -101,7 +104,7 @@ class Service {
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   }
 
-  std::string kind_, parent_, dir_;
+  std::string kind_, parent_, dir_, env_;
   std::map<std::string, std::string> info_;
 };
 
@@ -113,7 +116,7 @@ inline bool in_ci() {
 }
 
 // Starts `kind` once per process; nullptr when it is not installed and this is not CI.
-inline Service* service(const std::string& kind) {
+inline Service* service(const std::string& kind, const std::string& env = "") {
   static std::map<std::string, std::unique_ptr<Service>> started;
   static std::map<std::string, bool> missing;
   if (auto it = started.find(kind); it != started.end()) return it->second.get();
@@ -122,7 +125,7 @@ inline Service* service(const std::string& kind) {
   if (!::mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
   ::chmod(tmpl, 0711);  // the server's unprivileged user must reach its directory
   auto s = std::make_unique<Service>(kind, tmpl);
-  int status = s->start();
+  int status = s->start(env);
   if (status == 77) {
     s.reset();
     if (in_ci()) FAIL(kind << " is not installed, and CI is set: scripts/install-deps.sh test installs it");
@@ -139,6 +142,11 @@ inline Service* service(const std::string& kind) {
 // The process's PostgreSQL server (trusted superuser grove; grove_auth, password grove, must
 // authenticate over TCP; database postgres).
 inline Service* postgres() { return detail::service("postgres"); }
+// A second PostgreSQL server of the process, with TLS on (the PEM files of a certificate
+// and its key, e.g. grove::test::TestCertificates's server pair).
+inline Service* postgres_tls(const std::string& cert, const std::string& key) {
+  return detail::service("postgres-tls", "GROVE_PG_TLS_CERT=" + cert + " GROVE_PG_TLS_KEY=" + key);
+}
 // The process's Redis server.
 inline Service* redis() { return detail::service("redis"); }
 
