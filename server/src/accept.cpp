@@ -29,7 +29,7 @@ void Server::Impl::accept_loop(Listener* l) {
         }
       }
       backoff = 10ms;
-      add_connection(fd, ss);
+      add_connection(fd, ss, l->tls);
       continue;
     }
     int err = errno;

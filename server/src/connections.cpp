@@ -79,11 +79,14 @@ void Server::Impl::put_context(Context* x) {
   spare.emplace_back(x);
 }
 
-void Server::Impl::add_connection(int fd, const sockaddr_storage& ss) {
+void Server::Impl::add_connection(int fd, const sockaddr_storage& ss, bool tls) {
   auto* c = new Connection;
   c->server = this;
   c->fd = fd;
-  c->transport = detail::PlainTransport(fd);
+  if (tls)
+    c->transport.emplace<detail::TlsTransport>(fd, *cfg.tls);
+  else
+    c->transport = detail::PlainTransport(fd);
   if (ss.ss_family == AF_INET) {
     auto* a = reinterpret_cast<const sockaddr_in*>(&ss);
     char host[INET_ADDRSTRLEN];
@@ -240,7 +243,8 @@ ReadResult Server::Impl::read_some(Connection* c, Buffer& in, std::optional<Time
     auto r = detail::with_transport(c->transport, [&](auto& t) { return t.read(p, avail); });
     if (r.status == detail::IoResult::Status::done && r.bytes > 0) {
       in.commit(r.bytes);
-      if (drained) *drained = r.bytes < avail;
+      // A short TLS read says nothing of the socket: records may wait undecrypted.
+      if (drained) *drained = r.bytes < avail && std::holds_alternative<detail::PlainTransport>(c->transport);
       return ReadResult::data;
     }
     if (r.status != detail::IoResult::Status::would_block) {
@@ -272,6 +276,52 @@ void Server::Impl::flush(Connection* c, Buffer& out, std::string_view extra) {
     if (r.status == detail::IoResult::Status::error) throw detail::ConnectionLost(std::strerror(r.error));
     wait_writable(c);
   }
+  if (auto* tls = std::get_if<detail::TlsTransport>(&c->transport)) flush_records(c, *tls);
+}
+
+void Server::Impl::flush_records(Connection* c, detail::TlsTransport& tls) {
+  while (tls.has_unsent_output()) {
+    auto r = tls.flush();
+    if (r.status == detail::IoResult::Status::error) throw detail::ConnectionLost(std::strerror(r.error));
+    if (r.status == detail::IoResult::Status::would_block) wait_writable(c);
+  }
+}
+
+bool Server::Impl::handshake(Connection* c, detail::TlsTransport& tls) {
+  const TimePoint deadline = c->since + cfg.handshake_timeout;
+  for (;;) {
+    auto r = tls.handshake();
+    if (r.status == detail::IoResult::Status::done) return true;
+    if (r.status == detail::IoResult::Status::error) {
+      if (tls.plain_http()) {
+        answer_plain_http(c);
+        Log::write(LogLevel::info, "plain HTTP request from " + c->peer + " on a TLS port: answered 400");
+      } else {
+        Log::write(LogLevel::info, "TLS handshake with " + c->peer + " failed: " +
+                                       (tls.failure().empty() ? std::strerror(r.error) : tls.failure()));
+      }
+      return false;
+    }
+    auto left = deadline - TimePoint(Clock::now());
+    const bool ready = left > Duration::zero() &&
+                       (tls.want() == detail::TlsTransport::Want::read ? green::wait_readable(c->fd, left)
+                                                                       : green::wait_writable(c->fd, left));
+    if (!ready) {
+      Log::write(LogLevel::info, "TLS handshake with " + c->peer + " timed out");
+      return false;
+    }
+  }
+}
+
+void Server::Impl::answer_plain_http(Connection* c) {
+  static const std::string body = "The plain HTTP request was sent to HTTPS port\n";
+  static const std::string response =
+      "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: " +
+      std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+  // Best effort, on the raw socket (the client speaks no TLS); small enough for any socket
+  // buffer.
+  (void)::send(c->fd, response.data(), response.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  ::shutdown(c->fd, SHUT_WR);
 }
 
 // Waits until the client takes more bytes, up to the write timeout. Throws

@@ -10,6 +10,8 @@ namespace grove::http {
 // Serves requests until the connection should idle (true) or close (false).
 bool Server::Impl::serve(Connection* c, Context& x) {
   using Step = detail::RequestFramer::Step;
+  if (auto* tls = std::get_if<detail::TlsTransport>(&c->transport); tls && !tls->handshake_done())
+    if (!handshake(c, *tls)) return false;
   bool drained = false;
   while (true) {
     // A complete head, waiting at most header_timeout from the first byte (from the

@@ -21,6 +21,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cmath>
@@ -222,6 +223,32 @@ struct Master {
   }
 };
 
+// --certfile and friends into cfg.tls; https:// binds without a certificate are refused.
+// Throws std::invalid_argument, or TlsError naming the file and the problem.
+void configure_tls(ServerConfig& cfg, const std::string& certfile, const std::string& keyfile,
+                   const std::string& ca_certs, const std::string& cert_reqs,
+                   const std::string& ciphers, const std::string& min_version) {
+  const bool any_https = std::any_of(cfg.binds.begin(), cfg.binds.end(),
+                                     [](const std::string& b) { return b.starts_with("https://"); });
+  if (certfile.empty() && keyfile.empty()) {
+    if (any_https && !cfg.tls)
+      throw std::invalid_argument("an https:// bind needs --certfile and --keyfile");
+    return;
+  }
+  if (certfile.empty() || keyfile.empty())
+    throw std::invalid_argument("TLS needs both --certfile and --keyfile");
+  TlsConfig tls;
+  tls.certificate = {certfile, keyfile};
+  tls.ca_file = ca_certs;
+  tls.client_certs = parse_client_certs(cert_reqs);
+  tls.ciphers = ciphers;
+  tls.min_version = min_version;
+  cfg.tls = std::make_shared<TlsContext>(tls);
+  // As gunicorn's --certfile: with no https:// bind, every bind serves TLS.
+  if (!any_https)
+    for (auto& b : cfg.binds) b = "https://" + b;
+}
+
 }  // namespace
 
 int serve(Application app, int argc, char** argv, ServeOptions options) {
@@ -243,16 +270,21 @@ int serve(Application app, int argc, char** argv, ServeOptions options) {
   std::string max_body, max_header_bytes, max_request_line;
   std::size_t max_headers = cfg.limits.max_header_count;
   std::string header_timeout, body_timeout, keepalive_timeout, write_timeout, graceful_timeout;
+  std::string certfile, keyfile, ca_certs, cert_reqs = "none", ciphers, tls_min_version = "1.2";
+  std::string handshake_timeout;
   std::string access_log = options.access_log, error_log = "-";
   std::string log_level(to_string(options.log_level));
   bool show_version = false;
 
   cli.add_option("-b,--bind", binds,
-                 "Address to listen on, repeatable: host:port, [v6addr]:port or unix:/path "
+                 "Address to listen on, repeatable: host:port, [v6addr]:port or unix:/path; "
+                 "https://host:port serves TLS (see --certfile) "
                  "(default " + join(cfg.binds) + ")")
       ->check([](const std::string& v) {
         try {
-          detail::parse_bind(v);
+          std::string_view spec = v;
+          if (spec.starts_with("https://")) spec.remove_prefix(8);
+          detail::parse_bind(spec);
         } catch (const std::invalid_argument& e) {
           return std::string(e.what());
         }
@@ -277,6 +309,15 @@ int serve(Application app, int argc, char** argv, ServeOptions options) {
   cli.add_option("--keepalive-timeout", keepalive_timeout, "Idle time before a kept-alive connection closes (default 15s)");
   cli.add_option("--write-timeout", write_timeout, "Longest wait for a client to take response bytes (default 30s)");
   cli.add_option("--graceful-timeout", graceful_timeout, "Time a stop gives in-flight requests (default 30s)");
+  cli.add_option("--certfile", certfile,
+                 "TLS certificate (PEM, with its chain) for the https:// binds; with no https:// "
+                 "bind, every bind serves TLS");
+  cli.add_option("--keyfile", keyfile, "TLS private key (PEM, unencrypted) of --certfile");
+  cli.add_option("--ca-certs", ca_certs, "CA certificates (PEM) client certificates must chain to");
+  cli.add_option("--cert-reqs", cert_reqs, "Client certificates: none, optional or required (default none)");
+  cli.add_option("--ciphers", ciphers, "TLS 1.2 cipher list, OpenSSL syntax (default OpenSSL's)");
+  cli.add_option("--tls-min-version", tls_min_version, "Lowest TLS version: 1.2 or 1.3 (default 1.2)");
+  cli.add_option("--handshake-timeout", handshake_timeout, "Time from the accept to a finished TLS handshake (default 10s)");
   cli.add_option("--access-log", access_log, "Access log (Combined Log Format): a file, or - for stderr");
   cli.add_option("--error-log", error_log, "Error log: a file, or - for stderr");
   cli.add_option("--log-level", log_level, "debug, info, warning, error or off")
@@ -319,7 +360,12 @@ int serve(Application app, int argc, char** argv, ServeOptions options) {
       if (d <= Duration::zero()) throw std::invalid_argument("timeouts must be greater than zero");
     if (compat && !compat_available())
       throw std::invalid_argument("--compat: this build has no grove::compat");
+    if (!handshake_timeout.empty()) cfg.handshake_timeout = parse_duration("--handshake-timeout", handshake_timeout);
+    configure_tls(cfg, certfile, keyfile, ca_certs, cert_reqs, ciphers, tls_min_version);
   } catch (const std::invalid_argument& e) {
+    std::fprintf(stderr, "%s: error: %s\n", program.c_str(), one_line(e.what()).c_str());
+    return 2;
+  } catch (const TlsError& e) {
     std::fprintf(stderr, "%s: error: %s\n", program.c_str(), one_line(e.what()).c_str());
     return 2;
   }
@@ -364,7 +410,12 @@ int serve(Application app, int argc, char** argv, ServeOptions options) {
     master.app = app;
     master.config = cfg;
     master.config.binds.clear();
-    master.config.listen_fds = server.listen_fds();
+    master.config.tls_listen_fds = server.tls_listen_fds();
+    master.config.listen_fds.clear();
+    for (int fd : server.listen_fds())
+      if (std::find(master.config.tls_listen_fds.begin(), master.config.tls_listen_fds.end(), fd) ==
+          master.config.tls_listen_fds.end())
+        master.config.listen_fds.push_back(fd);
     master.workers = workers;
     int rc = master.run();
     Log::write(LogLevel::info, "stopped");

@@ -39,9 +39,18 @@ void Server::listen() {
   if (s.listening) return;
   std::vector<Listener> opened;
   try {
-    for (const auto& spec : s.cfg.binds) {
+    for (std::string_view spec : s.cfg.binds) {
+      const bool tls = spec.starts_with("https://");
+      if (tls) spec.remove_prefix(8);
+      if (tls && !s.cfg.tls)
+        throw std::invalid_argument("bind https://" + std::string(spec) +
+                                    " needs a TLS configuration (ServerConfig::tls; --certfile and --keyfile)");
       auto ls = detail::open_listeners(detail::parse_bind(spec), s.cfg.backlog);
-      for (auto& l : ls) opened.push_back(std::move(l));
+      for (auto& l : ls) {
+        l.tls = tls;
+        if (tls) l.name = "https://" + l.name;
+        opened.push_back(std::move(l));
+      }
     }
   } catch (...) {
     for (auto& l : opened) {
@@ -50,15 +59,21 @@ void Server::listen() {
     }
     throw;
   }
-  for (int fd : s.cfg.listen_fds) {
-    int flags = ::fcntl(fd, F_GETFL);
-    if (flags < 0)
-      throw std::system_error(errno, std::generic_category(), "listen fd " + std::to_string(fd));
-    ::fcntl(fd, F_SETFL, flags | O_NONBLOCK);
-    Listener l;
-    l.fd = fd;
-    l.name = detail::socket_name(fd);
-    opened.push_back(std::move(l));
+  if (!s.cfg.tls_listen_fds.empty() && !s.cfg.tls)
+    throw std::invalid_argument("tls_listen_fds need a TLS configuration (ServerConfig::tls)");
+  for (const auto* fds : {&s.cfg.listen_fds, &s.cfg.tls_listen_fds}) {
+    const bool tls = fds == &s.cfg.tls_listen_fds;
+    for (int fd : *fds) {
+      int flags = ::fcntl(fd, F_GETFL);
+      if (flags < 0)
+        throw std::system_error(errno, std::generic_category(), "listen fd " + std::to_string(fd));
+      ::fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+      Listener l;
+      l.fd = fd;
+      l.tls = tls;
+      l.name = (tls ? "https://" : "") + detail::socket_name(fd);
+      opened.push_back(std::move(l));
+    }
   }
   s.listeners = std::move(opened);
   s.listening = true;
@@ -73,6 +88,13 @@ std::vector<std::string> Server::addresses() const {
 std::vector<int> Server::listen_fds() const {
   std::vector<int> out;
   for (const auto& l : impl_->listeners) out.push_back(l.fd);
+  return out;
+}
+
+std::vector<int> Server::tls_listen_fds() const {
+  std::vector<int> out;
+  for (const auto& l : impl_->listeners)
+    if (l.tls) out.push_back(l.fd);
   return out;
 }
 

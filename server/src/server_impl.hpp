@@ -151,6 +151,7 @@ struct Listener {
   int fd = -1;
   std::string name;       // as addresses() reports it
   std::string unix_path;  // to unlink at stop, when this process created it
+  bool tls = false;       // an https:// bind: connections start with a TLS handshake
   green::Greenlet loop;
 };
 
@@ -272,7 +273,7 @@ struct Server::Impl {
   void unlink_idle(Connection* c);
   Context* take_context();
   void put_context(Context* x);
-  void add_connection(int fd, const sockaddr_storage& ss);
+  void add_connection(int fd, const sockaddr_storage& ss, bool tls);
   // Hub callback: bytes (or EOF) on an idle connection.
   void on_readable(Connection* c, Events e);
   void activate(Connection* c);
@@ -293,6 +294,13 @@ struct Server::Impl {
   // Waits until the client takes more bytes, up to the write timeout. Throws
   // ConnectionLost.
   void wait_writable(Connection* c);
+  // TLS records the socket did not take at once: sent before the connection idles.
+  void flush_records(Connection* c, detail::TlsTransport& tls);
+  // The TLS handshake, in the connection's green thread, within handshake_timeout of the
+  // accept: whether it finished. Failures are logged at info (the client's doing).
+  bool handshake(Connection* c, detail::TlsTransport& tls);
+  // A readable 400 in plain HTTP for a plain request on a TLS port (as nginx answers it).
+  void answer_plain_http(Connection* c);
   // Sends `out`, then `n` bytes of `file` from `offset`, with no copy through user space
   // on a plain transport (the static-file and upload features build on it). Throws
   // ConnectionLost.

@@ -47,7 +47,7 @@ void Server::Impl::begin_stop(std::optional<Duration> timeout) {
       socklen_t len = sizeof ss;
       int fd = ::accept4(l.fd, reinterpret_cast<sockaddr*>(&ss), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
       if (fd < 0) break;
-      add_connection(fd, ss);
+      add_connection(fd, ss, l.tls);
     }
     if (l.loop && !l.loop.dead()) l.loop.kill(nullptr, /*block=*/false);
     green::close(l.fd);

@@ -13,12 +13,12 @@ IoResult done(std::size_t n) { return {IoResult::Status::done, n, 0}; }
 }  // namespace
 
 void TlsTransport::queue_output() {
-  if (session_.output_size() == 0) return;
+  if (session_->output_size() == 0) return;
   if (sent_ == unsent_.size()) {
     unsent_.clear();
     sent_ = 0;
   }
-  unsent_ += session_.take_output();
+  unsent_ += session_->take_output();
 }
 
 IoResult TlsTransport::flush() {
@@ -45,15 +45,15 @@ IoResult TlsTransport::receive() {
   if (r.status == IoResult::Status::would_block) want_ = Want::read;
   if (r.status != IoResult::Status::done) return r;
   if (r.bytes == 0)
-    session_.receive_end();
+    session_->receive_end();
   else
-    session_.receive(buf, r.bytes);
+    session_->receive(buf, r.bytes);
   return r;
 }
 
 IoResult TlsTransport::handshake() {
   for (;;) {
-    TlsSession::Step step = session_.handshake();
+    TlsSession::Step step = session_->handshake();
     IoResult sent = flush();
     if (step == TlsSession::Step::done) return done(0);  // tickets may still be queued
     if (step == TlsSession::Step::failed) return failed(EPROTO);  // the alert went if it could
@@ -67,8 +67,8 @@ IoResult TlsTransport::handshake() {
 
 IoResult TlsTransport::read(char* buf, std::size_t n) {
   for (;;) {
-    TlsSession::Read r = session_.read(buf, n);
-    if (session_.output_size() > 0) {
+    TlsSession::Read r = session_->read(buf, n);
+    if (session_->output_size() > 0) {
       IoResult sent = flush();  // a key update's answer, an alert
       if (sent.status == IoResult::Status::error) return sent;
     }
@@ -88,7 +88,7 @@ IoResult TlsTransport::write(const iovec* iov, int count) {
   if (sent.status != IoResult::Status::done) return sent;
   std::size_t total = 0;
   for (int i = 0; i < count; ++i) {
-    if (!session_.write({static_cast<const char*>(iov[i].iov_base), iov[i].iov_len}))
+    if (!session_->write({static_cast<const char*>(iov[i].iov_base), iov[i].iov_len}))
       return failed(EPROTO);
     total += iov[i].iov_len;
   }
@@ -110,7 +110,7 @@ IoResult TlsTransport::send_file(int file, off_t& offset, std::size_t n) {
 }
 
 void TlsTransport::shutdown_write() noexcept {
-  session_.close();
+  session_->close();
   flush();
   socket_.shutdown_write();
 }

@@ -1,5 +1,5 @@
 // A TLS connection over a non-blocking socket, with the interface of the transport seam
-// (transport.hpp): the bytes it reads and writes are plaintext; the records go through a
+// (plain_transport.hpp): the bytes it reads and writes are plaintext; the records go through a
 // detail::TlsSession. Nothing here blocks: would_block says to wait for want() on fd().
 //
 //   TlsTransport t(fd, context);
@@ -18,10 +18,11 @@
 // waits for the next request or closes.
 #pragma once
 
-#include "transport.hpp"
+#include "plain_transport.hpp"
 
 #include <grove/http/detail/tls_session.hpp>
 
+#include <memory>
 #include <string>
 
 namespace grove::http::detail {
@@ -30,13 +31,15 @@ class TlsTransport {
  public:
   enum class Want : unsigned char { read, write };
 
-  TlsTransport(int fd, const TlsContext& context) : socket_(fd), session_(context) {}
+  TlsTransport(int fd, const TlsContext& context)
+      : socket_(fd), session_(std::make_unique<TlsSession>(context)) {}
 
   int fd() const noexcept { return socket_.fd(); }
 
   // Advances the handshake: done, would_block (wait for want()), or error (failure()).
   IoResult handshake();
   Want want() const noexcept { return want_; }
+  bool handshake_done() const noexcept { return session_->handshake_done(); }
 
   IoResult read(char* buf, std::size_t n);
   IoResult write(const iovec* iov, int count);
@@ -48,16 +51,16 @@ class TlsTransport {
   IoResult flush();
 
   bool has_pending_input() const noexcept {
-    return session_.has_unread_input() || socket_.has_pending_input();
+    return session_->has_unread_input() || socket_.has_pending_input();
   }
   // close_notify (sent if the socket takes it now), then the end of the sending side.
   void shutdown_write() noexcept;
   // Gives up the socket; the TLS state is lost with the object (no TLS handover yet).
   int release() noexcept { return socket_.release(); }
 
-  const std::string& failure() const noexcept { return session_.failure(); }
-  bool plain_http() const noexcept { return session_.plain_http(); }
-  TlsFacts facts() const { return session_.facts(); }
+  const std::string& failure() const noexcept { return session_->failure(); }
+  bool plain_http() const noexcept { return session_->plain_http(); }
+  TlsFacts facts() const { return session_->facts(); }
 
  private:
   // Reads from the socket into the session; done(0) at the peer's end.
@@ -65,7 +68,7 @@ class TlsTransport {
   void queue_output();
 
   PlainTransport socket_;
-  TlsSession session_;
+  std::unique_ptr<TlsSession> session_;  // movable, as a variant alternative must be
   std::string unsent_;  // records not yet taken by the socket, from sent_ on
   std::size_t sent_ = 0;
   Want want_ = Want::read;

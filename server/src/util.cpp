@@ -170,8 +170,9 @@ std::string startup_line(const ServerConfig& config, std::string_view engine, in
   line += ", listening on ";
   for (std::size_t i = 0; i < addresses.size(); ++i) {
     if (i) line += ", ";
-    bool is_unix = addresses[i].rfind("unix:", 0) == 0;
-    if (!is_unix) line += "http://";
+    // "https://..." (a TLS listener) and "unix:..." say their scheme already.
+    bool has_scheme = addresses[i].rfind("unix:", 0) == 0 || addresses[i].rfind("https://", 0) == 0;
+    if (!has_scheme) line += "http://";
     line += addresses[i];
   }
   return line;

@@ -6,7 +6,9 @@
 // to the application.
 //
 //   grove::http::ServerConfig config;
-//   config.binds = {"127.0.0.1:8000", "[::1]:8000", "unix:/tmp/app.sock"};
+//   config.binds = {"127.0.0.1:8000", "[::1]:8000", "unix:/tmp/app.sock",
+//                   "https://0.0.0.0:8443"};       // TLS: needs config.tls
+//   config.tls = std::make_shared<grove::http::TlsContext>(tls_config);  // docs/tls.md
 //   grove::http::Server server(app, config);
 //   server.listen();          // binds (throws std::system_error naming the address)
 //   server.serve_forever();   // until stop(), SIGTERM or SIGINT; then drains
@@ -14,6 +16,7 @@
 
 #include <grove/http/gateway.hpp>
 #include <grove/http/parser.hpp>
+#include <grove/http/tls.hpp>
 #include <grove/loop.hpp>
 
 #include <chrono>
@@ -59,6 +62,11 @@ struct ServerConfig {
   // Already listening sockets to serve (pre-forked workers inherit them); used as well as
   // `binds`. The server takes ownership.
   std::vector<int> listen_fds;
+  std::vector<int> tls_listen_fds;  // as listen_fds, served with TLS (needs `tls`)
+  // The certificates and settings of the https:// binds; shared, so that reload() on it
+  // (SIGHUP) reaches every listener. Binds without https:// stay plain.
+  std::shared_ptr<TlsContext> tls;
+  Duration handshake_timeout = 10s;  // from the accept to a finished TLS handshake
   std::size_t max_connections = 10000;
   Limits limits;
   Duration header_timeout = 10s;     // from a connection's first byte to a complete head
@@ -101,6 +109,8 @@ class Server {
   std::vector<std::string> addresses() const;
   // The listening fds (for a pre-forking master).
   std::vector<int> listen_fds() const;
+  // Of those, the TLS ones (https:// binds and tls_listen_fds).
+  std::vector<int> tls_listen_fds() const;
 
   // Starts the accept loops on the calling thread's hub and returns at once; listens
   // first if needed.

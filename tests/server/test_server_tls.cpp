@@ -1,0 +1,151 @@
+// HTTPS: grove-hello with --certfile/--keyfile and https:// binds, against real clients
+// (curl --cacert, Python's ssl + http.client, openssl s_client), on every engine: requests
+// and keep-alive over TLS, large responses, versions, ALPN, a plain listener beside a TLS
+// one, the 400 for plain HTTP on a TLS port, handshake failures logged at info, start-up
+// errors naming the file.
+#include "server_support.hpp"
+#include "test_certs.hpp"
+
+using namespace grove::http::test;
+
+namespace {
+
+// The port of the first "https://host:port" in a startup line.
+int https_port(const std::string& log) {
+  auto at = log.find("https://");
+  if (at == std::string::npos) return -1;
+  auto end = log.find_first_of(", \n", at + 8);
+  std::string addr = log.substr(at + 8, end - at - 8);
+  return std::stoi(addr.substr(addr.rfind(':') + 1));
+}
+
+struct TlsHello {
+  TempDir dir;
+  grove::test::TestCertificates certs;
+  std::optional<Child> child;
+  int port = -1;
+  explicit TlsHello(std::vector<std::string> extra = {}) {
+    std::vector<std::string> args{"--certfile", certs.server.cert, "--keyfile", certs.server.key,
+                                  "--bind", "https://127.0.0.1:0", "--log-level", "info"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    child.emplace(start_hello(dir.path, args));
+    port = https_port(child->log());
+    REQUIRE(port > 0);
+  }
+  std::string url(const std::string& path = "/") const {
+    return "https://localhost:" + std::to_string(port) + path;
+  }
+  // -brief prints the version, not the ALPN protocol: ALPN checks pass brief = false.
+  std::string s_client(const std::string& flags, bool brief = true) const {
+    std::string out;
+    run_command("echo | timeout 10 openssl s_client -connect 127.0.0.1:" + std::to_string(port) +
+                    " -servername localhost -CAfile " + certs.ca.cert + (brief ? " -brief " : " ") + flags,
+                &out);
+    return out;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("curl --cacert gets the response over TLS with keep-alive and a large body") {
+  TlsHello hello;
+  std::string out;
+  int rc = run_command("curl -sS --cacert " + hello.certs.ca.cert + " " + hello.url() + " -w '|%{http_code}'", &out);
+  INFO(out);
+  CHECK(rc == 0);
+  CHECK(out == "Hello, World!|200");
+  // Two requests, one connection; and 4 MiB through TLS records.
+  rc = run_command("curl -sS -v --cacert " + hello.certs.ca.cert + " " + hello.url() + " " +
+                       hello.url("/big?n=4194304") + " -o /dev/null -o " + hello.dir.path + "/big",
+                   &out);
+  INFO(out);
+  CHECK(rc == 0);
+  CHECK(out.find("ALPN: server accepted http/1.1") != std::string::npos);
+  CHECK(out.find("Re-using existing connection") != std::string::npos);
+  CHECK(read_file(hello.dir.path + "/big") == std::string(4194304, 'x'));
+}
+
+TEST_CASE("Python's ssl and http.client verify the server and reuse the connection") {
+  TlsHello hello;
+  std::string script =
+      "import ssl, http.client\n"
+      "ctx = ssl.create_default_context(cafile='" + hello.certs.ca.cert + "')\n"
+      "ctx.set_alpn_protocols(['http/1.1'])\n"
+      "c = http.client.HTTPSConnection('localhost', " + std::to_string(hello.port) + ", context=ctx)\n"
+      "for _ in range(3):\n"
+      "    c.request('POST', '/echo', body=b'x' * 100000)\n"
+      "    r = c.getresponse()\n"
+      "    assert r.read() == b'x' * 100000, 'echo'\n"
+      "print(r.status, c.sock.version(), c.sock.selected_alpn_protocol())\n";
+  std::string path = hello.dir.path + "/client.py";
+  std::ofstream(path) << script;
+  std::string out;
+  int rc = run_command(python3() + " " + path, &out);
+  INFO(out);
+  CHECK(rc == 0);
+  CHECK(out == "200 TLSv1.3 http/1.1\n");
+}
+
+TEST_CASE("openssl s_client: TLS 1.2 and 1.3 accepted and 1.0 and 1.1 refused and ALPN http/1.1 only") {
+  TlsHello hello;
+  CHECK(hello.s_client("-tls1_3").find("Protocol version: TLSv1.3") != std::string::npos);
+  CHECK(hello.s_client("-tls1_2").find("Protocol version: TLSv1.2") != std::string::npos);
+  for (const char* old : {"-tls1", "-tls1_1"}) {
+    std::string out = hello.s_client(std::string(old) + " -cipher DEFAULT@SECLEVEL=0");
+    INFO(out);
+    CHECK(out.find("Protocol version:") == std::string::npos);
+    CHECK(out.find("alert protocol version") != std::string::npos);
+  }
+  CHECK(hello.s_client("-alpn h2,http/1.1", false).find("ALPN protocol: http/1.1") != std::string::npos);
+  std::string h2 = hello.s_client("-alpn h2");
+  INFO(h2);
+  CHECK(h2.find("no application protocol") != std::string::npos);
+  // Each refusal is logged at info with the peer and OpenSSL's reason.
+  std::string log = hello.child->wait_for_log("[info] TLS handshake with 127.0.0.1 failed: unsupported protocol");
+  CHECK(!log.empty());
+  CHECK(log.find("[error]") == std::string::npos);
+}
+
+TEST_CASE("a plain HTTP request on a TLS port gets a readable 400") {
+  TlsHello hello;
+  HttpResponse r = request(hello.port, "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n");
+  CHECK(r.status == 400);
+  CHECK(r.body == "The plain HTTP request was sent to HTTPS port\n");
+  CHECK(!hello.child->wait_for_log("plain HTTP request from 127.0.0.1 on a TLS port: answered 400").empty());
+  // And an unverifiable client is refused without harm to the next one.
+  std::string out;
+  CHECK(run_command("curl -sS " + hello.url(), &out) != 0);
+  CHECK(run_command("curl -sS --cacert " + hello.certs.ca.cert + " " + hello.url(), &out) == 0);
+  CHECK(out == "Hello, World!");
+}
+
+TEST_CASE("plain and TLS listeners side by side") {
+  TempDir dir;
+  grove::test::TestCertificates certs;
+  Child child = start_hello(dir.path, {"--certfile", certs.server.cert, "--keyfile", certs.server.key,
+                                       "--bind", "127.0.0.1:0", "--bind", "https://127.0.0.1:0"});
+  std::string log = child.log();
+  int plain = port_from_log(log);
+  int tls = https_port(log);
+  REQUIRE(plain > 0);
+  REQUIRE(tls > 0);
+  CHECK(get(plain, "/").body == "Hello, World!");
+  std::string out;
+  CHECK(run_command("curl -sS --cacert " + certs.ca.cert + " https://localhost:" + std::to_string(tls) + "/", &out) == 0);
+  CHECK(out == "Hello, World!");
+}
+
+TEST_CASE("TLS start-up errors name the file and the problem") {
+  grove::test::TestCertificates certs;
+  std::string out;
+  std::string hello = GROVE_HELLO_PATH;
+  CHECK(run_command(hello + " --bind https://127.0.0.1:0 --certfile " + certs.server.cert +
+                        " --keyfile " + certs.client.key, &out) == 2);
+  CHECK(out.find("key file " + certs.client.key + " does not match certificate file " + certs.server.cert) !=
+        std::string::npos);
+  CHECK(run_command(hello + " --bind https://127.0.0.1:0 --certfile /nonexistent.pem --keyfile " +
+                        certs.server.key, &out) == 2);
+  CHECK(out.find("certificate file /nonexistent.pem: no such file") != std::string::npos);
+  CHECK(run_command(hello + " --bind https://127.0.0.1:0", &out) == 2);
+  CHECK(out.find("an https:// bind needs --certfile and --keyfile") != std::string::npos);
+}
