@@ -1,11 +1,11 @@
 // The loop core: callbacks, the iteration, and the cross-thread queue.
 #include "core_loop.hpp"
 
-#include <cstdio>
+#include <grove/diagnostics.hpp>
+
 #include <unistd.h>
 #include <stdexcept>
 #include <system_error>
-#include <typeinfo>
 
 namespace grove {
 
@@ -30,15 +30,8 @@ void EventLoop::report_exception(std::exception_ptr error, std::string_view cont
     handler_(error, context);
     return;
   }
-  try {
-    std::rethrow_exception(error);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "grove: %s exception in %.*s: %s\n", typeid(e).name(),
-                 int(context.size()), context.data(), e.what());
-  } catch (...) {
-    std::fprintf(stderr, "grove: non-standard exception in %.*s\n", int(context.size()),
-                 context.data());
-  }
+  report(Severity::error, "loop",
+         "exception in " + std::string(context) + ": " + describe_exception(error));
 }
 
 namespace detail {

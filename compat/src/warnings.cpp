@@ -2,6 +2,8 @@
 #include "real.hpp"
 #include "state.hpp"
 
+#include <grove/diagnostics.hpp>
+
 #include <grove/green/blocking_detector.hpp>
 
 #include <deque>
@@ -11,23 +13,9 @@
 namespace grove::compat {
 namespace {
 
-void default_sink(const Warning& w) {
-  std::string line = "grove: warning: " + w.message + "\n";
-  const char* p = line.data();
-  std::size_t left = line.size();
-  int saved = errno;
-  while (left > 0) {
-    // The real write: a warning must not switch green threads or re-enter compat.
-    ssize_t n = detail::real::write(2, p, left);
-    if (n <= 0) {
-      if (n < 0 && errno == EINTR) continue;
-      break;
-    }
-    p += n;
-    left -= std::size_t(n);
-  }
-  errno = saved;
-}
+// The default: grove's diagnostic sink (source "compat"), whose standard line is
+// "grove: warning: <message>", written with the raw system call (never compat's write).
+void default_sink(const Warning& w) { report(Severity::warning, "compat", w.message); }
 
 struct Registry {
   std::mutex mutex;

@@ -1,6 +1,6 @@
 #include <grove/web/logging.hpp>
 
-#include <cxxabi.h>
+#include <grove/diagnostics.hpp>
 
 #include <chrono>
 #include <cstdio>
@@ -24,25 +24,26 @@ const char* level_name(Logger::Level level) noexcept {
   return "?";
 }
 
-namespace {
-std::string demangle(const char* name) {
-  int status = 0;
-  std::unique_ptr<char, void (*)(void*)> out(abi::__cxa_demangle(name, nullptr, nullptr, &status), std::free);
-  return status == 0 && out ? std::string(out.get()) : std::string(name);
-}
-}  // namespace
-
 std::string describe_exception(std::exception_ptr error) {
-  if (!error) return "no exception";
-  try {
-    std::rethrow_exception(error);
-  } catch (const std::exception& e) {
-    return demangle(typeid(e).name()) + ": " + e.what();
-  } catch (...) {
-    std::type_info* t = abi::__cxa_current_exception_type();
-    return t ? demangle(t->name()) : std::string("unknown exception");
-  }
+  return grove::describe_exception(error);
 }
+
+namespace {
+
+// The default sink's line, the diagnostic sink's default writer for a Logger's records.
+void write_logger_line(const Diagnostic& d) {
+  std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  localtime_r(&now, &tm);
+  char stamp[32];
+  std::strftime(stamp, sizeof stamp, "%Y-%m-%d %H:%M:%S", &tm);
+  std::string line = "[" + std::string(stamp) + "] " +
+                     level_name(Logger::Level(int(d.level))) + " in " + std::string(d.logger) +
+                     ": " + std::string(d.message) + "\n";
+  std::fwrite(line.data(), 1, line.size(), stderr);
+}
+
+}  // namespace
 
 void Logger::log(Level level, std::string_view message) const {
   Sink sink;
@@ -55,14 +56,8 @@ void Logger::log(Level level, std::string_view message) const {
     sink(level, name_, message);
     return;
   }
-  std::time_t now = std::time(nullptr);
-  std::tm tm{};
-  localtime_r(&now, &tm);
-  char stamp[32];
-  std::strftime(stamp, sizeof stamp, "%Y-%m-%d %H:%M:%S", &tm);
-  std::string line = "[" + std::string(stamp) + "] " + level_name(level) + " in " + name_ + ": " +
-                     std::string(message) + "\n";
-  std::fwrite(line.data(), 1, line.size(), stderr);
+  // Logger::Level and grove::Severity share their values (Python's logging levels).
+  grove::report(Diagnostic{Severity(int(level)), "web", message, name_}, &write_logger_line);
 }
 
 void Logger::exception(std::string_view message, std::exception_ptr error) const {

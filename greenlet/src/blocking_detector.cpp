@@ -183,7 +183,8 @@ void start_detector_from_env() {
   const long ms = std::strtol(env, &end, 10);
   if (*end || ms <= 0) {
     report(std::string("grove: GROVE_BLOCKING_WARN_MS=") + env +
-           " is not a positive number of milliseconds; the blocking detector stays off");
+           " is not a positive number of milliseconds; the blocking detector stays off",
+           Severity::warning);
     return;
   }
   enable_blocking_detector(std::chrono::milliseconds(ms));

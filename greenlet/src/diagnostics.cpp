@@ -1,15 +1,11 @@
-// Where the hub's diagnostics go, and how exceptions are described in them.
+// Where the hub's diagnostics go: a green sink if set, else grove's diagnostic sink.
 #include "hub.hpp"
 
 #include <grove/green/hub.hpp>
 
-#include <cxxabi.h>
+#include <grove/diagnostics.hpp>
 
-#include <cstdio>
-#include <cstdlib>
-#include <memory>
 #include <mutex>
-#include <typeinfo>
 
 namespace grove::green {
 
@@ -26,16 +22,9 @@ DiagnosticSink& sink() {
   return *s;
 }
 
-std::string demangle(const char* name) {
-  int status = 0;
-  std::unique_ptr<char, void (*)(void*)> out(abi::__cxa_demangle(name, nullptr, nullptr, &status),
-                                             std::free);
-  return status == 0 && out ? std::string(out.get()) : std::string(name);
-}
-
 }  // namespace
 
-void report(std::string_view message) {
+void report(std::string_view message, Severity level) {
   DiagnosticSink s;
   {
     std::lock_guard lock(sink_mutex());
@@ -48,31 +37,13 @@ void report(std::string_view message) {
     } catch (...) {
     }
   }
-  std::fprintf(stderr, "%.*s\n", int(message.size()), message.data());
+  if (message.starts_with("grove: ")) message.remove_prefix(7);
+  grove::report(level, "green", message);
 }
 
-std::string describe_current_exception() {
-  const std::type_info* type = abi::__cxa_current_exception_type();
-  std::string name = type ? demangle(type->name()) : "unknown exception";
-  try {
-    throw;
-  } catch (const std::exception& e) {
-    return name + ": " + e.what();
-  } catch (const GreenletExit& e) {
-    return name;
-  } catch (...) {
-    return name;
-  }
-}
+std::string describe_current_exception() { return grove::describe_current_exception(); }
 
-std::string describe(std::exception_ptr error) {
-  if (!error) return "no exception";
-  try {
-    std::rethrow_exception(error);
-  } catch (...) {
-    return describe_current_exception();
-  }
-}
+std::string describe(std::exception_ptr error) { return grove::describe_exception(error); }
 
 }  // namespace detail
 

@@ -9,6 +9,7 @@
 // kPollInterval when turns are short, every kPollEvery turns when they are long.
 #pragma once
 
+#include <grove/diagnostics.hpp>
 #include <grove/green/detail/core.hpp>
 #include <grove/green/greenlet.hpp>
 
@@ -362,7 +363,9 @@ EhState* current_eh_globals() noexcept;
 void init_machine_state(GreenletBase* root) noexcept;
 
 // diagnostics.cpp
-void report(std::string_view message);
+// The hub's diagnostics: to the green sink if one is set, else to grove::report() (source
+// "green"). Messages start with "grove: ", which the standard line adds itself.
+void report(std::string_view message, Severity level = Severity::error);
 std::string describe(std::exception_ptr error);
 std::string describe_current_exception();
 

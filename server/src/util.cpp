@@ -1,8 +1,9 @@
 // Dates, logs, exception descriptions and listening sockets.
 #include "server_impl.hpp"
 
+#include <grove/diagnostics.hpp>
+
 #include <arpa/inet.h>
-#include <cxxabi.h>
 #include <atomic>
 #include <fcntl.h>
 #include <netdb.h>
@@ -85,27 +86,41 @@ int open_log_file(const std::string& path) {
 void Log::set_level(LogLevel level) noexcept { g_level.store(int(level), std::memory_order_relaxed); }
 LogLevel Log::level() noexcept { return LogLevel(g_level.load(std::memory_order_relaxed)); }
 
-void Log::write(LogLevel level, std::string_view message) {
-  if (!enabled(level) || level == LogLevel::off) return;
+namespace {
+
+// The error log's own line, the diagnostic sink's default writer for the server's records.
+void write_error_log(const Diagnostic& d) {
   char stamp[64];
   std::time_t t = std::time(nullptr);
   std::tm tm;
   ::localtime_r(&t, &tm);
   std::strftime(stamp, sizeof stamp, "%Y-%m-%d %H:%M:%S %z", &tm);
   std::string line;
-  line.reserve(message.size() + 64);
+  line.reserve(d.message.size() + 64);
   line += '[';
   line += stamp;
   line += "] [";
   line += std::to_string(::getpid());
   line += "] [";
-  line += to_string(level);
+  line += to_string(d.level);
   line += "] ";
-  line += message;
+  line += d.message;
   if (line.back() != '\n') line += '\n';
   auto& s = log_state();
   std::lock_guard lock(s.mu);
   write_all(s.error_fd, line);
+}
+
+}  // namespace
+
+// The error log is a view of grove's diagnostic sink (source "http"): a handler installed
+// with grove::set_diagnostic_handler receives the server's records; without one they go to
+// the error log as before.
+void Log::write(LogLevel level, std::string_view message) {
+  if (!enabled(level) || level == LogLevel::off) return;
+  static constexpr Severity kSeverity[] = {Severity::debug, Severity::info, Severity::warning,
+                                           Severity::error};
+  grove::report(Diagnostic{kSeverity[int(level)], "http", message, {}}, &write_error_log);
 }
 
 void Log::open_error_log(const std::string& path) {
@@ -244,21 +259,12 @@ std::string_view log_date() {
 }
 
 std::string describe_current_exception() {
-  std::string type = "unknown exception";
-  if (std::type_info* ti = abi::__cxa_current_exception_type()) {
-    int status = 0;
-    char* name = abi::__cxa_demangle(ti->name(), nullptr, nullptr, &status);
-    type = (status == 0 && name) ? name : ti->name();
-    std::free(name);
-  }
   try {
     throw;
-  } catch (const std::exception& e) {
-    return type + ": " + e.what();
-  } catch (const green::Timeout& t) {
-    return type + ": " + t.what();
+  } catch (const green::Timeout& t) {  // not a std::exception, but it says what expired
+    return grove::describe_current_exception() + ": " + t.what();
   } catch (...) {
-    return type;
+    return grove::describe_current_exception();
   }
 }
 

@@ -2,7 +2,7 @@
 // per-loop registry of pending tasks.
 #include "internal.hpp"
 
-#include <cxxabi.h>
+#include <grove/diagnostics.hpp>
 
 #include <algorithm>
 #include <atomic>
@@ -24,27 +24,9 @@ EventLoop& get_running_loop() {
 namespace detail {
 
 // --- diagnostics -------------------------------------------------------------------------
-namespace {
-std::string demangle(const char* name) {
-  int status = 0;
-  std::unique_ptr<char, void (*)(void*)> out(abi::__cxa_demangle(name, nullptr, nullptr, &status),
-                                             std::free);
-  return status == 0 && out ? std::string(out.get()) : std::string(name);
-}
-}  // namespace
-
 std::string describe(std::exception_ptr error) {
-  if (!error) return "no exception";
-  try {
-    std::rethrow_exception(error);
-  } catch (const CancelledError& e) {
-    return "grove::aio::CancelledError";
-  } catch (const std::exception& e) {
-    return demangle(typeid(e).name()) + ": " + e.what();
-  } catch (...) {
-    const std::type_info* t = abi::__cxa_current_exception_type();
-    return t ? demangle(t->name()) : std::string("unknown exception");
-  }
+  // A cancellation's message says nothing a reader of the warning needs.
+  return is_cancellation(error) ? "grove::aio::CancelledError" : describe_exception(error);
 }
 
 bool is_cancellation(std::exception_ptr error) noexcept {

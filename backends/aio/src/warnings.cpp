@@ -1,7 +1,7 @@
-// The process-wide warning sink.
+// aio's warnings: a view of the diagnostic sink (grove/diagnostics.hpp), source "aio".
 #include <grove/aio/errors.hpp>
+#include <grove/diagnostics.hpp>
 
-#include <cstdio>
 #include <mutex>
 #include <string>
 
@@ -28,7 +28,7 @@ void warn(std::string_view message) {
     handler(message);
     return;
   }
-  std::fprintf(stderr, "grove: warning: %.*s\n", int(message.size()), message.data());
+  report(Severity::warning, "aio", message);
 }
 
 }  // namespace grove::aio

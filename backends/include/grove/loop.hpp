@@ -265,7 +265,9 @@ class EventLoop {
 
   // --- errors --------------------------------------------------------------------------
   void set_exception_handler(ExceptionHandler handler) { handler_ = std::move(handler); }
-  // Passes an exception to the handler (the default prints it with its context).
+  // Passes an exception to the handler. Without one it goes to grove's diagnostic sink
+  // (grove/diagnostics.hpp): source "loop", level error, "exception in <context>: <type>:
+  // <what>" with the type demangled.
   void report_exception(std::exception_ptr error, std::string_view context);
 
   // --- fork --------------------------------------------------------------------------

@@ -114,7 +114,9 @@ bool warn(std::string id, std::string message);
 // Every warning emitted so far, in order.
 std::vector<Warning> warnings();
 // Replaces the sink and returns the previous one. The default sink (also restored by
-// passing an empty function) writes "grove: warning: <message>" to stderr.
+// passing an empty function) hands the warning to grove's diagnostic sink
+// (grove/diagnostics.hpp, source "compat"), whose default writes "grove: warning: <message>"
+// to stderr; grove::set_diagnostic_handler sees these with every other layer's reports.
 WarningSink set_warning_sink(WarningSink sink);
 
 // --- the real calls ---------------------------------------------------------------------

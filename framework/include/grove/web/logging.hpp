@@ -12,7 +12,9 @@
 namespace grove::web {
 
 // A named logger with a level and a replaceable sink (Flask's app.logger). Thread-safe.
-// The default sink writes "[2024-01-31 12:00:00] ERROR in <name>: <message>" to stderr.
+// Without a sink of its own a Logger reports to grove's diagnostic sink (grove/diagnostics.hpp,
+// source "web", Diagnostic::logger = its name), whose default writes
+// "[2024-01-31 12:00:00] ERROR in <name>: <message>" to stderr.
 class Logger {
  public:
   enum class Level { debug = 10, info = 20, warning = 30, error = 40, critical = 50 };
@@ -46,7 +48,8 @@ class Logger {
 };
 
 const char* level_name(Logger::Level level) noexcept;
-// "std::runtime_error: boom" for an exception_ptr (demangled type name).
+// "std::runtime_error: boom" for an exception_ptr: grove::describe_exception (demangled,
+// with nested exceptions).
 std::string describe_exception(std::exception_ptr error);
 
 // Flask's app.config: a JSON object with typed accessors. Defaults:

@@ -45,8 +45,10 @@ std::string hub_engine();
 std::string_view context_switch() noexcept;
 
 // Process-wide sink for the hub's diagnostics (a green thread that died of an exception,
-// a green thread that would not exit at thread exit). Default: one line on stderr.
-// Called on the hub's thread. Passing an empty function restores the default.
+// a green thread that would not exit at thread exit). Default: none, and the diagnostics
+// go to grove's diagnostic sink (grove/diagnostics.hpp, source "green"), which sees every
+// layer: prefer grove::set_diagnostic_handler. Called on the hub's thread. Passing an empty
+// function restores the default.
 using DiagnosticSink = std::function<void(std::string_view message)>;
 void set_diagnostic_sink(DiagnosticSink sink);
 
