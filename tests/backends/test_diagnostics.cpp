@@ -8,6 +8,9 @@
 #include <stdexcept>
 #include <string>
 #include <system_error>
+#include <thread>
+#include <vector>
+#include <atomic>
 
 using namespace grove;
 using namespace grove::test;
@@ -111,4 +114,20 @@ TEST_CASE("the loop's default exception report reaches the sink, demangled",
   REQUIRE(r.message.find("(anonymous namespace)::ParseFailure: in a callback") !=
           std::string::npos);
   REQUIRE(r.message.find("12ParseFailure") == std::string::npos);  // no mangled name
+}
+
+TEST_CASE("reports from several threads reach the sink while its handler is replaced",
+          "[diagnostics][tsan]") {
+  std::atomic<int> first{0}, second{0};
+  DiagnosticHandler before = set_diagnostic_handler([&](const Diagnostic&) { ++first; });
+  constexpr int kThreads = 4, kEach = 500;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t)
+    threads.emplace_back([] {
+      for (int i = 0; i < kEach; ++i) report(Severity::info, "test", "from a thread");
+    });
+  set_diagnostic_handler([&](const Diagnostic&) { ++second; });
+  for (auto& t : threads) t.join();
+  set_diagnostic_handler(std::move(before));
+  REQUIRE(first + second == kThreads * kEach);  // each record reached exactly one handler
 }
