@@ -4,6 +4,8 @@
 #   smoke     the main job (scripts/run.sh) built with every test and bench package hidden,
 #             then served and requested; a stop by SIGTERM must end it cleanly
 #             (scripts/smoke.sh)
+#   one-engine  builds with one engine only: libev (the conformance, aio, green, server and
+#             web suites) and libevent (the conformance suite)
 #   asan      the same under AddressSanitizer + UndefinedBehaviorSanitizer at -O0, and the
 #             coroutine and green-thread suites again at -O2
 #   tsan      the cross-thread tests ([tsan]) under ThreadSanitizer
@@ -41,6 +43,21 @@ run_release() {
 run_smoke() {
   stage "Smoke: the main job without test packages: build, serve, request, SIGTERM"
   scripts/smoke.sh
+}
+
+# Build-time engine selection: grove built with one engine, which is also the default. Only
+# the suites' targets are built (tests_<label>, tests/CMakeLists.txt); the conformance label
+# includes grove-info's checks of the engines built and of the "not built here" error.
+run_one_engine() {
+  stage "One engine: libev only (conformance, aio, green, server and web suites)"
+  TARGETS="tests_conformance tests_aio tests_green tests_server tests_web" \
+    LABELS="conformance|aio|green|server|web" \
+    build_and_test build/one-engine-libev -DCMAKE_BUILD_TYPE=Release \
+    -DGROVE_BACKENDS=libev -DGROVE_DEFAULT_BACKEND=libev
+  stage "One engine: libevent only (conformance suite)"
+  TARGETS="tests_conformance" LABELS="conformance" \
+    build_and_test build/one-engine-libevent -DCMAKE_BUILD_TYPE=Release \
+    -DGROVE_BACKENDS=libevent -DGROVE_DEFAULT_BACKEND=libevent -DGROVE_BUILD_EXAMPLES=OFF
 }
 
 run_asan() {
@@ -89,13 +106,13 @@ run_consumer() {
 }
 
 stages=("$@")
-[ ${#stages[@]} -gt 0 ] || stages=(release smoke asan tsan fuzz consumer)
+[ ${#stages[@]} -gt 0 ] || stages=(release smoke one-engine asan tsan fuzz consumer)
 timings=()
 for s in "${stages[@]}"; do
   started=$SECONDS
   case "$s" in
-    release|smoke|asan|tsan|fuzz|consumer) "run_${s//-/_}" ;;
-    *) echo "unknown stage '$s' (release, smoke, asan, tsan, fuzz, consumer)" >&2
+    release|smoke|one-engine|asan|tsan|fuzz|consumer) "run_${s//-/_}" ;;
+    *) echo "unknown stage '$s' (release, smoke, one-engine, asan, tsan, fuzz, consumer)" >&2
        exit 2 ;;
   esac
   timings+=("$s $(( (SECONDS - started) / 60 ))m$(( (SECONDS - started) % 60 ))s")

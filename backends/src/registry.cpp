@@ -1,4 +1,4 @@
-// Engine selection: the engines compiled in (config.hpp, from CMake), engines registered
+// Engine selection: the engines compiled in (grove_config.hpp, from CMake), engines registered
 // at run time (greenlet's `green`), GROVE_LOOP, and the build default.
 #include "core_loop.hpp"
 #include "grove_config.hpp"
@@ -62,7 +62,7 @@ std::string selected_backend() {
   auto names = built_backends();
   if (std::find(names.begin(), names.end(), env) == names.end())
     throw UnknownEngine(std::string("grove: GROVE_LOOP=") + env +
-                        " names an engine that is not built; built engines: " +
+                        " names an engine that is not built here; built engines: " +
                         joined(names));
   return env;
 }
