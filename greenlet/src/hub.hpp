@@ -92,7 +92,7 @@ class Hub {
   StackPool& stacks() noexcept { return stacks_; }
   HubMonitor& monitor() noexcept { return *monitor_; }
 
-  // --- scheduling (scheduler.cpp / hub.cpp) ---------------------------------------------
+  // --- scheduling (hub.cpp) --------------------------------------------------------------
   void start(GreenletBase* g);
   // Throws std::logic_error in the hub and the pending exception, if any (a switch point).
   void check_can_park();

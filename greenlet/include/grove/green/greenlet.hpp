@@ -1,9 +1,10 @@
 // Green threads: spawn, join, kill, sleep, current.
 //
-// A green thread is a function running on its own small stack (a Boost.Context fiber) on the
-// OS thread that spawned it. Green threads of one OS thread take turns: one runs until it
-// waits (sleep, I/O, a lock, join, ...), then the thread's hub runs the next. They never
-// migrate between OS threads, so errno and thread_local stay valid across a wait.
+// A green thread is a function running on its own small stack on the OS thread that spawned
+// it (switched by grove's own code on x86-64 Linux, by Boost.Context's fcontext elsewhere).
+// Green threads of one OS thread take turns: one runs until it waits (sleep, I/O, a lock,
+// join, ...), then the thread's hub runs the next. They never migrate between OS threads, so
+// errno and thread_local stay valid across a wait.
 //
 //   auto g = grove::green::spawn([](int x) { grove::green::sleep(10ms); return x * 2; }, 21);
 //   int v = g.join();   // 42; the caller (a green thread or the main context) waits
