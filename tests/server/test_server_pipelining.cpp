@@ -101,10 +101,17 @@ TEST_CASE("a pipelined request after Connection: close is not answered") {
 }
 
 TEST_CASE("pipelined bytes waiting behind a slow request do not make the hub spin") {
-  ServerThread st(numbered);
+  std::atomic<bool> in_application{false};
+  ServerThread st([&](Request& req) {
+    in_application = true;
+    return numbered(req);
+  });
   Socket s = Socket::tcp(st.port());
   s.send("GET /a-slow HTTP/1.1\r\nHost: t\r\n\r\n");
-  std::this_thread::sleep_for(5ms);  // the first request is in the application now
+  // Wait (up to a deadline) until the first request is in the application.
+  auto until = SteadyClock::now() + 5s;
+  while (!in_application && SteadyClock::now() < until) std::this_thread::sleep_for(1ms);
+  REQUIRE(in_application);
   // More requests arrive while it sleeps: the socket stays readable for 20 ms x 10.
   std::string more;
   for (int i = 0; i < 10; ++i) more += "GET /b-slow HTTP/1.1\r\nHost: t\r\n\r\n";
