@@ -189,7 +189,14 @@ bool Rule::match(std::string_view path, ViewArgs& out) const {
   return true;
 }
 
+namespace {
+thread_local std::uint64_t t_match_steps = 0;
+}  // namespace
+
+std::uint64_t detail::rule_match_steps() noexcept { return t_match_steps; }
+
 bool Rule::match_from(std::size_t index, std::string_view rest, ViewArgs& out, Memo& memo) const {
+  ++t_match_steps;
   if (index == parts_.size()) return rest.empty();
   const Part& part = parts_[index];
   if (!part.is_param) {

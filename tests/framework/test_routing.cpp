@@ -157,3 +157,30 @@ TEST_CASE("web: routing: several path parameters against a long path finish quic
   CHECK(args["b"] == "z");
   CHECK(args.get_int("n") == 7);
 }
+
+namespace {
+// Matching steps for `rule` against `path` (a path that does not match: every split tried).
+std::uint64_t steps_to_reject(const Rule& rule, const std::string& path) {
+  ViewArgs args;
+  const std::uint64_t before = grove::web::detail::rule_match_steps();
+  CHECK_FALSE(rule.match(path, args));
+  return grove::web::detail::rule_match_steps() - before;
+}
+}  // namespace
+
+// The backtracking memo's promise, counted rather than timed: doubling the path doubles the
+// steps (without the memo, four <path:..> parameters take about length^4 / 24 of them).
+TEST_CASE("web: routing: matching steps grow linearly with the path's length", "[routing]") {
+  for (const char* text : {"/<path:a>/<path:b>/<path:c>/<path:d>/end", "/<a>-<b>-<c>-<d>!"}) {
+    Rule rule(text);
+    const char fill = std::string_view(text).find("path") != std::string_view::npos ? '/' : '-';
+    std::uint64_t previous = 0;
+    for (std::size_t length : {64, 128, 256, 512}) {
+      const std::uint64_t steps = steps_to_reject(rule, "/" + std::string(length, fill) + "x");
+      INFO(text << ": " << length << " characters: " << steps << " steps");
+      CHECK(steps <= 4 * rule.parts().size() * length);  // a few per (part, offset)
+      if (previous) CHECK(steps <= 2 * previous + 2 * rule.parts().size());
+      previous = steps;
+    }
+  }
+}
