@@ -2,9 +2,14 @@
 // while green threads yield normally.
 #include "green_support.hpp"
 
+#include <sched.h>
 #include <time.h>
+#include <unistd.h>
 
+#include <atomic>
+#include <cstdio>
 #include <mutex>
+#include <thread>
 
 using namespace grove;
 using namespace grove::test;
@@ -104,4 +109,85 @@ TEST_CASE("the detector is off by default and switching it off stops the reports
   auto hog = green::spawn([] { busy_for(80ms); });
   hog.join();
   REQUIRE(captured.reports().empty());
+}
+
+namespace {
+
+// Pins the calling thread to one CPU for the scope, then restores its previous CPU set.
+class PinnedToCpu {
+ public:
+  explicit PinnedToCpu(int cpu) {
+    ::sched_getaffinity(0, sizeof saved_, &saved_);
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(cpu, &one);
+    ok_ = ::sched_setaffinity(0, sizeof one, &one) == 0;
+  }
+  ~PinnedToCpu() { ::sched_setaffinity(0, sizeof saved_, &saved_); }
+  bool ok() const { return ok_; }
+
+ private:
+  cpu_set_t saved_{};
+  bool ok_ = false;
+};
+
+bool schedstat_readable() {
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/self/task/%d/schedstat", int(::gettid()));
+  std::FILE* f = std::fopen(path, "r");
+  if (!f) return false;
+  unsigned long long on_cpu = 0, waiting = 0;
+  const bool ok = std::fscanf(f, "%llu %llu", &on_cpu, &waiting) == 2;
+  std::fclose(f);
+  return ok;
+}
+
+}  // namespace
+
+// A second CPU-bound thread pinned to the hub's CPU halves the green thread's share: it holds
+// the hub for well over the threshold of wall time but under it of CPU time. The wait for the
+// CPU is the machine's, not the program's, so nothing is reported.
+TEST_CASE("the blocking detector does not count time the hub's thread was preempted",
+          "[green][detector]") {
+  if (!schedstat_readable()) {
+    WARN("skipped: this kernel does not report run-queue waits (schedstat)");
+    return;
+  }
+  const int cpu = ::sched_getcpu();
+  PinnedToCpu pin(cpu);
+  REQUIRE(pin.ok());
+  std::atomic<bool> stop{false}, hog_running{false};
+  std::thread hog([&] {
+    PinnedToCpu same(cpu);
+    hog_running = true;
+    while (!stop) {
+    }
+  });
+  while (!hog_running) std::this_thread::yield();
+
+  CapturedReports captured;
+  constexpr auto threshold = 150ms;
+  green::enable_blocking_detector(threshold);
+  Duration wall{}, cpu_time{};
+  auto holder = green::spawn(green::SpawnOptions{"preempted"}, [&] {
+    const auto start = Clock::now();
+    const auto cpu_start = thread_cpu_time();
+    // Hold the hub for 2x the threshold of wall time, or until 0.8x of CPU time.
+    while (Clock::now() - start < 2 * threshold && thread_cpu_time() - cpu_start < 0.8 * threshold) {
+    }
+    wall = Clock::now() - start;
+    cpu_time = thread_cpu_time() - cpu_start;
+  });
+  holder.join();
+  green::sleep(2 * threshold / 5);  // two more samples of the watchdog
+  stop = true;
+  hog.join();
+  INFO("held the hub for " << std::chrono::duration_cast<std::chrono::milliseconds>(wall).count()
+                           << " ms of wall time, "
+                           << std::chrono::duration_cast<std::chrono::milliseconds>(cpu_time).count()
+                           << " ms of CPU time");
+  // The hold was a stall by the wall clock: without the discount it would be reported.
+  REQUIRE(wall >= 1.5 * threshold);
+  REQUIRE(cpu_time < threshold);
+  CHECK(captured.reports().empty());
 }
