@@ -140,6 +140,20 @@ struct Master {
     if (null_fd < 0) return;
     for (int fd : config.listen_fds) ::dup2(null_fd, fd);
     ::close(null_fd);
+    Log::write(LogLevel::debug, "master: let go of the listening sockets");
+  }
+
+  // At a stop, the listening sockets go first: once signalled, a worker may drain the accept
+  // queue and close its copy before this process runs again, and a copy still held here
+  // would then be the last, completing connections that nobody accepts and resetting them at
+  // exit.
+  void release_listeners_then_stop_workers() {
+    release_listeners();
+    for (auto& [pid, index] : children) {
+      ::kill(pid, SIGTERM);
+      Log::write(LogLevel::debug, "master: sent SIGTERM to worker " + std::to_string(index) +
+                                      " (pid " + std::to_string(pid) + ")");
+    }
   }
 
   int run() {
@@ -165,11 +179,7 @@ struct Master {
                                          ": stopping " + std::to_string(children.size()) + " worker(s) gracefully");
           stopping = true;
           deadline = Clock::now() + config.graceful_timeout + 5s;
-          // Let go first: once signalled, a worker may drain the accept queue and close its
-          // copy before this process runs again, and a copy still held here would then be
-          // the last, completing connections that nobody accepts and resetting them at exit.
-          release_listeners();
-          for (auto& [pid, index] : children) ::kill(pid, SIGTERM);
+          release_listeners_then_stop_workers();
         } else {
           for (auto& [pid, index] : children) ::kill(pid, SIGINT);  // their second signal: now
         }
@@ -204,8 +214,7 @@ struct Master {
           stopping = true;
           status_out = 1;
           deadline = now + config.graceful_timeout + 5s;
-          for (auto& [p, i] : children) ::kill(p, SIGTERM);
-          release_listeners();
+          release_listeners_then_stop_workers();
           continue;
         }
         Log::write(LogLevel::warning, "worker " + std::to_string(index) + " (pid " +

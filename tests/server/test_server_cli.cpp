@@ -170,3 +170,23 @@ TEST_CASE("the flag --workers 2: two processes serve, a crashed worker is replac
   // No worker is left behind.
   for (auto& p : pids) CHECK(::kill(std::stoi(p), 0) != 0);
 }
+
+// serve --workers: at SIGTERM the master lets go of its copies of the listening sockets before
+// it signals a worker. The other way round, a worker could drain the accept queue and close
+// its copy first, leaving the master's the last: connections completed that nobody accepts,
+// reset at the master's exit. The master's debug log shows the order.
+TEST_CASE("the flag --workers 2: the master lets go of the listeners before it signals a worker") {
+  TempDir dir;
+  int port = -1;
+  Child c = start_hello(dir.path, {"--workers", "2", "--log-level", "debug"}, nullptr, &port);
+  REQUIRE(get(port, "/").status == 200);
+  c.signal(SIGTERM);
+  CHECK(c.wait(15000ms) == 0);
+  const std::string log = c.log();
+  INFO(log);
+  const auto released = log.find("master: let go of the listening sockets");
+  const auto signalled = log.find("master: sent SIGTERM to worker");
+  REQUIRE(released != std::string::npos);
+  REQUIRE(signalled != std::string::npos);
+  CHECK(released < signalled);
+}
