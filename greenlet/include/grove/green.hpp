@@ -3,6 +3,9 @@
 // Everything in one include: green threads (spawn, join, kill, sleep, current), the hub's
 // fd wait, Timeout, Event/AsyncResult, Semaphore/Lock/RLock, Queue/Channel, Group/Pool,
 // run_in_thread, the `green` engine and the blocking detector. See docs/green.md.
+// The bridge to coroutines (green::wait(task), co_await on a green thread) is
+// <grove/green/aio.hpp>, because it needs grove::aio linked too; without it, those calls
+// fail to compile with a message naming that header.
 #pragma once
 
 #include <grove/green/blocking_detector.hpp>
@@ -15,3 +18,5 @@
 #include <grove/green/semaphore.hpp>
 #include <grove/green/thread_pool.hpp>
 #include <grove/green/timeout.hpp>
+
+#include <grove/green/detail/aio_bridge_guard.hpp>
