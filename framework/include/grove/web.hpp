@@ -15,4 +15,5 @@
 #include <grove/web/routing.hpp>
 #include <grove/web/scaffold.hpp>
 #include <grove/web/testing.hpp>
+#include <grove/web/urls.hpp>
 #include <grove/web/views.hpp>

@@ -31,6 +31,7 @@
 #include <grove/web/response.hpp>
 #include <grove/web/scaffold.hpp>
 #include <grove/web/testing.hpp>
+#include <grove/web/urls.hpp>
 #include <grove/web/views.hpp>
 
 #include <atomic>
@@ -144,6 +145,7 @@ class App : public Scaffold {
   friend class Scaffold;
   // The request cycle over a context made by handle() or the gateway.
   Response handle_context(std::shared_ptr<detail::RequestContext> ctx);
+  friend std::string url_for(const App& app, std::string_view endpoint, const Json& values);
   std::unique_ptr<Impl> impl_;
 };
 
