@@ -26,6 +26,10 @@ if(TARGET grove_tls)
   string(APPEND GROVE_CONFIG_EXTRA_DEPS "grove_require_openssl()\n")
   string(APPEND GROVE_PC_EXTRA_LIBS " -lssl -lcrypto")
 endif()
+if(TARGET grove_web AND NOT TARGET grove_tls)
+  string(APPEND GROVE_CONFIG_EXTRA_DEPS "grove_require_openssl()\n")
+  string(APPEND GROVE_PC_EXTRA_LIBS " -lcrypto")
+endif()
 
 configure_package_config_file(cmake/grove-config.cmake.in
   ${CMAKE_CURRENT_BINARY_DIR}/grove-config.cmake

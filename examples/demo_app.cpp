@@ -3,9 +3,11 @@
 //   grove-demo                         # compat on, green bridge, default engine, 127.0.0.1:8000
 //   grove-demo --bridge thread         # asgiref's model: works, slowly, and says why
 //   grove-demo --upstream http://127.0.0.1:9000 --workers 2 --access-log -
+//   grove-demo --config demo.json      # app.config from a JSON file ({"SECRET_KEY": "..."})
 //
 // Every standard serve flag applies (--bind, --workers, --backend, --compat/--no-compat,
-// the limits and timeouts, the logs; see --help). Routes:
+// the limits and timeouts, the logs; see --help), and web::serve's --config and --env-prefix.
+// Routes:
 //   GET  /hello                 Hello, World! (text/plain)
 //   GET  /json                  {"message":"Hello, World!"}
 //   GET  /sleep?ms=N            sync view, plain usleep(): cooperative only through compat
@@ -16,6 +18,7 @@
 //   POST /echo                  the body back, chunked or not
 //   GET  /stream?n=N            N chunks, streamed
 //   GET  /error                 throws; the app's error handler answers 500 with JSON
+//   GET  /visits                counts this client's visits in its session (needs SECRET_KEY)
 //
 // Built with GROVE_DEMO_AS_LIBRARY, this file provides make_demo_app() without main(), so
 // the test suite drives the very same app through the test client.
@@ -145,6 +148,11 @@ void make_demo_app(web::App& app, std::shared_ptr<DemoOptions> options) {
   });
 
   app.route("/error", []() -> web::Response { throw std::runtime_error("the /error route always fails"); });
+  app.route("/visits", [] {
+    std::int64_t n = web::session().get<std::int64_t>("visits", 0) + 1;
+    web::session()["visits"] = n;
+    return web::Response::text(std::to_string(n));
+  });
   app.errorhandler(500, [](const web::HTTPException& e) {
     std::string detail = "internal error";
     if (auto* ise = dynamic_cast<const web::InternalServerError*>(&e); ise && ise->original_exception()) {
@@ -204,6 +212,6 @@ int main(int argc, char** argv) {
           "/fanout-sync against this same server waits for its own /delay until it times out. "
           "Drop --no-compat");
   };
-  return grove::http::serve(app.application(), argc, argv, std::move(serve));
+  return web::serve(app, argc, argv, std::move(serve));
 }
 #endif

@@ -11,7 +11,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 jobs=${GROVE_JOBS:-$(nproc)}
-all_targets=(fuzz_http_parser fuzz_http_response fuzz_router fuzz_query_form fuzz_tls_session)
+all_targets=(fuzz_http_parser fuzz_http_response fuzz_router fuzz_query_form fuzz_tls_session
+             fuzz_session_cookie)
 
 seconds=60
 fast=0

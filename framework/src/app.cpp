@@ -372,6 +372,7 @@ struct Cycle {
     try {
       for (auto* s : scopes_inner_first())
         for (auto it = s->after.rbegin(); it != s->after.rend(); ++it) call_erased(app, *it, &rv, req);
+      detail::save_session(app, ctx, rv);  // after the hooks, as Flask's process_response
     } catch (...) {
       if (!from_error_handler) throw;
       app.logger.exception("Request finalizing failed with an error while handling an error",

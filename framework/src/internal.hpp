@@ -26,6 +26,8 @@ struct RouteEntry {
   explicit RouteEntry(std::string r) : rule(std::move(r)) {}
 };
 
+struct SessionSlot;  // sessions.cpp
+
 // One allocation per request: the context holds the request it made (the gateway's), or
 // keeps alive the one it was given (App::handle).
 struct RequestContext : std::enable_shared_from_this<RequestContext> {
@@ -34,6 +36,7 @@ struct RequestContext : std::enable_shared_from_this<RequestContext> {
   const RouteEntry* route = nullptr;
   std::optional<Request> own;
   std::shared_ptr<Request> kept;
+  std::shared_ptr<SessionSlot> session;  // made when the session or flashes are first used
 };
 
 // Binds a request context to the calling execution context (OS thread, or green thread under

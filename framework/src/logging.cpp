@@ -9,7 +9,6 @@
 #include <memory>
 #include <typeinfo>
 
-extern char** environ;
 
 namespace grove::web {
 
@@ -77,40 +76,6 @@ Logger::Level Logger::level() const {
 Logger::Sink Logger::set_sink(Sink sink) {
   std::lock_guard lock(mutex_);
   return std::exchange(sink_, std::move(sink));
-}
-
-// --- Config ---------------------------------------------------------------------------------
-
-Config::Config() {
-  values_ = Json::object();
-  values_["DEBUG"] = false;
-  values_["TESTING"] = false;
-  values_["PROPAGATE_EXCEPTIONS"] = nullptr;
-  values_["MAX_CONTENT_LENGTH"] = nullptr;
-  values_["JSON_MAX_DEPTH"] = static_cast<std::int64_t>(Json::kDefaultMaxDepth);
-}
-
-std::size_t Config::from_env(std::string_view prefix) {
-  std::size_t n = 0;
-  for (char** e = environ; e && *e; ++e) {
-    std::string_view kv(*e);
-    if (!kv.starts_with(prefix)) continue;
-    auto eq = kv.find('=');
-    if (eq == std::string_view::npos) continue;
-    std::string key(kv.substr(prefix.size(), eq - prefix.size()));
-    std::string_view value = kv.substr(eq + 1);
-    try {
-      values_[key] = Json::parse(value);
-    } catch (const JsonError&) {
-      values_[key] = std::string(value);
-    }
-    ++n;
-  }
-  return n;
-}
-
-void Config::update(const Json& object) {
-  for (const auto& [k, v] : object.as_object()) values_[k] = v;
 }
 
 }  // namespace grove::web

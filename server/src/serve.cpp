@@ -387,7 +387,12 @@ int serve(Application app, int argc, char** argv, ServeOptions options) {
     std::fprintf(stderr, "%s: error: %s\n", program.c_str(), one_line(e.what()).c_str());
     return 2;
   }
-  if (options.configure) options.configure(cfg);
+  try {
+    if (options.configure) options.configure(cfg);
+  } catch (const std::exception& e) {  // the program's own configuration (web::serve's --config)
+    std::fprintf(stderr, "%s: error: %s\n", program.c_str(), one_line(e.what()).c_str());
+    return 2;
+  }
 
   if (!backend.empty()) ::setenv("GROVE_LOOP", backend.c_str(), 1);
   std::string engine;

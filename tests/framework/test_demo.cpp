@@ -155,4 +155,48 @@ TEST_CASE("web: demo: the thread bridge warns once and still answers every reque
   CHECK(out.find("blocks the OS thread that runs the hub") != std::string::npos);
 }
 
+TEST_CASE("web: demo: --config loads app.config and a bad file stops it naming the file", "[demo][config]") {
+  {
+    DemoProcess demo({});
+    auto r = http_get(demo.url("/visits"));
+    CHECK(r.status == 500);  // no SECRET_KEY: the session says so
+    CHECK(Json::parse(r.body)["detail"].as_string().find("SECRET_KEY") != std::string::npos);
+  }
+  char path[] = "/tmp/grove-demo-config-XXXXXX";
+  int fd = ::mkstemp(path);
+  REQUIRE(fd >= 0);
+  std::string text = R"({"SECRET_KEY": "demo test key", "SESSION_COOKIE_NAME": "demo"})";
+  REQUIRE(::write(fd, text.data(), text.size()) == ssize_t(text.size()));
+  ::close(fd);
+  {
+    DemoProcess demo({"--config", path});
+    auto first = http_get(demo.url("/visits"));
+    CHECK(first.body == "1");
+    std::string cookie = first.header("Set-Cookie");
+    REQUIRE(cookie.starts_with("demo="));
+    auto second = http({"GET", demo.url("/visits"), {"Cookie: " + cookie.substr(0, cookie.find(';'))}});
+    CHECK(second.body == "2");
+  }
+  std::string bad = std::string(path) + ".missing";
+  for (const std::string& file : {bad, std::string(path)}) {
+    if (file == path) {
+      FILE* f = std::fopen(path, "w");
+      std::fputs("{\"SECRET_KEY\": ", f);  // cut short
+      std::fclose(f);
+    }
+    std::string cmd = std::string(GROVE_DEMO_PATH) + " --bind 127.0.0.1:0 --config " + file + " 2>&1; echo rc=$?";
+    FILE* p = ::popen(cmd.c_str(), "r");
+    REQUIRE(p);
+    std::string out;
+    char buf[512];
+    while (std::size_t n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
+    ::pclose(p);
+    INFO(out);
+    CHECK(out.find("error: config file " + file) != std::string::npos);
+    CHECK(out.find("rc=2") != std::string::npos);
+    CHECK(out.find("listening") == std::string::npos);
+  }
+  std::remove(path);
+}
+
 #endif  // GROVE_DEMO_PATH

@@ -154,7 +154,7 @@ TEST_CASE("web: url_for: _external uses the request's scheme and host, else SERV
   CHECK_THROWS_AS(url_for("index"), std::logic_error);
 }
 
-TEST_CASE("web: redirect: 3xx with Location and a link; abort(redirect(...)) answers with it", "[urls]") {
+TEST_CASE("web: redirect: 3xx with Location and a link, and abort(redirect(...)) answers with it", "[urls]") {
   App app;
   app.route("/old", [] { return redirect(url_for("new")); });
   app.route("/new", {"GET"}, [] { return "new"; }, "new");

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <grove/web/app.hpp>
+#include <grove/web/config.hpp>
 #include <grove/web/datastructures.hpp>
 #include <grove/web/exceptions.hpp>
 #include <grove/web/json.hpp>
@@ -14,6 +15,9 @@
 #include <grove/web/response.hpp>
 #include <grove/web/routing.hpp>
 #include <grove/web/scaffold.hpp>
+#include <grove/web/serve.hpp>
+#include <grove/web/sessions.hpp>
+#include <grove/web/signing.hpp>
 #include <grove/web/testing.hpp>
 #include <grove/web/urls.hpp>
 #include <grove/web/views.hpp>

@@ -30,6 +30,7 @@
 #include <grove/web/request.hpp>
 #include <grove/web/response.hpp>
 #include <grove/web/scaffold.hpp>
+#include <grove/web/sessions.hpp>
 #include <grove/web/testing.hpp>
 #include <grove/web/urls.hpp>
 #include <grove/web/views.hpp>
@@ -72,6 +73,8 @@ class App : public Scaffold {
 
   Config config;
   Logger logger;
+  // Where web::session() lives; empty: the signed cookie (SecureCookieSessionInterface).
+  std::shared_ptr<SessionInterface> session_interface;
 
   // How a coroutine returned by a view, hook or error handler is run from the synchronous
   // request cycle. Read at every such call. Default: web::thread_bridge.

@@ -1,6 +1,7 @@
-// app.logger and app.config.
+// app.logger (app.config is in grove/web/config.hpp).
 #pragma once
 
+#include <grove/web/config.hpp>
 #include <grove/web/json.hpp>
 
 #include <exception>
@@ -51,30 +52,5 @@ const char* level_name(Logger::Level level) noexcept;
 // "std::runtime_error: boom" for an exception_ptr: grove::describe_exception (demangled,
 // with nested exceptions).
 std::string describe_exception(std::exception_ptr error);
-
-// Flask's app.config: a JSON object with typed accessors. Defaults:
-//   DEBUG false, TESTING false, PROPAGATE_EXCEPTIONS null (follows TESTING),
-//   MAX_CONTENT_LENGTH null (the server's limit applies), JSON_MAX_DEPTH 64.
-class Config {
- public:
-  Config();
-
-  Json& operator[](std::string_view key) { return values_[key]; }
-  const Json* find(std::string_view key) const { return values_.find(key); }
-  bool contains(std::string_view key) const { return values_.contains(key); }
-  template <class T>
-  T get(std::string_view key, T fallback) const {
-    return values_.value<T>(key, std::move(fallback));
-  }
-  // Loads every environment variable PREFIX<KEY>=value as config[KEY]; values that parse as
-  // JSON (numbers, true/false, quoted strings, ...) are stored parsed, others as strings.
-  // Returns how many were loaded.
-  std::size_t from_env(std::string_view prefix = "GROVE_WEB_");
-  void update(const Json& object);
-  const Json& values() const noexcept { return values_; }
-
- private:
-  Json values_;
-};
 
 }  // namespace grove::web
