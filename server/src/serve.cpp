@@ -138,9 +138,12 @@ struct Master {
   void release_listeners() {
     int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (null_fd < 0) return;
-    for (int fd : config.listen_fds) ::dup2(null_fd, fd);
+    std::size_t released = 0;
+    for (const auto* fds : {&config.listen_fds, &config.tls_listen_fds})
+      for (int fd : *fds) released += ::dup2(null_fd, fd) == fd;
     ::close(null_fd);
-    Log::write(LogLevel::debug, "master: let go of the listening sockets");
+    Log::write(LogLevel::debug,
+               "master: let go of the listening sockets (" + std::to_string(released) + ")");
   }
 
   // At a stop, the listening sockets go first: once signalled, a worker may drain the accept

@@ -149,3 +149,28 @@ TEST_CASE("TLS start-up errors name the file and the problem") {
   CHECK(run_command(hello + " --bind https://127.0.0.1:0", &out) == 2);
   CHECK(out.find("an https:// bind needs --certfile and --keyfile") != std::string::npos);
 }
+
+// serve --workers with a plain and a TLS listener: at SIGTERM the master lets go of both
+// before it signals a worker (a TLS listener it kept would complete connections nobody
+// accepts, reset at its exit), and HTTPS is served by the workers until then.
+TEST_CASE("the flag --workers 2 with a TLS listener: the master lets go of every listener") {
+  TempDir dir;
+  grove::test::TestCertificates certs;
+  Child child = start_hello(dir.path, {"--certfile", certs.server.cert, "--keyfile", certs.server.key,
+                                       "--bind", "127.0.0.1:0", "--bind", "https://127.0.0.1:0",
+                                       "--workers", "2", "--log-level", "debug"});
+  int tls = https_port(child.log());
+  REQUIRE(tls > 0);
+  std::string out;
+  CHECK(run_command("curl -sS --cacert " + certs.ca.cert + " https://localhost:" + std::to_string(tls) + "/", &out) == 0);
+  CHECK(out == "Hello, World!");
+  child.signal(SIGTERM);
+  CHECK(child.wait(15000ms) == 0);
+  const std::string log = child.log();
+  INFO(log);
+  const auto released = log.find("master: let go of the listening sockets (2)");
+  const auto signalled = log.find("master: sent SIGTERM to worker");
+  REQUIRE(released != std::string::npos);
+  REQUIRE(signalled != std::string::npos);
+  CHECK(released < signalled);
+}
