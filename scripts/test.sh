@@ -9,7 +9,7 @@
 #   asan      the same under AddressSanitizer + UndefinedBehaviorSanitizer at -O0, and the
 #             coroutine and green-thread suites again at -O2
 #   tsan      the cross-thread tests ([tsan]) under ThreadSanitizer
-#   fuzz      each libFuzzer target (tests/fuzz) for 60 s under ASan+UBSan (scripts/fuzz.sh;
+#   fuzz      each libFuzzer target (tests/fuzz) for 30 s under ASan+UBSan (scripts/fuzz.sh;
 #             GROVE_FUZZ_SECONDS changes the time)
 #   consumer  installs grove and builds a small project against it (CMake and pkg-config)
 # Usage: scripts/test.sh [stage ...]   (default: every stage, in that order)
@@ -83,8 +83,8 @@ run_tsan() {
 }
 
 run_fuzz() {
-  stage "Fuzz: each libFuzzer target for ${GROVE_FUZZ_SECONDS:-60} s under ASan+UBSan"
-  scripts/fuzz.sh --seconds "${GROVE_FUZZ_SECONDS:-60}"
+  stage "Fuzz: each libFuzzer target for ${GROVE_FUZZ_SECONDS:-30} s under ASan+UBSan"
+  scripts/fuzz.sh --seconds "${GROVE_FUZZ_SECONDS:-30}"
 }
 
 run_consumer() {
