@@ -107,6 +107,18 @@ macro(grove_require_openssl)
   endif()
 endmacro()
 
+# zlib: WebSocket permessage-deflate (grove::http).
+macro(grove_require_zlib)
+  if(NOT TARGET ZLIB::ZLIB)
+    find_package(ZLIB QUIET)
+    if(NOT TARGET ZLIB::ZLIB)
+      grove_missing("zlib" "zlib1g-dev")
+    endif()
+    # Visible to every directory (the tests link it too), found once.
+    set_target_properties(ZLIB::ZLIB PROPERTIES IMPORTED_GLOBAL TRUE)
+  endif()
+endmacro()
+
 # --- database client libraries (the tests' real servers, and the clients layer) ---------
 macro(grove_find_libpq)
   grove_pkg_target(libpq libpq)

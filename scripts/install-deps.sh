@@ -4,15 +4,17 @@
 # Packages already present are left alone; apt-get runs only when something is missing.
 set -euo pipefail
 
-# libssl-dev: OpenSSL 3, the server's TLS (issue 14).
+# libssl-dev: OpenSSL 3, the server's TLS (issue 14) and the WebSocket handshake's SHA-1.
+# zlib1g-dev: WebSocket permessage-deflate (issue 15).
 build_pkgs=(cmake g++ make pkg-config libev-dev libevent-dev libasio-dev
             libboost-context-dev libcurl4-openssl-dev libcli11-dev curl
-            libssl-dev)
+            libssl-dev zlib1g-dev)
 # postgresql and redis-server: real servers the database tests start on loopback
 # (scripts/test-services.sh); libpq-dev and libhiredis-dev: the clients those tests drive.
 # openssl: the command the TLS tests use as an independent verifier and client (s_client).
+# python3-websockets: a real WebSocket client (with permessage-deflate) for the server tests.
 test_pkgs=(openssl catch2 python3 clang libclang-rt-14-dev nginx-light clang-format-14
-           postgresql redis-server libpq-dev libhiredis-dev)
+           postgresql redis-server libpq-dev libhiredis-dev python3-websockets)
 bench_pkgs=(libbenchmark-dev libboost-fiber-dev libst-dev wrk nginx-light
             python3-gevent python3-flask python3-asgiref
             python3-psycopg2 python3-psycogreen)
