@@ -53,6 +53,20 @@ macro(grove_find_libevent)
   endif()
 endmacro()
 
+# liburing (Debian liburing-dev): the io_uring engine. Found at configure time; whether the
+# kernel allows io_uring is a run-time question the engine answers (backends/engines/io_uring.cpp).
+macro(grove_find_io_uring)
+  grove_pkg_target(liburing liburing)
+  if(TARGET grove_deps::liburing AND NOT TARGET grove_deps::io_uring)
+    add_library(grove_deps::io_uring INTERFACE IMPORTED GLOBAL)
+    target_link_libraries(grove_deps::io_uring INTERFACE grove_deps::liburing)
+  endif()
+  set(io_uring_FOUND FALSE)
+  if(TARGET grove_deps::io_uring)
+    set(io_uring_FOUND TRUE)
+  endif()
+endmacro()
+
 macro(grove_find_asio)
   if(NOT TARGET grove_deps::asio)
     find_path(GROVE_ASIO_INCLUDE asio.hpp)

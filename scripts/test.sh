@@ -5,7 +5,7 @@
 #             then served and requested; a stop by SIGTERM must end it cleanly
 #             (scripts/smoke.sh)
 #   one-engine  builds with one engine only: libev (the conformance, aio, green, server and
-#             web suites) and libevent (the conformance suite)
+#             web suites), libevent and io_uring (the conformance suite each)
 #   asan      the same under AddressSanitizer + UndefinedBehaviorSanitizer at -O0, and the
 #             coroutine and green-thread suites again at -O2
 #   tsan      the cross-thread tests ([tsan]) under ThreadSanitizer
@@ -58,6 +58,11 @@ run_one_engine() {
   TARGETS="tests_conformance" LABELS="conformance" \
     build_and_test build/one-engine-libevent -DCMAKE_BUILD_TYPE=Release \
     -DGROVE_BACKENDS=libevent -DGROVE_DEFAULT_BACKEND=libevent -DGROVE_BUILD_EXAMPLES=OFF
+  # io_uring as the sole engine and default: also the "no other engine to fall back to" case.
+  stage "One engine: io_uring only (conformance suite)"
+  TARGETS="tests_conformance" LABELS="conformance" \
+    build_and_test build/one-engine-io_uring -DCMAKE_BUILD_TYPE=Release \
+    -DGROVE_BACKENDS=io_uring -DGROVE_DEFAULT_BACKEND=io_uring -DGROVE_BUILD_EXAMPLES=OFF
 }
 
 run_asan() {

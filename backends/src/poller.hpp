@@ -62,6 +62,11 @@ using PollerFactory = std::unique_ptr<Poller> (*)();
 std::unique_ptr<Poller> make_asio_poller();
 std::unique_ptr<Poller> make_libev_poller();
 std::unique_ptr<Poller> make_libevent_poller();
+std::unique_ptr<Poller> make_io_uring_poller();
+
+// make_loop(preferred), or, when that engine is built but unavailable here (EngineUnavailable),
+// the next built engine in the build's order that runs, with a warning (registry.cpp).
+std::unique_ptr<EventLoop> make_loop_or_fallback(std::string_view preferred);
 
 // The loop core over any poller (core_loop.cpp).
 std::unique_ptr<EventLoop> make_core_loop(std::unique_ptr<Poller> poller);

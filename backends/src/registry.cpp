@@ -3,6 +3,8 @@
 #include "core_loop.hpp"
 #include "grove_config.hpp"
 
+#include <grove/diagnostics.hpp>
+
 #include <algorithm>
 #include <cstdlib>
 #include <map>
@@ -29,6 +31,9 @@ struct Registry {
 #endif
 #if GROVE_HAVE_LIBEVENT
     engines["libevent"] = [] { return core_loop_of(&detail::make_libevent_poller); };
+#endif
+#if GROVE_HAVE_IO_URING
+    engines["io_uring"] = [] { return core_loop_of(&detail::make_io_uring_poller); };
 #endif
   }
 };
@@ -67,7 +72,49 @@ std::string selected_backend() {
   return env;
 }
 
-std::unique_ptr<EventLoop> make_loop() { return make_loop(selected_backend()); }
+std::unique_ptr<EventLoop> make_loop() {
+  const char* env = std::getenv("GROVE_LOOP");
+  if (env && *env) return make_loop(selected_backend());  // chosen: no fallback
+  return detail::make_loop_or_fallback(default_backend());
+}
+
+namespace detail {
+
+// The build's engines in its order of preference (GROVE_ENGINE_ORDER, from CMake).
+std::vector<std::string> engine_order() {
+  std::vector<std::string> names;
+  std::string_view order = GROVE_ENGINE_ORDER;
+  while (!order.empty()) {
+    const auto comma = order.find(',');
+    names.emplace_back(order.substr(0, comma));
+    order = comma == std::string_view::npos ? std::string_view{} : order.substr(comma + 1);
+  }
+  return names;
+}
+
+std::unique_ptr<EventLoop> make_loop_or_fallback(std::string_view preferred) {
+  try {
+    return make_loop(preferred);
+  } catch (const EngineUnavailable& unavailable) {
+    std::string tried = std::string(preferred);
+    for (const std::string& next : engine_order()) {
+      if (next == preferred) continue;
+      try {
+        auto loop = make_loop(next);
+        report(Severity::warning, "loop",
+               std::string(unavailable.what()) + "; the default engine '" +
+                   std::string(preferred) + "' is unavailable, using '" + next + "' instead");
+        return loop;
+      } catch (const EngineUnavailable&) {
+        tried += ", " + next;
+      }
+    }
+    throw EngineUnavailable(std::string(unavailable.what()) + "; no other built engine runs here either (tried " +
+                            tried + ")");
+  }
+}
+
+}  // namespace detail
 
 std::unique_ptr<EventLoop> make_loop(std::string_view engine) {
   EngineFactory factory = nullptr;

@@ -308,9 +308,20 @@ class UnknownEngine : public std::invalid_argument {
   using std::invalid_argument::invalid_argument;
 };
 
-// A new loop of the engine named by GROVE_LOOP, or of default_backend() if unset.
+// An engine that is built but cannot run here: io_uring on a kernel without it, or where
+// /proc/sys/kernel/io_uring_disabled or a seccomp policy forbids it. The message names the
+// reason.
+class EngineUnavailable : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// A new loop of the engine named by GROVE_LOOP, or of default_backend() if unset. An
+// unavailable default falls back to the next built engine that runs (in the build's order)
+// with a warning through the diagnostics sink; an engine named by GROVE_LOOP does not.
 std::unique_ptr<EventLoop> make_loop();
-// A new loop of the named engine; throws UnknownEngine if it was not built.
+// A new loop of the named engine; throws UnknownEngine if it was not built and
+// EngineUnavailable if it cannot run on this system.
 std::unique_ptr<EventLoop> make_loop(std::string_view engine);
 // Engines compiled in (and registered, e.g. "green" once greenlet/ is linked), sorted.
 std::vector<std::string> built_backends();
