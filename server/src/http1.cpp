@@ -125,8 +125,10 @@ std::optional<std::uint64_t> parse_uint(std::string_view s, int base = 10) {
 }  // namespace
 
 std::string check_response(const Response& resp) {
-  if (resp.status < 200 || resp.status > 999)
-    return "status " + std::to_string(resp.status) + " (only final statuses 200-999 can be returned)";
+  const bool upgrade = resp.status == 101 && resp.upgrade;  // 101 only with its protocol
+  if ((resp.status < 200 && !upgrade) || resp.status > 999)
+    return "status " + std::to_string(resp.status) +
+           " (only final statuses 200-999 can be returned, and 101 with Response::upgrade)";
   for (auto f : resp.headers)
     if (!valid_field_name(f.name) || !valid_field_value(f.value))
       return "invalid header field '" + std::string(f.name) + "' (CR, LF and controls are refused)";

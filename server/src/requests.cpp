@@ -91,6 +91,7 @@ bool Server::Impl::handle(Connection* c, Context& x) {
   bool failed = false;
   Response resp = detail::run_application(app, req, c->peer, failed);
   if (failed) ++stats.errors_5xx;
+  if (resp.status == 101 && resp.upgrade) return upgrade(c, x, req, resp);
   // Keep the connection? Not if the client or the application says close, the body
   // broke, or what is left of it is too much (or unknown) to drain.
   After after = x.framer.after_response(req.keep_alive(), true, stopping_ && x.in.empty());

@@ -261,6 +261,26 @@ void configure_tls(ServerConfig& cfg, const std::string& certfile, const std::st
     for (auto& b : cfg.binds) b = "https://" + b;
 }
 
+// The --ws-* flags (empty: keep the default).
+void configure_websocket(WebSocketSettings& ws, const std::string& max_message,
+                         const std::string& max_frame, const std::string& ping_interval,
+                         const std::string& ping_timeout, const std::string& idle_timeout) {
+  using std::chrono::duration_cast;
+  using ms = std::chrono::milliseconds;
+  if (!max_message.empty()) ws.max_message = std::size_t(parse_size("--ws-max-message", max_message));
+  if (!max_frame.empty()) ws.max_frame = std::size_t(parse_size("--ws-max-frame", max_frame));
+  if (!ping_interval.empty())
+    ws.ping_interval = duration_cast<ms>(parse_duration("--ws-ping-interval", ping_interval));
+  if (!ping_timeout.empty())
+    ws.ping_timeout = duration_cast<ms>(parse_duration("--ws-ping-timeout", ping_timeout));
+  if (!idle_timeout.empty())
+    ws.idle_timeout = duration_cast<ms>(parse_duration("--ws-idle-timeout", idle_timeout));
+  if (ws.max_message == 0 || ws.max_frame == 0)
+    throw std::invalid_argument("--ws-max-message and --ws-max-frame must be greater than zero");
+  if (ws.ping_interval > ms::zero() && ws.ping_timeout <= ms::zero())
+    throw std::invalid_argument("--ws-ping-timeout must be greater than zero while pings are on");
+}
+
 }  // namespace
 
 int serve(Application app, int argc, char** argv, ServeOptions options) {
@@ -284,6 +304,7 @@ int serve(Application app, int argc, char** argv, ServeOptions options) {
   std::string header_timeout, body_timeout, keepalive_timeout, write_timeout, graceful_timeout;
   std::string certfile, keyfile, ca_certs, cert_reqs = "none", ciphers, tls_min_version = "1.2";
   std::string handshake_timeout;
+  std::string ws_max_message, ws_max_frame, ws_ping_interval, ws_ping_timeout, ws_idle_timeout;
   std::string access_log = options.access_log, error_log = "-";
   std::string log_level(to_string(options.log_level));
   bool show_version = false;
@@ -330,6 +351,11 @@ int serve(Application app, int argc, char** argv, ServeOptions options) {
   cli.add_option("--ciphers", ciphers, "TLS 1.2 cipher list, OpenSSL syntax (default OpenSSL's)");
   cli.add_option("--tls-min-version", tls_min_version, "Lowest TLS version: 1.2 or 1.3 (default 1.2)");
   cli.add_option("--handshake-timeout", handshake_timeout, "Time from the accept to a finished TLS handshake (default 10s)");
+  cli.add_option("--ws-max-message", ws_max_message, "Largest WebSocket message, after decompression (default 1M)");
+  cli.add_option("--ws-max-frame", ws_max_frame, "Largest WebSocket frame payload (default 1M)");
+  cli.add_option("--ws-ping-interval", ws_ping_interval, "WebSocket ping interval; 0 turns pings off (default 20s)");
+  cli.add_option("--ws-ping-timeout", ws_ping_timeout, "Time for a WebSocket pong to arrive (default 20s)");
+  cli.add_option("--ws-idle-timeout", ws_idle_timeout, "Time without a WebSocket message before closing; 0: none (default 0)");
   cli.add_option("--access-log", access_log, "Access log (Combined Log Format): a file, or - for stderr");
   cli.add_option("--error-log", error_log, "Error log: a file, or - for stderr");
   cli.add_option("--log-level", log_level, "debug, info, warning, error or off")
@@ -373,6 +399,8 @@ int serve(Application app, int argc, char** argv, ServeOptions options) {
     if (compat && !compat_available())
       throw std::invalid_argument("--compat: this build has no grove::compat");
     if (!handshake_timeout.empty()) cfg.handshake_timeout = parse_duration("--handshake-timeout", handshake_timeout);
+    configure_websocket(cfg.websocket, ws_max_message, ws_max_frame, ws_ping_interval,
+                        ws_ping_timeout, ws_idle_timeout);
     configure_tls(cfg, certfile, keyfile, ca_certs, cert_reqs, ciphers, tls_min_version);
   } catch (const std::invalid_argument& e) {
     std::fprintf(stderr, "%s: error: %s\n", program.c_str(), one_line(e.what()).c_str());

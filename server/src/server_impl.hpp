@@ -84,6 +84,7 @@ class Buffer {
 
 struct Connection;
 struct Context;
+class UpgradedConnection;
 
 // Reads a request body from the connection through the framer (see Request::read).
 class ConnBodyReader final : public BodyReader {
@@ -137,6 +138,7 @@ struct Connection {
   bool refused = false;        // answered with an error of the server's: close lingering
   std::uint64_t linger_bytes = 0;  // read and dropped while lingering
   TimePoint linger_until;      // the end of the lingering close
+  UpgradedConnection* upgraded = nullptr;  // while an upgrade handler runs (WebSocket)
 };
 
 // A connection handed over to another protocol after an upgrade (WebSocket): its transport
@@ -310,6 +312,13 @@ struct Server::Impl {
   // server then forgets the connection as if it had closed, without closing the socket.
   // Runs on the connection's green thread, after the 101 response was flushed.
   detail::Handover hand_over(Connection* c, Context& x);
+
+  // --- upgrades: the connection lent to another protocol (upgrade.cpp) ------
+  // Answers 101 with the application's fields and runs resp.upgrade on this green thread
+  // over the connection's transport; the connection then closes (returns false).
+  bool upgrade(Connection* c, Context& x, Request& req, Response& resp);
+  // At a graceful stop: tells each running upgrade handler (a WebSocket says 1001).
+  void notify_upgraded_of_stop();
 
   // --- requests: framing to the application and back (requests.cpp) -------
   // Serves requests until the connection should idle (true) or close (false).

@@ -55,6 +55,7 @@ void Server::Impl::begin_stop(std::optional<Duration> timeout) {
     if (!l.unix_path.empty()) ::unlink(l.unix_path.c_str());
   }
   slot_free.set();
+  notify_upgraded_of_stop();
   // Idle connections: one whose request has arrived is served (then closed); the others
   // are closed now.
   for (int list = 0; list < 2; ++list) {

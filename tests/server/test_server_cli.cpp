@@ -20,7 +20,8 @@ TEST_CASE("the flag --help lists the standard flags and exits 0") {
   CHECK(hello_status("--help", &out) == 0);
   for (const char* flag : {"--bind", "--workers", "--backend", "--compat", "--no-compat", "--max-connections",
                            "--max-body", "--header-timeout", "--body-timeout", "--keepalive-timeout",
-                           "--write-timeout", "--access-log", "--log-level", "--version"})
+                           "--write-timeout", "--access-log", "--log-level", "--version", "--ws-max-message",
+                           "--ws-max-frame", "--ws-ping-interval", "--ws-ping-timeout", "--ws-idle-timeout"})
     CHECK(out.find(flag) != std::string::npos);
 }
 
@@ -38,7 +39,9 @@ TEST_CASE("a bad flag or value gives one line on stderr and exit status 2") {
   for (const char* args : {"--workers 0", "--workers many", "--bind nohost", "--bind 127.0.0.1:99999",
                            "--bind [::1", "--bind unix:", "--max-body 5X", "--max-body -1",
                            "--header-timeout soon", "--keepalive-timeout 0", "--log-level loud",
-                           "--backend nope", "--max-connections 0", "--no-such-flag", "--write-timeout 5h"}) {
+                           "--backend nope", "--max-connections 0", "--no-such-flag", "--write-timeout 5h",
+                           "--ws-max-message 0", "--ws-max-frame 2X", "--ws-ping-interval soon",
+                           "--ws-ping-interval 1s --ws-ping-timeout 0", "--ws-idle-timeout -1"}) {
     std::string out;
     INFO(args);
     CHECK(hello_status(args, &out) == 2);

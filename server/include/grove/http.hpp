@@ -14,3 +14,4 @@
 #include <grove/http/parser.hpp>
 #include <grove/http/serve.hpp>
 #include <grove/http/server.hpp>
+#include <grove/http/websocket.hpp>

@@ -12,6 +12,7 @@
 #include <grove/function.hpp>
 #include <grove/http/headers.hpp>
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -170,6 +171,45 @@ class BodyWriter {
   virtual void flush() = 0;
 };
 
+// What the server applies to WebSocket connections (`serve --ws-*`; docs/websocket.md).
+struct WebSocketSettings {
+  std::size_t max_message = 1024 * 1024;  // after decompression; more closes with 1009
+  std::size_t max_frame = 1024 * 1024;    // one frame's payload; more closes with 1009
+  // A ping every `ping_interval` while the handler waits in receive(); no pong within
+  // `ping_timeout` closes with 1011. Zero turns pings off.
+  std::chrono::milliseconds ping_interval{20000};
+  std::chrono::milliseconds ping_timeout{20000};
+  // No message from the client for this long closes with 1001. Zero: no limit.
+  std::chrono::milliseconds idle_timeout{0};
+  // How long close() waits for the client's Close.
+  std::chrono::milliseconds close_timeout{5000};
+};
+
+// The connection after a `101 Switching Protocols` response, as the server lends it to the
+// protocol the application switched to (ws::accept() builds a WebSocket on it). Used only
+// from the connection's green thread, inside Response::upgrade.
+class UpgradedStream {
+ public:
+  virtual ~UpgradedStream() = default;
+  enum class ReadStatus : std::uint8_t { data, end, timeout, stopping };
+  struct ReadResult {
+    ReadStatus status;
+    std::size_t bytes = 0;  // with data
+  };
+  // Reads what is available (bytes the client sent right after the upgrade request come
+  // first), waiting until `deadline` for something. `stopping`, once, when the server
+  // begins a graceful stop: the protocol should say goodbye (reads work on after it).
+  virtual ReadResult read(char* buf, std::size_t n,
+                          std::chrono::steady_clock::time_point deadline) = 0;
+  // Sends every byte, waiting at most the server's write timeout each time the client
+  // stops taking them. Throws std::runtime_error when the client is gone or too slow.
+  virtual void write(std::string_view bytes) = 0;
+  // The server's settings for WebSocket connections.
+  virtual const WebSocketSettings& websocket_settings() const noexcept = 0;
+  // The client's address, as Request::remote_addr() said.
+  virtual const std::string& peer() const noexcept = 0;
+};
+
 class Response {
  public:
   // Pushes the body into the writer; runs on the connection's green thread after the
@@ -184,6 +224,10 @@ class Response {
   std::string body;    // the body, unless `stream` is set
   Stream stream;       // a streamed body: sent chunked to HTTP/1.1 clients unless the
                        // application set Content-Length
+  // With status 101: after the head (and no body) is sent, the server runs this on the
+  // connection's green thread with the connection's byte stream, and closes the
+  // connection when it returns. ws::accept() sets it; the server answers `Upgrade` only so.
+  Function<void(UpgradedStream&)> upgrade;
 
   Response() = default;
   explicit Response(int status_code, std::string body_text = {},

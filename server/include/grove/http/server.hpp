@@ -79,6 +79,7 @@ struct ServerConfig {
   int backlog = 4096;
   bool compat = false;               // reported in the startup line; serve() patches
   std::string server_header = "grove";  // empty: no Server header
+  WebSocketSettings websocket;       // limits and timeouts of upgraded WebSocket connections
 };
 
 // What the server has done so far (for tests and diagnostics).

@@ -18,9 +18,12 @@
 #include <grove/http/gateway.hpp>
 #include <grove/http/headers.hpp>
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -63,9 +66,10 @@ struct DeflateOptions {
 
 struct Options {
   // The largest message (after decompression) and the largest frame payload accepted;
-  // more closes with 1009. `serve --ws-max-message`, `--ws-max-frame`.
-  std::size_t max_message = 1024 * 1024;
-  std::size_t max_frame = 1024 * 1024;
+  // more closes with 1009. 0: the server's (`serve --ws-max-message`, `--ws-max-frame`,
+  // 1 MiB each by default).
+  std::size_t max_message = 0;
+  std::size_t max_frame = 0;
   // Subprotocols the server speaks, best first; the first one the client offered is chosen.
   std::vector<std::string> subprotocols;
   DeflateOptions deflate;
@@ -113,5 +117,77 @@ Headers accept_headers(const Handshake& hs);
 // The answer to a refused handshake: its status and error, `Connection: close`, and for
 // 426 the `Sec-WebSocket-Version: 13` that tells the client what to speak.
 Response refusal(const Handshake& hs);
+
+// --- the connection ------------------------------------------------------------------------
+
+// Sending on (or closing again) a WebSocket that is closed: the code and reason it closed
+// with (1006 when the connection broke without a Close).
+class ConnectionClosed : public std::runtime_error {
+ public:
+  ConnectionClosed(std::uint16_t code, std::string reason);
+  std::uint16_t code() const noexcept { return code_; }
+  const std::string& reason() const noexcept { return reason_; }
+
+ private:
+  std::uint16_t code_;
+  std::string reason_;
+};
+
+struct Message {
+  std::string data;
+  bool binary = false;  // false: text (valid UTF-8)
+};
+
+// One WebSocket connection, used from the green thread the server runs its handler on:
+//
+//   Response echo(Request& req) {
+//     return ws::accept(req, [](ws::WebSocket& ws) {
+//       while (auto msg = ws.receive()) ws.send(*msg);
+//     });
+//   }
+//
+// receive() answers pings, sends the server's pings (WebSocketSettings::ping_interval) and
+// enforces the idle timeout while it waits; a protocol fault from the client closes with
+// its code (1002, 1007, 1009) and receive() returns nothing. send() blocks this green
+// thread only, while the client is slow, up to the server's write timeout.
+class WebSocket {
+ public:
+  WebSocket(UpgradedStream& stream, const Handshake& hs, const Options& opts);
+  ~WebSocket();
+  WebSocket(const WebSocket&) = delete;
+  WebSocket& operator=(const WebSocket&) = delete;
+
+  // The next message; nothing once the connection is closed (closed() is then true).
+  std::optional<Message> receive();
+  // The same, waiting at most `timeout`: nothing when it passes (closed() stays false).
+  std::optional<Message> receive(std::chrono::milliseconds timeout);
+  // Sends a text message (must be UTF-8), a binary one, or a received message back.
+  // Throws ConnectionClosed once the connection is closed or broke.
+  void send(std::string_view text);
+  void send_binary(std::string_view data);
+  void send(const Message& msg);
+  void ping(std::string_view payload = {});
+  // Sends a Close and waits (WebSocketSettings::close_timeout) for the client's. Does
+  // nothing if already closed. `code` must be one a peer may send (valid_close_code).
+  void close(std::uint16_t code = close_code::normal, std::string_view reason = {});
+
+  bool closed() const noexcept;
+  // How it closed: the client's code (or ours if we closed first); 1006 if it broke.
+  std::uint16_t close_code() const noexcept;
+  const std::string& close_reason() const noexcept;
+  const std::string& protocol() const noexcept;  // the negotiated subprotocol, or ""
+  bool compressed() const noexcept;               // permessage-deflate in use
+
+ private:
+  struct State;
+  std::unique_ptr<State> s_;
+};
+
+using Handler = Function<void(WebSocket&)>;
+
+// Accepts `req` as a WebSocket: a 101 response whose upgrade runs `handler` on the
+// connection's green thread (an exception from it closes with 1011; returning closes with
+// 1000), or the refusal() of a request check_handshake() refuses.
+Response accept(Request& req, Handler handler, Options opts = {});
 
 }  // namespace grove::http::ws
