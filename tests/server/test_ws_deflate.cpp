@@ -3,8 +3,9 @@
 #include <grove/http/detail/websocket_deflate.hpp>
 #include <grove/http/detail/websocket_frames.hpp>
 
+#include "ws_support.hpp"
+
 #include <catch2/catch.hpp>
-#include <zlib.h>
 
 #include <random>
 #include <vector>
@@ -14,6 +15,7 @@ using detail::Deflater;
 using detail::Inflater;
 using detail::Opcode;
 using detail::WsReader;
+using grove::http::test::raw_deflate;
 
 namespace {
 
@@ -32,23 +34,6 @@ WsReader::Config deflating(int bits = 15, bool no_takeover = false, std::size_t 
 std::string cframe(Opcode op, std::string_view payload, bool fin = true, bool rsv1 = false) {
   std::string out;
   detail::write_frame(out, op, payload, fin, rsv1, 0x01020304u);
-  return out;
-}
-
-// Raw DEFLATE by zlib itself with a sync flush and the tail removed, as a client sends.
-std::string zlib_compress(std::string_view data) {
-  z_stream z{};
-  REQUIRE(deflateInit2(&z, 9, Z_DEFLATED, -15, 9, Z_DEFAULT_STRATEGY) == Z_OK);
-  std::string out(deflateBound(&z, data.size()) + 64, '\0');
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-  z.avail_in = static_cast<uInt>(data.size());
-  z.next_out = reinterpret_cast<Bytef*>(out.data());
-  z.avail_out = static_cast<uInt>(out.size());
-  REQUIRE(deflate(&z, Z_SYNC_FLUSH) == Z_OK);
-  out.resize(out.size() - z.avail_out);
-  deflateEnd(&z);
-  REQUIRE(out.size() >= 4);
-  out.resize(out.size() - 4);
   return out;
 }
 
@@ -113,7 +98,7 @@ TEST_CASE("deflate: messages round-trip for every window and takeover setting") 
 
 TEST_CASE("deflate: uncompressed messages mix with compressed ones") {
   WsReader r(deflating());
-  std::string wire = cframe(Opcode::binary, zlib_compress("zipped"), true, true) +
+  std::string wire = cframe(Opcode::binary, raw_deflate("zipped"), true, true) +
                      cframe(Opcode::binary, "plain");
   auto ev = r.next(wire);
   REQUIRE(ev.kind == WsReader::Kind::binary);
@@ -125,7 +110,7 @@ TEST_CASE("deflate: uncompressed messages mix with compressed ones") {
 
 TEST_CASE("deflate: a zip bomb stops at the message limit with 1009") {
   std::string zeros(16 << 20, '\0');
-  std::string bomb = zlib_compress(zeros);
+  std::string bomb = raw_deflate(zeros);
   CHECK(bomb.size() < 64 * 1024);
   WsReader r(deflating(15, false, 1 << 20));
   std::string wire = cframe(Opcode::binary, bomb, true, true);
@@ -137,7 +122,7 @@ TEST_CASE("deflate: a zip bomb stops at the message limit with 1009") {
   CHECK(r.buffered() <= 2 * (1 << 20) + 2 * bomb.size());
 
   // The Inflater itself: exactly at the limit is fine, one byte more is not.
-  std::string payload = zlib_compress(std::string(1000, 'x'));
+  std::string payload = raw_deflate(std::string(1000, 'x'));
   std::string out;
   Inflater at(15, false);
   CHECK(at.inflate(payload, out, 1000) == Inflater::Result::ok);
@@ -157,7 +142,7 @@ TEST_CASE("deflate: corrupt data closes with 1002, bad UTF-8 inside with 1007") 
   CHECK(ev.code == 1002);
 
   WsReader r2(deflating());
-  auto ev2 = r2.next(cframe(Opcode::text, zlib_compress("ok \xc0\xaf"_b), true, true));
+  auto ev2 = r2.next(cframe(Opcode::text, raw_deflate("ok \xc0\xaf"_b), true, true));
   REQUIRE(ev2.kind == WsReader::Kind::error);
   CHECK(ev2.code == 1007);
 

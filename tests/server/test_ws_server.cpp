@@ -4,11 +4,10 @@
 // connection must go on working. On every engine.
 #include "server_support.hpp"
 #include "test_certs.hpp"
+#include "ws_support.hpp"
 
 #include <grove/http/detail/websocket_frames.hpp>
 #include <grove/http/websocket.hpp>
-
-#include <zlib.h>
 
 using namespace grove::http;
 using namespace grove::http::test;
@@ -157,20 +156,6 @@ void check_echo_still_works(int port) {
   REQUIRE(f);
   CHECK(f->first == 0x1);
   CHECK(f->second == "still here");
-}
-
-std::string raw_deflate(std::string_view data) {
-  z_stream z{};
-  REQUIRE(deflateInit2(&z, 9, Z_DEFLATED, -15, 9, Z_DEFAULT_STRATEGY) == Z_OK);
-  std::string out(deflateBound(&z, data.size()) + 64, '\0');
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-  z.avail_in = static_cast<uInt>(data.size());
-  z.next_out = reinterpret_cast<Bytef*>(out.data());
-  z.avail_out = static_cast<uInt>(out.size());
-  REQUIRE(deflate(&z, Z_SYNC_FLUSH) == Z_OK);
-  out.resize(out.size() - z.avail_out - 4);
-  deflateEnd(&z);
-  return out;
 }
 
 bool have_python_websockets() {
