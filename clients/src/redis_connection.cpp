@@ -2,9 +2,15 @@
 // bytes arrive; every wait is an aio socket operation bounded by the command's deadline.
 #include "redis_state.hpp"
 
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
-#include <system_error>
+#include <cerrno>
+#include <cstring>
 
 namespace grove::redis {
 
@@ -52,36 +58,100 @@ BusyGuard::BusyGuard(Connection::State* s) : s_(s) {
 }
 BusyGuard::~BusyGuard() { s_->busy = false; }
 
-aio::Task<void> send_all(Connection::State& s, std::string wire, TimePoint deadline) {
-  bool late = false;
+aio::Task<int> connect_tcp(std::string host, std::uint16_t port, Duration timeout, std::string endpoint) {
+  const TimePoint deadline = deadline_after(timeout);
+  std::string failure;
+  std::vector<aio::Address> addresses;
   try {
-    co_await s.socket.send(wire, left_until(deadline));
+    addresses = co_await aio::wait_for(aio::resolve(host, port), timeout);
   } catch (aio::TimeoutError&) {
-    late = true;
-  } catch (std::system_error& e) {
-    lost(s, e.code().message());
+    failure = "resolving " + host + " took longer than connect_timeout";
+  } catch (std::exception& e) {
+    failure = e.what();
   }
-  if (late) timed_out(s);
+  // Closes the socket unless it is handed over (also when the awaiting task is cancelled).
+  struct Owned {
+    int fd = -1;
+    ~Owned() {
+      if (fd >= 0) ::close(fd);
+    }
+  };
+  for (const aio::Address& a : addresses) {
+    Owned owned{::socket(a.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)};
+    const int fd = owned.fd;
+    if (fd < 0) {
+      failure = std::string("socket(): ") + std::strerror(errno);
+      continue;
+    }
+    int err = ::connect(fd, a.sockaddr_ptr(), a.length) == 0 ? 0 : errno;
+    if (err == EINPROGRESS) {
+      bool late = false;
+      try {
+        co_await aio::wait_writable(fd, left_until(deadline));
+      } catch (aio::TimeoutError&) {
+        late = true;
+      }
+      socklen_t len = sizeof err;
+      if (late) err = ETIMEDOUT;
+      else if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
+    }
+    if (err == 0) {
+      int one = 1;
+      ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);  // commands are small writes
+      owned.fd = -1;
+      co_return fd;
+    }
+    failure = a.to_string() + ": " + (err == ETIMEDOUT ? std::string("no answer within ") +
+                                                            std::to_string(ms(timeout)) +
+                                                            " ms (ConnectionOptions::connect_timeout)"
+                                                      : std::string(std::strerror(err)) +
+                                                            " (is redis-server running there?)");
+  }
+  throw ConnectionError("grove::redis: could not connect to " + endpoint + ": " + failure);
+}
+
+aio::Task<void> send_all(Connection::State& s, std::string wire, TimePoint deadline) {
+  std::size_t sent = 0;
+  while (sent < wire.size()) {
+    ssize_t n = ::send(s.fd, wire.data() + sent, wire.size() - sent, MSG_NOSIGNAL);
+    if (n > 0) {
+      sent += std::size_t(n);
+      continue;
+    }
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN && errno != EWOULDBLOCK) lost(s, std::strerror(errno));
+    bool late = false;
+    try {
+      co_await aio::wait_writable(s.fd, left_until(deadline));
+    } catch (aio::TimeoutError&) {
+      late = true;
+    }
+    if (late) timed_out(s);
+  }
 }
 
 aio::Task<Reply> read_reply(Connection::State& s, TimePoint deadline) {
   for (;;) {
     if (std::optional<Reply> r = s.parser.next()) co_return std::move(*r);
-    std::size_t n = 0;
+    // Read first, wait only when nothing is there: a pipelined reply is often already in.
+    ssize_t n = ::recv(s.fd, s.buffer.data(), s.buffer.size(), 0);
+    if (n > 0) {
+      s.parser.feed(std::string_view(s.buffer.data(), std::size_t(n)));
+      continue;
+    }
+    if (n == 0) lost(s, "the server closed the connection");
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN && errno != EWOULDBLOCK) lost(s, std::strerror(errno));
     bool late = false;
     try {
-      n = co_await s.socket.recv(s.buffer.data(), s.buffer.size(), left_until(deadline));
+      co_await aio::wait_readable(s.fd, left_until(deadline));
     } catch (aio::TimeoutError&) {
       late = true;
-    } catch (std::system_error& e) {
-      lost(s, e.code().message());
     }
     if (late) {
       if (s.parser.mid_reply()) timed_out(s);
       throw Timeout("grove::redis: nothing arrived from " + s.endpoint + " in time");
     }
-    if (n == 0) lost(s, "the server closed the connection");
-    s.parser.feed(std::string_view(s.buffer.data(), n));
   }
 }
 
@@ -128,6 +198,10 @@ std::string describe_handshake_error(const Url& url, const std::string& error) {
 
 }  // namespace
 
+Connection::State::~State() {
+  if (fd >= 0) ::close(fd);
+}
+
 Connection::Connection() noexcept = default;
 Connection::Connection(std::unique_ptr<State> state) noexcept : state_(std::move(state)) {}
 Connection::Connection(Connection&&) noexcept = default;
@@ -137,20 +211,9 @@ Connection::~Connection() = default;
 aio::Task<Connection> Connection::connect(std::string url_text, ConnectionOptions options) {
   const Url url = Url::parse(url_text);
   const TimePoint deadline = detail::deadline_after(options.connect_timeout);
-  aio::Socket socket;
+  int fd = co_await detail::connect_tcp(url.host, url.port, options.connect_timeout, url.redacted());
+  auto s = std::make_unique<State>(fd, options, url.redacted());
   std::string failure;
-  try {
-    socket = co_await aio::connect(url.host, url.port, options.connect_timeout);
-  } catch (aio::TimeoutError&) {
-    failure = "no answer within " + std::to_string(detail::ms(options.connect_timeout)) +
-              " ms (ConnectionOptions::connect_timeout)";
-  } catch (std::system_error& e) {
-    failure = std::string(e.what()) + " (is redis-server running there?)";
-  }
-  if (!failure.empty())
-    throw ConnectionError("grove::redis: could not connect to " + url.redacted() + ": " + failure);
-
-  auto s = std::make_unique<State>(std::move(socket), options, url.redacted());
   // The handshake in one round trip.
   std::string wire;
   std::size_t replies = 0;
@@ -255,16 +318,16 @@ aio::Task<std::int64_t> Connection::del(std::string key) {
   co_return r.as_integer();
 }
 
-bool Connection::is_open() const noexcept { return state_ && state_->socket.is_open(); }
+bool Connection::is_open() const noexcept { return state_ && state_->fd >= 0; }
 bool Connection::broken() const noexcept { return !state_ || state_->broken; }
 bool Connection::busy() const noexcept { return state_ && state_->busy; }
 int Connection::protocol() const noexcept { return state_ ? state_->protocol : 0; }
 const ConnectionOptions& Connection::options() const { return state_->options; }
 
 bool Connection::healthy() {
-  if (!state_ || state_->broken || state_->busy || !state_->socket.is_open()) return false;
+  if (!state_ || state_->broken || state_->busy || state_->fd < 0) return false;
   // An idle connection has nothing to read: readable means closed (a restart) or out of step.
-  pollfd p{state_->socket.fd(), POLLIN, 0};
+  pollfd p{state_->fd, POLLIN, 0};
   if (::poll(&p, 1, 0) != 0 || state_->parser.buffered() != 0) {
     state_->broken = true;
     return false;

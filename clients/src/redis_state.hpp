@@ -9,8 +9,12 @@
 
 namespace grove::redis {
 
+// The socket is a plain non-blocking fd, each wait a fresh aio::wait_readable/writable on
+// whatever loop runs the command: a pooled connection serves coroutine views of many
+// requests, and the green bridge runs each request on a loop of its own (an aio::Socket
+// stays bound to its first loop).
 struct Connection::State {
-  aio::Socket socket;
+  int fd = -1;
   Parser parser;
   ConnectionOptions options;
   std::string endpoint;  // redacted URL, for messages
@@ -19,14 +23,21 @@ struct Connection::State {
   bool busy = false;
   std::vector<char> buffer = std::vector<char>(64 * 1024);
 
-  State(aio::Socket s, ConnectionOptions o, std::string where)
-      : socket(std::move(s)), parser(o.limits), options(o), endpoint(std::move(where)) {}
+  State(int socket_fd, ConnectionOptions o, std::string where)
+      : fd(socket_fd), parser(o.limits), options(o), endpoint(std::move(where)) {}
+  ~State();
+  State(const State&) = delete;
+  State& operator=(const State&) = delete;
 };
 
 namespace detail {
 
 // A point to finish by; TimePoint::max() for none.
 TimePoint deadline_after(Duration d);
+
+// A connected non-blocking TCP socket to one of `host`'s addresses, within `timeout`.
+// Throws ConnectionError saying where and why.
+aio::Task<int> connect_tcp(std::string host, std::uint16_t port, Duration timeout, std::string endpoint);
 
 // Marks a connection busy for one operation: a second concurrent one, an empty or a broken
 // connection are usage errors that say what to do.

@@ -148,3 +148,22 @@ TEST_CASE("redis pool: open() is the place for start-up errors", "[redis][pool]"
     CHECK_THROWS_AS(redis::Pool({.url = url_of(*server), .max_size = 0}), std::invalid_argument);
   });
 }
+
+TEST_CASE("redis pool: a pooled connection serves tasks on different loops, one after another",
+          "[redis][pool]") {
+  // The green bridge runs each request's coroutine view on a loop of its own, while the pool
+  // and its connections outlive them all.
+  Service* server = grove::test::redis();
+  if (!server) return;
+  redis::Pool pool({.url = url_of(*server), .max_size = 1});
+  std::string key = unique_key("loops");
+  for (int i = 1; i <= 3; ++i) {
+    std::int64_t n = run([&]() -> aio::Task<std::int64_t> {
+      redis::Reply r = co_await pool.command("INCR", key);
+      co_return r.as_integer();
+    });
+    CHECK(n == i);
+  }
+  CHECK(pool.size() == 1);
+  CHECK(pool.discarded() == 0);
+}

@@ -1,6 +1,8 @@
-// A Redis connection driven by the running grove::aio loop: commands and replies go through
-// an aio::Socket, never blocking the loop (on every engine, and in green threads through
-// green::wait).
+// A Redis connection driven by the running grove::aio loop: a non-blocking socket whose
+// every wait is an aio readiness await on the loop running the command, so the loop is
+// never blocked (on every engine, in green threads through green::wait) and a pooled
+// connection can serve tasks of different loops one after another (the green bridge runs
+// each request on a loop of its own).
 //
 //   aio::Task<void> f() {
 //     redis::Connection conn = co_await redis::Connection::connect("redis://127.0.0.1:6379/0");
