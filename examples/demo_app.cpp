@@ -4,6 +4,7 @@
 //   grove-demo --bridge thread         # asgiref's model: works, slowly, and says why
 //   grove-demo --upstream http://127.0.0.1:9000 --workers 2 --access-log -
 //   grove-demo --config demo.json      # app.config from a JSON file ({"SECRET_KEY": "..."})
+//   grove-demo --database-url "host=127.0.0.1 dbname=app" --redis-url redis://127.0.0.1:6379
 //
 // Every standard serve flag applies (--bind, --workers, --backend, --compat/--no-compat,
 // the limits and timeouts, the logs; see --help), and web::serve's --config and --env-prefix.
@@ -19,9 +20,16 @@
 //   GET  /stream?n=N            N chunks, streamed
 //   GET  /error                 throws; the app's error handler answers 500 with JSON
 //   GET  /visits                counts this client's visits in its session (needs SECRET_KEY)
+//   GET  /db?ms=N               coroutine view: pg_sleep through grove::pg's pool (--database-url)
+//   GET  /db-sync?ms=N          plain view: the same through unmodified libpq, under compat
+//   GET  /counter?name=x        coroutine view: INCR through grove::redis's pool (--redis-url)
+// The database routes exist when grove-demo is built with the database clients
+// (GROVE_BUILD_CLIENTS) and their flag is given; without a flag it needs no database.
 //
 // Built with GROVE_DEMO_AS_LIBRARY, this file provides make_demo_app() without main(), so
 // the test suite drives the very same app through the test client.
+#include "demo_app.hpp"
+
 #include <grove/aio.hpp>
 #include <grove/compat.hpp>
 #include <grove/green.hpp>
@@ -30,6 +38,9 @@
 
 #ifndef GROVE_DEMO_AS_LIBRARY
 #include <CLI/CLI.hpp>
+#endif
+#ifdef GROVE_DEMO_DATABASES
+#include "demo_databases.hpp"
 #endif
 #include <curl/curl.h>
 #include <unistd.h>
@@ -43,11 +54,6 @@
 namespace web = grove::web;
 namespace aio = grove::aio;
 using namespace std::chrono_literals;
-
-struct DemoOptions {
-  std::string upstream;          // "" = this server (the first --bind, else the request's Host)
-  bool async_teardown = false;   // also register a coroutine teardown hook
-};
 
 namespace {
 
@@ -167,6 +173,14 @@ void make_demo_app(web::App& app, std::shared_ptr<DemoOptions> options) {
   });
 
   if (options->async_teardown) app.teardown_request(&async_teardown_hook);
+#ifdef GROVE_DEMO_DATABASES
+  add_database_routes(app, {options->database_url, options->redis_url, options->db_pool_size});
+#else
+  if (!options->database_url.empty() || !options->redis_url.empty())
+    throw std::invalid_argument(
+        "--database-url and --redis-url need a grove-demo built with the database clients "
+        "(cmake -DGROVE_BUILD_CLIENTS=ON, with libpq-dev from scripts/install-deps.sh test)");
+#endif
 }
 
 #ifndef GROVE_DEMO_AS_LIBRARY
@@ -186,10 +200,17 @@ int main(int argc, char** argv) {
     c->add_option("--upstream", options->upstream,
                   "Base URL the fan-out routes fetch /delay from (default: this server)");
     c->add_flag("--async-teardown", options->async_teardown, "Also register a coroutine teardown_request hook");
+    c->add_option("--database-url", options->database_url,
+                  "PostgreSQL for /db and /db-sync (libpq connection string or postgresql:// URI)");
+    c->add_option("--redis-url", options->redis_url, "Redis for /counter (redis://host:port/db)");
+    c->add_option("--db-pool-size", options->db_pool_size, "Connections per database pool (default 100)");
   };
   serve.configure = [&](grove::http::ServerConfig& config) {
     app.async_to_sync = web::bridge_from_name(bridge);
     make_demo_app(app, options);
+#ifdef GROVE_DEMO_DATABASES
+    check_databases({options->database_url, options->redis_url, options->db_pool_size});
+#endif
     // The fan-outs' default upstream is this server: prefer its first TCP address.
     if (options->upstream.empty() && !config.binds.empty()) {
       const std::string& b = config.binds.front();

@@ -1,6 +1,7 @@
 // grove-demo: its routes through the test client and over HTTP, and the combination cases
 // (compat on with the green bridge, the same with a coroutine teardown hook, the thread
 // bridge's warning).
+#include "demo_app.hpp"
 #include "http_support.hpp"
 
 #include <grove/aio.hpp>
@@ -8,11 +9,6 @@
 using namespace grove::web;
 using namespace grove::web::test;
 
-struct DemoOptions {
-  std::string upstream;
-  bool async_teardown = false;
-};
-void make_demo_app(App& app, std::shared_ptr<DemoOptions> options);
 
 namespace {
 std::size_t count(const std::string& text, std::string_view what) {

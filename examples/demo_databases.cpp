@@ -1,0 +1,148 @@
+// grove-demo's database routes: grove::pg and grove::redis pools for the coroutine views,
+// a small stack of libpq connections for the plain one.
+#include "demo_databases.hpp"
+
+#include <grove/aio.hpp>
+#include <grove/pg.hpp>
+#include <grove/redis.hpp>
+
+#include <libpq-fe.h>
+
+#include <algorithm>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+namespace web = grove::web;
+namespace aio = grove::aio;
+namespace pg = grove::pg;
+namespace redis = grove::redis;
+using namespace std::chrono_literals;
+
+namespace {
+
+int ms_arg(const web::Request& req) { return std::clamp(req.args().get_as<int>("ms", 0), 0, 60'000); }
+
+web::Response unavailable(const std::exception& e) {
+  return web::Response(web::Json{{"error", "Service Unavailable"}, {"detail", e.what()}, {"status", 503}}, 503);
+}
+
+const char* const kSleepSql = "SELECT pg_sleep($1::float8 / 1000) IS NULL AS slept, pg_backend_pid() AS pid";
+
+aio::Task<web::Response> db_view(std::shared_ptr<pg::Pool> pool, int ms) {
+  try {
+    pg::Result r = co_await pool->query(kSleepSql, ms);
+    co_return web::Response(web::Json{{"ms", ms}, {"pid", r[0].get<std::int64_t>("pid")}});
+  } catch (const pg::Error& e) {
+    co_return unavailable(e);
+  }
+}
+
+// Unmodified libpq, blocking calls and all: under compat they yield to the hub.
+class LibpqConnections {
+ public:
+  LibpqConnections(std::string conninfo, std::size_t keep) : conninfo_(std::move(conninfo)), keep_(keep) {}
+  ~LibpqConnections() {
+    for (PGconn* c : idle_) PQfinish(c);
+  }
+
+  web::Response sleep(int ms) {
+    PGconn* conn = take();
+    if (PQstatus(conn) != CONNECTION_OK) {
+      std::string error = PQerrorMessage(conn);
+      PQfinish(conn);
+      return unavailable(std::runtime_error("libpq: " + error));
+    }
+    std::string param = std::to_string(ms);
+    const char* values[] = {param.c_str()};
+    PGresult* res = PQexecParams(conn, kSleepSql, 1, nullptr, values, nullptr, nullptr, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+      std::string error = PQresultErrorMessage(res);
+      PQclear(res);
+      give_back(conn);
+      return unavailable(std::runtime_error("libpq: " + error));
+    }
+    long long pid = std::atoll(PQgetvalue(res, 0, 1));
+    PQclear(res);
+    give_back(conn);
+    return web::Response(web::Json{{"ms", ms}, {"pid", pid}});
+  }
+
+ private:
+  PGconn* take() {
+    {
+      std::lock_guard lock(mutex_);
+      if (!idle_.empty()) {
+        PGconn* c = idle_.back();
+        idle_.pop_back();
+        return c;
+      }
+    }
+    return PQconnectdb(conninfo_.c_str());  // cooperative under compat
+  }
+  void give_back(PGconn* conn) {
+    if (PQstatus(conn) == CONNECTION_OK) {
+      std::lock_guard lock(mutex_);
+      if (idle_.size() < keep_) {
+        idle_.push_back(conn);
+        return;
+      }
+    }
+    PQfinish(conn);
+  }
+
+  std::string conninfo_;
+  std::size_t keep_;
+  std::mutex mutex_;
+  std::vector<PGconn*> idle_;
+};
+
+aio::Task<web::Response> counter_view(std::shared_ptr<redis::Pool> pool, std::string name) {
+  try {
+    redis::Reply r = co_await pool->command("INCR", "grove-demo:counter:" + name);
+    co_return web::Response(web::Json{{"name", name}, {"count", r.as_integer()}});
+  } catch (const redis::Error& e) {
+    co_return unavailable(e);
+  }
+}
+
+aio::Task<void> connect_once(DatabaseOptions o) {
+  if (!o.database_url.empty()) {
+    try {
+      co_await pg::Connection::connect(o.database_url, {.connect_timeout = 5s});
+    } catch (const pg::Error& e) {
+      throw std::runtime_error(std::string("--database-url: ") + e.what());
+    }
+  }
+  if (!o.redis_url.empty()) {
+    try {
+      co_await redis::Connection::connect(o.redis_url, {.connect_timeout = 5s});
+    } catch (const redis::Error& e) {
+      throw std::runtime_error(std::string("--redis-url: ") + e.what());
+    }
+  }
+}
+
+}  // namespace
+
+void add_database_routes(web::App& app, const DatabaseOptions& options) {
+  if (!options.database_url.empty()) {
+    auto pool = std::make_shared<pg::Pool>(pg::PoolOptions{
+        .conninfo = options.database_url, .max_size = options.pool_size, .acquire_timeout = 10s});
+    app.route("/db", [pool](web::Request& req) { return db_view(pool, ms_arg(req)); });
+    auto libpq = std::make_shared<LibpqConnections>(options.database_url, options.pool_size);
+    app.route("/db-sync", [libpq](web::Request& req) { return libpq->sleep(ms_arg(req)); });
+  }
+  if (!options.redis_url.empty()) {
+    auto pool = std::make_shared<redis::Pool>(redis::PoolOptions{
+        .url = options.redis_url, .max_size = options.pool_size, .acquire_timeout = 10s});
+    app.route("/counter", [pool](web::Request& req) {
+      return counter_view(pool, req.args().get("name", "default"));
+    });
+  }
+}
+
+void check_databases(const DatabaseOptions& options) {
+  if (options.database_url.empty() && options.redis_url.empty()) return;
+  aio::run(connect_once(options));
+}

@@ -1,0 +1,121 @@
+// grove-demo's database routes against the real PostgreSQL and Redis of
+// scripts/test-services.sh: /db (coroutine view, grove::pg), /db-sync (plain view, unmodified
+// libpq under compat) and /counter (grove::redis), over HTTP with libcurl; their concurrency;
+// and the start-up errors of a wrong password and an unreachable Redis.
+#include "demo_app.hpp"
+#include "http_support.hpp"
+#include "services.hpp"
+
+#include <grove/aio.hpp>
+
+using namespace grove::web;
+using namespace grove::web::test;
+
+#ifdef GROVE_DEMO_PATH
+
+namespace {
+
+std::string redis_url(const grove::test::Service& s) {
+  return "redis://127.0.0.1:" + std::to_string(s.port());
+}
+
+// Runs grove-demo with `args` expecting it to refuse to start; returns its output and status.
+std::string failed_start(const std::string& args) {
+  std::string cmd = std::string(GROVE_DEMO_PATH) + " --bind 127.0.0.1:0 " + args + " 2>&1; echo rc=$?";
+  FILE* p = ::popen(cmd.c_str(), "r");
+  REQUIRE(p);
+  std::string out;
+  char buf[512];
+  while (std::size_t n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
+  ::pclose(p);
+  return out;
+}
+
+// `n` concurrent GETs of `route`; how many answered 200, and the wall time.
+std::pair<int, double> concurrent(DemoProcess& demo, const std::string& route, int n) {
+  std::vector<CurlRequest> reqs(n, CurlRequest{"GET", demo.url(route)});
+  auto start = std::chrono::steady_clock::now();
+  auto results = http_parallel(reqs);
+  double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  int ok = 0;
+  for (auto& r : results) {
+    if (r.status == 200) ++ok;
+    else UNSCOPED_INFO(r.status << " " << r.body << " " << r.error);
+  }
+  return {ok, ms};
+}
+
+}  // namespace
+
+TEST_CASE("web: demo: /db, /db-sync and /counter against real servers", "[demo][databases]") {
+  auto* pg = grove::test::postgres();
+  auto* redis = grove::test::redis();
+  if (!pg || !redis) return;
+  DemoProcess demo({"--database-url", pg->conninfo_tcp(), "--redis-url", redis_url(*redis),
+                    "--db-pool-size", "60"});
+  for (const char* route : {"/db?ms=10", "/db-sync?ms=10"}) {
+    INFO(route);
+    auto r = http_get(demo.url(route));
+    REQUIRE(r.status == 200);
+    auto j = Json::parse(r.body);
+    CHECK(j["ms"].as_int() == 10);
+    CHECK(j["pid"].as_int() > 0);
+  }
+  std::string name = "t" + std::to_string(::getpid());
+  auto first = Json::parse(http_get(demo.url("/counter?name=" + name)).body);
+  auto second = Json::parse(http_get(demo.url("/counter?name=" + name)).body);
+  CHECK(first["count"].as_int() == 1);
+  CHECK(second["count"].as_int() == 2);
+  CHECK(second["name"].as_string() == name);
+
+  // Fifty at once overlap in each view: about 0.3 s each, 15 s one after another.
+  for (const char* route : {"/db?ms=300", "/db-sync?ms=300"}) {
+    INFO(route);
+    auto [ok, ms] = concurrent(demo, route, 50);
+    INFO("50 concurrent took " << ms << " ms");
+    CHECK(ok == 50);
+    CHECK(ms < 7500);
+  }
+  auto [ok, ms] = concurrent(demo, "/counter?name=" + name, 200);
+  CHECK(ok == 200);
+  CHECK(Json::parse(http_get(demo.url("/counter?name=" + name)).body)["count"].as_int() == 203);
+  CHECK(demo.output().find("warning") == std::string::npos);
+}
+
+TEST_CASE("web: demo: a wrong database password or an unreachable Redis stops it at start-up",
+          "[demo][databases]") {
+  auto* pg = grove::test::postgres();
+  auto* redis = grove::test::redis();
+  if (!pg || !redis) return;
+  std::string out = failed_start("--database-url '" + pg->conninfo_password("wrong") + "'");
+  INFO(out);
+  CHECK(out.find("error: --database-url: ") != std::string::npos);
+  CHECK(out.find("password authentication failed") != std::string::npos);
+  CHECK(out.find("rc=2") != std::string::npos);
+  CHECK(out.find("listening") == std::string::npos);
+
+  grove::aio::Listener l = grove::aio::Listener::bind("127.0.0.1", 0);
+  std::uint16_t closed = l.port();
+  l.close();
+  std::string out2 = failed_start("--redis-url redis://127.0.0.1:" + std::to_string(closed));
+  INFO(out2);
+  CHECK(out2.find("error: --redis-url: ") != std::string::npos);
+  CHECK(out2.find("refused") != std::string::npos);
+  CHECK(out2.find("rc=2") != std::string::npos);
+}
+
+TEST_CASE("web: demo: a database that goes away gives 503 and the demo keeps serving", "[demo][databases]") {
+  auto* redis = grove::test::redis();
+  if (!redis) return;
+  DemoProcess demo({"--redis-url", redis_url(*redis)});
+  CHECK(http_get(demo.url("/counter?name=away")).status == 200);
+  redis->stop();
+  auto r = http_get(demo.url("/counter?name=away"));
+  CHECK(r.status == 503);
+  CHECK(Json::parse(r.body)["detail"].as_string().find("grove::redis") != std::string::npos);
+  CHECK(http_get(demo.url("/hello")).status == 200);
+  REQUIRE(redis->start() == 0);
+  CHECK(http_get(demo.url("/counter?name=away")).status == 200);
+}
+
+#endif  // GROVE_DEMO_PATH
