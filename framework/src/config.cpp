@@ -26,6 +26,7 @@ Config::Config() {
   values_["TESTING"] = false;
   values_["PROPAGATE_EXCEPTIONS"] = nullptr;
   values_["MAX_CONTENT_LENGTH"] = nullptr;
+  values_["SEND_FILE_MAX_AGE_DEFAULT"] = nullptr;
   values_["JSON_MAX_DEPTH"] = static_cast<std::int64_t>(Json::kDefaultMaxDepth);
 }
 

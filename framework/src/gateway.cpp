@@ -9,6 +9,15 @@
 
 namespace grove::web {
 
+namespace {
+// The server's body errors as the framework's exceptions (error handlers see those).
+[[noreturn]] void rethrow_as_http_exception(const grove::http::HttpError& e) {
+  if (e.status() == 413) throw RequestEntityTooLarge(e.what());
+  if (e.status() == 400) throw BadRequest(e.what());
+  throw HTTPException(e.status(), e.what());
+}
+}  // namespace
+
 grove::http::Response App::operator()(grove::http::Request& hreq) {
   if (!impl_deployment_checked()) {
     check_deployment(grove::compat::patched() != grove::compat::Patch::none, green::in_green_thread());
@@ -30,9 +39,7 @@ grove::http::Response App::operator()(grove::http::Request& hreq) {
           try {
             return hreq.read_body(limit);
           } catch (const grove::http::HttpError& e) {
-            if (e.status() == 413) throw RequestEntityTooLarge(e.what());
-            if (e.status() == 400) throw BadRequest(e.what());
-            throw HTTPException(e.status(), e.what());
+            rethrow_as_http_exception(e);
           }
         },
         length);
@@ -52,6 +59,8 @@ grove::http::Response App::operator()(grove::http::Request& hreq) {
         w.flush();
       }
     };
+  } else if (r.has_file()) {
+    out.file = r.take_file();
   } else {
     out.body = r.take_data();
   }

@@ -1,3 +1,4 @@
+#include <grove/http/detail/http1.hpp>
 #include <grove/web/app.hpp>
 #include <grove/web/response.hpp>
 
@@ -57,6 +58,7 @@ std::string Response::mimetype() const { return media_type(headers.get("Content-
 
 void Response::set_data(std::string body) {
   body_ = std::move(body);
+  file_ = {};
   source_ = nullptr;
   async_source_ = nullptr;
 }
@@ -67,7 +69,18 @@ aio::Task<void> next_chunk(std::optional<std::string>* out, Response::AsyncSourc
 }
 }  // namespace
 
+void Response::set_file(grove::http::FileBody body) {
+  body_.clear();
+  source_ = nullptr;
+  async_source_ = nullptr;
+  file_ = std::move(body);
+}
+
 const std::string& Response::get_data() {
+  if (file_) {
+    grove::http::detail::append_file(body_, file_);
+    file_ = {};
+  }
   if (async_source_) {
     if (!has_request_context())
       throw std::logic_error(

@@ -343,6 +343,7 @@ void Server::Impl::send_file(Connection* c, Buffer& out, int file, off_t offset,
     auto r = detail::with_transport(c->transport, [&](auto& t) { return t.send_file(file, offset, n); });
     if (r.status == detail::IoResult::Status::done) {
       if (r.bytes == 0) throw detail::ConnectionLost("the file ended before the bytes to send");
+      if (std::holds_alternative<detail::PlainTransport>(c->transport)) stats.sendfile_bytes += r.bytes;
       n -= r.bytes;
       continue;
     }

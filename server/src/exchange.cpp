@@ -60,6 +60,7 @@ struct StringSink {
   std::string* bytes;
   std::string& out() { return *bytes; }
   void flush(std::string_view extra) { bytes->append(extra); }
+  void send_file(const FileBody& f) { append_file(*bytes, f); }
 };
 
 // The body of a request from the rest of the input; the end of the input before the end

@@ -2,6 +2,8 @@
 
 #include "chars.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstring>
 
@@ -250,6 +252,10 @@ std::string Request::read_body(std::size_t limit) {
 }
 
 // --- Response --------------------------------------------------------------------------
+
+OpenFile::~OpenFile() {
+  if (fd_ >= 0) ::close(fd_);
+}
 
 Response::Response(int status_code, std::string body_text, std::string_view content_type)
     : status(status_code), body(std::move(body_text)) {

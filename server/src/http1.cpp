@@ -2,7 +2,12 @@
 // decision, response planning and the response reader (grove/http/detail/http1.hpp).
 #include <grove/http/detail/http1.hpp>
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
 
 namespace grove::http::detail {
 
@@ -134,6 +139,8 @@ std::string check_response(const Response& resp) {
       return "invalid header field '" + std::string(f.name) + "' (CR, LF and controls are refused)";
   if (!valid_field_value(resp.reason) || resp.reason.find('\n') != std::string::npos)
     return "invalid reason phrase";
+  if (int(resp.streaming()) + int(resp.has_file()) + int(!resp.body.empty()) > 1)
+    return "more than one body (set one of body, stream and file)";
   if (resp.streaming()) {
     if (auto cl = resp.headers.get("content-length"); cl && !parse_uint(*cl))
       return "invalid Content-Length for a streamed body";
@@ -147,11 +154,14 @@ ResponsePlan plan_response(const Response& resp, int minor, bool is_head, bool k
   plan.is_head = is_head;
   plan.has_body = resp.status != 204 && resp.status != 304;
   plan.streaming = resp.streaming() && plan.has_body;
+  plan.file = resp.has_file() && plan.has_body;
   if (auto conn = resp.headers.get("connection")) {
     std::string_view v = *conn;
     if (v.size() >= 5 && iequals(v.substr(0, 5), "close")) keep = false;
   }
-  if (!plan.streaming) {
+  if (resp.has_file()) {
+    plan.length = resp.file.length;
+  } else if (!plan.streaming) {
     plan.length = resp.body.size();
   } else if (auto cl = resp.headers.get("content-length")) {
     plan.length = parse_uint(*cl).value_or(0);
@@ -164,6 +174,24 @@ ResponsePlan plan_response(const Response& resp, int minor, bool is_head, bool k
   }
   plan.keep = keep;
   return plan;
+}
+
+void append_file(std::string& out, const FileBody& f) {
+  std::size_t at = out.size();
+  out.resize(at + std::size_t(f.length));
+  std::uint64_t done = 0;
+  while (done < f.length) {
+    ssize_t n = ::pread(f.file->fd(), out.data() + at + done, std::size_t(f.length - done),
+                        off_t(f.offset + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      out.resize(at);
+      throw std::runtime_error(n == 0 ? "the file ended before the bytes of the response body"
+                                      : std::string("cannot read the file of a response body: ") +
+                                            std::strerror(errno));
+    }
+    done += std::uint64_t(n);
+  }
 }
 
 std::string error_body(int status, std::string_view reason) {

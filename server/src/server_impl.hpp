@@ -264,6 +264,9 @@ struct Server::Impl {
     Buffer* buffer;
     Buffer& out() { return *buffer; }
     void flush(std::string_view extra) { server->flush(c, *buffer, extra); }
+    void send_file(const FileBody& f) {
+      server->send_file(c, *buffer, f.file->fd(), off_t(f.offset), std::size_t(f.length));
+    }
   };
 
   detail::HeadDefaults head_defaults() const { return {cfg.server_header, detail::http_date()}; }
@@ -304,8 +307,9 @@ struct Server::Impl {
   // A readable 400 in plain HTTP for a plain request on a TLS port (as nginx answers it).
   void answer_plain_http(Connection* c);
   // Sends `out`, then `n` bytes of `file` from `offset`, with no copy through user space
-  // on a plain transport (the static-file and upload features build on it). Throws
-  // ConnectionLost.
+  // on a plain transport (sendfile(2); pread + TLS records on TLS). A response's FileBody
+  // goes out through it. Throws ConnectionLost, also when the file ended early (it shrank
+  // after the response was made): the client sees the response cut short.
   void send_file(Connection* c, Buffer& out, int file, off_t offset, std::size_t n);
   // Hands an active connection over to another protocol after an upgrade: the transport
   // and the input buffered past the upgrade request move out (no byte is copied); the

@@ -40,6 +40,7 @@ struct StringSink {
   std::string bytes;
   std::string& out() { return bytes; }
   void flush(std::string_view extra) { bytes.append(extra); }
+  void send_file(const grove::http::FileBody& f) { grove::http::detail::append_file(bytes, f); }
 };
 
 std::vector<std::string_view> split(std::string_view s) {

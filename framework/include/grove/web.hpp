@@ -9,6 +9,7 @@
 #include <grove/web/config.hpp>
 #include <grove/web/datastructures.hpp>
 #include <grove/web/exceptions.hpp>
+#include <grove/web/files.hpp>
 #include <grove/web/json.hpp>
 #include <grove/web/logging.hpp>
 #include <grove/web/request.hpp>

@@ -15,6 +15,7 @@
 #pragma once
 
 #include <grove/aio/task.hpp>
+#include <grove/http/gateway.hpp>
 #include <grove/web/datastructures.hpp>
 #include <grove/web/json.hpp>
 
@@ -72,12 +73,17 @@ class Response {
   void set_mimetype(std::string_view content_type) { headers.set("Content-Type", std::string(content_type)); }
 
   bool is_streamed() const noexcept { return bool(source_) || bool(async_source_); }
+  // A body read from a file (send_file()): the server sends it with sendfile(2), so it is
+  // never in memory; get_data() reads it.
+  bool has_file() const noexcept { return bool(file_); }
+  const grove::http::FileBody& file() const noexcept { return file_; }
+  void set_file(grove::http::FileBody body);
   // The buffered body. For a stream this is empty until get_data() collected it.
   const std::string& data() const noexcept { return body_; }
   void set_data(std::string body);
   // Moves the buffered body out (for adapters).
   std::string take_data() noexcept { return std::move(body_); }
-  // The whole body: a stream is drained (through the current app's bridge for a coroutine
+  // The whole body: a file body is read, a stream is drained (through the current app's bridge for a coroutine
   // source) and becomes a buffered body.
   const std::string& get_data();
   // The body parsed as JSON (after get_data()).
@@ -89,9 +95,11 @@ class Response {
   // --- for the framework and servers --------------------------------------------------
   Source& source() noexcept { return source_; }
   AsyncSource& async_source() noexcept { return async_source_; }
+  grove::http::FileBody take_file() noexcept { return std::move(file_); }
 
  private:
   std::string body_;
+  grove::http::FileBody file_;
   Source source_;
   AsyncSource async_source_;
 };

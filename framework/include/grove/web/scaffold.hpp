@@ -61,6 +61,14 @@ class Scaffold {
   Scaffold& route(std::string rule, F view) {
     return route(std::move(rule), {"GET"}, std::move(view));
   }
+  // Serves the files under `folder` (relative: to the working directory now) at
+  // `url_path`/<path:filename> as the endpoint "static" ("<blueprint>.static" on a
+  // blueprint; url_path is then under the blueprint's prefix), through
+  // send_from_directory(): url_for("static", {{"filename", "app.css"}}). Flask registers
+  // its static folder by default; grove does when asked, so no app grows a route it did
+  // not name. See grove/web/files.hpp.
+  Scaffold& serve_static(std::string folder, std::string url_path = "/static");
+
   // A class-based view from as_view<V>(), or a hand-made ViewFunc. `methods`, if given,
   // replaces the view's own.
   Scaffold& add_url_rule(std::string rule, ViewFunc view, std::vector<std::string> methods = {});

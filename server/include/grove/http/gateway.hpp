@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <functional>
 #include <limits>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -210,6 +211,35 @@ class UpgradedStream {
   virtual const std::string& peer() const noexcept = 0;
 };
 
+// An open file a response body is read from, closed when the last response holding it is
+// gone. The server sends it with sendfile(2) on a plain socket (no byte passes through user
+// space) and through pread + the TLS records on TLS; the in-memory exchange reads it.
+//
+//   int fd = ::open("logo.png", O_RDONLY | O_CLOEXEC);
+//   resp.file = FileBody(std::make_shared<OpenFile>(fd), 0, size);
+class OpenFile {
+ public:
+  explicit OpenFile(int fd) noexcept : fd_(fd) {}
+  OpenFile(const OpenFile&) = delete;
+  OpenFile& operator=(const OpenFile&) = delete;
+  ~OpenFile();
+  int fd() const noexcept { return fd_; }
+
+ private:
+  int fd_;
+};
+
+// `length` bytes of a file from `offset`: a response body that is never in memory.
+struct FileBody {
+  std::shared_ptr<const OpenFile> file;
+  std::uint64_t offset = 0;
+  std::uint64_t length = 0;
+  FileBody() = default;
+  FileBody(std::shared_ptr<const OpenFile> f, std::uint64_t off, std::uint64_t len)
+      : file(std::move(f)), offset(off), length(len) {}
+  explicit operator bool() const noexcept { return bool(file); }
+};
+
 class Response {
  public:
   // Pushes the body into the writer; runs on the connection's green thread after the
@@ -228,6 +258,8 @@ class Response {
   // connection's green thread with the connection's byte stream, and closes the
   // connection when it returns. ws::accept() sets it; the server answers `Upgrade` only so.
   Function<void(UpgradedStream&)> upgrade;
+  FileBody file;       // a body read from a file (set at most one of body, stream, file);
+                       // Content-Length is its length
 
   Response() = default;
   explicit Response(int status_code, std::string body_text = {},
@@ -242,6 +274,7 @@ class Response {
                               std::string_view content_type = "application/octet-stream");
 
   bool streaming() const noexcept { return bool(stream); }
+  bool has_file() const noexcept { return bool(file); }
 };
 
 // An application: anything callable as Response(Request&). It may be called from several

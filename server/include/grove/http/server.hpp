@@ -89,6 +89,7 @@ struct ServerStats {
   std::uint64_t errors_4xx = 0;   // requests refused by the parser or limits
   std::uint64_t errors_5xx = 0;   // application failures
   std::uint64_t accept_errors = 0;
+  std::uint64_t sendfile_bytes = 0;  // file body bytes sent by sendfile(2), never in memory
   std::size_t open = 0;           // connections open now
   std::size_t active = 0;         // of which served by a green thread now
   std::size_t idle = 0;           // of which idle (keep-alive, or waiting for a first byte)

@@ -113,6 +113,7 @@ struct ResponsePlan {
   bool is_head = false;     // a HEAD request: the head says what a GET would send, no body
   bool has_body = true;     // the status allows a body (not 204/304)
   bool streaming = false;   // Response::stream writes the body
+  bool file = false;        // Response::file is the body
   bool chunked = false;     // Transfer-Encoding: chunked
   std::optional<std::uint64_t> length;  // Content-Length to write
   bool keep = true;         // the connection stays open after it
@@ -127,6 +128,11 @@ ResponsePlan plan_response(const Response& resp, int minor, bool is_head, bool k
 // What is wrong with an application's response ("" if nothing): a status outside 200-999,
 // a header field or reason with CR, LF or controls, a bad Content-Length on a stream.
 std::string check_response(const Response& resp);
+
+// Appends the bytes of a file body to `out` (pread, so the file's offset is untouched), for
+// sinks that write into memory. Throws std::runtime_error if the file is shorter than the
+// body says (it shrank after the response was made) or cannot be read.
+void append_file(std::string& out, const FileBody& f);
 
 // The body of an error response: "404 Not Found: <reason>\n".
 std::string error_body(int status, std::string_view reason);
@@ -228,6 +234,7 @@ std::size_t write_error(Out& out, int status, std::string_view reason, const Hea
 // Writes a response through a sink, which provides
 //   Out& out()                           the output buffer (append(string_view))
 //   void flush(std::string_view extra)   sends out() and then `extra`, completely
+//   void send_file(const FileBody& f)    sends out() and then the file's bytes, completely
 // A small buffered body is appended to out() and left there (the caller flushes, so
 // pipelined responses leave in one write); a large one and every streamed piece are
 // flushed as they come. Returns the body bytes written. Throws what the stream throws,
@@ -238,6 +245,10 @@ std::uint64_t write_response(Sink& sink, Response& resp, const ResponsePlan& pla
   auto& out = sink.out();
   write_head(out, resp, plan, d);
   if (!plan.sends_body()) return 0;
+  if (plan.file) {
+    sink.send_file(resp.file);
+    return resp.file.length;
+  }
   if (!plan.streaming) {
     if (resp.body.size() <= kInlineBody) http1_out::put(out, resp.body);
     else sink.flush(resp.body);

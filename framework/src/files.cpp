@@ -1,0 +1,205 @@
+// send_file, send_from_directory, safe_join (grove/web/files.hpp).
+#include <grove/web/app.hpp>
+#include <grove/web/exceptions.hpp>
+#include <grove/web/files.hpp>
+
+#include "conditional.hpp"
+
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <cerrno>
+#include <climits>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <utility>
+
+namespace grove::web {
+namespace {
+
+constexpr int kOpenFlags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;  // a FIFO cannot hang the open
+
+// Owns a descriptor until it is handed to the response.
+struct Fd {
+  int fd = -1;
+  explicit Fd(int f) : fd(f) {}
+  Fd(const Fd&) = delete;
+  ~Fd() {
+    if (fd >= 0) ::close(fd);
+  }
+  int release() { return std::exchange(fd, -1); }
+};
+
+// "W/"-less, quoted: changes with the file's content as far as its metadata tells.
+std::string make_etag(const struct stat& st) {
+  char buf[96];
+  int n = std::snprintf(buf, sizeof buf, "\"%llx.%lx-%llx-%llx\"", (unsigned long long)st.st_mtim.tv_sec,
+                        (unsigned long)st.st_mtim.tv_nsec, (unsigned long long)st.st_size,
+                        (unsigned long long)st.st_ino);
+  return std::string(buf, std::size_t(n));
+}
+
+bool attr_char(unsigned char c) {  // RFC 5987 attr-char
+  return std::isalnum(c) || std::strchr("!#$&+-.^_`|~", c) != nullptr;
+}
+
+// Content-Disposition: the plain filename (ASCII, quoted; non-ASCII and controls dropped)
+// and, when that lost anything, filename* with the UTF-8 name percent-encoded.
+std::string content_disposition(std::string_view kind, std::string_view name) {
+  std::string simple, encoded;
+  bool lossy = false;
+  for (unsigned char c : name) {
+    if (c >= 0x20 && c < 0x7f) {
+      if (c == '"' || c == '\\') simple += '\\';
+      simple += char(c);
+    } else {
+      lossy = true;
+    }
+    if (attr_char(c)) {
+      encoded += char(c);
+    } else {
+      static const char* hex = "0123456789ABCDEF";
+      encoded += '%';
+      encoded += hex[c >> 4];
+      encoded += hex[c & 15];
+    }
+  }
+  std::string out(kind);
+  out += "; filename=\"" + simple + "\"";
+  if (lossy) out += "; filename*=UTF-8''" + encoded;
+  return out;
+}
+
+std::optional<long> default_max_age() {
+  if (!has_request_context()) return std::nullopt;
+  const Config& config = current_app().config;
+  const Json* v = config.find("SEND_FILE_MAX_AGE_DEFAULT");
+  if (!v || v->is_null()) return std::nullopt;
+  return config.get<long>("SEND_FILE_MAX_AGE_DEFAULT", 0);
+}
+
+// The response for an open regular file; `name` is its path or download name (for the
+// type and the attachment's default name; may be empty).
+Response file_response(Fd& fd, const struct stat& st, std::string_view name, const SendFileOptions& o) {
+  Response r(Response::Blank{});
+  std::string type = o.mimetype;
+  if (type.empty()) type = guess_mimetype(o.download_name.empty() ? name : std::string_view(o.download_name));
+  r.headers.set("Content-Type", type);
+  std::string download = o.download_name;
+  if (download.empty() && o.as_attachment) download = std::string(name.substr(name.rfind('/') + 1));
+  if (!download.empty())
+    r.headers.set("Content-Disposition", content_disposition(o.as_attachment ? "attachment" : "inline", download));
+  std::optional<long> max_age = o.max_age ? o.max_age : default_max_age();
+  if (max_age && *max_age > 0) {
+    r.headers.set("Cache-Control", "public, max-age=" + std::to_string(*max_age));
+    r.headers.set("Expires", detail::format_http_date(std::time(nullptr) + *max_age));
+  } else {
+    r.headers.set("Cache-Control", max_age ? "no-cache, max-age=0" : "no-cache");
+  }
+  r.headers.set("Last-Modified", detail::format_http_date(st.st_mtim.tv_sec));
+  if (o.etag) r.headers.set("ETag", make_etag(st));
+  const auto size = std::uint64_t(st.st_size);
+  r.set_file(grove::http::FileBody(std::make_shared<grove::http::OpenFile>(fd.release()), 0, size));
+  if (o.conditional && has_request_context()) detail::make_conditional(r, request(), size, st.st_mtim.tv_sec);
+  return r;
+}
+
+// fstat and the regular-file check; throws NotFound (with `description`) otherwise.
+struct stat regular_file(int fd, const std::string& description) {
+  struct stat st{};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) throw NotFound(description);
+  return st;
+}
+
+// Opens `relative` beneath `directory`: the kernel refuses any step (a "..", an absolute or
+// escaping symlink) that would leave it. Before Linux 5.6 (no openat2): the resolved path
+// must still start with the resolved directory.
+int open_beneath(const std::string& directory, const std::string& relative) {
+  Fd dir(::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (dir.fd < 0) return -1;
+  open_how how{};
+  how.flags = kOpenFlags;
+  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+  long fd = ::syscall(SYS_openat2, dir.fd, relative.c_str(), &how, sizeof how);
+  if (fd >= 0 || errno != ENOSYS) return int(fd);
+  char root[PATH_MAX], target[PATH_MAX];
+  std::string joined = directory + "/" + relative;
+  if (!::realpath(directory.c_str(), root) || !::realpath(joined.c_str(), target)) return -1;
+  std::string_view r(root), t(target);
+  if (!t.starts_with(r) || (t.size() > r.size() && t[r.size()] != '/' && r != "/")) {
+    errno = EXDEV;
+    return -1;
+  }
+  return ::open(target, kOpenFlags);
+}
+
+}  // namespace
+
+std::optional<std::string> safe_join(std::string_view directory, std::string_view untrusted) {
+  if (untrusted.empty() || untrusted.front() == '/' || untrusted.find('\0') != std::string_view::npos)
+    return std::nullopt;
+  std::string_view rest = untrusted;
+  while (true) {
+    std::size_t slash = rest.find('/');
+    if (rest.substr(0, slash) == "..") return std::nullopt;
+    if (slash == std::string_view::npos) break;
+    rest.remove_prefix(slash + 1);
+  }
+  std::string out(directory);
+  if (out.empty()) out = ".";
+  if (out.back() != '/') out += '/';
+  out += untrusted;
+  return out;
+}
+
+Response send_file(const std::string& path, const SendFileOptions& options) {
+  Fd fd(::open(path.c_str(), kOpenFlags));
+  if (fd.fd < 0) throw NotFound("cannot open '" + path + "': " + std::strerror(errno));
+  struct stat st = regular_file(fd.fd, "'" + path + "' is not a regular file");
+  return file_response(fd, st, path, options);
+}
+
+Response send_file(int descriptor, const SendFileOptions& options) {
+  Fd fd(descriptor);
+  if (options.mimetype.empty() && options.download_name.empty())
+    throw std::invalid_argument(
+        "grove::web::send_file(fd): the type of a file given by descriptor cannot be guessed; "
+        "set options.mimetype or options.download_name, or pass a path");
+  struct stat st = regular_file(fd.fd, "descriptor " + std::to_string(descriptor) + " is not a regular file");
+  return file_response(fd, st, {}, options);
+}
+
+Response send_from_directory(const std::string& directory, std::string_view path,
+                             const SendFileOptions& options) {
+  if (!safe_join(directory, path)) throw NotFound();
+  std::string relative(path);
+  Fd fd(open_beneath(directory, relative));
+  if (fd.fd < 0) throw NotFound();
+  struct stat st = regular_file(fd.fd, {});  // the client's path is not echoed
+  return file_response(fd, st, relative, options);
+}
+
+Scaffold& Scaffold::serve_static(std::string folder, std::string url_path) {
+  if (folder.empty())
+    throw std::invalid_argument("grove::web: serve_static() needs a folder (\"static\", or an absolute path)");
+  if (folder.front() != '/') {  // fixed now: a later chdir must not move the folder
+    char cwd[PATH_MAX];
+    if (::getcwd(cwd, sizeof cwd)) folder = std::string(cwd) + "/" + folder;
+  }
+  while (url_path.size() > 1 && url_path.back() == '/') url_path.pop_back();
+  if (url_path == "/") url_path.clear();
+  return route(url_path + "/<path:filename>", {"GET"},
+               [folder = std::move(folder)](const std::string& filename) {
+                 return send_from_directory(folder, filename);
+               },
+               "static");
+}
+
+}  // namespace grove::web
