@@ -384,6 +384,7 @@ struct Cycle {
   Response full_dispatch(const std::exception_ptr& routing_error, const std::vector<std::string>& allow) {
     Response rv{Response::Blank{}};
     try {
+      detail::open_session_at_start(app, ctx);
       std::optional<Response> early = preprocess();
       rv = early ? std::move(*early) : dispatch(routing_error, allow);
     } catch (...) {

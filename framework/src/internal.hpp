@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -71,5 +72,8 @@ struct App::Impl {
   std::vector<detail::ScaffoldState*> app_scope;  // the scopes of a request no route matched
   std::atomic<bool> ran_coroutine{false};
   std::atomic<bool> deployment_checked{false};
+  // The interface config["SESSION_TYPE"] chose, made once on first use (sessions.cpp).
+  std::once_flag session_once;
+  std::shared_ptr<SessionInterface> configured_session;
 };
 }  // namespace grove::web

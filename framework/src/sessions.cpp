@@ -4,6 +4,9 @@
 
 #include <grove/web/sessions.hpp>
 #include <grove/web/signing.hpp>
+#ifdef GROVE_WEB_REDIS_SESSIONS
+#include <grove/web/redis_sessions.hpp>
+#endif
 
 #include <chrono>
 #include <stdexcept>
@@ -26,35 +29,34 @@ const char* const kNoSecretKey =
     "The session is unavailable because no secret key was set. Set app.config[\"SECRET_KEY\"] to "
     "something unique and secret (and keep it out of the source code).";
 
-std::int64_t now_seconds() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 std::string config_text(const App& app, std::string_view key, std::string fallback) {
   return app.config.get<std::string>(key, std::move(fallback));
 }
 
 bool config_flag(const App& app, std::string_view key, bool fallback) { return app.config.get<bool>(key, fallback); }
 
-// SECRET_KEY first, then SECRET_KEY_FALLBACKS; empty when there is no SECRET_KEY.
-std::vector<std::string> secret_keys(const App& app) {
-  std::string key = config_text(app, "SECRET_KEY", "");
-  if (key.empty()) return {};
-  std::vector<std::string> keys{key};
-  for (auto& old : app.config.get<std::vector<std::string>>("SECRET_KEY_FALLBACKS", {}))
-    if (!old.empty()) keys.push_back(std::move(old));
-  return keys;
-}
-
 detail::SessionSlot& slot_of(detail::RequestContext& ctx) {
   if (!ctx.session) ctx.session = std::make_shared<detail::SessionSlot>();
   return *ctx.session;
 }
 
-SessionInterface& interface_of(App& app) {
-  static SecureCookieSessionInterface cookie;
-  return app.session_interface ? *app.session_interface : cookie;
+SessionInterface& interface_of(App& app) { return app.active_session_interface(); }
+
+// What config["SESSION_TYPE"] names.
+std::shared_ptr<SessionInterface> configured_interface(const App& app) {
+  std::string type = config_text(app, "SESSION_TYPE", "cookie");
+  if (type == "cookie") return std::make_shared<SecureCookieSessionInterface>();
+  if (type == "redis") {
+#ifdef GROVE_WEB_REDIS_SESSIONS
+    return RedisSessionInterface::from_config(app);
+#else
+    throw ConfigError("SESSION_TYPE", app.config.source("SESSION_TYPE"),
+                      "config key \"SESSION_TYPE\" is \"redis\", but this grove was built without "
+                      "grove::redis: configure it with -DGROVE_BUILD_CLIENTS=ON");
+#endif
+  }
+  throw ConfigError("SESSION_TYPE", app.config.source("SESSION_TYPE"),
+                    "config key \"SESSION_TYPE\" must be \"cookie\" or \"redis\", not \"" + type + "\"");
 }
 
 Session& open_in(App& app, detail::RequestContext& ctx) {
@@ -161,6 +163,20 @@ void Session::set_permanent(bool permanent) {
 
 // --- SessionInterface ----------------------------------------------------------------------
 
+std::vector<std::string> SessionInterface::secret_keys(const App& app) {
+  std::string key = config_text(app, "SECRET_KEY", "");
+  if (key.empty()) return {};
+  std::vector<std::string> keys{key};
+  for (auto& old : app.config.get<std::vector<std::string>>("SECRET_KEY_FALLBACKS", {}))
+    if (!old.empty()) keys.push_back(std::move(old));
+  return keys;
+}
+
+std::int64_t SessionInterface::now_seconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 std::string SessionInterface::cookie_name(const App& app) const {
   return config_text(app, "SESSION_COOKIE_NAME", "session");
 }
@@ -220,20 +236,25 @@ std::unique_ptr<Session> SecureCookieSessionInterface::open_session(App& app, Re
   }
 }
 
-void SecureCookieSessionInterface::save_session(App& app, Session& session, Response& response) {
+bool SessionInterface::begin_save(const App& app, const Session& session, Response& response) const {
   const bool accessed = session.accessed;  // before the reads below mark it
-  std::string name = cookie_name(app);
-  CookieOptions options = cookie_options(app, session);
   if (accessed) response.headers.add("Vary", "Cookie");
   if (session.empty()) {
     // Flask: an emptied session deletes the cookie; one never set stays unset.
     if (session.modified) {
-      response.delete_cookie(name, options.path, options.domain);
+      CookieOptions options = cookie_options(app, session);
+      response.delete_cookie(cookie_name(app), options.path, options.domain);
       if (!accessed) response.headers.add("Vary", "Cookie");
     }
-    return;
+    return false;
   }
-  if (!should_set_cookie(app, session)) return;
+  return should_set_cookie(app, session);
+}
+
+void SecureCookieSessionInterface::save_session(App& app, Session& session, Response& response) {
+  if (!begin_save(app, session, response)) return;
+  std::string name = cookie_name(app);
+  CookieOptions options = cookie_options(app, session);
   std::string value = Signer(secret_keys(app)).sign(session.data().dump(), now_seconds());
   if (value.size() > kBrowserLimit)
     app.logger.warning("the session cookie '" + name + "' is " + std::to_string(value.size()) +
@@ -243,6 +264,18 @@ void SecureCookieSessionInterface::save_session(App& app, Session& session, Resp
 }
 
 // --- the request cycle's part --------------------------------------------------------------
+
+SessionInterface& App::active_session_interface() {
+  if (session_interface) return *session_interface;
+  // Made once, under the once_flag: the app is called from many green threads (and, with
+  // the test client, OS threads) at once.
+  std::call_once(impl_->session_once, [&] { impl_->configured_session = configured_interface(*this); });
+  return *impl_->configured_session;
+}
+
+void detail::open_session_at_start(App& app, RequestContext& ctx) {
+  if (interface_of(app).open_at_request_start()) open_in(app, ctx);
+}
 
 Session& session() {
   detail::RequestContext& ctx = current_context("session()");

@@ -137,6 +137,9 @@ inline HttpResult http(const CurlRequest& r) {
 }
 inline HttpResult http_get(const std::string& url) { return http({"GET", url}); }
 
+// "name=value" of a Set-Cookie field.
+inline std::string cookie_pair(const std::string& set_cookie) { return set_cookie.substr(0, set_cookie.find(';')); }
+
 // Runs every request at once (curl multi) and returns when all are done.
 inline std::vector<HttpResult> http_parallel(const std::vector<CurlRequest>& requests) {
   CURLM* multi = curl_multi_init();

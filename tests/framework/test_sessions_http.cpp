@@ -5,11 +5,6 @@
 using namespace grove::web;
 using namespace grove::web::test;
 
-namespace {
-// "name=value" of a Set-Cookie field.
-std::string cookie_pair(const std::string& set_cookie) { return set_cookie.substr(0, set_cookie.find(';')); }
-}  // namespace
-
 TEST_CASE("web: http: a login flow keeps its session in a signed cookie", "[http][sessions][tsan]") {
   App app;
   app.config["SECRET_KEY"] = "http test key";

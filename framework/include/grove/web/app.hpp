@@ -75,6 +75,10 @@ class App : public Scaffold {
   Logger logger;
   // Where web::session() lives; empty: the signed cookie (SecureCookieSessionInterface).
   std::shared_ptr<SessionInterface> session_interface;
+  // The interface in use: session_interface if set, else the one config["SESSION_TYPE"]
+  // names ("cookie", the default, or "redis": grove/web/redis_sessions.hpp), made on first
+  // use; ConfigError for another name.
+  SessionInterface& active_session_interface();
 
   // How a coroutine returned by a view, hook or error handler is run from the synchronous
   // request cycle. Read at every such call. Default: web::thread_bridge.

@@ -33,7 +33,8 @@
 //  - Without SECRET_KEY the session reads as empty and writing to it throws std::logic_error
 //    saying to set SECRET_KEY.
 // Replace app.session_interface with a SessionInterface of your own to keep sessions
-// elsewhere (a server-side store keeps only an id in the cookie).
+// elsewhere (a server-side store keeps only an id in the cookie), or set
+// app.config["SESSION_TYPE"] = "redis" for grove/web/redis_sessions.hpp's.
 #pragma once
 
 #include <grove/web/json.hpp>
@@ -102,6 +103,10 @@ class SessionInterface {
   virtual ~SessionInterface() = default;
   virtual std::unique_ptr<Session> open_session(App& app, Request& request) = 0;
   virtual void save_session(App& app, Session& session, Response& response) = 0;
+  // Whether the request cycle opens the session as the request starts, before the
+  // before_request hooks, rather than on first use. An interface whose open_session waits
+  // for a store returns true: a coroutine view (running on the hub) cannot wait for it.
+  virtual bool open_at_request_start() const noexcept { return false; }
 
   // The cookie attributes from app.config, for this interface and those replacing it.
   std::string cookie_name(const App& app) const;
@@ -109,6 +114,14 @@ class SessionInterface {
   // Whether save_session should send the cookie (modified, or permanent and refreshed).
   bool should_set_cookie(const App& app, const Session& session) const;
   std::int64_t lifetime_seconds(const App& app) const;
+  // What every save_session starts with: "Vary: Cookie" when the request read the session,
+  // and for a session the request emptied, the cookie's deletion. Returns whether the
+  // session is to be stored and its cookie sent (not empty, and should_set_cookie).
+  bool begin_save(const App& app, const Session& session, Response& response) const;
+  // SECRET_KEY, then SECRET_KEY_FALLBACKS: the keys a Signer takes; empty without SECRET_KEY.
+  static std::vector<std::string> secret_keys(const App& app);
+  // Seconds since the epoch, the timestamps signed tokens carry.
+  static std::int64_t now_seconds();
 };
 
 // The default: the whole session in an HMAC-signed cookie.
@@ -136,6 +149,8 @@ std::vector<std::pair<std::string, std::string>> get_flashed_messages_with_categ
 
 namespace detail {
 struct RequestContext;
+// The request cycle opens the session at its start when the interface asks for it.
+void open_session_at_start(App& app, RequestContext& ctx);
 // The request cycle saves the session (if it was opened, or a cookie may need refreshing).
 void save_session(App& app, RequestContext& ctx, Response& response);
 }  // namespace detail
