@@ -69,6 +69,15 @@ Response hello(Request& req) {
     return Response::text(std::string(req.method()) + " " + std::string(req.path()) + " " +
                           std::string(req.query()) + " " + std::string(req.version_string()) +
                           " " + req.remote_addr() + "\n");
+  if (path == "/tls") {  // what the gateway says of the connection's TLS, one fact a line
+    std::string out = "scheme=" + std::string(req.scheme()) + "\n";
+    if (const grove::http::TlsFacts* t = req.tls()) {
+      out += "version=" + t->version + "\ncipher=" + t->cipher + "\nsni=" + t->server_name +
+             "\nalpn=" + t->alpn + "\nclient=" + t->client_subject + "\nissuer=" +
+             t->client_issuer + "\nverified=" + (t->client_verified ? "yes" : "no") + "\n";
+    }
+    return Response::text(out);
+  }
   if (path == "/pid") return Response::text(std::to_string(::getpid()));
   if (path == "/crash") std::abort();  // kills this worker; the master starts another
   if (path == "/error") throw std::runtime_error("the /error route always fails");

@@ -32,6 +32,10 @@ grove::http::Response App::operator()(grove::http::Request& hreq) {
   req->view_headers(hreq.headers());
   req->set_remote_addr(hreq.remote_addr());
   req->set_http_version(std::string(hreq.version_string()));
+  if (hreq.is_secure()) {
+    req->set_scheme("https");
+    req->set_tls(hreq.tls());
+  }
   std::optional<std::uint64_t> length = hreq.content_length();
   if (!length || *length > 0) {
     req->set_body_reader(

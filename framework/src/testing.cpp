@@ -35,6 +35,7 @@ grove::http::Request make_request(std::string method, std::string target, Reques
   headers.setdefault("Host", "localhost");
   grove::http::Request req(method, target, std::move(headers), std::move(body));
   req.set_remote(options.remote_addr, 0);
+  if (options.tls) req.set_tls(&*options.tls);  // options outlive the exchange
   return req;
 }
 

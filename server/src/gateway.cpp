@@ -164,6 +164,7 @@ Request& Request::operator=(Request&& o) noexcept {
   body_done_ = o.body_done_;
   content_length_ = o.content_length_;
   reader_ = o.reader_;
+  tls_ = o.tls_;
   own_body_ = std::move(o.own_body_);
   own_pos_ = o.own_pos_;
   o.reader_ = nullptr;

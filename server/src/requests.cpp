@@ -10,8 +10,13 @@ namespace grove::http {
 // Serves requests until the connection should idle (true) or close (false).
 bool Server::Impl::serve(Connection* c, Context& x) {
   using Step = detail::RequestFramer::Step;
-  if (auto* tls = std::get_if<detail::TlsTransport>(&c->transport); tls && !tls->handshake_done())
-    if (!handshake(c, *tls)) return false;
+  if (auto* tls = std::get_if<detail::TlsTransport>(&c->transport)) {
+    if (!tls->handshake_done() && !handshake(c, *tls)) return false;
+    x.tls = tls->facts();
+    x.request.set_tls(&x.tls);
+  } else {
+    x.request.set_tls(nullptr);
+  }
   bool drained = false;
   while (true) {
     // A complete head, waiting at most header_timeout from the first byte (from the

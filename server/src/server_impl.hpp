@@ -111,6 +111,7 @@ struct Context {
   RequestFramer framer;
   Request request;
   ConnBodyReader body;
+  TlsFacts tls;  // the connection's, read once per burst (a TLS connection's requests point here)
 };
 
 struct Connection {

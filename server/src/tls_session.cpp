@@ -121,6 +121,18 @@ std::string TlsSession::take_output() {
   return out;
 }
 
+namespace {
+std::string rfc2253(const X509_NAME* name) {
+  BIO* mem = BIO_new(BIO_s_mem());
+  X509_NAME_print_ex(mem, name, 0, XN_FLAG_RFC2253);
+  char* data = nullptr;
+  long len = BIO_get_mem_data(mem, &data);
+  std::string out(data, std::size_t(len));
+  BIO_free(mem);
+  return out;
+}
+}  // namespace
+
 TlsFacts TlsSession::facts() const {
   TlsFacts f;
   f.version = SSL_get_version(ssl_);
@@ -131,12 +143,9 @@ TlsFacts TlsSession::facts() const {
   SSL_get0_alpn_selected(ssl_, &alpn, &alpn_len);
   if (alpn) f.alpn.assign(reinterpret_cast<const char*>(alpn), alpn_len);
   if (X509* peer = SSL_get0_peer_certificate(ssl_)) {
-    BIO* mem = BIO_new(BIO_s_mem());
-    X509_NAME_print_ex(mem, X509_get_subject_name(peer), 0, XN_FLAG_RFC2253);
-    char* data = nullptr;
-    long len = BIO_get_mem_data(mem, &data);
-    f.client_subject.assign(data, std::size_t(len));
-    BIO_free(mem);
+    f.client_subject = rfc2253(X509_get_subject_name(peer));
+    f.client_issuer = rfc2253(X509_get_issuer_name(peer));
+    f.client_verified = SSL_get_verify_result(ssl_) == X509_V_OK;
   }
   f.resumed = SSL_session_reused(ssl_) == 1;
   ERR_clear_error();

@@ -51,6 +51,8 @@ struct CurlRequest {
   std::optional<std::string> body;
   bool chunked = false;       // send the body with Transfer-Encoding: chunked
   long timeout_ms = 10000;
+  std::string ca_file{};            // HTTPS: the CA the server's certificate chains to
+  std::string cert_file{}, key_file{};  // HTTPS: a client certificate
 };
 
 namespace detail_http {
@@ -118,6 +120,11 @@ struct Transfer {
       }
     }
     if (list) curl_easy_setopt(easy, CURLOPT_HTTPHEADER, list);
+    if (!r.ca_file.empty()) curl_easy_setopt(easy, CURLOPT_CAINFO, r.ca_file.c_str());
+    if (!r.cert_file.empty()) {
+      curl_easy_setopt(easy, CURLOPT_SSLCERT, r.cert_file.c_str());
+      curl_easy_setopt(easy, CURLOPT_SSLKEY, r.key_file.c_str());
+    }
   }
   void finish(CURLcode rc) {
     if (rc != CURLE_OK) result.error = curl_easy_strerror(rc);
@@ -192,7 +199,8 @@ class ServedApp {
         }
       }
     });
-    base_ = "http://" + address.get();
+    std::string bound = address.get();  // "127.0.0.1:port" or "https://127.0.0.1:port"
+    base_ = bound.starts_with("https://") ? bound : "http://" + bound;
   }
   ~ServedApp() {
     if (server_) server_->stop_threadsafe(1s);

@@ -106,6 +106,33 @@ TEST_CASE("openssl s_client: TLS 1.2 and 1.3 accepted and 1.0 and 1.1 refused an
   CHECK(log.find("[error]") == std::string::npos);
 }
 
+TEST_CASE("the gateway's TLS facts through curl: scheme, version, SNI, ALPN and the client certificate") {
+  TempDir dir;
+  grove::test::TestCertificates certs;
+  Child child = start_hello(dir.path, {"--certfile", certs.server.cert, "--keyfile", certs.server.key,
+                                       "--ca-certs", certs.ca.cert, "--cert-reqs", "optional",
+                                       "--bind", "127.0.0.1:0", "--bind", "https://127.0.0.1:0"});
+  const std::string log = child.log();
+  const std::string tls_url = "https://localhost:" + std::to_string(https_port(log)) + "/tls";
+  const std::string curl = "curl -sS --tlsv1.3 --cacert " + certs.ca.cert + " ";
+  std::string out;
+  REQUIRE(run_command(curl + tls_url, &out) == 0);
+  CHECK(out.starts_with("scheme=https\nversion=TLSv1.3\ncipher=TLS_"));
+  CHECK(out.find("\nsni=localhost\nalpn=http/1.1\nclient=\nissuer=\nverified=no\n") != std::string::npos);
+  // With a client certificate the application sees its subject, its issuer and that it
+  // was verified against --ca-certs.
+  REQUIRE(run_command(curl + "--cert " + certs.client.cert + " --key " + certs.client.key + " " + tls_url, &out) == 0);
+  CHECK(out.find("\nclient=CN=grove test client,O=grove tests\nissuer=CN=grove test CA,O=grove tests\n"
+                 "verified=yes\n") != std::string::npos);
+  // TLS 1.2 and no SNI (an IP address): the facts say so.
+  REQUIRE(run_command("curl -sS --tls-max 1.2 --cacert " + certs.ca.cert + " https://127.0.0.1:" +
+                          std::to_string(https_port(log)) + "/tls", &out) == 0);
+  CHECK(out.starts_with("scheme=https\nversion=TLSv1.2\n"));
+  CHECK(out.find("\nsni=\n") != std::string::npos);
+  // The plain listener of the same server: plain HTTP, no facts.
+  CHECK(get(port_from_log(log), "/tls").body == "scheme=http\n");
+}
+
 TEST_CASE("a plain HTTP request on a TLS port gets a readable 400") {
   TlsHello hello;
   HttpResponse r = request(hello.port, "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n");
@@ -174,3 +201,4 @@ TEST_CASE("the flag --workers 2 with a TLS listener: the master lets go of every
   REQUIRE(signalled != std::string::npos);
   CHECK(released < signalled);
 }
+

@@ -141,7 +141,10 @@ TEST_CASE("client certificates: required and optional and one from an unknown CA
     client.key_file = certs.client.key;
     TlsSession server(required);
     REQUIRE(test::handshake(client, server) == "");
-    CHECK(server.facts().client_subject == "CN=grove test client,O=grove tests");
+    TlsFacts f = server.facts();
+    CHECK(f.client_subject == "CN=grove test client,O=grove tests");
+    CHECK(f.client_issuer == "CN=grove test CA,O=grove tests");
+    CHECK(f.client_verified);
   }
   {
     test::MemoryClient client(certs.ca.cert);
@@ -156,6 +159,8 @@ TEST_CASE("client certificates: required and optional and one from an unknown CA
   TlsSession server(optional);
   REQUIRE(test::handshake(client, server) == "");
   CHECK(server.facts().client_subject == "");
+  CHECK(server.facts().client_issuer == "");
+  CHECK(!server.facts().client_verified);
   CHECK(ERR_peek_error() == 0);
 }
 

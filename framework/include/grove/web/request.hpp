@@ -11,6 +11,7 @@
 
 #include <grove/web/datastructures.hpp>
 #include <grove/web/json.hpp>
+#include <grove/http/tls.hpp>
 
 #include <any>
 #include <cstdint>
@@ -88,7 +89,13 @@ class Request {
   Headers& headers();
   std::string host() const { return headers().get("Host", ""); }
   const std::string& remote_addr() const noexcept { return remote_addr_; }
+  // "https" when the request came over TLS (url_for's _external URLs follow it).
   const std::string& scheme() const noexcept { return scheme_; }
+  bool is_secure() const noexcept { return scheme_ == "https"; }
+  // The TLS connection's facts (version, cipher, SNI name, client certificate subject,
+  // issuer and whether it was verified), or nullptr over plain HTTP and in the test client.
+  //   if (auto* t = request.tls(); t && t->client_verified) user = t->client_subject;
+  const grove::http::TlsFacts* tls() const noexcept { return tls_; }
   const std::string& http_version() const noexcept { return version_; }
 
   // --- parsed on first use ---------------------------------------------------------------
@@ -128,6 +135,9 @@ class Request {
   void set_body_reader(BodyReader reader, std::optional<std::uint64_t> declared_length);
   void set_remote_addr(std::string addr) { remote_addr_ = std::move(addr); }
   void set_http_version(std::string v) { version_ = std::move(v); }
+  void set_scheme(std::string scheme) { scheme_ = std::move(scheme); }
+  // The connection's TLS facts; they must outlive the request (the server's do).
+  void set_tls(const grove::http::TlsFacts* facts) noexcept { tls_ = facts; }
   void set_max_content_length(std::optional<std::size_t> limit) { max_content_length_ = limit; }
   bool body_loaded() const noexcept { return body_loaded_; }
   // Reads the body now (before a coroutine that may run on another thread needs it).
@@ -156,6 +166,7 @@ class Request {
   std::string remote_addr_, scheme_ = "http", version_ = "HTTP/1.1";
   Headers headers_;
   const Headers* viewed_headers_ = nullptr;
+  const grove::http::TlsFacts* tls_ = nullptr;
   std::string body_;
   BodyReader reader_;
   std::optional<std::uint64_t> declared_length_;

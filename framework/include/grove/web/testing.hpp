@@ -15,6 +15,7 @@
 
 #include <grove/web/datastructures.hpp>
 #include <grove/web/json.hpp>
+#include <grove/http/tls.hpp>
 
 #include <optional>
 #include <string>
@@ -34,6 +35,11 @@ struct RequestOptions {
   MultiDict query;              // appended to the target's query string
   std::string content_type;     // for `data`
   std::string remote_addr = "127.0.0.1";
+  // As if over TLS with these facts (werkzeug's base_url="https://..."): request.scheme()
+  // is "https", request.is_secure() and request.tls() say so.
+  //   RequestOptions o;  o.tls.emplace();  o.tls->client_subject = "CN=ann";
+  //   client.get("/me", std::move(o));
+  std::optional<grove::http::TlsFacts> tls;
 };
 
 // A finished response: the body of a streamed response has been collected.

@@ -11,6 +11,7 @@
 
 #include <grove/function.hpp>
 #include <grove/http/headers.hpp>
+#include <grove/http/tls.hpp>
 
 #include <chrono>
 #include <cstddef>
@@ -105,7 +106,13 @@ class Request {
   // The authority the client addressed: the Host header, or the target's authority in
   // absolute form.
   std::string_view host() const noexcept { return host_; }
-  std::string_view scheme() const noexcept { return "http"; }
+  // "https" on a TLS connection, else "http".
+  std::string_view scheme() const noexcept { return tls_ ? "https" : "http"; }
+  bool is_secure() const noexcept { return tls_ != nullptr; }
+  // What the TLS connection negotiated (version, cipher, SNI name, ALPN, the client
+  // certificate's subject and whether it was verified), or nullptr on a plain connection.
+  //   if (auto* t = req.tls(); t && t->client_verified) user = t->client_subject;
+  const TlsFacts* tls() const noexcept { return tls_; }
   // "127.0.0.1", "::1", or "unix:" for a Unix-domain peer; empty for a hand-made request.
   const std::string& remote_addr() const noexcept { return remote_addr_; }
   std::uint16_t remote_port() const noexcept { return remote_port_; }
@@ -143,6 +150,8 @@ class Request {
     remote_port_ = port;
   }
   void set_host(std::string_view host) { host_.assign(host); }
+  // The connection's TLS facts (they must outlive the request), or nullptr for plain HTTP.
+  void set_tls(const TlsFacts* facts) noexcept { tls_ = facts; }
   void set_body_reader(BodyReader* reader) noexcept { reader_ = reader; }
 
  private:
@@ -158,6 +167,7 @@ class Request {
   bool body_done_ = false;
   std::uint64_t content_length_ = 0;
   BodyReader* reader_ = nullptr;
+  const TlsFacts* tls_ = nullptr;
   std::string own_body_;  // the body of a hand-made request
   std::size_t own_pos_ = 0;
 };

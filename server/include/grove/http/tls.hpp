@@ -70,6 +70,8 @@ struct TlsFacts {
   std::string server_name;     // SNI, empty when the client sent none
   std::string alpn;            // "http/1.1", empty when the client offered none
   std::string client_subject;  // RFC 2253 subject of the client certificate, or empty
+  std::string client_issuer;   // RFC 2253 issuer of the client certificate, or empty
+  bool client_verified = false;  // a client certificate that chains to the CA file
   bool resumed = false;        // an abbreviated handshake (a ticket)
 };
 
