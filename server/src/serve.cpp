@@ -26,6 +26,7 @@
 #include <charconv>
 #include <cmath>
 #include <csignal>
+#include <functional>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
@@ -100,6 +101,9 @@ struct Master {
   Application app;
   ServerConfig config;  // the workers' config: listen_fds, no binds
   int workers = 1;
+  // With TLS: reloads the master's certificates (the ones a respawned worker inherits);
+  // SIGHUP runs it, then passes the signal on to the workers if it succeeded.
+  std::function<bool()> reload_tls;
   sigset_t old_mask;
   std::map<pid_t, int> children;  // pid -> worker index
 
@@ -111,6 +115,8 @@ struct Master {
     }
     if (pid == 0) {
       ::prctl(PR_SET_PDEATHSIG, SIGTERM);  // never outlive the master
+      // A SIGHUP passed on before the worker's server watches it must not kill the worker.
+      if (reload_tls) ::signal(SIGHUP, SIG_IGN);
       ::sigprocmask(SIG_SETMASK, &old_mask, nullptr);
       int rc = 0;
       try {
@@ -159,12 +165,25 @@ struct Master {
     }
   }
 
+  // SIGHUP: the master's certificates first; a bad new pair stops there (logged once) and
+  // every process goes on with the old one.
+  void reload_then_tell_workers() {
+    Log::write(LogLevel::info, "received SIGHUP: reloading the TLS certificates");
+    if (!reload_tls()) return;
+    for (auto& [pid, index] : children) {
+      ::kill(pid, SIGHUP);
+      Log::write(LogLevel::debug, "master: sent SIGHUP to worker " + std::to_string(index) +
+                                      " (pid " + std::to_string(pid) + ")");
+    }
+  }
+
   int run() {
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGCHLD);
+    if (reload_tls) sigaddset(&set, SIGHUP);
     ::sigprocmask(SIG_BLOCK, &set, &old_mask);
     for (int i = 0; i < workers; ++i) spawn(i);
 
@@ -176,6 +195,7 @@ struct Master {
       timespec tick{0, 200 * 1000 * 1000};
       siginfo_t info;
       int sig = ::sigtimedwait(&set, &info, &tick);
+      if (sig == SIGHUP && !stopping) reload_then_tell_workers();
       if (sig == SIGTERM || sig == SIGINT) {
         if (!stopping) {
           Log::write(LogLevel::info, std::string("received ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT") +
@@ -462,6 +482,7 @@ int serve(Application app, int argc, char** argv, ServeOptions options) {
           master.config.tls_listen_fds.end())
         master.config.listen_fds.push_back(fd);
     master.workers = workers;
+    if (cfg.tls) master.reload_tls = [&server] { return server.reload_tls(); };
     int rc = master.run();
     Log::write(LogLevel::info, "stopped");
     Log::flush();

@@ -138,11 +138,32 @@ void Server::serve_forever() {
     s.sigint = s.loop->watch_signal(SIGINT, on_signal);
     s.sigterm.unref();
     s.sigint.unref();
+    if (s.cfg.tls) {
+      s.sighup = s.loop->watch_signal(SIGHUP, [this](int) {
+        Log::write(LogLevel::info, "received SIGHUP: reloading the TLS certificates");
+        reload_tls();
+      });
+      s.sighup.unref();
+    }
   }
   s.done.wait();
   s.sigterm.close();
   s.sigint.close();
+  s.sighup.close();
   s.release_loop_handles();
+}
+
+bool Server::reload_tls() {
+  Impl& s = *impl_;
+  if (!s.cfg.tls) throw std::logic_error("Server::reload_tls(): this server has no TLS context; set ServerConfig::tls");
+  try {
+    s.cfg.tls->reload();
+  } catch (const TlsError& e) {
+    Log::write(LogLevel::error, std::string("TLS reload failed; the old certificates keep serving: ") + e.what());
+    return false;
+  }
+  Log::write(LogLevel::info, "TLS certificates reloaded: new handshakes use them");
+  return true;
 }
 
 void Server::stop(std::optional<Duration> timeout) {

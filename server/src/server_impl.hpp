@@ -244,7 +244,7 @@ struct Server::Impl {
   Timer flush_timer;
   Timer linger_timer;  // due at the earliest end of a lingering close
   std::vector<std::unique_ptr<Context>> spare;
-  SignalWatcher sigterm, sigint;
+  SignalWatcher sigterm, sigint, sighup;
   // Out of descriptors on accept: in an episode now, whether its warning was printed, when
   // the last warning was, and how many accepts failed since.
   bool emfile_active = false;

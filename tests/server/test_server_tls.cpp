@@ -45,6 +45,61 @@ struct TlsHello {
   }
 };
 
+// The server's certificate as `openssl s_client` sees it on a new connection
+// ("O = grove tests, CN = localhost"), or "" when the handshake failed.
+std::string peer_certificate(int port, const std::string& ca, const std::string& name = "localhost") {
+  std::string out;
+  run_command("echo | timeout 10 openssl s_client -brief -connect 127.0.0.1:" + std::to_string(port) +
+                  " -servername " + name + " -CAfile " + ca, &out);
+  auto at = out.find("Peer certificate: ");
+  return at == std::string::npos ? "" : out.substr(at + 18, out.find('\n', at) - at - 18);
+}
+
+// Certificate files to swap under a running server: copies of the test pairs.
+struct LivePair {
+  std::string cert, key;
+  LivePair(const std::string& dir) : cert(dir + "/live.pem"), key(dir + "/live.key") {}
+  void install(const std::string& from_cert, const std::string& from_key) const {
+    REQUIRE(run_command("cp '" + from_cert + "' '" + cert + "' && cp '" + from_key + "' '" + key + "'") == 0);
+  }
+};
+
+// grove-hello serving the test server pair from files a test may swap (LivePair).
+struct ReloadableHello {
+  TempDir dir;
+  grove::test::TestCertificates certs;
+  LivePair live{dir.path};
+  Child child;
+  int port;
+  explicit ReloadableHello(std::vector<std::string> extra)
+      : child(start(dir.path, certs, live, std::move(extra))), port(https_port(child.log())) {}
+
+ private:
+  static Child start(const std::string& dir, const grove::test::TestCertificates& certs, const LivePair& live,
+                     std::vector<std::string> extra) {
+    live.install(certs.server.cert, certs.server.key);
+    std::vector<std::string> args{"--certfile", live.cert, "--keyfile", live.key, "--bind", "https://127.0.0.1:0"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return start_hello(dir, args);
+  }
+};
+
+// Waits until `text` shows `n` times in the child's log; returns the log (empty on timeout).
+std::string wait_for_count(Child& child, std::string_view text, std::size_t n) {
+  auto until = std::chrono::steady_clock::now() + 10s;
+  while (std::chrono::steady_clock::now() < until) {
+    std::string log = child.log();
+    std::size_t count = 0;
+    for (auto at = log.find(text); at != std::string::npos; at = log.find(text, at + 1)) ++count;
+    if (count >= n) return log;
+    std::this_thread::sleep_for(20ms);
+  }
+  return {};
+}
+
+constexpr const char* kLocalhost = "O = grove tests, CN = localhost";
+constexpr const char* kAlt = "O = grove tests, CN = alt.localhost";
+
 }  // namespace
 
 TEST_CASE("curl --cacert gets the response over TLS with keep-alive and a large body") {
@@ -200,5 +255,73 @@ TEST_CASE("the flag --workers 2 with a TLS listener: the master lets go of every
   REQUIRE(released != std::string::npos);
   REQUIRE(signalled != std::string::npos);
   CHECK(released < signalled);
+}
+
+// SIGHUP reloads --certfile/--keyfile: new handshakes get the new pair, a connection opened
+// before keeps working, and a bad new pair (a key of another certificate) leaves the last
+// good one serving, with the reason in the log.
+TEST_CASE("SIGHUP reloads the certificate and a bad new pair keeps the old one") {
+  ReloadableHello hello({"--log-level", "info"});
+  auto& [dir, certs, live, child, port] = hello;
+  REQUIRE(peer_certificate(port, certs.ca.cert) == kLocalhost);
+
+  // A keep-alive connection from before the reload: one request, then another after it.
+  const std::string go = dir.path + "/go";
+  std::ofstream(dir.path + "/client.py") <<
+      "import ssl, http.client, os, time\n"
+      "ctx = ssl.create_default_context(cafile='" + certs.ca.cert + "')\n"
+      "c = http.client.HTTPSConnection('localhost', " + std::to_string(port) + ", context=ctx)\n"
+      "c.request('GET', '/'); print('before', c.getresponse().read().decode(), flush=True)\n"
+      "while not os.path.exists('" + go + "'): time.sleep(0.01)\n"
+      "c.request('GET', '/'); print('after', c.getresponse().read().decode(), flush=True)\n";
+  Child client({python3(), dir.path + "/client.py"}, dir.path + "/client.log");
+  REQUIRE(!client.wait_for_log("before Hello, World!").empty());
+
+  live.install(certs.server_alt.cert, certs.server_alt.key);
+  child.signal(SIGHUP);
+  REQUIRE(!child.wait_for_log("TLS certificates reloaded").empty());
+  CHECK(peer_certificate(port, certs.ca.cert) == kAlt);
+  std::ofstream(go) << "";
+  CHECK(client.wait() == 0);
+  CHECK(client.log() == "before Hello, World!\nafter Hello, World!\n");
+
+  // A key that does not match: the reload fails, saying why, and alt.localhost still serves.
+  live.install(certs.server.cert, certs.server_alt.key);
+  child.signal(SIGHUP);
+  std::string log = child.wait_for_log("TLS reload failed; the old certificates keep serving: ");
+  INFO(log);
+  CHECK(log.find("does not match certificate file " + live.cert) != std::string::npos);
+  CHECK(peer_certificate(port, certs.ca.cert) == kAlt);
+  CHECK(child.running());
+}
+
+// With --workers the master reloads first (a worker it starts later inherits its
+// certificates) and passes SIGHUP on; a bad pair stops at the master.
+TEST_CASE("SIGHUP with --workers 2 reloads every worker and a bad new pair none") {
+  ReloadableHello hello({"--workers", "2", "--log-level", "debug"});
+  auto& [dir, certs, live, child, port] = hello;
+  REQUIRE(!wait_for_count(child, "] worker ", 2).empty());  // "worker N started"
+  live.install(certs.server_alt.cert, certs.server_alt.key);
+  child.signal(SIGHUP);
+  std::string log = wait_for_count(child, "TLS certificates reloaded", 3);  // the master and 2 workers
+  INFO(child.log());
+  REQUIRE(!log.empty());
+  CHECK(log.find("master: sent SIGHUP to worker 0") != std::string::npos);
+  CHECK(log.find("master: sent SIGHUP to worker 1") != std::string::npos);
+  for (int i = 0; i < 6; ++i) CHECK(peer_certificate(port, certs.ca.cert) == kAlt);
+
+  live.install(certs.server.cert, certs.server_alt.key);
+  child.signal(SIGHUP);
+  REQUIRE(!child.wait_for_log("TLS reload failed; the old certificates keep serving").empty());
+  for (int i = 0; i < 6; ++i) CHECK(peer_certificate(port, certs.ca.cert) == kAlt);
+  log = child.log();
+  CHECK(log.find("master: sent SIGHUP to worker", log.find("TLS reload failed")) == std::string::npos);
+  // A worker started after the reload (the old one crashed) serves the master's new pair.
+  REQUIRE(run_command("curl -sS --cacert " + certs.ca.cert + " --resolve alt.localhost:" + std::to_string(port) +
+                      ":127.0.0.1 https://alt.localhost:" + std::to_string(port) + "/crash -o /dev/null") != 0);
+  REQUIRE(!child.wait_for_log("starting a new one").empty());
+  for (int i = 0; i < 6; ++i) CHECK(peer_certificate(port, certs.ca.cert) == kAlt);
+  child.signal(SIGTERM);
+  CHECK(child.wait(15000ms) == 0);
 }
 

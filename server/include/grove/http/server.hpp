@@ -64,7 +64,7 @@ struct ServerConfig {
   std::vector<int> listen_fds;
   std::vector<int> tls_listen_fds;  // as listen_fds, served with TLS (needs `tls`)
   // The certificates and settings of the https:// binds; shared, so that reload() on it
-  // (SIGHUP) reaches every listener. Binds without https:// stay plain.
+  // (SIGHUP, reload_tls()) reaches every listener. Binds without https:// stay plain.
   std::shared_ptr<TlsContext> tls;
   Duration handshake_timeout = 10s;  // from the accept to a finished TLS handshake
   std::size_t max_connections = 10000;
@@ -75,6 +75,7 @@ struct ServerConfig {
   Duration write_timeout = 30s;      // longest wait for the client to take response bytes
   Duration graceful_timeout = 30s;   // how long a stop from a signal lets requests finish
   bool handle_signals = true;        // serve_forever() stops gracefully on SIGTERM and SIGINT
+                                     // and, with `tls`, reloads the certificates on SIGHUP
   std::size_t stack_size = 0;        // per connection green thread; 0: green's default
   int backlog = 4096;
   bool compat = false;               // reported in the startup line; serve() patches
@@ -127,6 +128,12 @@ class Server {
   // from a green thread or the main context of the server's thread; from a hub callback
   // it only begins the stop.
   void stop(std::optional<Duration> timeout = std::nullopt);
+  // Reads config.tls's certificate and key files again (what SIGHUP does): new handshakes
+  // use the new pairs, open connections keep theirs. Returns false, logging why, when the
+  // new files cannot serve; the old pairs then stay in force. Any thread. Throws
+  // std::logic_error when the server has no TLS context.
+  //   if (!server.reload_tls()) alert("still serving the old certificate: see the log");
+  bool reload_tls();
   // stop() from any thread: queued onto the server's hub; returns at once.
   void stop_threadsafe(std::optional<Duration> timeout = std::nullopt);
   bool stopping() const noexcept;
