@@ -255,26 +255,41 @@ struct Master {
   }
 };
 
-// --certfile and friends into cfg.tls; https:// binds without a certificate are refused.
+// The TLS flags as given.
+struct TlsFlags {
+  std::string certfile, keyfile, ca_certs, cert_reqs = "none", ciphers, min_version = "1.2";
+  std::vector<std::string> sni;  // "CERTFILE,KEYFILE" each
+};
+
+// One --sni value: "CERTFILE,KEYFILE".
+TlsCertificate parse_sni_pair(const std::string& value) {
+  auto comma = value.find(',');
+  if (comma == std::string::npos || comma == 0 || comma + 1 == value.size() ||
+      value.find(',', comma + 1) != std::string::npos)
+    throw std::invalid_argument("--sni '" + value + "': expected CERTFILE,KEYFILE");
+  return {value.substr(0, comma), value.substr(comma + 1)};
+}
+
+// The TLS flags into cfg.tls; https:// binds without a certificate are refused.
 // Throws std::invalid_argument, or TlsError naming the file and the problem.
-void configure_tls(ServerConfig& cfg, const std::string& certfile, const std::string& keyfile,
-                   const std::string& ca_certs, const std::string& cert_reqs,
-                   const std::string& ciphers, const std::string& min_version) {
+void configure_tls(ServerConfig& cfg, const TlsFlags& flags) {
   const bool any_https = std::any_of(cfg.binds.begin(), cfg.binds.end(),
                                      [](const std::string& b) { return b.starts_with("https://"); });
-  if (certfile.empty() && keyfile.empty()) {
+  if (flags.certfile.empty() && flags.keyfile.empty()) {
+    if (!flags.sni.empty()) throw std::invalid_argument("--sni needs --certfile and --keyfile (the default pair)");
     if (any_https && !cfg.tls)
       throw std::invalid_argument("an https:// bind needs --certfile and --keyfile");
     return;
   }
-  if (certfile.empty() || keyfile.empty())
+  if (flags.certfile.empty() || flags.keyfile.empty())
     throw std::invalid_argument("TLS needs both --certfile and --keyfile");
   TlsConfig tls;
-  tls.certificate = {certfile, keyfile};
-  tls.ca_file = ca_certs;
-  tls.client_certs = parse_client_certs(cert_reqs);
-  tls.ciphers = ciphers;
-  tls.min_version = min_version;
+  tls.certificate = {flags.certfile, flags.keyfile};
+  for (const auto& pair : flags.sni) tls.sni.push_back(parse_sni_pair(pair));
+  tls.ca_file = flags.ca_certs;
+  tls.client_certs = parse_client_certs(flags.cert_reqs);
+  tls.ciphers = flags.ciphers;
+  tls.min_version = flags.min_version;
   cfg.tls = std::make_shared<TlsContext>(tls);
   // As gunicorn's --certfile: with no https:// bind, every bind serves TLS.
   if (!any_https)
@@ -322,7 +337,7 @@ int serve(Application app, int argc, char** argv, ServeOptions options) {
   std::string max_body, max_header_bytes, max_request_line;
   std::size_t max_headers = cfg.limits.max_header_count;
   std::string header_timeout, body_timeout, keepalive_timeout, write_timeout, graceful_timeout;
-  std::string certfile, keyfile, ca_certs, cert_reqs = "none", ciphers, tls_min_version = "1.2";
+  TlsFlags tls;
   std::string handshake_timeout;
   std::string ws_max_message, ws_max_frame, ws_ping_interval, ws_ping_timeout, ws_idle_timeout;
   std::string access_log = options.access_log, error_log = "-";
@@ -362,14 +377,17 @@ int serve(Application app, int argc, char** argv, ServeOptions options) {
   cli.add_option("--keepalive-timeout", keepalive_timeout, "Idle time before a kept-alive connection closes (default 15s)");
   cli.add_option("--write-timeout", write_timeout, "Longest wait for a client to take response bytes (default 30s)");
   cli.add_option("--graceful-timeout", graceful_timeout, "Time a stop gives in-flight requests (default 30s)");
-  cli.add_option("--certfile", certfile,
+  cli.add_option("--certfile", tls.certfile,
                  "TLS certificate (PEM, with its chain) for the https:// binds; with no https:// "
                  "bind, every bind serves TLS");
-  cli.add_option("--keyfile", keyfile, "TLS private key (PEM, unencrypted) of --certfile");
-  cli.add_option("--ca-certs", ca_certs, "CA certificates (PEM) client certificates must chain to");
-  cli.add_option("--cert-reqs", cert_reqs, "Client certificates: none, optional or required (default none)");
-  cli.add_option("--ciphers", ciphers, "TLS 1.2 cipher list, OpenSSL syntax (default OpenSSL's)");
-  cli.add_option("--tls-min-version", tls_min_version, "Lowest TLS version: 1.2 or 1.3 (default 1.2)");
+  cli.add_option("--keyfile", tls.keyfile, "TLS private key (PEM, unencrypted) of --certfile");
+  cli.add_option("--sni", tls.sni,
+                 "CERTFILE,KEYFILE: one more pair, served to clients asking (SNI) for a name of "
+                 "its certificate (repeatable; other names get --certfile)");
+  cli.add_option("--ca-certs", tls.ca_certs, "CA certificates (PEM) client certificates must chain to");
+  cli.add_option("--cert-reqs", tls.cert_reqs, "Client certificates: none, optional or required (default none)");
+  cli.add_option("--ciphers", tls.ciphers, "TLS 1.2 cipher list, OpenSSL syntax (default OpenSSL's)");
+  cli.add_option("--tls-min-version", tls.min_version, "Lowest TLS version: 1.2 or 1.3 (default 1.2)");
   cli.add_option("--handshake-timeout", handshake_timeout, "Time from the accept to a finished TLS handshake (default 10s)");
   cli.add_option("--ws-max-message", ws_max_message, "Largest WebSocket message, after decompression (default 1M)");
   cli.add_option("--ws-max-frame", ws_max_frame, "Largest WebSocket frame payload (default 1M)");
@@ -421,7 +439,7 @@ int serve(Application app, int argc, char** argv, ServeOptions options) {
     if (!handshake_timeout.empty()) cfg.handshake_timeout = parse_duration("--handshake-timeout", handshake_timeout);
     configure_websocket(cfg.websocket, ws_max_message, ws_max_frame, ws_ping_interval,
                         ws_ping_timeout, ws_idle_timeout);
-    configure_tls(cfg, certfile, keyfile, ca_certs, cert_reqs, ciphers, tls_min_version);
+    configure_tls(cfg, tls);
   } catch (const std::invalid_argument& e) {
     std::fprintf(stderr, "%s: error: %s\n", program.c_str(), one_line(e.what()).c_str());
     return 2;

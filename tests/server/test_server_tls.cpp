@@ -325,3 +325,30 @@ TEST_CASE("SIGHUP with --workers 2 reloads every worker and a bad new pair none"
   CHECK(child.wait(15000ms) == 0);
 }
 
+// --sni CERTFILE,KEYFILE: a second pair for the names of its certificate; other names and
+// no name at all get --certfile's.
+TEST_CASE("the flag --sni serves a second certificate to clients asking for its name") {
+  TempDir dir;
+  grove::test::TestCertificates certs;
+  Child child = start_hello(dir.path, {"--certfile", certs.server.cert, "--keyfile", certs.server.key,
+                                       "--sni", certs.server_alt.cert + "," + certs.server_alt.key,
+                                       "--bind", "https://127.0.0.1:0"});
+  const int port = https_port(child.log());
+  CHECK(peer_certificate(port, certs.ca.cert, "alt.localhost") == kAlt);
+  CHECK(peer_certificate(port, certs.ca.cert, "ALT.localhost") == kAlt);
+  CHECK(peer_certificate(port, certs.ca.cert, "localhost") == kLocalhost);
+  CHECK(peer_certificate(port, certs.ca.cert, "unknown.example") == kLocalhost);
+  // curl verifies alt.localhost's certificate by that name; the application sees the name.
+  std::string out;
+  CHECK(run_command("curl -sS --cacert " + certs.ca.cert + " --resolve alt.localhost:" + std::to_string(port) +
+                        ":127.0.0.1 https://alt.localhost:" + std::to_string(port) + "/tls", &out) == 0);
+  CHECK(out.find("\nsni=alt.localhost\n") != std::string::npos);
+
+  std::string hello = GROVE_HELLO_PATH;
+  CHECK(run_command(hello + " --bind https://127.0.0.1:0 --certfile " + certs.server.cert + " --keyfile " +
+                        certs.server.key + " --sni " + certs.server_alt.cert, &out) == 2);
+  CHECK(out.find("--sni '" + certs.server_alt.cert + "': expected CERTFILE,KEYFILE") != std::string::npos);
+  CHECK(run_command(hello + " --bind https://127.0.0.1:0 --certfile " + certs.server.cert + " --keyfile " +
+                        certs.server.key + " --sni " + certs.server_alt.cert + "," + certs.server.key, &out) == 2);
+  CHECK(out.find("does not match certificate file " + certs.server_alt.cert) != std::string::npos);
+}
