@@ -95,6 +95,21 @@ class Transfer : public Wait, public Hook<TransferTag> {
   void abandon(const char* why);  // the client goes away under the transfer
   void withdraw() noexcept override;
   std::string label() const { return request_.method + " " + request_.url; }
+  // The host the transfer went to (for certificate errors).
+  std::string host() const {
+    char* h = nullptr;
+    curl_easy_getinfo(easy_, CURLINFO_EFFECTIVE_URL, &h);
+    std::string out;
+    if (CURLU* u = curl_url()) {
+      char* part = nullptr;
+      if (curl_url_set(u, CURLUPART_URL, h ? h : request_.url.c_str(), 0) == CURLUE_OK &&
+          curl_url_get(u, CURLUPART_HOST, &part, 0) == CURLUE_OK)
+        out = part;
+      curl_free(part);
+      curl_url_cleanup(u);
+    }
+    return out.empty() ? request_.url : out;
+  }
 
   CurlMulti* multi_;
   HttpRequest request_;
@@ -257,6 +272,13 @@ Transfer::Transfer(CurlMulti& multi, HttpRequest request)
         long(std::max<std::int64_t>(
             1, std::chrono::ceil<std::chrono::milliseconds>(request_.timeout).count())));
 
+  const HttpRequest::Tls& tls = request_.tls;
+  if (!tls.ca_file.empty()) set(easy_, CURLOPT_CAINFO, tls.ca_file.c_str());
+  if (!tls.cert_file.empty()) set(easy_, CURLOPT_SSLCERT, tls.cert_file.c_str());
+  if (!tls.key_file.empty()) set(easy_, CURLOPT_SSLKEY, tls.key_file.c_str());
+  set(easy_, CURLOPT_SSL_VERIFYPEER, tls.verify ? 1L : 0L);
+  set(easy_, CURLOPT_SSL_VERIFYHOST, tls.verify ? 2L : 0L);
+
   const std::string& m = request_.method;
   if (m == "GET") {
     set(easy_, CURLOPT_HTTPGET, 1L);
@@ -326,6 +348,10 @@ HttpResponse Transfer::await_resume() {
     throw TimeoutError("grove::aio::http: " + label() + " timed out after " +
                        format_duration(request_.timeout) +
                        (error_[0] ? " (" + std::string(error_) + ")" : std::string()));
+  if (code_ == CURLE_PEER_FAILED_VERIFICATION)
+    throw HttpError("grove::aio::http: " + label() + ": the certificate of " + host() +
+                        " was not accepted: " + (error_[0] ? error_ : curl_easy_strerror(code_)),
+                    request_.url, int(code_));
   if (code_ != CURLE_OK)
     throw HttpError("grove::aio::http: " + label() + ": " + curl_easy_strerror(code_) +
                         (error_[0] ? " (" + std::string(error_) + ")" : std::string()),

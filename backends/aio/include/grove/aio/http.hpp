@@ -13,6 +13,16 @@
 // fails (refused, reset, bad URL) throws HttpError; one that runs out of time throws
 // TimeoutError. Both messages name the method and the URL. Cancelling the task aborts the
 // transfer.
+//
+// HTTPS (libcurl over OpenSSL) verifies the server's certificate chain and host name by
+// default, against the system's CAs or `tls.ca_file`; a certificate that fails says so
+// ("the certificate of localhost was not accepted: SSL certificate problem: ...", OpenSSL's
+// reason):
+//
+//   aio::HttpRequest r("GET", "https://localhost:8443/");
+//   r.tls.ca_file = "/etc/ssl/my-ca.pem";                       // a private CA
+//   r.tls.cert_file = "client.pem"; r.tls.key_file = "client.key";  // a client certificate
+//   aio::HttpResponse resp = co_await http.request(std::move(r));
 #pragma once
 
 #include <grove/aio/task.hpp>
@@ -44,6 +54,13 @@ struct HttpRequest {
   // For the whole transfer (connecting included); `forever` for none.
   Duration timeout = std::chrono::seconds(30);
   bool follow_redirects = false;
+  // HTTPS settings; the defaults verify the server against the system's CAs.
+  struct Tls {
+    std::string ca_file;    // PEM: the CAs to trust instead of the system's
+    std::string cert_file;  // PEM: a client certificate (with its chain) ...
+    std::string key_file;   // ... and its unencrypted private key
+    bool verify = true;     // false: no check of the chain nor the name (never in production)
+  } tls;
 };
 
 struct HttpResponse {
