@@ -325,6 +325,64 @@ TEST_CASE("SIGHUP with --workers 2 reloads every worker and a bad new pair none"
   CHECK(child.wait(15000ms) == 0);
 }
 
+// Session resumption as openssl s_client does it: the session saved from a first connection
+// (-sess_out) resumes on a second (-sess_in), TLS 1.2 and 1.3 (tickets).
+TEST_CASE("openssl s_client resumes a session with -sess_out and -sess_in") {
+  TlsHello hello;
+  for (const char* version : {"-tls1_2", "-tls1_3"}) {
+    INFO(version);
+    const std::string sess = hello.dir.path + "/session" + version + ".pem";
+    // A request closing the connection: s_client reads the TLS 1.3 ticket before it exits.
+    const std::string request = "printf 'GET / HTTP/1.1\\r\\nHost: localhost\\r\\nConnection: close\\r\\n\\r\\n' | ";
+    const std::string s_client = "timeout 10 openssl s_client -ign_eof -connect 127.0.0.1:" + std::to_string(hello.port) +
+                                 " -servername localhost -CAfile " + hello.certs.ca.cert + " " + version;
+    std::string first, second;
+    run_command(request + s_client + " -sess_out " + sess, &first);
+    INFO(first);
+    CHECK(first.find("New, TLSv1.") != std::string::npos);
+    CHECK(first.find("Hello, World!") != std::string::npos);
+    run_command(request + s_client + " -sess_in " + sess, &second);
+    INFO(second);
+    CHECK(second.find("Reused, TLSv1.") != std::string::npos);
+    CHECK(second.find("Hello, World!") != std::string::npos);
+  }
+}
+
+// A ClientHello's first bytes, then nothing: the handshake timeout closes the connection
+// (not the header timeout, set far longer here) and says so at info.
+TEST_CASE("a client that stalls mid-handshake is closed at --handshake-timeout") {
+  TlsHello hello({"--handshake-timeout", "1s", "--header-timeout", "60s"});
+  Socket stalled = Socket::tcp(hello.port);
+  REQUIRE(stalled.try_send(std::string("\x16\x03\x01\x00\xc8\x01\x00\x00\xc4\x03\x03", 11)));
+  CHECK(stalled.closed_by_peer(20000ms));
+  CHECK(!hello.child->wait_for_log("[info] TLS handshake with 127.0.0.1 timed out").empty());
+}
+
+// 1,000 connections that never finish a handshake (half send nothing, half a ClientHello's
+// first bytes) take nothing from the others: requests over TLS and a full handshake each go
+// on being served while they wait.
+TEST_CASE("a thousand unfinished handshakes do not hold up other clients") {
+  TlsHello hello({"--handshake-timeout", "60s", "--header-timeout", "60s"});
+  std::vector<Socket> idle;
+  for (int i = 0; i < 1000; ++i) {
+    idle.push_back(Socket::tcp(hello.port));
+    if (i % 2) REQUIRE(idle.back().try_send(std::string("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 11)));
+  }
+  for (int i = 0; i < 5; ++i) {
+    std::string out;
+    CHECK(run_command("curl -sS --max-time 10 --cacert " + hello.certs.ca.cert + " " + hello.url(), &out) == 0);
+    CHECK(out == "Hello, World!");
+  }
+  // Every stalled connection is still open: nothing was dropped to make room.
+  std::size_t closed = 0;
+  for (auto& s : idle) {
+    pollfd p{s.fd(), POLLIN, 0};
+    char byte;
+    closed += ::poll(&p, 1, 0) > 0 && ::recv(s.fd(), &byte, 1, MSG_DONTWAIT) <= 0;
+  }
+  CHECK(closed == 0);
+}
+
 // --sni CERTFILE,KEYFILE: a second pair for the names of its certificate; other names and
 // no name at all get --certfile's.
 TEST_CASE("the flag --sni serves a second certificate to clients asking for its name") {
