@@ -410,3 +410,48 @@ TEST_CASE("the flag --sni serves a second certificate to clients asking for its 
                         certs.server.key + " --sni " + certs.server_alt.cert + "," + certs.server.key, &out) == 2);
   CHECK(out.find("does not match certificate file " + certs.server_alt.cert) != std::string::npos);
 }
+
+// Bad input on a TLS port, each on a connection of its own: bytes that are no TLS record, a
+// record header announcing more than TLS allows, a ClientHello cut short by the client's end
+// of input, and one cut short by a reset. Each is refused (closed) and logged at info, never
+// at error, and a client that speaks TLS is served throughout.
+TEST_CASE("garbage, an oversized record, a truncated handshake and a reset mid-handshake are refused") {
+  TlsHello hello;
+  const std::string partial_hello("\x16\x03\x01\x00\xc8\x01\x00\x00\xc4\x03\x03", 11);
+  Socket garbage = Socket::tcp(hello.port);
+  REQUIRE(garbage.try_send(std::string("\x17\xfe\xfd\x00\x10", 5) + std::string(64, '\x5a')));
+  Socket oversized = Socket::tcp(hello.port);
+  REQUIRE(oversized.try_send(std::string("\x16\x03\x01\xff\xff", 5) + std::string(4096, '\x01')));
+  Socket truncated = Socket::tcp(hello.port);
+  REQUIRE(truncated.try_send(partial_hello));
+  ::shutdown(truncated.fd(), SHUT_WR);
+  {
+    Socket reset = Socket::tcp(hello.port);
+    REQUIRE(reset.try_send(partial_hello));
+    linger hard{1, 0};
+    ::setsockopt(reset.fd(), SOL_SOCKET, SO_LINGER, &hard, sizeof hard);
+  }  // closed with a reset
+  CHECK(garbage.closed_by_peer(10000ms));
+  CHECK(oversized.closed_by_peer(10000ms));
+  CHECK(truncated.closed_by_peer(10000ms));
+  std::string out;
+  CHECK(run_command("curl -sS --max-time 10 --cacert " + hello.certs.ca.cert + " " + hello.url(), &out) == 0);
+  CHECK(out == "Hello, World!");
+  std::string log = wait_for_count(*hello.child, "[info] TLS handshake with 127.0.0.1 failed: ", 4);
+  INFO(hello.child->log());
+  CHECK(!log.empty());
+  CHECK(log.find("[error]") == std::string::npos);
+  CHECK(hello.child->running());
+}
+
+// s_client's R command asks for a renegotiation (TLS 1.2): the server refuses it.
+TEST_CASE("openssl s_client: renegotiation is refused") {
+  TlsHello hello;
+  std::string out;
+  run_command("(sleep 0.5; printf 'R\\n'; sleep 0.5) | timeout 10 openssl s_client -brief -tls1_2 -connect 127.0.0.1:" +
+                  std::to_string(hello.port) + " -servername localhost -CAfile " + hello.certs.ca.cert, &out);
+  INFO(out);
+  CHECK(out.find("Protocol version: TLSv1.2") != std::string::npos);
+  CHECK(out.find("RENEGOTIATING") != std::string::npos);
+  CHECK(out.find("no renegotiation") != std::string::npos);
+}
