@@ -16,9 +16,10 @@ build_pkgs=(cmake g++ make pkg-config libev-dev libevent-dev libasio-dev
 # python3-websockets: a real WebSocket client (with permessage-deflate) for the server tests.
 # python3-prometheus-client: the Prometheus project's own parser of the text format, which
 # scrapes the server's metrics endpoint in the tests.
+# ninja-build: the test builds (scripts/test.sh) schedule every target of a stage together.
 test_pkgs=(openssl catch2 python3 clang libclang-rt-14-dev nginx-light clang-format-14
            postgresql redis-server libpq-dev libhiredis-dev python3-websockets
-           python3-prometheus-client)
+           python3-prometheus-client ninja-build)
 bench_pkgs=(libbenchmark-dev libboost-fiber-dev libst-dev wrk nginx-light
             python3-gevent python3-flask python3-asgiref
             python3-psycopg2 python3-psycogreen)
