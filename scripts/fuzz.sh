@@ -3,7 +3,8 @@
 # and runs each for a set time on a temporary copy of its seed corpus (the corpus in the
 # repository is never written). Prints per target the executions and "no finding"; exits
 # non-zero on any crash, leak, timeout or out-of-memory, naming the reproducer.
-# Usage: scripts/fuzz.sh [--seconds N] [--fast] [target ...]   (default: 60 s, every target)
+# Usage: scripts/fuzz.sh [--seconds N] [--fast] [target ...]   (default: 60 s, every target;
+#   the targets run side by side, GROVE_JOBS (default: the CPU count) at a time)
 #   --fast: UBSan without ASan (build/fuzz-fast), several times the executions per second,
 #           for long coverage runs; CI runs the default ASan+UBSan build.
 # Reproduce a finding: build/fuzz/tests/fuzz/<target> <reproducer>
@@ -49,8 +50,9 @@ cmake --build "$build" -j "$jobs" --target "${targets[@]}"
 export ASAN_OPTIONS=detect_leaks=1:detect_stack_use_after_return=0
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
-status=0
-for t in "${targets[@]}"; do
+# One target's run; its report goes to stdout (captured per target by the caller).
+fuzz_one() {
+  local t=$1 bin seeds work seeds_n args rc execs rate corpus_n finding
   bin=$build/tests/fuzz/$t
   seeds=$root/tests/fuzz/corpus/$t
   [ -x "$bin" ] || { echo "fuzz.sh: no target '$t'" >&2; exit 2; }
@@ -72,14 +74,31 @@ for t in "${targets[@]}"; do
   corpus_n=$(ls "$work/corpus" | wc -l)
   finding=$(ls "$work/artifacts" | head -1)
   if [ "$rc" -ne 0 ] || [ -n "$finding" ]; then
-    status=1
     echo "$t: FINDING after ${execs:-?} executions (exit $rc)"
     grep -m5 -E "ERROR:|runtime error|invariant broken|SUMMARY" "$work/log" || true
     for f in "$work"/artifacts/*; do [ -e "$f" ] && echo "  reproducer: $f"; done
     echo "  log: $work/log"
+    rc=1
   else
     echo "$t: ${execs} executions in ${seconds}s (${rate} exec/s), corpus ${seeds_n} -> ${corpus_n} inputs: no finding"
     rm -rf "$work"
   fi
+  return $rc
+}
+
+# The targets run side by side, one per CPU (each is single-threaded and CPU-bound), and
+# their reports are printed in order.
+reports=$(mktemp -d)
+pids=()
+for t in "${targets[@]}"; do
+  while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do sleep 0.2; done
+  fuzz_one "$t" >"$reports/$t" 2>&1 &
+  pids+=($!)
 done
+status=0
+for k in "${!targets[@]}"; do
+  wait "${pids[$k]}" || status=1
+  cat "$reports/${targets[$k]}"
+done
+rm -rf "$reports"
 exit $status
