@@ -66,7 +66,9 @@ TEST_CASE("a finished job wakes the hub at once, not at the next unrelated timer
   sleeper.join();
   std::sort(latencies.begin(), latencies.end());
   INFO("median wake-up " << latencies[5] << " ms, worst " << latencies.back() << " ms");
-  REQUIRE(latencies.back() < 50.0);
+  // A missed wake-up waits for the far timer (10 s). The bound stays far below that and far
+  // above a descheduling on a loaded machine (a 50 ms bound failed at a load average of 10).
+  REQUIRE(latencies.back() < 2000.0);
 }
 
 TEST_CASE("many green threads share the pool - results match their jobs",
