@@ -151,4 +151,27 @@ inline Output run_command(const std::string& cmd) {
   return out;
 }
 
+// Runs `fetch` in `n` green threads at once (256 KiB stacks: libcurl and OpenSSL need more
+// than the default) and joins them. Returns how many gave `expected` (the other results are
+// reported) and how long all of it took, in ms.
+struct ConcurrentRun {
+  int matched = 0;
+  double ms = 0;
+};
+template <class Fetch>
+ConcurrentRun run_concurrently(int n, Fetch fetch, const std::string& expected) {
+  std::vector<green::Handle<std::string>> runs;
+  auto start = SteadyClock::now();
+  for (int i = 0; i < n; ++i)
+    runs.push_back(green::spawn(green::SpawnOptions{"run-" + std::to_string(i), 256 * 1024}, fetch));
+  ConcurrentRun out;
+  for (auto& r : runs) {
+    std::string result = r.join();
+    if (result == expected) ++out.matched;
+    else UNSCOPED_INFO(result);
+  }
+  out.ms = ms_since(start);
+  return out;
+}
+
 }  // namespace grove::test

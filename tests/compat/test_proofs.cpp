@@ -3,8 +3,8 @@
 // concurrently in green threads of a patched process. The time bounds are the correctness
 // bounds the issue sets (concurrent, not sequential), not performance targets.
 #include "compat_support.hpp"
+#include "curl_fetch.hpp"
 
-#include <curl/curl.h>
 #include <netdb.h>
 
 #include <cstring>
@@ -58,28 +58,6 @@ class DelayServer {
   int served_ = 0;
 };
 
-std::size_t collect(char* data, std::size_t size, std::size_t n, void* out) {
-  static_cast<std::string*>(out)->append(data, size * n);
-  return size * n;
-}
-
-// libcurl's blocking easy API, exactly as a program that knows nothing of grove uses it.
-std::string fetch(const std::string& url) {
-  CURL* easy = curl_easy_init();
-  std::string body;
-  curl_easy_setopt(easy, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, 10000L);
-  curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, collect);
-  curl_easy_setopt(easy, CURLOPT_WRITEDATA, &body);
-  CURLcode rc = curl_easy_perform(easy);
-  long status = 0;
-  curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
-  curl_easy_cleanup(easy);
-  if (rc != CURLE_OK) return std::string("curl: ") + curl_easy_strerror(rc);
-  return std::to_string(status) + " " + body;
-}
-
 }  // namespace
 
 TEST_CASE("proof: 50 libcurl easy transfers run concurrently in green threads", "[compat][proof]") {
@@ -87,22 +65,11 @@ TEST_CASE("proof: 50 libcurl easy transfers run concurrently in green threads", 
   curl_global_init(CURL_GLOBAL_DEFAULT);
   DelayServer server(100ms);
   std::string url = "http://127.0.0.1:" + std::to_string(server.port()) + "/delay";
-  std::vector<green::Handle<std::string>> fetches;
-  auto start = SteadyClock::now();
-  for (int i = 0; i < 50; ++i)
-    fetches.push_back(green::spawn(green::SpawnOptions{"curl-" + std::to_string(i), 256 * 1024},
-                                   [&url] { return fetch(url); }));
-  int ok = 0;
-  for (auto& f : fetches) {
-    std::string r = f.join();
-    if (r == "200 ok") ++ok;
-    else UNSCOPED_INFO(r);
-  }
-  double took = ms_since(start);
-  INFO("50 transfers took " << took << " ms");
-  CHECK(ok == 50);
-  CHECK(took >= 100);
-  CHECK(took < 2500);  // overlapped: at most half of the 5 s they take one after another
+  ConcurrentRun run = run_concurrently(50, [&url] { return fetch(url); }, "200 ok");
+  INFO("50 transfers took " << run.ms << " ms");
+  CHECK(run.matched == 50);
+  CHECK(run.ms >= 100);
+  CHECK(run.ms < 2500);  // overlapped: at most half of the 5 s they take one after another
   CHECK(server.served() == 50);
 }
 
