@@ -115,9 +115,11 @@ struct Master {
     }
     if (pid == 0) {
       ::prctl(PR_SET_PDEATHSIG, SIGTERM);  // never outlive the master
-      // A SIGHUP passed on before the worker's server watches it must not kill the worker.
-      if (reload_tls) ::signal(SIGHUP, SIG_IGN);
-      ::sigprocmask(SIG_SETMASK, &old_mask, nullptr);
+      // A SIGHUP passed on before the worker's server watches it stays pending (blocked)
+      // instead of killing the worker; serve_forever() unblocks it once it watches it.
+      sigset_t mask = old_mask;
+      if (reload_tls) sigaddset(&mask, SIGHUP);
+      ::sigprocmask(SIG_SETMASK, &mask, nullptr);
       int rc = 0;
       try {
         Server server(app, config);

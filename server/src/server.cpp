@@ -144,6 +144,12 @@ void Server::serve_forever() {
         reload_tls();
       });
       s.sighup.unref();
+      // A pre-forked worker starts with SIGHUP blocked so that one sent early waits for
+      // this watcher: delivered now if pending.
+      sigset_t hup;
+      sigemptyset(&hup);
+      sigaddset(&hup, SIGHUP);
+      ::pthread_sigmask(SIG_UNBLOCK, &hup, nullptr);
     }
   }
   s.done.wait();

@@ -76,6 +76,7 @@ struct ServerConfig {
   Duration graceful_timeout = 30s;   // how long a stop from a signal lets requests finish
   bool handle_signals = true;        // serve_forever() stops gracefully on SIGTERM and SIGINT
                                      // and, with `tls`, reloads the certificates on SIGHUP
+                                     // (unblocking SIGHUP in the calling thread)
   std::size_t stack_size = 0;        // per connection green thread; 0: green's default
   int backlog = 4096;
   bool compat = false;               // reported in the startup line; serve() patches
