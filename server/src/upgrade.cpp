@@ -29,6 +29,7 @@ class UpgradedConnection final : public UpgradedStream {
     }
     if (x_.in.empty()) {
       ::grove::http::ReadResult r;
+      reader_ = green::current();
       in_read_ = true;
       try {
         r = server_->read_some(c_, x_.in, TimePoint(deadline));
@@ -56,18 +57,20 @@ class UpgradedConnection final : public UpgradedStream {
   const std::string& peer() const noexcept override { return c_->peer; }
 
   // The server is stopping: wake the handler if it waits for input, else tell it at its
-  // next read. While in_read_, the green thread is parked in read_some() (or queued to
-  // return from that wait): the exception lands there, whatever woke it first.
+  // next read. While in_read_, the reading green thread (the connection's, or one the
+  // handler spawned, as a coroutine handler's receive does) is parked in read_some() (or
+  // queued to return from that wait): the exception lands there, whatever woke it first.
   void notify_stop() {
     stop_pending_ = true;
-    if (in_read_ && c_->green && !c_->green.dead() && green::current() != c_->green)
-      c_->green.kill(std::make_exception_ptr(StopWake{}), /*block=*/false);
+    if (in_read_ && reader_ && !reader_.dead() && green::current() != reader_)
+      reader_.kill(std::make_exception_ptr(StopWake{}), /*block=*/false);
   }
 
  private:
   Server::Impl* server_;
   Connection* c_;
   Context& x_;
+  green::Greenlet reader_;  // the green thread in read(), while in_read_
   bool in_read_ = false;
   bool stop_pending_ = false;
 };

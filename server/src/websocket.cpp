@@ -261,15 +261,10 @@ const std::string& WebSocket::close_reason() const noexcept { return s_->reason;
 const std::string& WebSocket::protocol() const noexcept { return s_->protocol; }
 bool WebSocket::compressed() const noexcept { return s_->deflater.has_value(); }
 
-Response accept(Request& req, Handler handler, Options opts) {
-  Handshake hs = check_handshake(req, opts);
-  if (!hs.ok()) return refusal(hs);
-  Response r;
-  r.status = 101;
-  r.headers = accept_headers(hs);
-  std::string target(req.target());
-  r.upgrade = [hs = std::move(hs), opts = std::move(opts), handler = std::move(handler),
-               target = std::move(target)](UpgradedStream& io) mutable {
+Function<void(UpgradedStream&)> run_handler(Handshake hs, Options opts, Handler handler,
+                                            std::string what) {
+  return [hs = std::move(hs), opts = std::move(opts), handler = std::move(handler),
+          what = std::move(what)](UpgradedStream& io) mutable {
     WebSocket ws(io, hs, opts);
     try {
       handler(ws);
@@ -278,13 +273,22 @@ Response accept(Request& req, Handler handler, Options opts) {
     } catch (const ConnectionClosed&) {
       return;  // sent to a closed connection and let it propagate: nothing more to say
     } catch (const std::exception& e) {
-      Log::write(LogLevel::error, "WebSocket handler for " + target + " from " + io.peer() +
+      Log::write(LogLevel::error, "WebSocket handler for " + what + " from " + io.peer() +
                                       " failed: " + e.what());
       ws.close(close_code::internal_error, "internal error");
       return;
     }
     ws.close();
   };
+}
+
+Response accept(Request& req, Handler handler, Options opts) {
+  Handshake hs = check_handshake(req, opts);
+  if (!hs.ok()) return refusal(hs);
+  Response r;
+  r.status = 101;
+  r.headers = accept_headers(hs);
+  r.upgrade = run_handler(std::move(hs), std::move(opts), std::move(handler), std::string(req.target()));
   return r;
 }
 

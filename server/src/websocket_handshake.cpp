@@ -34,8 +34,8 @@ std::vector<std::string_view> split_list(std::string_view s, char sep) {
   return out;
 }
 
-bool has_token(const Request& req, std::string_view field, std::string_view token) {
-  for (auto value : req.headers().get_all(field))
+bool has_token(const Headers& headers, std::string_view field, std::string_view token) {
+  for (auto value : headers.get_all(field))
     for (auto item : split_list(value, ','))
       if (iequals(item, token)) return true;
   return false;
@@ -104,9 +104,9 @@ std::optional<DeflateParams> negotiate(const std::vector<std::string_view>& para
   return p;
 }
 
-std::optional<DeflateParams> negotiate_deflate(const Request& req, const DeflateOptions& opts) {
+std::optional<DeflateParams> negotiate_deflate(const Headers& headers, const DeflateOptions& opts) {
   if (!opts.enabled) return std::nullopt;
-  for (auto value : req.headers().get_all("sec-websocket-extensions"))
+  for (auto value : headers.get_all("sec-websocket-extensions"))
     for (auto offer : split_list(value, ',')) {
       auto params = split_list(offer, ';');
       if (params.empty() || !iequals(params[0], "permessage-deflate")) continue;
@@ -141,29 +141,35 @@ std::string accept_key(std::string_view key) {
   return std::string(out, std::size_t(n));
 }
 
-bool is_upgrade(const Request& req) { return has_token(req, "upgrade", "websocket"); }
+bool is_upgrade(const Request& req) { return is_upgrade(req.headers()); }
+bool is_upgrade(const Headers& headers) { return has_token(headers, "upgrade", "websocket"); }
 
 Handshake check_handshake(const Request& req, const Options& opts) {
+  return check_handshake(req.method(), req.version(), req.headers(), opts);
+}
+
+Handshake check_handshake(std::string_view method, Version version, const Headers& headers,
+                          const Options& opts) {
   Handshake hs;
   auto refuse = [&](int status, std::string why) {
     hs.status = status;
     hs.error = std::move(why);
     return hs;
   };
-  if (req.method() != "GET") return refuse(400, "a WebSocket handshake must be a GET");
-  if (req.version().major != 1 || req.version().minor < 1)
+  if (method != "GET") return refuse(400, "a WebSocket handshake must be a GET");
+  if (version.major != 1 || version.minor < 1)
     return refuse(400, "a WebSocket handshake needs HTTP/1.1");
-  if (!is_upgrade(req)) return refuse(400, "missing Upgrade: websocket");
-  if (!has_token(req, "connection", "upgrade")) return refuse(400, "missing Connection: upgrade");
-  auto version = req.header("sec-websocket-version");
-  if (!version || chars::trim_ows(*version) != "13")
+  if (!is_upgrade(headers)) return refuse(400, "missing Upgrade: websocket");
+  if (!has_token(headers, "connection", "upgrade")) return refuse(400, "missing Connection: upgrade");
+  auto ws_version = headers.get("sec-websocket-version");
+  if (!ws_version || chars::trim_ows(*ws_version) != "13")
     return refuse(426, "only WebSocket version 13 is supported");
-  auto keys = req.headers().get_all("sec-websocket-key");
+  auto keys = headers.get_all("sec-websocket-key");
   if (keys.size() != 1 || !valid_key(chars::trim_ows(keys[0])))
     return refuse(400, "Sec-WebSocket-Key must be 16 bytes in base64");
   hs.accept = accept_key(chars::trim_ows(keys[0]));
-  hs.origin = std::string(req.headers().get_or("origin", ""));
-  for (auto value : req.headers().get_all("sec-websocket-protocol"))
+  hs.origin = std::string(headers.get_or("origin", ""));
+  for (auto value : headers.get_all("sec-websocket-protocol"))
     for (auto p : split_list(value, ',')) hs.offered_protocols.emplace_back(p);
   for (const auto& mine : opts.subprotocols)
     if (std::find(hs.offered_protocols.begin(), hs.offered_protocols.end(), mine) !=
@@ -171,7 +177,7 @@ Handshake check_handshake(const Request& req, const Options& opts) {
       hs.protocol = mine;
       break;
     }
-  hs.deflate = negotiate_deflate(req, opts.deflate);
+  hs.deflate = negotiate_deflate(headers, opts.deflate);
   hs.status = 101;
   return hs;
 }

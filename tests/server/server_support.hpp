@@ -3,6 +3,8 @@
 // python3, nginx) with captured output.
 #pragma once
 
+#include "python.hpp"
+
 #include <grove/green.hpp>
 #include <grove/http.hpp>
 
@@ -526,6 +528,6 @@ inline Child start_hello(const std::string& dir, std::vector<std::string> args =
   return c;
 }
 
-inline std::string python3() { return ::access("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3" : "python3"; }
+using grove::test::python3;
 
 }  // namespace grove::http::test

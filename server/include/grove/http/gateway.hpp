@@ -197,8 +197,9 @@ struct WebSocketSettings {
 };
 
 // The connection after a `101 Switching Protocols` response, as the server lends it to the
-// protocol the application switched to (ws::accept() builds a WebSocket on it). Used only
-// from the connection's green thread, inside Response::upgrade.
+// protocol the application switched to (ws::accept() builds a WebSocket on it). Used from
+// green threads of the connection's OS thread (its own, or ones it spawned and outlives),
+// inside Response::upgrade; one read at a time.
 class UpgradedStream {
  public:
   virtual ~UpgradedStream() = default;

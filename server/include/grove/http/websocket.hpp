@@ -100,12 +100,16 @@ struct Handshake {
 // Whether the request asks for a WebSocket (an `Upgrade: websocket` field). Such a
 // request that check_handshake() refuses must be answered with refusal(), not served.
 bool is_upgrade(const Request& req);
+bool is_upgrade(const Headers& headers);
 
 // Checks an upgrade request (RFC 6455 §4.2.1): GET, HTTP/1.1, Upgrade: websocket,
 // Connection: upgrade, a Sec-WebSocket-Key of 16 base64-encoded bytes (400 otherwise) and
 // Sec-WebSocket-Version: 13 (426 otherwise); then negotiates the subprotocol and
 // permessage-deflate under `opts`.
 Handshake check_handshake(const Request& req, const Options& opts = {});
+// The same from the parts of a request (a framework's own request type).
+Handshake check_handshake(std::string_view method, Version version, const Headers& headers,
+                          const Options& opts = {});
 
 // The Sec-WebSocket-Accept value for a Sec-WebSocket-Key: base64(SHA-1(key + GUID)).
 std::string accept_key(std::string_view key);
@@ -184,6 +188,12 @@ class WebSocket {
 };
 
 using Handler = Function<void(WebSocket&)>;
+
+// The upgrade of a checked handshake: runs `handler` over the stream as accept() does
+// (1011 if it throws, 1000 when it returns). For frameworks that check the handshake
+// themselves; `what` names the endpoint in the error log.
+Function<void(UpgradedStream&)> run_handler(Handshake hs, Options opts, Handler handler,
+                                            std::string what);
 
 // Accepts `req` as a WebSocket: a 101 response whose upgrade runs `handler` on the
 // connection's green thread (an exception from it closes with 1011; returning closes with
