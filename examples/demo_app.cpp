@@ -20,6 +20,7 @@
 //   GET  /stream?n=N            N chunks, streamed
 //   GET  /error                 throws; the app's error handler answers 500 with JSON
 //   GET  /visits                counts this client's visits in its session (needs SECRET_KEY)
+//   WS   /ws/echo               a WebSocket that sends every message back (docs/websocket.md)
 //   GET  /db?ms=N               coroutine view: pg_sleep through grove::pg's pool (--database-url)
 //   GET  /db-sync?ms=N          plain view: the same through unmodified libpq, under compat
 //   GET  /counter?name=x        coroutine view: INCR through grove::redis's pool (--redis-url)
@@ -158,6 +159,9 @@ void make_demo_app(web::App& app, std::shared_ptr<DemoOptions> options) {
     std::int64_t n = web::session().get<std::int64_t>("visits", 0) + 1;
     web::session()["visits"] = n;
     return web::Response::text(std::to_string(n));
+  });
+  app.websocket("/ws/echo", [](grove::http::ws::WebSocket& ws) {
+    while (auto msg = ws.receive()) ws.send(*msg);
   });
   app.errorhandler(500, [](const web::HTTPException& e) {
     std::string detail = "internal error";

@@ -468,6 +468,14 @@ Response App::handle_context(std::shared_ptr<RequestContext> ctx) {
       return src();
     };
   }
+  // A WebSocket handler runs after this returns too: in the request's context.
+  if (response.upgrade()) {
+    Response::Upgrade run = std::move(response.upgrade());
+    response.upgrade() = [ctx, run = std::move(run)](grove::http::UpgradedStream& s) {
+      detail::ContextBinding b(ctx.get());
+      run(s);
+    };
+  }
   return response;
 }
 

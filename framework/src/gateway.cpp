@@ -55,6 +55,7 @@ grove::http::Response App::operator()(grove::http::Request& hreq) {
   grove::http::Response out;
   out.status = r.status;
   out.headers = std::move(r.headers);
+  if (r.upgrade()) out.upgrade = std::move(r.upgrade());
   if (r.source()) {
     out.stream = [src = std::move(r.source())](grove::http::BodyWriter& w) mutable {
       while (auto chunk = src()) {

@@ -3,6 +3,7 @@
 // bridge's warning).
 #include "demo_app.hpp"
 #include "http_support.hpp"
+#include "python.hpp"
 
 #include <grove/aio.hpp>
 
@@ -89,6 +90,29 @@ TEST_CASE("web: demo: every route over HTTP", "[demo]") {
   CHECK(Json::parse(err.body)["error"].as_string() == "Internal Server Error");
   // The default configuration warns about nothing.
   CHECK(demo.output().find("warning") == std::string::npos);
+}
+
+TEST_CASE("web: demo: /ws/echo with Python websockets", "[demo]") {
+  if (std::system((grove::test::python3() + " -c 'import websockets' 2>/dev/null").c_str()) != 0) {
+    WARN("python3-websockets is not installed (scripts/install-deps.sh test)");
+    return;
+  }
+  DemoProcess demo({});
+  std::string ws_url = demo.url("/ws/echo").replace(0, 4, "ws");
+  std::string cmd = grove::test::python3() + " -c 'import asyncio, sys, websockets\n"
+                    "async def main():\n"
+                    "    async with websockets.connect(sys.argv[1]) as ws:\n"
+                    "        await ws.send(\"echo me\")\n"
+                    "        print(await ws.recv())\n"
+                    "asyncio.run(main())' " + ws_url;
+  FILE* p = ::popen(cmd.c_str(), "r");
+  REQUIRE(p);
+  char buf[256] = {};
+  std::string out;
+  while (std::fgets(buf, sizeof buf, p)) out += buf;
+  CHECK(::pclose(p) == 0);
+  CHECK(out == "echo me\n");
+  CHECK(http_get(demo.url("/ws/echo")).status == 400);  // a plain GET is no handshake
 }
 
 TEST_CASE("web: demo: fan-outs overlap with the aio client and not with the easy API", "[demo]") {

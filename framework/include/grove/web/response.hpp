@@ -27,6 +27,10 @@
 #include <type_traits>
 #include <utility>
 
+namespace grove::http {
+class UpgradedStream;
+}
+
 namespace grove::web {
 
 struct CookieOptions {
@@ -96,12 +100,17 @@ class Response {
   Source& source() noexcept { return source_; }
   AsyncSource& async_source() noexcept { return async_source_; }
   grove::http::FileBody take_file() noexcept { return std::move(file_); }
+  // A 101 response's protocol (app.websocket()): the server runs it on the connection's
+  // green thread after the head, inside this request's context.
+  using Upgrade = std::function<void(grove::http::UpgradedStream&)>;
+  Upgrade& upgrade() noexcept { return upgrade_; }
 
  private:
   std::string body_;
   grove::http::FileBody file_;
   Source source_;
   AsyncSource async_source_;
+  Upgrade upgrade_;
 };
 
 // --- make_response ------------------------------------------------------------------------

@@ -21,6 +21,7 @@
 #include <grove/web/request.hpp>
 #include <grove/web/response.hpp>
 #include <grove/web/routing.hpp>
+#include <grove/web/websocket.hpp>
 
 #include <exception>
 #include <functional>
@@ -69,6 +70,23 @@ class Scaffold {
   // not name. See grove/web/files.hpp.
   Scaffold& serve_static(std::string folder, std::string url_path = "/static");
 
+  // A WebSocket endpoint (docs/websocket.md, docs/web.md): a GET route whose view accepts
+  // the upgrade and runs `handler` on the connection's green thread, inside the request's
+  // context (web::request().view_args() has the rule's parameters). before_request hooks run
+  // first and may refuse with an HTTP response; a request that is no valid handshake gets
+  // 400 (426 for another version). The handler is a plain function of a
+  // grove::http::ws::WebSocket&, or a coroutine of a web::AsyncWebSocket& (run on the
+  // green bridge):
+  //   app.websocket("/ws/<room>", [](grove::http::ws::WebSocket& ws) {
+  //     while (auto m = ws.receive()) ws.send(request().view_args()["room"] + ": " + m->data);
+  //   });
+  //   app.websocket("/ws/echo", [](web::AsyncWebSocket& ws) -> aio::Task<void> {
+  //     while (auto m = co_await ws.receive()) co_await ws.send(*m);
+  //   });
+  Scaffold& websocket(std::string rule, std::function<void(grove::http::ws::WebSocket&)> handler,
+                      grove::http::ws::Options options = {}, std::string endpoint = {});
+  Scaffold& websocket(std::string rule, std::function<aio::Task<void>(AsyncWebSocket&)> handler,
+                      grove::http::ws::Options options = {}, std::string endpoint = {});
   // A class-based view from as_view<V>(), or a hand-made ViewFunc. `methods`, if given,
   // replaces the view's own.
   Scaffold& add_url_rule(std::string rule, ViewFunc view, std::vector<std::string> methods = {});
