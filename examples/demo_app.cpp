@@ -21,6 +21,8 @@
 //   GET  /error                 throws; the app's error handler answers 500 with JSON
 //   GET  /visits                counts this client's visits in its session (needs SECRET_KEY)
 //   WS   /ws/echo               a WebSocket that sends every message back (docs/websocket.md)
+//   GET  /chat                  a chat page: its JavaScript joins /ws/chat/lobby
+//   WS   /ws/chat/<room>        every message goes to everyone in the room (web::Hub)
 //   GET  /db?ms=N               coroutine view: pg_sleep through grove::pg's pool (--database-url)
 //   GET  /db-sync?ms=N          plain view: the same through unmodified libpq, under compat
 //   GET  /counter?name=x        coroutine view: INCR through grove::redis's pool (--redis-url)
@@ -57,6 +59,36 @@ namespace aio = grove::aio;
 using namespace std::chrono_literals;
 
 namespace {
+
+// The /chat page: joins /ws/chat/lobby and shows what the room says (tested in a real
+// browser, headless Chromium, by tests/framework/test_demo.cpp).
+constexpr std::string_view kChatPage = R"html(<!doctype html>
+<html><head><meta charset="utf-8"><title>grove chat</title></head>
+<body>
+<h1>grove chat</h1>
+<p id="state">connecting</p>
+<form id="form"><input id="text" autocomplete="off"><button>Send</button></form>
+<ul id="messages"></ul>
+<script>
+const url = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws/chat/lobby";
+const ws = new WebSocket(url);
+const state = document.getElementById("state");
+ws.onopen = () => { state.textContent = "connected"; };
+ws.onclose = (e) => { state.textContent = "closed " + e.code; };
+ws.onmessage = (e) => {
+  const li = document.createElement("li");
+  li.textContent = e.data;
+  document.getElementById("messages").appendChild(li);
+};
+document.getElementById("form").onsubmit = (e) => {
+  e.preventDefault();
+  const text = document.getElementById("text");
+  if (text.value) ws.send(text.value);
+  text.value = "";
+};
+</script>
+</body></html>
+)html";
 
 using Clock = std::chrono::steady_clock;
 
@@ -162,6 +194,19 @@ void make_demo_app(web::App& app, std::shared_ptr<DemoOptions> options) {
   });
   app.websocket("/ws/echo", [](grove::http::ws::WebSocket& ws) {
     while (auto msg = ws.receive()) ws.send(*msg);
+  });
+  // One Hub per process (each worker has its own rooms).
+  auto chat = std::make_shared<web::Hub>();
+  app.websocket("/ws/chat/<room>", [chat](grove::http::ws::WebSocket& ws) {
+    std::string room = web::request().view_args()["room"];
+    auto member = chat->join(room, ws);
+    while (auto msg = ws.receive())
+      if (!msg->binary) chat->publish(room, msg->data);
+  });
+  app.route("/chat", [] {
+    web::Response r{std::string(kChatPage)};
+    r.headers.set("Content-Type", "text/html; charset=utf-8");
+    return r;
   });
   app.errorhandler(500, [](const web::HTTPException& e) {
     std::string detail = "internal error";

@@ -1,11 +1,14 @@
-// grove-demo: its routes through the test client and over HTTP, and the combination cases
-// (compat on with the green bridge, the same with a coroutine teardown hook, the thread
-// bridge's warning).
+// grove-demo: its routes through the test client and over HTTP, its WebSockets with Python
+// clients and its /chat page in headless Chromium, and the combination cases (compat on
+// with the green bridge, the same with a coroutine teardown hook, the thread bridge's
+// warning).
 #include "demo_app.hpp"
 #include "http_support.hpp"
 #include "python.hpp"
 
 #include <grove/aio.hpp>
+
+#include <fstream>
 
 using namespace grove::web;
 using namespace grove::web::test;
@@ -92,27 +95,84 @@ TEST_CASE("web: demo: every route over HTTP", "[demo]") {
   CHECK(demo.output().find("warning") == std::string::npos);
 }
 
-TEST_CASE("web: demo: /ws/echo with Python websockets", "[demo]") {
-  if (std::system((grove::test::python3() + " -c 'import websockets' 2>/dev/null").c_str()) != 0) {
-    WARN("python3-websockets is not installed (scripts/install-deps.sh test)");
+namespace {
+// Runs `cmd` and returns its standard output and error; *status gets its exit status.
+std::string output_of(const std::string& cmd, int* status) {
+  FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
+  REQUIRE(p);
+  char buf[4096];
+  std::string out;
+  std::size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  int st = ::pclose(p);
+  *status = WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+  return out;
+}
+
+bool have_websockets() {
+  if (std::system((grove::test::python3() + " -c 'import websockets' 2>/dev/null").c_str()) == 0) return true;
+  WARN("python3-websockets is not installed (scripts/install-deps.sh test)");
+  return false;
+}
+}  // namespace
+
+TEST_CASE("web: demo: /ws/echo and the /ws/chat rooms with Python websockets", "[demo]") {
+  if (!have_websockets()) return;
+  DemoProcess demo({});
+  std::string script = "/tmp/grove-demo-ws-" + std::to_string(::getpid()) + ".py";
+  std::ofstream(script) << R"py(
+import asyncio, sys, websockets
+base = sys.argv[1].replace("http://", "ws://")
+async def main():
+    async with websockets.connect(base + "/ws/echo") as ws:
+        await ws.send("echo me")
+        print(await ws.recv())
+    async with websockets.connect(base + "/ws/chat/a") as a1, \
+               websockets.connect(base + "/ws/chat/a") as a2, \
+               websockets.connect(base + "/ws/chat/b") as b1:
+        await asyncio.sleep(0.2)  # all three joined before the first message
+        await a1.send("to room a")
+        print("a1 got", await a1.recv())
+        print("a2 got", await a2.recv())
+        await b1.send("to room b")
+        print("b1 got", await b1.recv())
+        try:
+            print("a2 got", await asyncio.wait_for(a2.recv(), 0.3))
+        except asyncio.TimeoutError:
+            print("a2 heard nothing from room b")
+asyncio.run(main())
+)py";
+  int status = 0;
+  std::string out = output_of(grove::test::python3() + " " + script + " " + demo.base(), &status);
+  std::remove(script.c_str());
+  INFO(out);
+  CHECK(status == 0);
+  CHECK(out ==
+        "echo me\n"
+        "a1 got to room a\n"
+        "a2 got to room a\n"
+        "b1 got to room b\n"
+        "a2 heard nothing from room b\n");
+  CHECK(http_get(demo.url("/ws/echo")).status == 400);  // a plain GET is no handshake
+}
+
+TEST_CASE("web: demo: /chat in headless Chromium: a message sent in one page shows in another", "[demo]") {
+  if (!have_websockets()) return;
+  const char* chromium = "/usr/bin/chromium";
+  if (::access(chromium, X_OK) != 0) {
+    WARN("chromium is not installed (scripts/install-deps.sh test)");
     return;
   }
   DemoProcess demo({});
-  std::string ws_url = demo.url("/ws/echo").replace(0, 4, "ws");
-  std::string cmd = grove::test::python3() + " -c 'import asyncio, sys, websockets\n"
-                    "async def main():\n"
-                    "    async with websockets.connect(sys.argv[1]) as ws:\n"
-                    "        await ws.send(\"echo me\")\n"
-                    "        print(await ws.recv())\n"
-                    "asyncio.run(main())' " + ws_url;
-  FILE* p = ::popen(cmd.c_str(), "r");
-  REQUIRE(p);
-  char buf[256] = {};
-  std::string out;
-  while (std::fgets(buf, sizeof buf, p)) out += buf;
-  CHECK(::pclose(p) == 0);
-  CHECK(out == "echo me\n");
-  CHECK(http_get(demo.url("/ws/echo")).status == 400);  // a plain GET is no handshake
+  auto page = http_get(demo.url("/chat"));
+  CHECK(page.status == 200);
+  CHECK(page.header("Content-Type") == "text/html; charset=utf-8");
+  int status = 0;
+  std::string out = output_of(grove::test::python3() + " " GROVE_CHAT_BROWSER_PY " " + chromium + " " + demo.base(), &status);
+  INFO(out);
+  CHECK(status == 0);
+  CHECK(out.find("page 1: [\"hello from page 1\"]") != std::string::npos);
+  CHECK(out.find("page 2: [\"hello from page 1\"]") != std::string::npos);
 }
 
 TEST_CASE("web: demo: fan-outs overlap with the aio client and not with the easy API", "[demo]") {

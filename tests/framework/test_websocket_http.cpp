@@ -2,11 +2,13 @@
 // parameters, blueprints, before_request refusing before the upgrade, the request context
 // inside the handler, a refused plain GET, and a throwing handler (1011); coroutine
 // handlers (web::AsyncWebSocket): echo, concurrent tasks on one WebSocket, a cancelled
-// receive losing no message, and a graceful stop's 1001. On every engine.
+// receive losing no message, and a graceful stop's 1001; web::Hub fan-out past a client
+// that never reads. On every engine.
 #include "http_support.hpp"
 #include "python.hpp"
 
 #include <grove/http/websocket.hpp>
+#include <grove/web/hub.hpp>
 
 #include <grove/aio.hpp>
 
@@ -108,7 +110,71 @@ void build_async(App& app) {
   });
 }
 
+// A room on a web::Hub: "flood N" publishes N messages of 64 KiB (numbered) to the room at
+// once;
+// anything else is published as it is. /hub/stats says how many messages were dropped.
+void build_hub(App& app, Hub& hub) {
+  app.websocket("/ws/room", [&hub](ws::WebSocket& w) {
+    auto member = hub.join("room", w);  // up to 256 pending messages each
+    while (auto m = w.receive()) {
+      if (m->data.rfind("flood ", 0) == 0) {
+        int n = std::stoi(m->data.substr(6));
+        for (int i = 0; i < n; ++i) hub.publish("room", std::to_string(i) + ":" + std::string(64 * 1024, 'x'));
+      } else {
+        hub.publish("room", m->data);
+      }
+    }
+  });
+  app.route("/hub/stats", [&hub] {
+    return Response(Json{{"members", std::int64_t(hub.size("room"))}, {"dropped", std::int64_t(hub.dropped())}});
+  });
+}
+
 }  // namespace
+
+TEST_CASE("web::Hub: a client that never reads does not stall the room's other members") {
+  if (!have_websockets()) return;
+  App app("hub");
+  Hub hub;
+  build_hub(app, hub);
+  ServedApp served(app);
+  std::string out;
+  int rc = run_client(R"py(
+import json, socket, urllib.request
+def stats():
+    return json.load(urllib.request.urlopen(sys.argv[1] + "/hub/stats"))
+async def main():
+    host, port = sys.argv[1][len("http://"):].split(":")
+    slow = socket.socket()
+    slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    slow.connect((host, int(port)))
+    slow.sendall(("GET /ws/room HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+                  "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                  "Sec-WebSocket-Version: 13\r\n\r\n").encode())
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += slow.recv(1)
+    print(head.split(b"\r\n")[0].decode())
+    async with websockets.connect(base + "/ws/room", max_size=None) as fast:
+        while stats()["members"] < 2:
+            await asyncio.sleep(0.05)
+        # Twice 200 messages: the fast member's queue never holds more than 200; the slow
+        # one's fills past 256 in the second round (its socket took a few MB and stopped).
+        for _ in range(2):
+            await fast.send("flood 200")
+            got = [(await asyncio.wait_for(fast.recv(), 30)).split(":")[0] for _ in range(200)]
+            print("fast got", len(got), "in order" if got == [str(i) for i in range(200)] else "out of order")
+        await fast.send("still here")
+        print("fast got", await asyncio.wait_for(fast.recv(), 30))
+    print("dropped for the slow one:", "some" if stats()["dropped"] > 0 else "none")
+    slow.close()
+)py", served.base(), &out);
+  CHECK(rc == 0);
+  CHECK(out.find("HTTP/1.1 101 Switching Protocols") != std::string::npos);
+  CHECK(out.find("fast got 200 in order") != std::string::npos);
+  CHECK(out.find("fast got still here") != std::string::npos);
+  CHECK(out.find("dropped for the slow one: some") != std::string::npos);
+}
 
 TEST_CASE("app.websocket: routing, blueprints, hooks and the request context over a real server") {
   std::string out;

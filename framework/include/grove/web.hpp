@@ -10,6 +10,7 @@
 #include <grove/web/datastructures.hpp>
 #include <grove/web/exceptions.hpp>
 #include <grove/web/files.hpp>
+#include <grove/web/hub.hpp>
 #include <grove/web/json.hpp>
 #include <grove/web/logging.hpp>
 #include <grove/web/request.hpp>
@@ -22,3 +23,4 @@
 #include <grove/web/testing.hpp>
 #include <grove/web/urls.hpp>
 #include <grove/web/views.hpp>
+#include <grove/web/websocket.hpp>
