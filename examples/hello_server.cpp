@@ -5,6 +5,7 @@
 //   curl http://127.0.0.1:8080/             -> Hello, World!
 #include <grove/green.hpp>
 #include <grove/http.hpp>
+#include <grove/http/websocket.hpp>
 
 #include <unistd.h>
 
@@ -85,6 +86,10 @@ Response hello(Request& req) {
     auto code = int(query_number(req, "code", 200));
     return Response::text("status " + std::to_string(code) + "\n", code);
   }
+  if (path == "/ws/echo")  // a WebSocket that sends every message back (docs/websocket.md)
+    return grove::http::ws::accept(req, [](grove::http::ws::WebSocket& ws) {
+      while (auto msg = ws.receive()) ws.send(*msg);
+    });
   if (path == "/close") {
     auto r = Response::text("closing");
     r.headers.set("Connection", "close");
