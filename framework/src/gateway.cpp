@@ -49,6 +49,7 @@ grove::http::Response App::operator()(grove::http::Request& hreq) {
         length);
   }
 
+  const std::shared_ptr<detail::RequestContext> keep = ctx;  // its route, after the cycle
   Response r = handle_context(std::move(ctx));
 
   // The status, the header fields and the body move to the server's response: no copy.
@@ -56,6 +57,8 @@ grove::http::Response App::operator()(grove::http::Request& hreq) {
   out.status = r.status;
   out.headers = std::move(r.headers);
   if (r.upgrade()) out.upgrade = std::move(r.upgrade());
+  // The metrics' route label: the rule, which lives as long as the app's route table.
+  if (keep->route) out.route = keep->route->rule.text();
   if (r.source()) {
     out.stream = [src = std::move(r.source())](grove::http::BodyWriter& w) mutable {
       while (auto chunk = src()) {

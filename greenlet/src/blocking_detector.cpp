@@ -54,7 +54,10 @@ std::string format_ms(Duration d) {
   return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(d).count()) + " ms";
 }
 
+std::atomic<std::uint64_t> g_reports{0};
+
 void deliver(BlockingReport report) {
+  g_reports.fetch_add(1, std::memory_order_relaxed);
   BlockingSink sink;
   {
     std::lock_guard lock(detector().mutex);
@@ -224,6 +227,8 @@ void disable_blocking_detector() {
 }
 
 bool blocking_detector_enabled() { return detail::g_detector_on.load(std::memory_order_relaxed); }
+
+std::uint64_t blocking_reports() noexcept { return detail::g_reports.load(std::memory_order_relaxed); }
 
 void set_blocking_sink(BlockingSink sink) {
   std::lock_guard lock(detail::detector().mutex);

@@ -187,6 +187,11 @@ bool in_hub() noexcept {
   return hub && hub->in_hub();
 }
 
+std::size_t alive_count() noexcept {
+  detail::Hub* hub = detail::t_hub;
+  return hub ? hub->live_count() : 0;
+}
+
 void sleep(Duration d) {
   detail::Hub& hub = detail::Hub::get();
   if (d <= Duration::zero()) {

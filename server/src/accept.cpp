@@ -29,7 +29,7 @@ void Server::Impl::accept_loop(Listener* l) {
         }
       }
       backoff = 10ms;
-      add_connection(fd, ss, l->tls);
+      add_connection(fd, ss, *l);
       continue;
     }
     int err = errno;

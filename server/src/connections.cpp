@@ -79,11 +79,12 @@ void Server::Impl::put_context(Context* x) {
   spare.emplace_back(x);
 }
 
-void Server::Impl::add_connection(int fd, const sockaddr_storage& ss, bool tls) {
+void Server::Impl::add_connection(int fd, const sockaddr_storage& ss, const Listener& from) {
   auto* c = new Connection;
   c->server = this;
   c->fd = fd;
-  if (tls)
+  c->metrics = from.metrics;
+  if (from.tls)
     c->transport.emplace<detail::TlsTransport>(fd, *cfg.tls);
   else
     c->transport = detail::PlainTransport(fd);

@@ -93,8 +93,10 @@ bool Server::Impl::handle(Connection* c, Context& x) {
   const bool is_head = head.method == "HEAD";
   x.in.consume(head.size);
 
+  const bool measured = request_metrics && !c->metrics;
+  const auto began = measured ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
   bool failed = false;
-  Response resp = detail::run_application(app, req, c->peer, failed);
+  Response resp = answers_itself(c, req) ? answer_itself(c, req) : detail::run_application(app, req, c->peer, failed);
   if (failed) ++stats.errors_5xx;
   if (resp.status == 101 && resp.upgrade) return upgrade(c, x, req, resp);
   // Keep the connection? Not if the client or the application says close, the body
@@ -119,6 +121,9 @@ bool Server::Impl::handle(Connection* c, Context& x) {
     return false;
   }
   ++stats.requests;
+  if (measured)
+    request_metrics->record(resp.route, resp.status,
+                            std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count());
   if (Log::access_log_enabled()) access_log(c, &req, resp.status, sent);
   if (!plan.keep) return false;
   if (after == After::drain) {
@@ -136,6 +141,7 @@ bool Server::Impl::handle(Connection* c, Context& x) {
 // An error found by the server itself: answers; the connection then closes lingering.
 void Server::Impl::send_error(Connection* c, Context& x, int status, std::string_view reason) {
   ++stats.errors_4xx;
+  if (request_metrics && !c->metrics) request_metrics->count_refused(status);
   c->refused = true;
   if (Log::enabled(LogLevel::debug))
     Log::write(LogLevel::debug, "refused a request from " + c->peer + ": " +

@@ -122,7 +122,9 @@ struct Master {
       ::sigprocmask(SIG_SETMASK, &mask, nullptr);
       int rc = 0;
       try {
-        Server server(app, config);
+        ServerConfig own = config;
+        own.worker_index = index;  // its metrics listener and labels
+        Server server(app, own);
         Log::write(LogLevel::debug, "worker " + std::to_string(index) + " started");
         server.serve_forever();
       } catch (...) {
@@ -345,6 +347,7 @@ int serve(Application app, int argc, char** argv, ServeOptions options) {
   std::string access_log = options.access_log, error_log = "-";
   std::string log_level(to_string(options.log_level));
   bool show_version = false;
+  std::string health_drain_delay;
 
   cli.add_option("-b,--bind", binds,
                  "Address to listen on, repeatable: host:port, [v6addr]:port or unix:/path; "
@@ -400,6 +403,13 @@ int serve(Application app, int argc, char** argv, ServeOptions options) {
   cli.add_option("--error-log", error_log, "Error log: a file, or - for stderr");
   cli.add_option("--log-level", log_level, "debug, info, warning, error or off")
       ->check(CLI::IsMember({"debug", "info", "warning", "warn", "error", "off"}));
+  cli.add_option("--metrics-bind", cfg.metrics_bind,
+                 "host:port serving GET /metrics (Prometheus text); loopback only; worker k of --workers uses port + k");
+  cli.add_flag("--metrics-public", cfg.metrics_public, "Allow a --metrics-bind address other than loopback");
+  cli.add_option("--health-path", cfg.health_path,
+                 "A path the server answers itself, before the app: 200 serving, 503 draining or not ready");
+  cli.add_option("--health-drain-delay", health_drain_delay,
+                 "With --health-path: a stop first answers 503 there for this long while serving on (default 0)");
   cli.add_flag("--version", show_version, "Print the version and the built engines, then exit");
   if (options.add_flags) options.add_flags(&cli);
 
@@ -438,6 +448,8 @@ int serve(Application app, int argc, char** argv, ServeOptions options) {
       if (d <= Duration::zero()) throw std::invalid_argument("timeouts must be greater than zero");
     if (compat && !compat_available())
       throw std::invalid_argument("--compat: this build has no grove::compat");
+    if (!health_drain_delay.empty())
+      cfg.health_drain_delay = parse_duration("--health-drain-delay", health_drain_delay);
     if (!handshake_timeout.empty()) cfg.handshake_timeout = parse_duration("--handshake-timeout", handshake_timeout);
     configure_websocket(cfg.websocket, ws_max_message, ws_max_frame, ws_ping_interval,
                         ws_ping_timeout, ws_idle_timeout);

@@ -16,6 +16,8 @@ namespace grove::http {
 Server::Server(Application app, ServerConfig config)
     : impl_(std::make_unique<Impl>(std::move(app), std::move(config))) {
   if (impl_->cfg.max_connections == 0) throw std::invalid_argument("max_connections must be at least 1");
+  if (impl_->cfg.metrics || !impl_->cfg.metrics_bind.empty())
+    impl_->request_metrics = std::make_unique<detail::RequestMetrics>();
 }
 
 Server::~Server() {
@@ -81,13 +83,16 @@ void Server::listen() {
 
 std::vector<std::string> Server::addresses() const {
   std::vector<std::string> out;
-  for (const auto& l : impl_->listeners) out.push_back(l.name);
+  for (const auto& l : impl_->listeners)
+    if (!l.metrics) out.push_back(l.name);
   return out;
 }
 
+// The metrics listener is left out: it is each process's own, never handed to workers.
 std::vector<int> Server::listen_fds() const {
   std::vector<int> out;
-  for (const auto& l : impl_->listeners) out.push_back(l.fd);
+  for (const auto& l : impl_->listeners)
+    if (!l.metrics) out.push_back(l.fd);
   return out;
 }
 
@@ -102,6 +107,7 @@ void Server::start() {
   Impl& s = *impl_;
   if (s.started) return;
   listen();
+  s.open_metrics_listener();
   s.loop = &green::hub_loop();
   s.started = true;
   {
@@ -195,6 +201,12 @@ void Server::stop_threadsafe(std::optional<Duration> timeout) {
 bool Server::stopping() const noexcept { return impl_->stopping_; }
 bool Server::stopped() const noexcept { return impl_->stopped_; }
 ServerStats Server::stats() const { return impl_->stats; }
+std::string Server::metrics_text() const { return impl_->metrics_text(); }
+std::string Server::metrics_address() const {
+  for (const auto& l : impl_->listeners)
+    if (l.metrics) return l.name;
+  return {};
+}
 const ServerConfig& Server::config() const noexcept { return impl_->cfg; }
 
 }  // namespace grove::http

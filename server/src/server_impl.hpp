@@ -5,6 +5,7 @@
 #include <grove/http/detail/http1.hpp>
 #include <grove/http/server.hpp>
 
+#include "request_metrics.hpp"
 #include "transport.hpp"
 
 #include <sys/socket.h>
@@ -123,6 +124,7 @@ struct Connection {
   State state = State::idle;
   bool fresh = true;           // no request seen yet
   bool unix_peer = false;
+  bool metrics = false;        // came in on the metrics listener: served metrics, not the app
   std::uint16_t peer_port = 0;
   std::string peer;            // "127.0.0.1", "::1", "unix:"
   TimePoint since;             // accepted, or went idle
@@ -155,6 +157,7 @@ struct Listener {
   std::string name;       // as addresses() reports it
   std::string unix_path;  // to unlink at stop, when this process created it
   bool tls = false;       // an https:// bind: connections start with a TLS handshake
+  bool metrics = false;   // the metrics listener (ServerConfig::metrics_bind), per process
   green::Greenlet loop;
 };
 
@@ -230,9 +233,11 @@ struct Server::Impl {
   bool listening = false;
   bool started = false;
   bool stopping_ = false;
+  bool draining_ = false;  // a stop waits out health_drain_delay: the health path says 503
   bool stopped_ = false;
   EventLoop* loop = nullptr;
   ServerStats stats;
+  std::unique_ptr<detail::RequestMetrics> request_metrics;  // when metrics are on
   Connection* all_head = nullptr;
   // FIFO lists: waiting for a first byte, kept alive between requests, lingering.
   Connection* idle_head[3] = {nullptr, nullptr, nullptr};
@@ -241,6 +246,7 @@ struct Server::Impl {
   green::Event done;
   Timer sweep_timer;
   Timer stop_timer;
+  Timer drain_timer;
   Timer flush_timer;
   Timer linger_timer;  // due at the earliest end of a lingering close
   std::vector<std::unique_ptr<Context>> spare;
@@ -279,7 +285,7 @@ struct Server::Impl {
   void unlink_idle(Connection* c);
   Context* take_context();
   void put_context(Context* x);
-  void add_connection(int fd, const sockaddr_storage& ss, bool tls);
+  void add_connection(int fd, const sockaddr_storage& ss, const Listener& from);
   // Hub callback: bytes (or EOF) on an idle connection.
   void on_readable(Connection* c, Events e);
   void activate(Connection* c);
@@ -330,6 +336,12 @@ struct Server::Impl {
   bool serve(Connection* c, Context& x);
   // One request whose head is parsed. Returns whether the connection stays open.
   bool handle(Connection* c, Context& x);
+  // What the server answers itself: the health path, and the metrics listener's requests
+  // (metrics.cpp's neighbour, operations.cpp).
+  bool answers_itself(const Connection* c, const Request& req) const;
+  Response answer_itself(const Connection* c, const Request& req);
+  void open_metrics_listener();
+  std::string metrics_text() const;
   // An error found by the server itself: answers; the connection then closes lingering.
   void send_error(Connection* c, Context& x, int status, std::string_view reason);
 

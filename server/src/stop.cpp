@@ -29,6 +29,18 @@ Duration Server::Impl::sweep_interval() const {
 void Server::Impl::begin_stop(std::optional<Duration> timeout) {
   if (!started || stopped_) return;
   Duration t = timeout.value_or(cfg.graceful_timeout);
+  if (!stopping_ && !draining_ && !cfg.health_path.empty() && cfg.health_drain_delay > Duration::zero() &&
+      t > Duration::zero()) {
+    draining_ = true;
+    Log::write(LogLevel::info, "draining: " + cfg.health_path + " answers 503 for " +
+                                   std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                      cfg.health_drain_delay)
+                                                      .count()) +
+                                   " ms, then the stop begins");
+    drain_timer = loop->call_later(cfg.health_drain_delay, [this, timeout] { begin_stop(timeout); });
+    return;
+  }
+  drain_timer.cancel();
   if (stopping_) {
     // A second stop can only shorten the wait.
     if (stop_timer && loop->now() + t < stop_timer.when()) {
@@ -47,7 +59,7 @@ void Server::Impl::begin_stop(std::optional<Duration> timeout) {
       socklen_t len = sizeof ss;
       int fd = ::accept4(l.fd, reinterpret_cast<sockaddr*>(&ss), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
       if (fd < 0) break;
-      add_connection(fd, ss, l.tls);
+      add_connection(fd, ss, l);
     }
     if (l.loop && !l.loop.dead()) l.loop.kill(nullptr, /*block=*/false);
     green::close(l.fd);
@@ -170,6 +182,7 @@ void Server::Impl::release_loop_handles() {
   stop_timer = Timer();
   flush_timer = Timer();
   linger_timer = Timer();
+  drain_timer = Timer();
 }
 
 void Server::Impl::finish_stop() {
@@ -180,6 +193,7 @@ void Server::Impl::finish_stop() {
   }
   stopped_ = true;
   stop_timer.cancel();
+  drain_timer.cancel();
   sweep_timer.cancel();
   flush_timer.cancel();
   linger_timer.cancel();

@@ -6,6 +6,11 @@
 #include <grove/aio.hpp>
 #include <grove/green.hpp>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 using namespace grove::web;
 using namespace grove::web::test;
 namespace aio = grove::aio;
@@ -191,4 +196,27 @@ TEST_CASE("web: http: the gateway passes body limits and server errors through",
   CHECK(big.status == 413);
   auto chunked = http({"POST", served.url("/echo"), {}, std::string(5000, 'b'), true});
   CHECK(chunked.status == 413);
+}
+
+TEST_CASE("web: http: the metrics label requests with the route's rule", "[http][metrics]") {
+  App app;
+  app.route("/user/<int:id>", [](std::int64_t id) { return "user " + std::to_string(id); });
+  // A loopback port free now, for the metrics listener (the server opens it when it starts).
+  int probe = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  REQUIRE(::bind(probe, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  REQUIRE(::getsockname(probe, reinterpret_cast<sockaddr*>(&a), &len) == 0);
+  const std::string metrics = "127.0.0.1:" + std::to_string(ntohs(a.sin_port));
+  ::close(probe);
+  ServedApp served(app, [&](grove::http::ServerConfig& c) { c.metrics_bind = metrics; });
+  CHECK(http_get(served.url("/user/7")).body == "user 7");
+  CHECK(http_get(served.url("/user/8")).body == "user 8");
+  CHECK(http_get(served.url("/nowhere")).status == 404);
+  std::string text = http_get("http://" + metrics + "/metrics").body;
+  INFO(text);
+  CHECK(text.find("grove_http_requests_total{route=\"/user/<int:id>\",status=\"200\"} 2\n") != std::string::npos);
+  CHECK(text.find("grove_http_requests_total{route=\"\",status=\"404\"} 1\n") != std::string::npos);
 }

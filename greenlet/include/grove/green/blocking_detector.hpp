@@ -9,6 +9,7 @@
 
 #include <grove/loop.hpp>
 
+#include <cstdint>
 #include <functional>
 #include <string>
 
@@ -21,6 +22,9 @@ struct BlockingReport {
 };
 
 void enable_blocking_detector(Duration threshold);
+// Reports made since the process started, every hub's (the metrics'
+// grove_green_blocking_reports_total).
+std::uint64_t blocking_reports() noexcept;
 void disable_blocking_detector();
 bool blocking_detector_enabled();
 

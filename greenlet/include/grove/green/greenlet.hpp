@@ -189,6 +189,9 @@ Greenlet current();
 bool in_green_thread() noexcept;
 // Whether the caller runs inside the hub (a loop callback or a coroutine on the green engine).
 bool in_hub() noexcept;
+// Green threads of the calling OS thread's hub that have started and not finished (0 when
+// the thread has no hub): the metrics' grove_green_threads_alive.
+std::size_t alive_count() noexcept;
 
 // Suspends the calling green thread for `d`. sleep(0) (or less) yields: every other runnable
 // green thread runs once, and the hub polls for I/O and timers regularly, before it returns.

@@ -269,6 +269,10 @@ class Response {
   // connection's green thread with the connection's byte stream, and closes the
   // connection when it returns. ws::accept() sets it; the server answers `Upgrade` only so.
   Function<void(UpgradedStream&)> upgrade;
+  // The route that answered, as a template ("/user/<int:id>"): the metrics' route label
+  // (grove::web sets its rule). Must outlive the response (the app's route table, or a
+  // literal). Empty: the request is counted under route="".
+  std::string_view route;
   FileBody file;       // a body read from a file (set at most one of body, stream, file);
                        // Content-Length is its length
 

@@ -19,6 +19,7 @@
 #include <grove/http/tls.hpp>
 #include <grove/loop.hpp>
 
+#include <functional>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -82,6 +83,26 @@ struct ServerConfig {
   bool compat = false;               // reported in the startup line; serve() patches
   std::string server_header = "grove";  // empty: no Server header
   WebSocketSettings websocket;       // limits and timeouts of upgraded WebSocket connections
+
+  // Operations (docs/server.md, "Metrics and health"):
+  // host:port of a second listener, opened by start() in each process, that answers
+  // GET /metrics (Prometheus text format). Loopback only unless metrics_public: it shows the
+  // process's internals. Under --workers, worker k listens on port + k and labels its
+  // samples worker="k". Empty: no listener.
+  std::string metrics_bind;
+  bool metrics_public = false;
+  // Records request metrics without a listener (Server::metrics_text()); on with metrics_bind.
+  bool metrics = false;
+  // A path the server answers itself, before the application (any method): 200 "ok" while
+  // serving, 503 "draining" once a stop began, 503 "not ready" while `readiness` returns
+  // false (it runs on the request's green thread, so it may wait, e.g. ping a database).
+  std::string health_path;
+  std::function<bool()> readiness;
+  // With health_path: a graceful stop first waits this long, serving everything as before
+  // while the health path says 503 "draining", so that a balancer takes the server out
+  // before it stops accepting. A second stop (signal) ends the wait.
+  Duration health_drain_delay = Duration::zero();
+  int worker_index = -1;  // set by serve() in each pre-forked worker (0..N-1)
 };
 
 // What the server has done so far (for tests and diagnostics).
@@ -141,6 +162,10 @@ class Server {
   bool stopped() const noexcept;
 
   ServerStats stats() const;
+  // The metrics listener's address ("127.0.0.1:9100"), once started; empty without one.
+  std::string metrics_address() const;
+  // What GET /metrics answers: the server's figures, then every add_metrics_collector()'s.
+  std::string metrics_text() const;
   const ServerConfig& config() const noexcept;
 
   struct Impl;
