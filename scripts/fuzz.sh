@@ -13,7 +13,8 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 jobs=${GROVE_JOBS:-$(nproc)}
 all_targets=(fuzz_http_parser fuzz_http_response fuzz_router fuzz_query_form fuzz_tls_session
-             fuzz_session_cookie fuzz_ws_frames fuzz_ws_deflate fuzz_redis_resp)
+             fuzz_session_cookie fuzz_ws_frames fuzz_ws_deflate fuzz_redis_resp
+             fuzz_multipart)
 
 seconds=60
 fast=0

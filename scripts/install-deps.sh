@@ -19,9 +19,11 @@ build_pkgs=(cmake g++ make pkg-config libev-dev libevent-dev libasio-dev
 # ninja-build: the test builds (scripts/test.sh) schedule every target of a stage together.
 # chromium: the real browser grove-demo's /chat page is tested in (headless, driven over the
 # DevTools protocol with python3-websockets; it downloads nothing of its own).
+# python3-requests: a real multipart client for the framework's upload tests.
 test_pkgs=(openssl catch2 python3 clang libclang-rt-14-dev nginx-light clang-format-14
            postgresql redis-server libpq-dev libhiredis-dev python3-websockets
-           python3-prometheus-client ninja-build chromium)
+           python3-prometheus-client ninja-build chromium
+           python3-requests)
 bench_pkgs=(libbenchmark-dev libboost-fiber-dev libst-dev wrk nginx-light
             python3-gevent python3-flask python3-asgiref
             python3-psycopg2 python3-psycogreen)

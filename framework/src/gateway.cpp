@@ -47,6 +47,13 @@ grove::http::Response App::operator()(grove::http::Request& hreq) {
           }
         },
         length);
+    req->set_stream_reader([&hreq](char* buf, std::size_t n) -> std::size_t {
+      try {
+        return hreq.read(buf, n);
+      } catch (const grove::http::HttpError& e) {
+        rethrow_as_http_exception(e);
+      }
+    });
   }
 
   const std::shared_ptr<detail::RequestContext> keep = ctx;  // its route, after the cycle

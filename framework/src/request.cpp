@@ -110,13 +110,13 @@ void Request::set_body_reader(BodyReader reader, std::optional<std::uint64_t> de
 }
 
 const MultiDict& Request::form() {
-  if (!form_) {
-    if (mimetype() == "application/x-www-form-urlencoded")
-      form_ = parse_query(data());
-    else
-      form_ = MultiDict{};
-  }
+  if (!form_) parse_form();
   return *form_;
+}
+
+const FileMultiDict& Request::files() {
+  if (!files_) parse_form();
+  return *files_;
 }
 
 bool Request::is_json() const {

@@ -11,6 +11,7 @@
 
 #include <grove/web/datastructures.hpp>
 #include <grove/web/json.hpp>
+#include <grove/web/uploads.hpp>
 #include <grove/http/tls.hpp>
 
 #include <any>
@@ -101,8 +102,18 @@ class Request {
   // --- parsed on first use ---------------------------------------------------------------
   const MultiDict& args() const;
   const MultiDict& cookies() const;
-  // application/x-www-form-urlencoded bodies; empty for any other content type.
+  // The text fields of an application/x-www-form-urlencoded or multipart/form-data body;
+  // empty for any other content type. A multipart body is parsed as it is read (never
+  // whole in memory): a malformed one is a BadRequest (400) saying what is wrong; a text
+  // field over MAX_FORM_MEMORY_SIZE, more than MAX_FORM_PARTS parts, or a body over
+  // MAX_CONTENT_LENGTH is a RequestEntityTooLarge (413).
   const MultiDict& form();
+  // The file parts of a multipart/form-data body (Flask's request.files), parsed with form().
+  const FileMultiDict& files();
+  // request.stream: reads up to n more bytes of the body as it arrives, without keeping it
+  // (0 at the end); RequestEntityTooLarge past MAX_CONTENT_LENGTH. Once it has been used,
+  // data(), form() and json() see only what it did not read, as in Flask.
+  std::size_t read(char* buf, std::size_t n);
   // The raw body (Flask's get_data()).
   const std::string& data();
   const std::string& body() { return data(); }
@@ -139,6 +150,10 @@ class Request {
   // The connection's TLS facts; they must outlive the request (the server's do).
   void set_tls(const grove::http::TlsFacts* facts) noexcept { tls_ = facts; }
   void set_max_content_length(std::optional<std::size_t> limit) { max_content_length_ = limit; }
+  // Where read() takes the body from, piece by piece (the gateway's: the connection).
+  using StreamReader = std::function<std::size_t(char*, std::size_t)>;
+  void set_stream_reader(StreamReader reader) { stream_ = std::move(reader); }
+
   bool body_loaded() const noexcept { return body_loaded_; }
   // Reads the body now (before a coroutine that may run on another thread needs it).
   void load_body() { (void)data(); }
@@ -174,6 +189,12 @@ class Request {
   bool body_loaded_ = true;
   mutable std::optional<MultiDict> args_, cookies_;
   std::optional<MultiDict> form_;
+  std::optional<FileMultiDict> files_;
+  StreamReader stream_;
+  std::uint64_t streamed_ = 0;   // bytes read()
+  std::size_t body_pos_ = 0;     // read() position in a body held in memory
+  void parse_form();
+  void parse_multipart();
   std::optional<Json> json_;
   bool json_failed_ = false;
   ViewArgs view_args_;
