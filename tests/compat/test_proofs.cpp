@@ -175,5 +175,7 @@ TEST_CASE("proof: getaddrinfo in green threads does not stall a 1 ms ticker",
                            << " lookups saw the ticker run");
   // On the hub, a lookup would never let the ticker run while it is in progress.
   CHECK(ticked_during >= 5);
-  CHECK(ticker.max_gap_ms() < 90);
+  // Lookups that held the hub would leave one gap as long as the whole run; a descheduled
+  // process (TSan on a loaded machine: 184 ms) is still far shorter.
+  CHECK(ticker.max_gap_ms() < took / 2);
 }

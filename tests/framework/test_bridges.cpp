@@ -135,25 +135,30 @@ TEST_CASE("web: bridges: the green bridge waits only the calling green thread", 
 TEST_CASE("web: bridges: a sibling green thread never sees another's running loop", "[bridges][tsan]") {
   std::vector<std::string> seen;
   std::string inside;
-  bool in_coroutine = false;
-  auto body = [](std::string* engine, bool* flag) -> aio::Task<void> {
+  bool in_coroutine = false, sibling_looked = false, a_done = false;
+  // The coroutine stays in flight until the sibling has looked at least once (or 2 s), so
+  // the check does not depend on how the two green threads' sleeps line up under load.
+  auto body = [](std::string* engine, bool* flag, const bool* looked) -> aio::Task<void> {
     *engine = aio::get_running_loop().engine();
     *flag = true;
-    co_await aio::sleep(30ms);
+    for (int i = 0; i < 2000 && !*looked; ++i) co_await aio::sleep(1ms);
+    co_await aio::sleep(5ms);
     *flag = false;
   };
   auto a = green::spawn([&] {
     CHECK(grove::current_context().running_loop == nullptr);
-    green_bridge(body(&inside, &in_coroutine));
+    green_bridge(body(&inside, &in_coroutine, &sibling_looked));
     CHECK(grove::current_context().running_loop == nullptr);  // restored
+    a_done = true;
   });
   auto b = green::spawn([&] {
-    for (int i = 0; i < 20; ++i) {
+    while (!a_done) {
       if (in_coroutine) {
         seen.push_back(aio::is_loop_running() ? "sibling-sees-loop" : "sibling-clean");
         CHECK(grove::current_context().running_loop == nullptr);
+        sibling_looked = true;
       }
-      green::sleep(2ms);
+      green::sleep(1ms);
     }
   });
   a.join();

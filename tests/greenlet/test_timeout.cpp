@@ -47,11 +47,12 @@ TEST_CASE("a Timeout interrupts sleep, Event, Queue, Lock, join and fd waits",
 TEST_CASE("a Timeout that does not expire is cancelled when its scope ends", "[green][timeout][tsan]") {
   auto g = green::spawn([] {
     {
-      green::Timeout t(100ms);
+      // A deadline far enough away that a loaded machine does not reach it within the scope.
+      green::Timeout t(400ms);
       green::sleep(1ms);
       REQUIRE(t.pending());
     }
-    green::sleep(150ms);  // would throw here if the deadline had survived its scope
+    green::sleep(500ms);  // would throw here if the deadline had survived its scope
     return true;
   });
   REQUIRE(g.join());
