@@ -9,6 +9,8 @@
 #   scripts/test-services.sh stop DIR             stops the server started in DIR (a later
 #                                                 start restarts it on the same port)
 #   scripts/test-services.sh destroy DIR          stops it and removes DIR
+#   scripts/test-services.sh up POINTER           both, shared by a whole test run (below)
+#   scripts/test-services.sh down POINTER         stops those and removes their directory
 #
 # start prints what a client needs, one key=value a line:
 #   port=N  host=127.0.0.1  socket_dir=DIR/sock  user=grove  auth_user=grove_auth
@@ -144,7 +146,12 @@ stop_server() {
   if [ -f "$dir/redis.pid" ]; then
     pid=$(cat "$dir/redis.pid")
     kill "$pid" 2>/dev/null || true
-    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+    # Gone, or a zombie: redis-server daemonizes, so its parent is PID 1, which in some
+    # containers reaps seconds late; a zombie holds no port, socket or file.
+    for _ in $(seq 100); do
+      case "$(ps -o stat= -p "$pid" 2>/dev/null)" in ''|Z*) break ;; esac
+      sleep 0.02
+    done
     rm -f "$dir/redis.pid"
   fi
 }
@@ -160,7 +167,48 @@ watch_owner() {
   echo $! > "$dir/watchdog.pid"
 }
 
-[ $# -ge 2 ] || die "usage: $0 start postgres|redis DIR | stop DIR | destroy DIR"
+# up POINTER: one PostgreSQL and one Redis for a whole test run (CTest's grove_services
+# fixture, tests/CMakeLists.txt), in a new directory under /tmp (the server's unprivileged
+# user must reach it, which a build directory under /root does not allow), whose path goes
+# into the file POINTER; each server's start output into DIR/<server>/info. A server that is
+# not installed is left out (the tests then decide, as for their own). The watchdogs belong
+# to our parent, ctest, so an interrupted run leaves no server behind.
+shared_up() {
+  local pointer=$1 dir kind status
+  [ -f "$pointer" ] && shared_down "$pointer"
+  dir=$(mktemp -d /tmp/grove-services-XXXXXX)
+  chmod 0711 "$dir"
+  for kind in postgres redis; do
+    mkdir -p "$dir/$kind"
+    status=0
+    ( "start_$kind" "$dir/$kind" ) > "$dir/$kind/info.new" || status=$?
+    case $status in
+      0) mv "$dir/$kind/info.new" "$dir/$kind/info"
+         GROVE_SERVICE_OWNER=${GROVE_SERVICE_OWNER:-$PPID} watch_owner "$dir/$kind" ;;
+      77) rm -rf "${dir:?}/$kind" ;;
+      *) shared_down_dir "$dir"; die "could not start the shared $kind" ;;
+    esac
+  done
+  echo "$dir" > "$pointer"
+  echo "test-services: shared servers in $dir: $(ls "$dir" | tr '\n' ' ')"
+}
+shared_down_dir() {
+  local dir=$1 kind
+  for kind in postgres redis; do
+    [ -d "$dir/$kind" ] || continue
+    if [ -f "$dir/$kind/watchdog.pid" ]; then kill "$(cat "$dir/$kind/watchdog.pid")" 2>/dev/null || true; fi
+    stop_server "$dir/$kind"
+  done
+  rm -rf "$dir"
+}
+shared_down() {
+  local pointer=$1
+  [ -f "$pointer" ] || return 0
+  shared_down_dir "$(cat "$pointer")"
+  rm -f "$pointer"
+}
+
+[ $# -ge 2 ] || die "usage: $0 start postgres|redis DIR | stop DIR | destroy DIR | up POINTER | down POINTER"
 case "$1" in
   start)
     [ $# -eq 3 ] || die "usage: $0 start postgres|redis DIR"
@@ -170,6 +218,8 @@ case "$1" in
       *) die "unknown server '$2' (postgres or redis)" ;;
     esac ;;
   stop) stop_server "$2" ;;
+  up) shared_up "$2" ;;
+  down) shared_down "$2" ;;
   destroy)
     if [ -f "$2/watchdog.pid" ] && [ "$(cat "$2/watchdog.pid")" != "$$" ]; then
       kill "$(cat "$2/watchdog.pid")" 2>/dev/null || true

@@ -101,7 +101,7 @@ TEST_CASE("pg pool: checkout drops an idle connection the server closed, and bro
 
 TEST_CASE("pg pool: the server restarts under load: in-flight queries fail clearly, new ones "
           "succeed after reconnecting", "[pg][pool]") {
-  Service* server = grove::test::postgres();
+  Service* server = grove::test::private_postgres();
   if (!server) return;
   run([&]() -> aio::Task<void> {
     pg::Pool pool({.conninfo = server->conninfo_tcp(), .max_size = 4, .acquire_timeout = 15s});

@@ -17,7 +17,7 @@ std::uint16_t closed_port() {
 }  // namespace
 
 TEST_CASE("redis faults: the server killed mid-command and mid-pipeline", "[redis][faults][restart]") {
-  Service* server = grove::test::redis();
+  Service* server = grove::test::private_redis();
   if (!server) return;
   run([&]() -> aio::Task<void> {
     redis::Connection blocked = co_await redis::Connection::connect(url_of(*server));

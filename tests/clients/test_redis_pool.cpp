@@ -101,7 +101,7 @@ TEST_CASE("redis pool: checkout drops an idle connection the server closed, and 
 
 TEST_CASE("redis pool: after a server restart under load, in-flight commands fail clearly and new ones succeed",
           "[redis][pool][restart]") {
-  Service* server = grove::test::redis();
+  Service* server = grove::test::private_redis();
   if (!server) return;
   run([&]() -> aio::Task<void> {
     redis::Pool pool({.url = url_of(*server), .max_size = 10, .acquire_timeout = 10s});

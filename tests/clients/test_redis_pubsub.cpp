@@ -92,7 +92,7 @@ TEST_CASE("redis pubsub: a quiet timeout leaves the subscriber usable, and UNSUB
 }
 
 TEST_CASE("redis pubsub: the server going away ends the stream with ConnectionError", "[redis][pubsub][restart]") {
-  Service* server = grove::test::redis();
+  Service* server = grove::test::private_redis();
   if (!server) return;
   run([&]() -> aio::Task<void> {
     redis::Subscriber sub = co_await redis::Subscriber::connect(url_of(*server));

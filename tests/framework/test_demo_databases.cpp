@@ -105,7 +105,7 @@ TEST_CASE("web: demo: a wrong database password or an unreachable Redis stops it
 }
 
 TEST_CASE("web: demo: a database that goes away gives 503 and the demo keeps serving", "[demo][databases]") {
-  auto* redis = grove::test::redis();
+  auto* redis = grove::test::private_redis();
   if (!redis) return;
   DemoProcess demo({"--redis-url", redis_url(*redis)});
   CHECK(http_get(demo.url("/counter?name=away")).status == 200);

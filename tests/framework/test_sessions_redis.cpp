@@ -162,7 +162,7 @@ TEST_CASE("web: redis sessions: a permanent session's expiry moves forward on ea
 
 TEST_CASE("web: redis sessions: with Redis down requests still answer, reads are empty, writes are logged",
           "[http][sessions]") {
-  auto* redis_server = grove::test::redis();
+  auto* redis_server = grove::test::private_redis();
   if (!redis_server) return;
   const std::string url = redis_url(*redis_server);
   App app;
