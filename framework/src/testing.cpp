@@ -6,16 +6,17 @@
 #include <grove/http/exchange.hpp>
 #include <grove/web/app.hpp>
 
+#include "testing_internal.hpp"
+
 #include <cctype>
 #include <exception>
 #include <stdexcept>
 
 namespace grove::web {
 
-namespace {
+namespace detail {
 
-// The request the test client sends: target with the extra query, headers for the body.
-grove::http::Request make_request(std::string method, std::string target, RequestOptions& options) {
+grove::http::Request make_test_request(std::string method, std::string target, RequestOptions& options) {
   for (char& c : method) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   if (!options.query.empty()) {
     target += target.find('?') == std::string::npos ? '?' : '&';
@@ -39,35 +40,43 @@ grove::http::Request make_request(std::string method, std::string target, Reques
   return req;
 }
 
-}  // namespace
-
-TestResponse TestClient::open(std::string method, std::string target, RequestOptions options) {
-  grove::http::Request req = make_request(std::move(method), std::move(target), options);
-  // What the app lets escape (PROPAGATE_EXCEPTIONS or TESTING, or an exception that is not
-  // an error) reaches the caller, where a server would answer 500.
-  std::exception_ptr escaped;
-  bool streamed = false;
-  grove::http::Application app = [&](grove::http::Request& r) -> grove::http::Response {
+// What the app lets escape (PROPAGATE_EXCEPTIONS or TESTING, or an exception that is not an
+// error) is kept for the caller, where a server would answer 500.
+grove::http::Application guarded_application(App& app, std::exception_ptr& escaped, bool* streamed) {
+  return [&app, &escaped, streamed](grove::http::Request& r) -> grove::http::Response {
     try {
-      grove::http::Response resp = (*app_)(r);
-      streamed = resp.streaming();
+      grove::http::Response resp = app(r);
+      if (streamed) *streamed = resp.streaming();
       return resp;
     } catch (...) {
       escaped = std::current_exception();
       return grove::http::Response(500);
     }
   };
-  std::string wire = grove::http::exchange(app, req);
-  if (escaped) std::rethrow_exception(escaped);
-  auto parsed = grove::http::detail::parse_response(wire, req.method() == "HEAD");
+}
+
+TestResponse read_test_response(std::string_view wire, bool head_request) {
+  auto parsed = grove::http::detail::parse_response(wire, head_request);
   if (!parsed)
     throw std::logic_error("grove::web::TestClient: the server's response does not read back: " +
-                           wire.substr(0, 256));
+                           std::string(wire.substr(0, 256)));
   TestResponse out;
   out.status = parsed->status;
-  out.streamed = streamed;
   for (const auto& [name, value] : parsed->fields) out.headers.add(name, value);
   out.body = std::move(parsed->body);
+  return out;
+}
+
+}  // namespace detail
+
+TestResponse TestClient::open(std::string method, std::string target, RequestOptions options) {
+  grove::http::Request req = detail::make_test_request(std::move(method), std::move(target), options);
+  std::exception_ptr escaped;
+  bool streamed = false;
+  std::string wire = grove::http::exchange(detail::guarded_application(*app_, escaped, &streamed), req);
+  if (escaped) std::rethrow_exception(escaped);
+  TestResponse out = detail::read_test_response(wire, req.method() == "HEAD");
+  out.streamed = streamed;
   return out;
 }
 

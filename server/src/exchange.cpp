@@ -111,15 +111,20 @@ bool write_in_memory(std::string& out, Response& resp, const ResponsePlan& plan,
 }
 
 }  // namespace
+
+bool write_last_in_memory(std::string& out, Response& resp, const Request& req, const HeadDefaults& d) {
+  ResponsePlan plan = plan_response(resp, req.version().minor, req.method() == "HEAD", false);
+  return write_in_memory(out, resp, plan, d, req);
+}
+
 }  // namespace detail
 
 std::string exchange(const Application& app, Request& req, const ExchangeOptions& options) {
   using namespace detail;
   bool failed = false;
   Response resp = run_application(app, req, req.remote_addr(), failed);
-  ResponsePlan plan = plan_response(resp, req.version().minor, req.method() == "HEAD", req.keep_alive());
   std::string out;
-  write_in_memory(out, resp, plan, {options.server_header, http_date()}, req);
+  write_last_in_memory(out, resp, req, {options.server_header, http_date()});
   return out;
 }
 

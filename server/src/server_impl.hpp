@@ -180,6 +180,9 @@ std::string describe_current_exception();
 // check_response() refuses, become a 500, logged with `peer`, and set `failed`. A
 // GreenletExit (a stop killing the connection) goes through.
 Response run_application(const Application& app, Request& req, std::string_view peer, bool& failed);
+// Writes `resp` into `out` as the server's last response to `req` on a connection
+// (`Connection: close`); false if a streamed body failed (logged).
+bool write_last_in_memory(std::string& out, Response& resp, const Request& req, const HeadDefaults& d);
 // Fills the server's reused Request from a parsed head whose bytes start at `base`
 // (headers keep offsets into one copy of the head). Throws HttpError(400) for a bad target.
 void fill_request(Request& req, const RequestHead& head, const char* base);

@@ -78,10 +78,7 @@ class UpgradedConnection final : public UpgradedStream {
 }  // namespace detail
 
 bool Server::Impl::upgrade(Connection* c, Context& x, Request& req, Response& resp) {
-  detail::write_status(x.out, 101, resp.reason, head_defaults(), resp.headers.contains("server"),
-                       resp.headers.contains("date"));
-  for (auto f : resp.headers) detail::http1_out::put_field(x.out, f.name, f.value);
-  x.out.append("\r\n");
+  detail::write_upgrade_head(x.out, resp, head_defaults());
   flush(c, x.out);
   ++stats.requests;
   if (Log::access_log_enabled()) access_log(c, &req, 101, 0);

@@ -210,6 +210,15 @@ void write_head(Out& out, const Response& resp, const ResponsePlan& plan, const 
   write_framing(out, plan);
 }
 
+// The head of a `101 Switching Protocols` (an upgrade): the application's fields as they
+// are (Upgrade, Connection and the protocol's own), no body and no framing.
+template <class Out>
+void write_upgrade_head(Out& out, const Response& resp, const HeadDefaults& d) {
+  write_status(out, 101, resp.reason, d, resp.headers.contains("server"), resp.headers.contains("date"));
+  for (auto f : resp.headers) http1_out::put_field(out, f.name, f.value);
+  http1_out::put(out, "\r\n");
+}
+
 // The interim response a client that sent `Expect: 100-continue` waits for.
 template <class Out>
 void write_continue(Out& out) {
