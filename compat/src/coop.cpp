@@ -3,6 +3,7 @@
 // then the next attempt. The fd's own O_NONBLOCK flag is never changed (except around
 // connect() on a socket the process created), so the fd behaves the same for everyone else.
 #include "coop.hpp"
+#include "openssl_errors.hpp"
 
 #include "real.hpp"
 #include "state.hpp"
@@ -57,6 +58,19 @@ bool valid(const timespec* ts) {
 bool from_user() { return !green::in_hub(); }
 
 enum class Woke { ready, timeout, closed, unpollable };
+
+// Every wait of a patched call keeps the caller's OpenSSL errors its own (openssl_errors.hpp);
+// errno is restored by each call itself.
+void sleep_kept(Duration d) {
+  KeptOpenSslErrors kept;
+  green::sleep(d);
+}
+
+template <class F>
+auto in_thread_kept(F&& fn) {
+  KeptOpenSslErrors kept;
+  return green::run_in_thread(std::forward<F>(fn));
+}
 
 struct Interest {
   int fd;
@@ -147,6 +161,7 @@ void refresh(int fd) {
 
 Woke wait_many(std::vector<Interest>& list, Deadline deadline) {
   for (const auto& in : list) refresh(in.fd);
+  KeptOpenSslErrors kept;
   MultiWait w(gd::current_green());
   return w.wait(list, deadline);
 }
@@ -160,7 +175,11 @@ Woke wait_fd(int fd, Events events, Deadline deadline) {
   }
   refresh(fd);
   try {
-    Events got = green::wait(fd, events, timeout);
+    Events got;
+    {
+      KeptOpenSslErrors kept;
+      got = green::wait(fd, events, timeout);
+    }
     return any(got) ? Woke::ready : Woke::timeout;
   } catch (const std::invalid_argument&) {
     return Woke::unpollable;
@@ -704,7 +723,7 @@ int connect(int fd, const sockaddr* addr, socklen_t len) {
         errno = EAGAIN;
         return -1;
       }
-      green::sleep(pause);
+      sleep_kept(pause);
       pause = std::min<Duration>(pause * 2, std::chrono::milliseconds(20));
       s->set(FdState::kGroveNb);
       real::fcntl(fd, F_SETFL, reinterpret_cast<void*>(long(fl | O_NONBLOCK)));
@@ -797,7 +816,7 @@ struct Recheck {
 void sleep_until(Deadline deadline) {
   if (deadline) {
     Duration left = *deadline - now();
-    if (left > Duration::zero()) green::sleep(left);
+    if (left > Duration::zero()) sleep_kept(left);
     return;
   }
   std::vector<Interest> none;
@@ -982,7 +1001,7 @@ int nanosleep_for(clockid_t clock, int flags, const timespec* req, timespec* rem
     if (d <= Duration::zero()) return 0;
   }
   // sleep(0) yields to the other green threads, which is what a zero sleep is for.
-  green::sleep(d);
+  sleep_kept(d);
   errno = saved;
   return 0;
 }
@@ -1058,7 +1077,7 @@ struct HostJob {
 };
 
 void run_host_job(const std::shared_ptr<HostJob>& job) {
-  green::run_in_thread([job] {
+  in_thread_kept([job] {
     for (;;) {
       job->rc = job->af == AF_UNSPEC
                     ? real::gethostbyname_r(job->name.c_str(), &job->ent, job->buf.data(),
@@ -1078,7 +1097,7 @@ void run_host_job(const std::shared_ptr<HostJob>& job) {
 int getaddrinfo(const char* node, const char* service, const addrinfo* hints, addrinfo** res) {
   const int saved = errno;
   auto job = std::make_shared<AddrInfoJob>(node, service, hints);
-  green::run_in_thread([job] {
+  in_thread_kept([job] {
     job->rc = real::getaddrinfo(job->node.get(), job->service.get(),
                                 job->has_hints ? &job->hints : nullptr, &job->res);
     job->err = errno;
@@ -1110,7 +1129,7 @@ int getnameinfo(const sockaddr* a, socklen_t l, char* h, socklen_t hl, char* s, 
   job->host.resize(job->want_host ? hl : 1);
   job->serv.resize(job->want_serv ? sl : 1);
   job->flags = f;
-  green::run_in_thread([job] {
+  in_thread_kept([job] {
     job->rc = real::getnameinfo(reinterpret_cast<sockaddr*>(&job->addr), job->len,
                                 job->want_host ? job->host.data() : nullptr,
                                 job->want_host ? socklen_t(job->host.size()) : 0,
