@@ -444,6 +444,30 @@ TEST_CASE("garbage, an oversized record, a truncated handshake and a reset mid-h
   CHECK(hello.child->running());
 }
 
+// s_client's K command sends a TLS 1.3 KeyUpdate asking the server to update its keys too.
+// OpenSSL reads it inside the server's read and queues the server's own KeyUpdate, which
+// goes out before the next record the server writes (RFC 8446 4.6.3 asks no sooner): over
+// memory BIOs a read never has to wait to write. The server answers and serves on, under
+// new keys both ways.
+TEST_CASE("openssl s_client: a key update requested mid-connection is answered") {
+  TlsHello hello;
+  std::string out;
+  run_command("(printf 'GET / HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n'; sleep 0.5; printf 'K\\n'; sleep 0.5; "
+              "printf 'GET / HTTP/1.1\\r\\nHost: x\\r\\nConnection: close\\r\\n\\r\\n'; sleep 1) | "
+              "timeout 10 openssl s_client -tls1_3 -msg -connect 127.0.0.1:" + std::to_string(hello.port) +
+                  " -servername localhost -CAfile " + hello.certs.ca.cert, &out);
+  INFO(out);
+  CHECK(out.find("KEYUPDATE") != std::string::npos);  // s_client sent its KeyUpdate
+  // The server's KeyUpdate, received by s_client ("<<< TLS 1.3, Handshake [...], KeyUpdate").
+  bool answered = false;
+  for (std::size_t at = out.find("<<< "); at != std::string::npos; at = out.find("<<< ", at + 1))
+    answered = answered || out.substr(at, out.find('\n', at) - at).find("KeyUpdate") != std::string::npos;
+  CHECK(answered);
+  std::size_t first = out.find("HTTP/1.1 200 OK");
+  REQUIRE(first != std::string::npos);
+  CHECK(out.find("HTTP/1.1 200 OK", first + 1) != std::string::npos);  // served after it
+}
+
 // s_client's R command asks for a renegotiation (TLS 1.2): the server refuses it.
 TEST_CASE("openssl s_client: renegotiation is refused") {
   TlsHello hello;
