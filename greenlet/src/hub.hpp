@@ -12,6 +12,7 @@
 #include <grove/diagnostics.hpp>
 #include <grove/green/detail/core.hpp>
 #include <grove/green/greenlet.hpp>
+#include <grove/green/introspect.hpp>
 
 #include "context.hpp"
 #include "monitor.hpp"
@@ -52,6 +53,11 @@ struct FdSlot {
 #else
 #define GROVE_GREEN_TLS
 #endif
+
+// Whether run-queue timing is on (introspect.hpp): what enqueue and dequeue check.
+extern std::atomic<bool> g_queue_timing_on;
+inline bool queue_timing_on() noexcept { return g_queue_timing_on.load(std::memory_order_relaxed); }
+std::int64_t monotonic_ns() noexcept;
 
 // The hub of the calling thread, if it has one. Also read by the overflow signal handler.
 extern constinit thread_local Hub* t_hub GROVE_GREEN_TLS;
@@ -110,6 +116,9 @@ class Hub {
   Wake wait_in(WaitList& list, Waiter& w, std::optional<Duration> timeout);
   [[noreturn]] void cannot_join_self(GreenletBase* g);
   std::size_t live_count() const noexcept { return live_count_; }
+  // The live green threads, newest first (the dump walks them).
+  GreenletBase* live_head() const noexcept { return live_head_; }
+  const RunQueueDelay& queue_delay() const noexcept { return queue_delay_; }
 
   // --- fd waits (fd_wait.cpp) -----------------------------------------------------------
   Events wait_fd(int fd, Events events, std::optional<Duration> timeout);
@@ -162,6 +171,8 @@ class Hub {
   void on_stuck() noexcept;
   void link_live(GreenletBase* g) noexcept;
   void unlink_live(GreenletBase* g) noexcept;
+  // run_queue_delay.cpp: `g` leaves the run queue for the CPU; counts its wait.
+  void note_queue_delay(GreenletBase* g) noexcept;
 
   std::unique_ptr<EventLoop> loop_;
   GreenRef root_;
@@ -186,6 +197,8 @@ class Hub {
   std::unique_ptr<GreenLoop> own_facade_;
   int nonblocking_polls_ = 0;
 
+  RunQueueDelay queue_delay_;
+
   std::shared_ptr<HubMonitor> monitor_;
   std::shared_ptr<Remote> remote_;
   std::unique_ptr<AltStack> alt_stack_;
@@ -209,6 +222,8 @@ inline void Hub::note_switch(GreenletBase* next) noexcept {
 }
 
 inline void Hub::enqueue(GreenletBase* g) noexcept {
+  if (queue_timing_on()) [[unlikely]]
+    g->runnable_since = monotonic_ns();
   g->queued = true;
   g->run_next = nullptr;
   g->run_prev = run_tail_;
@@ -242,8 +257,11 @@ inline GreenletBase* Hub::dequeue() noexcept {
 
 inline GreenletBase* Hub::next_ready() noexcept {
   while (GreenletBase* g = dequeue())
-    if (g->started || prepare(g)) [[likely]]
+    if (g->started || prepare(g)) [[likely]] {
+      if (queue_timing_on()) [[unlikely]]
+        note_queue_delay(g);
       return g;
+    }
   return nullptr;
 }
 
@@ -321,6 +339,7 @@ inline void Hub::unlink_live(GreenletBase* g) noexcept {
 
 inline void Hub::start(GreenletBase* g) {
   g->retain();  // the hub's reference, dropped when its stack is reaped
+  g->born = loop_->now();
   link_live(g);
   g->state = State::created;
   enqueue(g);

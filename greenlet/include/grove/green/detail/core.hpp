@@ -181,6 +181,8 @@ class GreenletBase {
   const void* asan_bottom = nullptr;
   std::size_t asan_size = 0;
   void* tsan_fiber = nullptr;
+  TimePoint born{};                 // when spawned (the hub loop's cached time): the dump's age
+  std::int64_t runnable_since = 0;  // ns, while run-queue timing is on (introspect.hpp)
 
  protected:
   virtual ~GreenletBase();
