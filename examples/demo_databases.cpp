@@ -3,6 +3,7 @@
 #include "demo_databases.hpp"
 
 #include <grove/aio.hpp>
+#include <grove/http/metrics.hpp>
 #include <grove/pg.hpp>
 #include <grove/redis.hpp>
 
@@ -17,6 +18,7 @@ namespace web = grove::web;
 namespace aio = grove::aio;
 namespace pg = grove::pg;
 namespace redis = grove::redis;
+namespace http = grove::http;
 using namespace std::chrono_literals;
 
 namespace {
@@ -129,6 +131,7 @@ void add_database_routes(web::App& app, const DatabaseOptions& options) {
   if (!options.database_url.empty()) {
     auto pool = std::make_shared<pg::Pool>(pg::PoolOptions{
         .conninfo = options.database_url, .max_size = options.pool_size, .acquire_timeout = 10s});
+    http::add_pool_metrics("pg", "demo", pool);  // for the process's life
     app.route("/db", [pool](web::Request& req) { return db_view(pool, ms_arg(req)); });
     auto libpq = std::make_shared<LibpqConnections>(options.database_url, options.pool_size);
     app.route("/db-sync", [libpq](web::Request& req) { return libpq->sleep(ms_arg(req)); });
@@ -136,6 +139,7 @@ void add_database_routes(web::App& app, const DatabaseOptions& options) {
   if (!options.redis_url.empty()) {
     auto pool = std::make_shared<redis::Pool>(redis::PoolOptions{
         .url = options.redis_url, .max_size = options.pool_size, .acquire_timeout = 10s});
+    http::add_pool_metrics("redis", "demo", pool);
     app.route("/counter", [pool](web::Request& req) {
       return counter_view(pool, req.args().get("name", "default"));
     });

@@ -14,6 +14,9 @@ struct PoolState {
   std::vector<std::unique_ptr<Connection>> idle;  // most recently used last
   std::size_t lent = 0;
   std::size_t discarded = 0;
+  std::uint64_t waits = 0;     // acquires that found every slot taken
+  double wait_seconds = 0;     // their time waiting for a slot
+  std::uint64_t timeouts = 0;  // acquires that gave up (PoolTimeout)
 
   void give_back(std::unique_ptr<Connection> conn) noexcept {
     --lent;
@@ -51,6 +54,10 @@ std::size_t Pool::max_size() const noexcept { return state_->options.max_size; }
 std::size_t Pool::size() const noexcept { return state_->lent + state_->idle.size(); }
 std::size_t Pool::idle() const noexcept { return state_->idle.size(); }
 std::size_t Pool::discarded() const noexcept { return state_->discarded; }
+PoolStats Pool::stats() const noexcept {
+  const detail::PoolState& st = *state_;
+  return {st.options.max_size, st.lent, st.idle.size(), st.discarded, st.waits, st.wait_seconds, st.timeouts};
+}
 
 aio::Task<void> Pool::open() {
   auto state = state_;
@@ -62,17 +69,26 @@ aio::Task<void> Pool::open() {
 aio::Task<PooledConnection> Pool::acquire() {
   auto state = state_;  // the Pool may go while this waits
   const PoolOptions& o = state->options;
-  auto deadline = Clock::now() + o.acquire_timeout;
+  const auto asked = Clock::now();
+  auto deadline = asked + o.acquire_timeout;
   bool timed_out = false;
-  try {
-    co_await aio::wait_for(state->slots.acquire(), o.acquire_timeout);
-  } catch (aio::TimeoutError&) {
-    timed_out = true;
+  // A free slot is taken at once (none is free while others wait, so this keeps the FIFO);
+  // otherwise the wait is counted for the metrics.
+  if (!state->slots.try_acquire()) {
+    ++state->waits;
+    try {
+      co_await aio::wait_for(state->slots.acquire(), o.acquire_timeout);
+    } catch (aio::TimeoutError&) {
+      timed_out = true;
+    }
+    state->wait_seconds += std::chrono::duration<double>(Clock::now() - asked).count();
   }
-  if (timed_out)
+  if (timed_out) {
+    ++state->timeouts;
     throw PoolTimeout("grove::pg: no connection free within " + std::to_string(ms(o.acquire_timeout)) +
                       " ms: all " + std::to_string(o.max_size) +
                       " are in use (raise PoolOptions::max_size or acquire_timeout)");
+  }
   ++state->lent;
   // From here the slot is ours: every way out either lends a connection or gives it back.
   PooledConnection lease(state, nullptr);
@@ -98,9 +114,11 @@ aio::Task<PooledConnection> Pool::acquire() {
       last_error = e.what();
     }
     left = std::chrono::duration_cast<Duration>(deadline - Clock::now());
-    if (left <= backoff)
+    if (left <= backoff) {
+      ++state->timeouts;
       throw PoolTimeout("grove::pg: could not open a connection within " +
                         std::to_string(ms(o.acquire_timeout)) + " ms; last error: " + last_error);
+    }
     co_await aio::sleep(backoff);
     backoff = std::min(backoff * 2, o.backoff_max);
   }

@@ -2,6 +2,7 @@
 #include "internal.hpp"
 
 #include <grove/green/aio.hpp>
+#include <grove/http/metrics.hpp>
 #include <grove/redis.hpp>
 #include <grove/web/redis_sessions.hpp>
 #include <grove/web/signing.hpp>
@@ -50,7 +51,11 @@ T wait_for(aio::Task<T> call) {
 RedisSession::RedisSession(Json data, std::string id, bool fresh) : Session(std::move(data), fresh), id_(std::move(id)) {}
 
 RedisSessionInterface::RedisSessionInterface(RedisSessionOptions options)
-    : options_(std::move(options)), pool_(std::make_shared<redis::Pool>(pool_options(options_))) {}
+    : options_(std::move(options)),
+      pool_(std::make_shared<redis::Pool>(pool_options(options_))),
+      metrics_id_(http::add_pool_metrics("redis", "sessions", pool_)) {}
+
+RedisSessionInterface::~RedisSessionInterface() { http::remove_pool_metrics(metrics_id_); }
 
 std::shared_ptr<RedisSessionInterface> RedisSessionInterface::from_config(const App& app) {
   RedisSessionOptions o;

@@ -58,6 +58,59 @@ Collectors& collectors() {
   return c;
 }
 
+struct PoolEntry {
+  std::uint64_t id;
+  std::string client, pool;
+  std::function<PoolFigures()> figures;
+};
+struct Pools {
+  std::mutex mu;
+  std::uint64_t next = 1;
+  std::vector<PoolEntry> list;
+};
+Pools& pools() {
+  static Pools p;
+  return p;
+}
+
+// Family by family across every pool: the text format wants each family's samples together.
+void write_pools(MetricsWriter& w) {
+  Pools& p = pools();
+  std::lock_guard lock(p.mu);
+  if (p.list.empty()) return;
+  std::vector<PoolFigures> figures;
+  for (auto& e : p.list) figures.push_back(e.figures());
+  auto labels = [&](std::size_t i) { return MetricLabels{{"client", p.list[i].client}, {"pool", p.list[i].pool}}; };
+  for (std::size_t i = 0; i < figures.size(); ++i) {
+    MetricLabels l = labels(i);
+    l.emplace_back("state", "lent");
+    w.gauge("grove_pool_connections", "Open connections of a pool, lent or idle.", double(figures[i].lent), l);
+    l.back().second = "idle";
+    w.gauge("grove_pool_connections", "", double(figures[i].idle), l);
+  }
+  auto each = [&](auto write) {
+    for (std::size_t i = 0; i < figures.size(); ++i) write(figures[i], labels(i));
+  };
+  each([&](const PoolFigures& f, const MetricLabels& l) {
+    w.gauge("grove_pool_max_size", "Connections a pool may open.", double(f.max_size), l);
+  });
+  each([&](const PoolFigures& f, const MetricLabels& l) {
+    w.counter("grove_pool_waits_total", "Acquires that found every connection of the pool taken and waited.",
+              double(f.waits), l);
+  });
+  each([&](const PoolFigures& f, const MetricLabels& l) {
+    w.counter("grove_pool_wait_seconds_total", "Time acquires spent waiting for a free connection.",
+              f.wait_seconds, l);
+  });
+  each([&](const PoolFigures& f, const MetricLabels& l) {
+    w.counter("grove_pool_timeouts_total", "Acquires that gave up (PoolTimeout).", double(f.timeouts), l);
+  });
+  each([&](const PoolFigures& f, const MetricLabels& l) {
+    w.counter("grove_pool_discarded_total", "Connections dropped as broken or failing the checkout check.",
+              double(f.discarded), l);
+  });
+}
+
 }  // namespace
 
 // --- MetricsWriter ---------------------------------------------------------------------------
@@ -142,7 +195,22 @@ void remove_metrics_collector(std::uint64_t id) {
   std::erase_if(c.list, [id](const auto& e) { return e.first == id; });
 }
 
+std::uint64_t add_pool_metrics(std::string client, std::string pool, std::function<PoolFigures()> figures) {
+  if (!figures) throw std::invalid_argument("grove::http::add_pool_metrics: pass a function giving the figures");
+  Pools& p = pools();
+  std::lock_guard lock(p.mu);
+  p.list.push_back({p.next, std::move(client), std::move(pool), std::move(figures)});
+  return p.next++;
+}
+
+void remove_pool_metrics(std::uint64_t id) {
+  Pools& p = pools();
+  std::lock_guard lock(p.mu);
+  std::erase_if(p.list, [id](const PoolEntry& e) { return e.id == id; });
+}
+
 void collect_metrics(MetricsWriter& w) {
+  write_pools(w);
   Collectors& c = collectors();
   std::lock_guard lock(c.mu);
   for (auto& [id, fn] : c.list) fn(w);

@@ -58,6 +58,15 @@ TEST_CASE("redis pool: a 10x burst gets PoolTimeout for what cannot be served in
     CHECK(ok >= 5);
     CHECK(timeouts > 0);
     CHECK(most_open <= 5);
+    // Its figures (grove::http::add_pool_metrics' grove_pool_*): the first five took a free
+    // slot, the other 45 waited for one.
+    const auto st = pool.stats();
+    CHECK(st.max_size == 5);
+    CHECK(st.timeouts == std::uint64_t(timeouts));
+    CHECK(st.waits == 45);
+    CHECK(st.wait_seconds > 0);
+    CHECK(st.lent == 0);
+    CHECK(st.idle <= 5);
     auto v30 = co_await pool.command("PING");
     CHECK(v30.as_string() == "PONG");  // serves again afterwards
   });

@@ -35,6 +35,17 @@ struct PoolOptions {
   Duration backoff_max = 1s;
 };
 
+// A pool's figures at one moment (grove::http::add_pool_metrics() exports them).
+struct PoolStats {
+  std::size_t max_size = 0;
+  std::size_t lent = 0;       // connections in use
+  std::size_t idle = 0;       // open and free
+  std::size_t discarded = 0;  // dropped as broken or failing the checkout check
+  std::uint64_t waits = 0;    // acquires that found all max_size slots taken and waited
+  double wait_seconds = 0;    // the time those acquires waited for a slot
+  std::uint64_t timeouts = 0; // acquires that gave up with PoolTimeout (no free slot, or no connection)
+};
+
 namespace detail {
 struct PoolState;
 }
@@ -85,6 +96,7 @@ class Pool {
   std::size_t idle() const noexcept;
   // Connections dropped because they broke or failed the checkout check.
   std::size_t discarded() const noexcept;
+  PoolStats stats() const noexcept;
 
  private:
   std::shared_ptr<detail::PoolState> state_;

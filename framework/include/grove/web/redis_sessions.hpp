@@ -71,7 +71,11 @@ class RedisSession : public Session {
 class RedisSessionInterface : public SessionInterface {
  public:
   // std::invalid_argument for a bad URL, a pool_size of 0 or a timeout that is not positive.
+  // Its pool shows in the metrics as grove_pool_*{client="redis", pool="sessions"}.
   explicit RedisSessionInterface(RedisSessionOptions options);
+  ~RedisSessionInterface() override;
+  RedisSessionInterface(const RedisSessionInterface&) = delete;
+  RedisSessionInterface& operator=(const RedisSessionInterface&) = delete;
   // From SESSION_REDIS_URL and the other keys above; ConfigError naming the key otherwise.
   static std::shared_ptr<RedisSessionInterface> from_config(const App& app);
 
@@ -87,6 +91,7 @@ class RedisSessionInterface : public SessionInterface {
   std::unique_ptr<Session> fresh_session() const;
   RedisSessionOptions options_;
   std::shared_ptr<redis::Pool> pool_;
+  std::uint64_t metrics_id_ = 0;
 };
 
 }  // namespace grove::web

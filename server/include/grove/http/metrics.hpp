@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <functional>
 #include <initializer_list>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -58,7 +59,33 @@ class MetricsWriter {
 using MetricsCollector = std::function<void(MetricsWriter&)>;
 std::uint64_t add_metrics_collector(MetricsCollector collector);
 void remove_metrics_collector(std::uint64_t id);
-// Calls every collector (in the order added) into `w`.
+// Writes every registered pool's figures, then calls every collector (in the order added).
 void collect_metrics(MetricsWriter& w);
+
+// Connection pools (grove::pg::Pool, grove::redis::Pool, or any with the same figures),
+// exported as grove_pool_* families labelled {client="pg", pool="orders"}:
+//
+//   auto pool = std::make_shared<grove::pg::Pool>(options);
+//   auto id = grove::http::add_pool_metrics("pg", "orders", pool);   // keeps `pool` alive
+//   ...
+//   grove::http::remove_pool_metrics(id);
+//
+// The figures are read at each scrape on the scraping server's thread: register pools used
+// on that thread (the server's hub; under --workers, each worker's own).
+struct PoolFigures {
+  std::size_t max_size = 0, lent = 0, idle = 0, discarded = 0;
+  std::uint64_t waits = 0;  // acquires that waited for a free slot
+  double wait_seconds = 0;  // their total wait
+  std::uint64_t timeouts = 0;
+};
+std::uint64_t add_pool_metrics(std::string client, std::string pool, std::function<PoolFigures()> figures);
+template <class Pool>
+std::uint64_t add_pool_metrics(std::string client, std::string name, std::shared_ptr<Pool> pool) {
+  return add_pool_metrics(std::move(client), std::move(name), [pool = std::move(pool)] {
+    auto s = pool->stats();
+    return PoolFigures{s.max_size, s.lent, s.idle, s.discarded, s.waits, s.wait_seconds, s.timeouts};
+  });
+}
+void remove_pool_metrics(std::uint64_t id);
 
 }  // namespace grove::http
