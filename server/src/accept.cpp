@@ -8,12 +8,15 @@ namespace grove::http {
 
 void Server::Impl::accept_loop(Listener* l) {
   Duration backoff = 10ms;
-  while (!stopping_) {
+  // The metrics listener goes on through a stop (scrapes watch the drain) until
+  // maybe_finish_stop() closes it.
+  auto accepting = [this, l] { return !stopping_ || (l->metrics && !stopped_); };
+  while (accepting()) {
     while (stats.open >= cfg.max_connections && !stopping_) {
       slot_free.clear();
       slot_free.wait();
     }
-    if (stopping_) break;
+    if (!accepting()) break;
     sockaddr_storage ss;
     socklen_t len = sizeof ss;
     int fd = ::accept4(l->fd, reinterpret_cast<sockaddr*>(&ss), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);

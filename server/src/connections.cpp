@@ -117,6 +117,7 @@ void Server::Impl::add_connection(int fd, const sockaddr_storage& ss, const List
   }
   ++stats.accepted;
   ++stats.open;
+  metrics_open += c->metrics;
   link_all(c);
   c->since = loop->now();
   push_idle(c, 0);
@@ -228,9 +229,10 @@ void Server::Impl::close_connection(Connection* c) {
   int fd = detail::with_transport(c->transport, [](auto& t) { return t.release(); });
   if (fd >= 0) green::close(fd);  // -1: handed over
   --stats.open;
+  metrics_open -= c->metrics;
   if (stats.open < cfg.max_connections) slot_free.set();
-  if (stopping_ && stats.open == 0) finish_stop();
   delete c;
+  if (stopping_) maybe_finish_stop();
 }
 
 // Reads what is available into `in`; with a deadline, waits for it.

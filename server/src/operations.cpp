@@ -1,6 +1,8 @@
 // What the server answers itself, before the application: the health path, and the
-// metrics listener's GET /metrics.
+// metrics listener's GET /metrics and GET /debug/green.
 #include "server_impl.hpp"
+
+#include <grove/green/introspect.hpp>
 
 #include <charconv>
 
@@ -53,7 +55,12 @@ bool Server::Impl::answers_itself(const Connection* c, const Request& req) const
 Response Server::Impl::answer_itself(const Connection* c, const Request& req) {
   if (c->metrics) {
     if (req.path() == "/metrics") return Response(200, metrics_text(), "text/plain; version=0.0.4; charset=utf-8");
-    return Response(404, "this is the metrics listener: GET /metrics\n");
+    if (req.path() == "/debug/green") {
+      Response r(200, green::dump_green_threads(), "text/plain; charset=utf-8");
+      r.headers.set("Cache-Control", "no-store");
+      return r;
+    }
+    return Response(404, "this is the metrics listener: GET /metrics or GET /debug/green\n");
   }
   Response r = [&] {
     if (stopping_ || draining_) return Response(503, "draining\n");
@@ -82,9 +89,27 @@ std::string Server::Impl::metrics_text() const {
   w.gauge("grove_http_connections_open", "Connections open now (plain, TLS and WebSocket), the scrape's own included.",
           double(stats.open));
   w.gauge("grove_http_connections_active", "Open connections with a request in progress.", double(stats.active));
+  std::size_t tls = 0, websocket = 0;
+  for (const Connection* c = all_head; c; c = c->all_next) {
+    tls += std::holds_alternative<detail::TlsTransport>(c->transport);
+    websocket += c->upgraded != nullptr;
+  }
+  w.gauge("grove_http_tls_connections_open", "Open connections over TLS (of grove_http_connections_open).",
+          double(tls));
+  w.gauge("grove_http_websocket_connections_open",
+          "Open WebSocket connections (upgraded, handler running; of grove_http_connections_open).",
+          double(websocket));
   w.counter("grove_http_connections_accepted_total", "Connections accepted.", double(stats.accepted));
   w.gauge("grove_green_threads_alive", "Green threads of the server's hub that have not finished.",
           double(green::alive_count()));
+  const green::RunQueueDelay delay = green::run_queue_delay();
+  std::vector<std::pair<double, std::uint64_t>> cumulative;
+  std::uint64_t running = 0;
+  for (std::size_t i = 0; i < delay.kBounds.size(); ++i)
+    cumulative.emplace_back(delay.kBounds[i], running += delay.buckets[i]);
+  w.histogram("grove_green_run_queue_delay_seconds",
+              "Time from a green thread of the server's hub becoming runnable to it running.", cumulative,
+              delay.sum, delay.count);
   w.counter("grove_green_blocking_reports_total",
             "Reports of the blocking detector (a green thread held its hub too long), process-wide.",
             double(green::blocking_reports()));

@@ -119,6 +119,7 @@ struct Master {
       // instead of killing the worker; serve_forever() unblocks it once it watches it.
       sigset_t mask = old_mask;
       if (reload_tls) sigaddset(&mask, SIGHUP);
+      sigaddset(&mask, SIGUSR1);  // likewise the dump's signal
       ::sigprocmask(SIG_SETMASK, &mask, nullptr);
       int rc = 0;
       try {
@@ -188,6 +189,7 @@ struct Master {
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGCHLD);
     if (reload_tls) sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGUSR1);
     ::sigprocmask(SIG_BLOCK, &set, &old_mask);
     for (int i = 0; i < workers; ++i) spawn(i);
 
@@ -200,6 +202,8 @@ struct Master {
       siginfo_t info;
       int sig = ::sigtimedwait(&set, &info, &tick);
       if (sig == SIGHUP && !stopping) reload_then_tell_workers();
+      if (sig == SIGUSR1)  // the green-thread dump: the workers have the hubs
+        for (auto& [pid, index] : children) ::kill(pid, SIGUSR1);
       if (sig == SIGTERM || sig == SIGINT) {
         if (!stopping) {
           Log::write(LogLevel::info, std::string("received ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT") +

@@ -2,11 +2,14 @@
 // in Server::Impl (server_impl.hpp), one file per concept.
 #include "server_impl.hpp"
 
+#include <grove/green/introspect.hpp>
+
 #include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <csignal>
+#include <cstdio>
 #include <mutex>
 
 namespace grove::http {
@@ -16,8 +19,10 @@ namespace grove::http {
 Server::Server(Application app, ServerConfig config)
     : impl_(std::make_unique<Impl>(std::move(app), std::move(config))) {
   if (impl_->cfg.max_connections == 0) throw std::invalid_argument("max_connections must be at least 1");
-  if (impl_->cfg.metrics || !impl_->cfg.metrics_bind.empty())
+  if (impl_->cfg.metrics || !impl_->cfg.metrics_bind.empty()) {
     impl_->request_metrics = std::make_unique<detail::RequestMetrics>();
+    green::enable_run_queue_timing(true);  // grove_green_run_queue_delay_seconds
+  }
 }
 
 Server::~Server() {
@@ -144,6 +149,21 @@ void Server::serve_forever() {
     s.sigint = s.loop->watch_signal(SIGINT, on_signal);
     s.sigterm.unref();
     s.sigint.unref();
+    // SIGUSR1: the green-thread dump on stderr (Go's SIGQUIT dump, without the exit).
+    s.sigusr1 = s.loop->watch_signal(SIGUSR1, [](int) {
+      Log::flush();
+      std::string dump = green::dump_green_threads();
+      std::fwrite(dump.data(), 1, dump.size(), stderr);
+      std::fflush(stderr);
+    });
+    s.sigusr1.unref();
+    {
+      // A pre-forked worker starts with SIGUSR1 blocked (see SIGHUP below).
+      sigset_t usr1;
+      sigemptyset(&usr1);
+      sigaddset(&usr1, SIGUSR1);
+      ::pthread_sigmask(SIG_UNBLOCK, &usr1, nullptr);
+    }
     if (s.cfg.tls) {
       s.sighup = s.loop->watch_signal(SIGHUP, [this](int) {
         Log::write(LogLevel::info, "received SIGHUP: reloading the TLS certificates");
@@ -162,6 +182,7 @@ void Server::serve_forever() {
   s.sigterm.close();
   s.sigint.close();
   s.sighup.close();
+  s.sigusr1.close();
   s.release_loop_handles();
 }
 

@@ -240,6 +240,10 @@ struct Server::Impl {
   bool stopped_ = false;
   EventLoop* loop = nullptr;
   ServerStats stats;
+  // Of stats.open, the metrics listener's: a stop serves scrapes until the app's
+  // connections are done, then closes these too (maybe_finish_stop()).
+  std::size_t metrics_open = 0;
+  bool closing_metrics_ = false;
   std::unique_ptr<detail::RequestMetrics> request_metrics;  // when metrics are on
   Connection* all_head = nullptr;
   // FIFO lists: waiting for a first byte, kept alive between requests, lingering.
@@ -253,7 +257,7 @@ struct Server::Impl {
   Timer flush_timer;
   Timer linger_timer;  // due at the earliest end of a lingering close
   std::vector<std::unique_ptr<Context>> spare;
-  SignalWatcher sigterm, sigint, sighup;
+  SignalWatcher sigterm, sigint, sighup, sigusr1;
   // Out of descriptors on accept: in an episode now, whether its warning was printed, when
   // the last warning was, and how many accepts failed since.
   bool emfile_active = false;
@@ -379,6 +383,10 @@ struct Server::Impl {
   // After the stop, nothing of the loop's is kept: the hub and its loop may go away with
   // their thread before this server is destroyed.
   void release_loop_handles();
+  // During a stop: finishes it once every connection is closed; once only the metrics
+  // listener's are left, closes that listener and them first.
+  void maybe_finish_stop();
+  void close_listener(Listener& l);
   void finish_stop();
 };
 

@@ -54,6 +54,7 @@ void Server::Impl::begin_stop(std::optional<Duration> timeout) {
                                  std::to_string(stats.active) + " active connection(s) finish");
   // Connections the kernel already completed are taken and served, then the listeners close.
   for (auto& l : listeners) {
+    if (l.metrics) continue;  // serves on until the app's connections are done
     for (int i = 0; i < 1024 && stats.open < cfg.max_connections; ++i) {
       sockaddr_storage ss;
       socklen_t len = sizeof ss;
@@ -61,10 +62,7 @@ void Server::Impl::begin_stop(std::optional<Duration> timeout) {
       if (fd < 0) break;
       add_connection(fd, ss, l);
     }
-    if (l.loop && !l.loop.dead()) l.loop.kill(nullptr, /*block=*/false);
-    green::close(l.fd);
-    l.fd = -1;
-    if (!l.unix_path.empty()) ::unlink(l.unix_path.c_str());
+    close_listener(l);
   }
   slot_free.set();
   notify_upgraded_of_stop();
@@ -82,11 +80,41 @@ void Server::Impl::begin_stop(std::optional<Duration> timeout) {
       c = next;
     }
   }
+  maybe_finish_stop();
+  if (stopped_) return;
+  stop_timer = loop->call_later(t, [this] { force_close(); });
+}
+
+void Server::Impl::close_listener(Listener& l) {
+  if (l.fd < 0) return;
+  if (l.loop && !l.loop.dead()) l.loop.kill(nullptr, /*block=*/false);
+  green::close(l.fd);
+  l.fd = -1;
+  if (!l.unix_path.empty()) ::unlink(l.unix_path.c_str());
+}
+
+void Server::Impl::maybe_finish_stop() {
+  if (stopped_) return;
   if (stats.open == 0) {
+    for (auto& l : listeners)
+      if (l.metrics) close_listener(l);
     finish_stop();
     return;
   }
-  stop_timer = loop->call_later(t, [this] { force_close(); });
+  if (stats.open != metrics_open || closing_metrics_) return;
+  // Only scrapes are left: no more of them; each closes (at once, or as its green thread
+  // unwinds), and the last close finishes the stop.
+  closing_metrics_ = true;
+  for (auto& l : listeners)
+    if (l.metrics) close_listener(l);
+  Connection* c = all_head;
+  while (c) {
+    Connection* next = c->all_next;
+    close_connection(c);
+    c = next;
+  }
+  closing_metrics_ = false;
+  if (stats.open == 0 && !stopped_) finish_stop();
 }
 
 // The one way a connection closes while its client may still be sending: after an error
