@@ -87,7 +87,7 @@ run_asan() {
   TARGETS="aio_tests green_tests" LABELS="aio|green" \
     build_and_test build/asan-O2 -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -g1" -DGROVE_SANITIZE=address,undefined \
-    -DGROVE_GREEN_CONTEXT=boost
+    -DGROVE_GREEN_CONTEXT=boost -DGROVE_TEST_CODE_OPTIMIZATION=
 }
 
 # Only the executables with a [tsan] case are built (tests_tsan, tests/CMakeLists.txt); any
