@@ -1,0 +1,179 @@
+#!/usr/bin/env bash
+# The HTTPS benchmark: Debian's nginx (bench/tls/nginx.conf.in: one worker, `return 200`)
+# and grove-hello (one worker, every built engine) serving TLS on loopback with the same
+# ECDSA P-256 certificate (made here with `openssl`, in a temporary directory) and the same
+# OpenSSL, so the same TLS 1.3 suite and group (checked with `openssl s_client` and shown),
+# driven by the same wrk commands in the same run, the servers taking turns:
+#   - keep-alive, 50 connections: req/s and p99;
+#   - a new connection per request (`Connection: close`), 50 connections: every request
+#     is a full handshake (wrk keeps no sessions), so req/s is handshakes per second.
+# Pinned as bench/run_http.sh: wrk on CPU 0, each server on CPU 1. Prints the results page;
+# with --write it also writes bench/results/tls.md.
+#
+#   bench/run_tls.sh [--write]
+#   DURATION=5s REPS=3 ENGINES="asio libev" BUILD=build/bench bench/run_tls.sh
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=${BUILD:-$root/build-bench}
+case $build in /*) ;; *) build=$root/$build ;; esac
+duration=${DURATION:-5s}
+reps=${REPS:-3}
+write=0
+[ "${1:-}" = "--write" ] && write=1
+
+for tool in wrk nginx openssl python3 curl; do
+  command -v "$tool" >/dev/null || { echo "run_tls.sh: $tool is missing (scripts/install-deps.sh bench)" >&2; exit 2; }
+done
+ulimit -n 65536 2>/dev/null || true
+
+cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build "$build" -j2 --target grove-hello >/dev/null
+hello=$build/examples/grove-hello
+engines=${ENGINES:-$("$hello" --version | sed -n 's/^engines: //p' | tr -d ',')}
+
+source "$root/bench/lib.sh"
+bench_setup tls
+
+# One self-signed ECDSA P-256 certificate for both servers.
+cert=$work/cert.pem key=$work/key.pem
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=localhost \
+  -addext subjectAltName=DNS:localhost,IP:127.0.0.1 -keyout "$key" -out "$cert" 2>/dev/null
+chmod 644 "$key"  # nginx's worker runs as www-data when started as root
+
+wait_https() {  # url
+  for _ in $(seq 1 200); do
+    curl -fsS -k -o /dev/null --max-time 1 "$1" 2>/dev/null && return 0
+    sleep 0.05
+  done
+  echo "run_tls.sh: nothing answers at $1" >&2
+  exit 1
+}
+
+start_nginx() {
+  local dir=$work/nginx
+  port_nginx=$(free_port)
+  mkdir -p "$dir"
+  sed -e "s|@PREFIX@|$dir|g" -e "s|@PORT@|$port_nginx|g" -e "s|@CERT@|$cert|g" -e "s|@KEY@|$key|g" \
+    "$root/bench/tls/nginx.conf.in" >"$dir/nginx.conf"
+  "${server_cpu[@]}" nginx -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log" >"$dir/out.log" 2>&1 &
+  pids+=($!)
+  wait_https "https://127.0.0.1:$port_nginx/"
+}
+
+start_grove() {  # engine
+  local port
+  port=$(free_port)
+  "${server_cpu[@]}" "$hello" --backend "$1" --bind "https://127.0.0.1:$port" --certfile "$cert" \
+    --keyfile "$key" --log-level warning --keepalive-timeout 120s --max-connections 20000 \
+    >"$work/grove_$1.log" 2>&1 &
+  pids+=($!)
+  eval "port_grove_$1=$port"
+  wait_https "https://127.0.0.1:$port/"
+}
+
+# What a client negotiates with each server: "TLSv1.3 TLS_AES_256_GCM_SHA384 X25519".
+negotiated() {  # port
+  echo | timeout 10 openssl s_client -brief -connect "127.0.0.1:$1" 2>&1 |
+    awk -F': ' '/^Protocol version/{v=$2} /^Ciphersuite/{c=$2} /^Negotiated TLS1.3 group/{g=$2} /^Server Temp Key/{g=$2} END{print v, c, g}'
+}
+
+results=$work/results.txt
+: >"$results"
+run_wrk() {  # label server port args...
+  local label=$1 server=$2 port=$3 out; shift 3
+  out=$("${client_cpu[@]}" wrk -t1 -c50 -d"$duration" --latency "$@" "https://127.0.0.1:$port/" 2>&1) || true
+  { echo "### $label $server"; echo "$out"; } >>"$results"
+}
+
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+started=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+start_nginx
+servers=(nginx)
+ports=("$port_nginx")
+for e in $engines; do
+  start_grove "$e"
+  port_var=port_grove_$e
+  servers+=("grove_$e")
+  ports+=("${!port_var}")
+done
+tls_facts=$work/facts.txt
+: >"$tls_facts"
+for i in "${!servers[@]}"; do echo "${servers[$i]} $(negotiated "${ports[$i]}")" >>"$tls_facts"; done
+
+for _ in $(seq 1 "$reps"); do
+  for i in "${!servers[@]}"; do
+    run_wrk keepalive "${servers[$i]}" "${ports[$i]}"
+    run_wrk handshake "${servers[$i]}" "${ports[$i]}" -H "Connection: close"
+  done
+done
+load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+
+page=$(python3 - "$results" "$tls_facts" "$started" "$load_before" "$load_after" "$duration" "$reps" \
+  "${#client_cpu[@]}" <<'PY'
+import platform, re, statistics, subprocess, sys
+
+results, facts, started, load_before, load_after, duration, reps, pinned = sys.argv[1:9]
+
+def ms(text):
+    m = re.match(r"([\d.]+)(us|ms|s)", text)
+    v = float(m.group(1))
+    return v / 1000 if m.group(2) == "us" else v * 1000 if m.group(2) == "s" else v
+
+runs = {}
+for block in open(results).read().split("### ")[1:]:
+    head, _, body = block.partition("\n")
+    label, server = head.split()
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", body)
+    p99 = re.search(r"^\s+99%\s+(\S+)", body, re.M)
+    socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", body)
+    errs = sum(int(x) for x in socket_errors.groups()) if socket_errors else 0
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", body)
+    runs.setdefault((label, server), []).append({
+        "rps": float(rps.group(1)) if rps else 0.0,
+        "p99": ms(p99.group(1)) if p99 else float("nan"),
+        "errors": errs + (int(non2xx.group(1)) if non2xx else 0),
+    })
+
+def med(label, server, key):
+    v = [r[key] for r in runs.get((label, server), [])]
+    return statistics.median(v) if v else float("nan")
+
+cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "unknown")
+ncpu = subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip()
+nginx_v = subprocess.run(["nginx", "-v"], capture_output=True, text=True).stderr.strip()
+wrk_v = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.splitlines()[0].strip()
+ssl_v = subprocess.run(["openssl", "version"], capture_output=True, text=True).stdout.strip()
+servers = [l.split()[0] for l in open(facts)]
+negotiated = {l.split(" ", 1)[0]: l.split(" ", 1)[1].strip() for l in open(facts)}
+
+out = ["# HTTPS server: grove-hello against nginx", ""]
+out.append(f"Generated by `bench/run_tls.sh` ({started}). Machine: {cpu}, {ncpu} CPUs, Linux "
+           f"{platform.release()}; load average {load_before} before, {load_after} after "
+           f"(2 vCPUs shared with other engineers' builds). {nginx_v}; {wrk_v}; {ssl_v} on both sides.")
+out.append(("wrk ran on CPU 0 and each server on CPU 1 (taskset). " if pinned != "0" else "Nothing pinned. ") +
+           f"Each figure is the median of {reps} runs of `wrk -t1 -c50 -d{duration} --latency`, the servers "
+           "taking turns. Both servers use one ECDSA P-256 certificate made for the run; what a client "
+           "negotiates with each (`openssl s_client`) is in the last column. Ratios are grove / nginx.")
+out.append("")
+out.append("| scenario | server | req/s | p99 (ms) | req/s vs nginx | p99 vs nginx | errors | target | negotiated |")
+out.append("|---|---|---:|---:|---:|---:|---:|---|---|")
+names = {"keepalive": "keep-alive, 50 conns", "handshake": "full handshake per request, 50 conns"}
+targets = {"keepalive": ("≥ 1.0x req/s, p99 ≤ 1.5x", 1.0, 1.5), "handshake": ("≥ 0.9x req/s", 0.9, None)}
+for label in ("keepalive", "handshake"):
+    n_rps, n_p99 = med(label, "nginx", "rps"), med(label, "nginx", "p99")
+    for s in servers:
+        rps, p99 = med(label, s, "rps"), med(label, s, "p99")
+        errs = sum(r["errors"] for r in runs.get((label, s), []))
+        if s == "nginx":
+            out.append(f"| {names[label]} | nginx | {rps:,.0f} | {p99:.2f} | 1.00 | 1.00 | {errs} | | {negotiated[s]} |")
+            continue
+        rr, pr = rps / n_rps, p99 / n_p99
+        text, rmin, pmax = targets[label]
+        ok = rr >= rmin and (pmax is None or pr <= pmax)
+        out.append(f"| {names[label]} | grove ({s[6:]}) | {rps:,.0f} | {p99:.2f} | {rr:.2f} | {pr:.2f} | {errs} | "
+                   f"{text}: {'met' if ok else 'NOT met'} | {negotiated[s]} |")
+print("\n".join(out))
+PY
+)
+echo "$page"
+if [ $write -eq 1 ]; then write_page "$root/bench/results/tls.md" "$page"; fi
