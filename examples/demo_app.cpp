@@ -26,6 +26,9 @@
 //   GET  /db?ms=N               coroutine view: pg_sleep through grove::pg's pool (--database-url)
 //   GET  /db-sync?ms=N          plain view: the same through unmodified libpq, under compat
 //   GET  /counter?name=x        coroutine view: INCR through grove::redis's pool (--redis-url)
+//   GET  /tasks/add?a=2&b=3     enqueues a background task (--redis-url); grove-worker runs it
+//   GET  /tasks/sleep?ms=N      enqueues a blocking-sleep task
+//   GET  /tasks/result/<id>     a task's status and result
 // The database routes exist when grove-demo is built with the database clients
 // (GROVE_BUILD_CLIENTS) and their flag is given; without a flag it needs no database.
 //
@@ -223,7 +226,7 @@ void make_demo_app(web::App& app, std::shared_ptr<DemoOptions> options) {
 
   if (options->async_teardown) app.teardown_request(&async_teardown_hook);
 #ifdef GROVE_DEMO_DATABASES
-  add_database_routes(app, {options->database_url, options->redis_url, options->db_pool_size});
+  add_database_routes(app, {options->database_url, options->redis_url, options->db_pool_size, options->tasks_prefix});
 #else
   if (!options->database_url.empty() || !options->redis_url.empty())
     throw std::invalid_argument(
@@ -251,14 +254,16 @@ int main(int argc, char** argv) {
     c->add_flag("--async-teardown", options->async_teardown, "Also register a coroutine teardown_request hook");
     c->add_option("--database-url", options->database_url,
                   "PostgreSQL for /db and /db-sync (libpq connection string or postgresql:// URI)");
-    c->add_option("--redis-url", options->redis_url, "Redis for /counter (redis://host:port/db)");
+    c->add_option("--redis-url", options->redis_url, "Redis for /counter and /tasks/... (redis://host:port/db)");
+    c->add_option("--tasks-prefix", options->tasks_prefix,
+                  "Key prefix of the background tasks (default grove-demo:tasks; grove-worker --prefix)");
     c->add_option("--db-pool-size", options->db_pool_size, "Connections per database pool (default 100)");
   };
   serve.configure = [&](grove::http::ServerConfig& config) {
     app.async_to_sync = web::bridge_from_name(bridge);
     make_demo_app(app, options);
 #ifdef GROVE_DEMO_DATABASES
-    check_databases({options->database_url, options->redis_url, options->db_pool_size});
+    check_databases({options->database_url, options->redis_url, options->db_pool_size, options->tasks_prefix});
 #endif
     // The fan-outs' default upstream is this server: prefer its first TCP address.
     if (options->upstream.empty() && !config.binds.empty()) {

@@ -14,6 +14,7 @@ struct DemoOptions {
   std::string database_url;      // --database-url: /db and /db-sync
   std::string redis_url;         // --redis-url: /counter
   std::size_t db_pool_size = 100;
+  std::string tasks_prefix;      // --tasks-prefix: /tasks/... (empty: grove-demo:tasks)
 };
 
 // Adds every route of the demo to `app`. The database routes need a build with the

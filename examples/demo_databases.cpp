@@ -1,6 +1,7 @@
 // grove-demo's database routes: grove::pg and grove::redis pools for the coroutine views,
 // a small stack of libpq connections for the plain one.
 #include "demo_databases.hpp"
+#include "demo_tasks.hpp"
 
 #include <grove/aio.hpp>
 #include <grove/http/metrics.hpp>
@@ -125,6 +126,42 @@ aio::Task<void> connect_once(DatabaseOptions o) {
   }
 }
 
+web::Response task_result(grove::tasks::Tasks& tasks, const std::string& id) {
+  try {
+    grove::tasks::Result r = tasks.result(id);
+    return web::Response(web::Json{{"id", id},
+                                   {"status", grove::tasks::to_string(r.status)},
+                                   {"value", r.value},
+                                   {"error", r.error},
+                                   {"attempts", r.attempts}});
+  } catch (const grove::redis::Error& e) {
+    return unavailable(e);
+  }
+}
+
+web::Response enqueued(grove::tasks::Tasks& tasks, const std::string& name, web::Json args) {
+  try {
+    return web::Response(web::Json{{"id", tasks.enqueue(name, std::move(args))}}, 202);
+  } catch (const grove::redis::Error& e) {
+    return unavailable(e);
+  }
+}
+
+// Background tasks: the views enqueue (blocking only their green thread), grove-worker runs.
+void add_task_routes(web::App& app, const DatabaseOptions& options) {
+  grove::tasks::TasksOptions o;
+  o.url = options.redis_url;
+  o.prefix = options.tasks_prefix.empty() ? kDemoTasksPrefix : options.tasks_prefix;
+  auto tasks = std::make_shared<grove::tasks::Tasks>(o);
+  register_demo_tasks(*tasks);
+  tasks->add_metrics();  // queue figures on --metrics-bind
+  app.route("/tasks/add", [tasks](web::Request& req) {
+    return enqueued(*tasks, "add", web::Json{{"a", req.args().get_as<int>("a", 0)}, {"b", req.args().get_as<int>("b", 0)}});
+  });
+  app.route("/tasks/sleep", [tasks](web::Request& req) { return enqueued(*tasks, "sleep", web::Json{{"ms", ms_arg(req)}}); });
+  app.route("/tasks/result/<id>", [tasks](const std::string& id) { return task_result(*tasks, id); });
+}
+
 }  // namespace
 
 void add_database_routes(web::App& app, const DatabaseOptions& options) {
@@ -143,6 +180,7 @@ void add_database_routes(web::App& app, const DatabaseOptions& options) {
     app.route("/counter", [pool](web::Request& req) {
       return counter_view(pool, req.args().get("name", "default"));
     });
+    add_task_routes(app, options);
   }
 }
 

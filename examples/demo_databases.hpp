@@ -4,6 +4,10 @@
 //   GET /db-sync?ms=N   plain view: the same through unmodified libpq (PQexecParams), which
 //                       compat makes cooperative; without compat it blocks the hub
 //   GET /counter?name=x coroutine view: INCR through grove::redis's pool
+//   GET /tasks/add?a=2&b=3, /tasks/sleep?ms=N
+//                       plain views: enqueue a background task (demo_tasks.cpp) and answer
+//                       202 {"id": ...}; grove-worker runs it
+//   GET /tasks/result/<id>  the task's status and result (docs/tasks.md)
 //
 // Each answers JSON; a database that cannot be reached in time gives 503 with the client's
 // error, and the process keeps serving.
@@ -18,6 +22,7 @@ struct DatabaseOptions {
   std::string database_url;  // PostgreSQL: a libpq connection string or postgresql:// URI
   std::string redis_url;     // redis://...
   std::size_t pool_size = 100;
+  std::string tasks_prefix;  // the background tasks' key prefix (empty: kDemoTasksPrefix)
 };
 
 // Adds the routes of the databases that are configured.

@@ -1,12 +1,16 @@
 // grove-demo's database routes against the real PostgreSQL and Redis of
 // scripts/test-services.sh: /db (coroutine view, grove::pg), /db-sync (plain view, unmodified
-// libpq under compat) and /counter (grove::redis), over HTTP with libcurl; their concurrency;
+// libpq under compat), /counter (grove::redis) and /tasks/add run by grove-worker
+// (grove::tasks), over HTTP with libcurl; their concurrency;
 // and the start-up errors of a wrong password and an unreachable Redis.
 #include "demo_app.hpp"
 #include "http_support.hpp"
 #include "services.hpp"
 
 #include <grove/aio.hpp>
+
+#include <csignal>
+#include <thread>
 
 using namespace grove::web;
 using namespace grove::web::test;
@@ -117,5 +121,40 @@ TEST_CASE("web: demo: a database that goes away gives 503 and the demo keeps ser
   REQUIRE(redis->start() == 0);
   CHECK(http_get(demo.url("/counter?name=away")).status == 200);
 }
+
+#ifdef GROVE_WORKER_PATH
+TEST_CASE("web: demo: /tasks/add enqueues a task that grove-worker runs", "[demo][databases][tasks]") {
+  auto* redis = grove::test::redis();
+  if (!redis) return;
+  // A prefix of this process's own: the ctest run's Redis is shared.
+  std::string prefix = "grove-demo-test:" + std::to_string(::getpid());
+  DemoProcess demo({"--redis-url", redis_url(*redis), "--tasks-prefix", prefix});
+  auto enqueued = http_get(demo.url("/tasks/add?a=20&b=22"));
+  REQUIRE(enqueued.status == 202);
+  std::string id = Json::parse(enqueued.body).at("id").as_string();
+  auto before = Json::parse(http_get(demo.url("/tasks/result/" + id)).body);
+  CHECK(before.at("status").as_string() == "pending");  // no worker yet
+
+  std::string worker_cmd = std::string(GROVE_WORKER_PATH) + " --redis " + redis_url(*redis) + " --prefix " + prefix +
+                           " --concurrency 10 > /dev/null 2>&1 & echo $!";
+  FILE* p = ::popen(worker_cmd.c_str(), "r");
+  REQUIRE(p);
+  char pid_text[32] = {};
+  REQUIRE(std::fgets(pid_text, sizeof pid_text, p));
+  ::pclose(p);
+  pid_t worker = std::atoi(pid_text);
+  REQUIRE(worker > 0);
+  Json after;
+  auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    after = Json::parse(http_get(demo.url("/tasks/result/" + id)).body);
+    if (after.at("status").as_string() != "pending") break;
+    std::this_thread::sleep_for(50ms);
+  }
+  ::kill(worker, SIGTERM);
+  CHECK(after.at("status").as_string() == "succeeded");
+  CHECK(after.at("value") == Json(42));
+}
+#endif
 
 #endif  // GROVE_DEMO_PATH
