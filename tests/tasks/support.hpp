@@ -3,6 +3,7 @@
 #pragma once
 
 #include <grove/green.hpp>
+#include <grove/green/aio.hpp>
 #include <grove/tasks.hpp>
 
 #include <chrono>
@@ -31,8 +32,11 @@ inline void register_test_tasks(Tasks& t) {
     co_return Json(args.at("a").as_int() + args.at("b").as_int());
   });
   t.task("fail", [](const Json& args) -> Json { throw std::runtime_error(args.at("message").as_string()); });
-  // Blocking sleep (usleep): cooperative only under compat (worker_main patches all).
-  t.task("sleep", [](const Json& args) {
+  // Blocking sleep (usleep): cooperative only under compat (worker_main patches all). With
+  // "started": a key it sets first, so a test knows the task runs (not only that it was
+  // delivered).
+  t.task("sleep", [&t](const Json& args) {
+    if (const Json* key = args.find("started")) green::wait(t.pool().command("SET", key->as_string(), 1));
     ::usleep(static_cast<useconds_t>(args.at("ms").as_int() * 1000));
     return Json{{"pid", static_cast<std::int64_t>(::getpid())}};
   });

@@ -28,9 +28,10 @@ TEST_CASE("SIGTERM: running tasks finish within the grace period, the rest stay 
   Fixture f;
   if (!f) return;
   WorkerProcess worker(f.worker_args({"--grace", "1", "--concurrency", "10"}));
-  std::string quick = f.tasks->enqueue("sleep", {{"ms", 300}}, {.retries = 0});
-  std::string slow = f.tasks->enqueue("sleep", {{"ms", 60000}}, {.retries = 0});
-  REQUIRE(f.eventually([&] { return f.pending() == 2; }));
+  std::string quick = f.tasks->enqueue("sleep", {{"ms", 300}, {"started", f.key("quick")}}, {.retries = 0});
+  std::string slow = f.tasks->enqueue("sleep", {{"ms", 60000}, {"started", f.key("slow")}}, {.retries = 0});
+  // Both running (a task delivered after SIGTERM would stay pending without running).
+  REQUIRE(f.eventually([&] { return f.integer(redis::command("EXISTS", f.key("quick"), f.key("slow"))) == 2; }));
   worker.signal(SIGTERM);
   CHECK(worker.wait_exit(15000ms) == 0);
   CHECK(f.tasks->result(quick).status == Status::succeeded);
