@@ -42,7 +42,7 @@ void Server::Impl::open_metrics_listener() {
                                 "internals; bind 127.0.0.1 (scrape through a tunnel or a proxy), or make it "
                                 "public on purpose (--metrics-public, ServerConfig::metrics_public)");
   offset_port(spec, cfg.worker_index, cfg.metrics_bind);
-  for (auto& l : detail::open_listeners(spec, 64)) {
+  for (auto& l : detail::open_listeners(spec, 64, /*reuse_port=*/true)) {
     l.metrics = true;
     listeners.push_back(std::move(l));
   }

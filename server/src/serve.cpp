@@ -8,6 +8,7 @@
 // no OS threads besides the hub. docs/server.md records the measurements behind the choice.
 #include <grove/http/serve.hpp>
 
+#include "master.hpp"
 #include "server_impl.hpp"
 
 #include <CLI/CLI.hpp>
@@ -17,8 +18,6 @@
 #endif
 
 #include <fcntl.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -94,174 +93,6 @@ std::string join(const std::vector<std::string>& v, const char* sep = ", ") {
   }
   return out;
 }
-
-// --- pre-forked workers ---------------------------------------------------------------------
-
-struct Master {
-  Application app;
-  ServerConfig config;  // the workers' config: listen_fds, no binds
-  int workers = 1;
-  // With TLS: reloads the master's certificates (the ones a respawned worker inherits);
-  // SIGHUP runs it, then passes the signal on to the workers if it succeeded.
-  std::function<bool()> reload_tls;
-  sigset_t old_mask;
-  std::map<pid_t, int> children;  // pid -> worker index
-
-  pid_t spawn(int index) {
-    pid_t pid = ::fork();
-    if (pid < 0) {
-      Log::write(LogLevel::error, std::string("fork failed: ") + std::strerror(errno));
-      return -1;
-    }
-    if (pid == 0) {
-      ::prctl(PR_SET_PDEATHSIG, SIGTERM);  // never outlive the master
-      // A SIGHUP passed on before the worker's server watches it stays pending (blocked)
-      // instead of killing the worker; serve_forever() unblocks it once it watches it.
-      sigset_t mask = old_mask;
-      if (reload_tls) sigaddset(&mask, SIGHUP);
-      sigaddset(&mask, SIGUSR1);  // likewise the dump's signal
-      ::sigprocmask(SIG_SETMASK, &mask, nullptr);
-      int rc = 0;
-      try {
-        ServerConfig own = config;
-        own.worker_index = index;  // its metrics listener and labels
-        Server server(app, own);
-        Log::write(LogLevel::debug, "worker " + std::to_string(index) + " started");
-        server.serve_forever();
-      } catch (...) {
-        Log::write(LogLevel::error, "worker " + std::to_string(index) +
-                                        " failed: " + detail::describe_current_exception());
-        rc = 1;
-      }
-      Log::flush();
-      std::fflush(nullptr);
-      ::_exit(rc);
-    }
-    children[pid] = index;
-    return pid;
-  }
-
-  // At the stop the master lets go of the listening sockets (their fd numbers stay valid,
-  // on /dev/null, for ~Server), so that each socket closes when the last worker closes its
-  // copy, right after taking the connections the kernel had already completed. Held until
-  // the master exits, a socket would go on completing connections that no process accepts
-  // any more, and the kernel would reset them all at the master's exit.
-  void release_listeners() {
-    int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (null_fd < 0) return;
-    std::size_t released = 0;
-    for (const auto* fds : {&config.listen_fds, &config.tls_listen_fds})
-      for (int fd : *fds) released += ::dup2(null_fd, fd) == fd;
-    ::close(null_fd);
-    Log::write(LogLevel::debug,
-               "master: let go of the listening sockets (" + std::to_string(released) + ")");
-  }
-
-  // At a stop, the listening sockets go first: once signalled, a worker may drain the accept
-  // queue and close its copy before this process runs again, and a copy still held here
-  // would then be the last, completing connections that nobody accepts and resetting them at
-  // exit.
-  void release_listeners_then_stop_workers() {
-    release_listeners();
-    for (auto& [pid, index] : children) {
-      ::kill(pid, SIGTERM);
-      Log::write(LogLevel::debug, "master: sent SIGTERM to worker " + std::to_string(index) +
-                                      " (pid " + std::to_string(pid) + ")");
-    }
-  }
-
-  // SIGHUP: the master's certificates first; a bad new pair stops there (logged once) and
-  // every process goes on with the old one.
-  void reload_then_tell_workers() {
-    Log::write(LogLevel::info, "received SIGHUP: reloading the TLS certificates");
-    if (!reload_tls()) return;
-    for (auto& [pid, index] : children) {
-      ::kill(pid, SIGHUP);
-      Log::write(LogLevel::debug, "master: sent SIGHUP to worker " + std::to_string(index) +
-                                      " (pid " + std::to_string(pid) + ")");
-    }
-  }
-
-  int run() {
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGCHLD);
-    if (reload_tls) sigaddset(&set, SIGHUP);
-    sigaddset(&set, SIGUSR1);
-    ::sigprocmask(SIG_BLOCK, &set, &old_mask);
-    for (int i = 0; i < workers; ++i) spawn(i);
-
-    bool stopping = false;
-    int status_out = 0;
-    auto deadline = Clock::now();
-    std::vector<Clock::time_point> recent_deaths;
-    while (!children.empty()) {
-      timespec tick{0, 200 * 1000 * 1000};
-      siginfo_t info;
-      int sig = ::sigtimedwait(&set, &info, &tick);
-      if (sig == SIGHUP && !stopping) reload_then_tell_workers();
-      if (sig == SIGUSR1)  // the green-thread dump: the workers have the hubs
-        for (auto& [pid, index] : children) ::kill(pid, SIGUSR1);
-      if (sig == SIGTERM || sig == SIGINT) {
-        if (!stopping) {
-          Log::write(LogLevel::info, std::string("received ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT") +
-                                         ": stopping " + std::to_string(children.size()) + " worker(s) gracefully");
-          stopping = true;
-          deadline = Clock::now() + config.graceful_timeout + 5s;
-          release_listeners_then_stop_workers();
-        } else {
-          for (auto& [pid, index] : children) ::kill(pid, SIGINT);  // their second signal: now
-        }
-      }
-      // Reap (SIGCHLD, or anything missed).
-      while (true) {
-        int status = 0;
-        pid_t pid = ::waitpid(-1, &status, WNOHANG);
-        if (pid <= 0) break;
-        auto it = children.find(pid);
-        if (it == children.end()) continue;
-        int index = it->second;
-        children.erase(it);
-        bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-        // A worker still starting when the stop came dies of the signal itself: that is
-        // a clean stop too.
-        if (stopping && WIFSIGNALED(status) && (WTERMSIG(status) == SIGTERM || WTERMSIG(status) == SIGINT))
-          clean = true;
-        if (stopping) {
-          if (!clean) status_out = 1;
-          continue;
-        }
-        std::string how = WIFSIGNALED(status) ? std::string("was killed by signal ") + std::to_string(WTERMSIG(status)) +
-                                                    " (" + ::strsignal(WTERMSIG(status)) + ")"
-                                              : "exited with status " + std::to_string(WEXITSTATUS(status));
-        auto now = Clock::now();
-        std::erase_if(recent_deaths, [&](auto t) { return now - t > 10s; });
-        recent_deaths.push_back(now);
-        if (recent_deaths.size() > std::size_t(5 * workers)) {
-          Log::write(LogLevel::error, "worker " + std::to_string(index) + " " + how +
-                                          "; workers keep dying, giving up");
-          stopping = true;
-          status_out = 1;
-          deadline = now + config.graceful_timeout + 5s;
-          release_listeners_then_stop_workers();
-          continue;
-        }
-        Log::write(LogLevel::warning, "worker " + std::to_string(index) + " (pid " +
-                                          std::to_string(pid) + ") " + how + "; starting a new one");
-        spawn(index);
-      }
-      if (stopping && !children.empty() && Clock::now() > deadline) {
-        Log::write(LogLevel::warning, "workers did not stop in time; killing them");
-        for (auto& [pid, index] : children) ::kill(pid, SIGKILL);
-        deadline = Clock::now() + 24h;
-      }
-    }
-    ::sigprocmask(SIG_SETMASK, &old_mask, nullptr);
-    return status_out;
-  }
-};
 
 // The TLS flags as given.
 struct TlsFlags {
@@ -474,6 +305,23 @@ int serve(Application app, int argc, char** argv, ServeOptions options) {
     std::fprintf(stderr, "%s: error: %s\n", program.c_str(), one_line(e.what()).c_str());
     return 2;
   }
+  // A binary upgrade (SIGUSR2 to the old master) hands the listening sockets over.
+  int upgrade_ready_fd = -1;
+  try {
+    auto fds = detail::take_fds_from_env(detail::kListenFdsEnv);
+    auto tls_fds = detail::take_fds_from_env(detail::kTlsListenFdsEnv);
+    if (!fds.empty() || !tls_fds.empty()) {
+      cfg.binds.clear();
+      cfg.listen_fds = std::move(fds);
+      cfg.tls_listen_fds = std::move(tls_fds);
+    }
+    auto ready = detail::take_fds_from_env(detail::kUpgradeReadyFdEnv);
+    if (!ready.empty()) upgrade_ready_fd = ready.front();
+  } catch (const std::invalid_argument& e) {
+    std::fprintf(stderr, "%s: error: %s\n", program.c_str(), one_line(e.what()).c_str());
+    return 2;
+  }
+  const ServerConfig cli_config = cfg;  // what a reload (SIGHUP) configures again
   try {
     if (options.configure) options.configure(cfg);
   } catch (const std::exception& e) {  // the program's own configuration (web::serve's --config)
@@ -498,6 +346,12 @@ int serve(Application app, int argc, char** argv, ServeOptions options) {
     server.listen();
     Log::write(LogLevel::info, startup_line(cfg, engine, workers, server.addresses()));
     if (workers == 1) {
+      server.start();
+      if (upgrade_ready_fd >= 0) {  // the new binary of an upgrade accepts: the old one may go
+        char ready = 1;
+        (void)!::write(upgrade_ready_fd, &ready, 1);
+        ::close(upgrade_ready_fd);
+      }
       server.serve_forever();
       auto st = server.stats();
       Log::write(LogLevel::info, "stopped after " + std::to_string(st.requests) + " request(s)" +
@@ -507,7 +361,7 @@ int serve(Application app, int argc, char** argv, ServeOptions options) {
       Log::flush();
       return 0;
     }
-    Master master;
+    detail::Master master;
     master.app = app;
     master.config = cfg;
     master.config.binds.clear();
@@ -518,7 +372,28 @@ int serve(Application app, int argc, char** argv, ServeOptions options) {
           master.config.tls_listen_fds.end())
         master.config.listen_fds.push_back(fd);
     master.workers = workers;
-    if (cfg.tls) master.reload_tls = [&server] { return server.reload_tls(); };
+    master.upgrade_ready_fd = upgrade_ready_fd;
+    for (int i = 0; i < argc; ++i) master.exec_argv.emplace_back(argv[i]);
+    master.disown_listeners = [&server] { server.keep_socket_files(); };
+    // SIGHUP: the certificates (the master's context, which new workers inherit) and the
+    // program's configuration again; the listeners stay the master's.
+    master.reload = [&server, &options, cli_config](ServerConfig& workers_config) {
+      if (workers_config.tls && !server.reload_tls()) return false;
+      if (!options.configure) return true;
+      ServerConfig fresh = cli_config;
+      try {
+        options.configure(fresh);
+      } catch (const std::exception& e) {
+        Log::write(LogLevel::error, std::string("reload: the configuration failed: ") + e.what());
+        return false;
+      }
+      fresh.binds.clear();
+      fresh.listen_fds = workers_config.listen_fds;
+      fresh.tls_listen_fds = workers_config.tls_listen_fds;
+      fresh.tls = workers_config.tls;
+      workers_config = std::move(fresh);
+      return true;
+    };
     int rc = master.run();
     Log::write(LogLevel::info, "stopped");
     Log::flush();

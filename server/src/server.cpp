@@ -219,6 +219,10 @@ void Server::stop_threadsafe(std::optional<Duration> timeout) {
   s->loop->call_soon_threadsafe([s, timeout] { s->begin_stop(timeout); });
 }
 
+void Server::keep_socket_files() noexcept {
+  for (auto& l : impl_->listeners) l.unix_path.clear();
+}
+
 bool Server::stopping() const noexcept { return impl_->stopping_; }
 bool Server::stopped() const noexcept { return impl_->stopped_; }
 ServerStats Server::stats() const { return impl_->stats; }

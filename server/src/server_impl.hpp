@@ -196,7 +196,9 @@ struct BindSpec {
 };
 BindSpec parse_bind(std::string_view spec);  // throws std::invalid_argument
 // Opens listening sockets for a bind spec (a host name may give several).
-std::vector<Listener> open_listeners(const BindSpec& spec, int backlog);
+// reuse_port: SO_REUSEPORT, so that a worker replacing another during a reload can bind
+// the same metrics port while the old one drains.
+std::vector<Listener> open_listeners(const BindSpec& spec, int backlog, bool reuse_port = false);
 std::string socket_name(int fd);
 
 // --- the server's tuning -------------------------------------------------------------------
@@ -206,6 +208,7 @@ inline constexpr std::size_t kContextPool = 256;            // spare contexts ke
 inline constexpr std::uint64_t kLingerBytes = 1024 * 1024;  // dropped at most while lingering
 inline constexpr Duration kLingerTime = std::chrono::seconds(2);  // longest lingering close (nginx: 30 s)
 inline constexpr int kLingerList = 2;                       // the idle list of lingering connections
+inline constexpr Duration kFirstRequestGrace = std::chrono::seconds(1);  // a new connection's, at a stop
 
 enum class ReadResult { data, eof, again, timeout, error };
 

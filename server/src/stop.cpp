@@ -66,8 +66,14 @@ void Server::Impl::begin_stop(std::optional<Duration> timeout) {
   }
   slot_free.set();
   notify_upgraded_of_stop();
-  // Idle connections: one whose request has arrived is served (then closed); the others
-  // are closed now.
+  // Idle connections: one whose request has arrived is served (then closed). A kept-alive
+  // one is closed now (a client knows it may close, and retries). A new one whose first
+  // request has not arrived yet is left kFirstRequestGrace (at most the header timeout) for
+  // it: its client has just connected and is sending, and closing it would fail a request
+  // that every other process sharing the listening socket (a reload's new workers) would have
+  // served.
+  const TimePoint now = loop->now();
+  const TimePoint fresh_since = now - cfg.header_timeout + std::min<Duration>(detail::kFirstRequestGrace, cfg.header_timeout);
   for (int list = 0; list < 2; ++list) {
     Connection* c = idle_head[list];
     while (c) {
@@ -75,6 +81,7 @@ void Server::Impl::begin_stop(std::optional<Duration> timeout) {
       char b;
       ssize_t n = ::recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
       if (n > 0) activate(c);
+      else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && list == 0) c->since = std::min(c->since, fresh_since);
       else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) lingering_close(c);
       else close_connection(c);
       c = next;

@@ -338,7 +338,7 @@ namespace {
 }
 }  // namespace
 
-std::vector<Listener> open_listeners(const BindSpec& spec, int backlog) {
+std::vector<Listener> open_listeners(const BindSpec& spec, int backlog, bool reuse_port) {
   std::vector<Listener> out;
   if (spec.is_unix) {
     int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -386,6 +386,7 @@ std::vector<Listener> open_listeners(const BindSpec& spec, int backlog) {
       if (fd < 0) throw_errno(errno, "socket() for " + shown);
       int one = 1;
       ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+      if (reuse_port) ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
       if (ai->ai_family == AF_INET6) ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
       if (::bind(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
         int err = errno;

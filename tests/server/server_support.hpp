@@ -499,6 +499,25 @@ class Child {
   int status_ = -1;
 };
 
+// How many times `what` occurs in `text`.
+inline std::size_t count_of(std::string_view text, std::string_view what) {
+  std::size_t n = 0;
+  for (auto at = text.find(what); at != std::string_view::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+// Waits until `text` shows `n` times in the child's log; returns the log (empty on timeout).
+inline std::string wait_for_count(Child& child, std::string_view text, std::size_t n,
+                                  std::chrono::milliseconds timeout = 15000ms) {
+  auto until = SteadyClock::now() + timeout;
+  while (SteadyClock::now() < until) {
+    std::string log = child.log();
+    if (count_of(log, text) >= n) return log;
+    std::this_thread::sleep_for(10ms);
+  }
+  return {};
+}
+
 // The first "http://host:port" in a startup line.
 inline int port_from_log(const std::string& log) {
   auto at = log.find("http://");

@@ -372,17 +372,9 @@ TEST_CASE("server: --workers 2: each worker's metrics are its own, labelled work
     CHECK(r->body.find(other) == std::string::npos);  // not aggregated: each worker's own
   }
   c.signal(SIGUSR1);
-  auto dumps = [&] {
-    std::string log = c.log();
-    std::size_t n = 0;
-    for (auto at = log.find("green thread(s) on this hub"); at != std::string::npos;
-         at = log.find("green thread(s) on this hub", at + 1))
-      ++n;
-    return n;
-  };
-  for (int i = 0; i < 1000 && dumps() < 2; ++i) std::this_thread::sleep_for(5ms);
+  wait_for_count(c, "green thread(s) on this hub", 2);
   INFO(c.log());
-  CHECK(dumps() == 2);
+  CHECK(count_of(c.log(), "green thread(s) on this hub") == 2);
   CHECK(c.log().find("\"accept ") != std::string::npos);
   CHECK(c.running());
   REQUIRE(get(port, "/").status == 200);

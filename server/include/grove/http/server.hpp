@@ -156,6 +156,9 @@ class Server {
   // std::logic_error when the server has no TLS context.
   //   if (!server.reload_tls()) alert("still serving the old certificate: see the log");
   bool reload_tls();
+  // The unix: socket files of its listeners are left in place when it is destroyed: another
+  // process serves on them now (a binary upgrade, SIGUSR2, handed them over).
+  void keep_socket_files() noexcept;
   // stop() from any thread: queued onto the server's hub; returns at once.
   void stop_threadsafe(std::optional<Duration> timeout = std::nullopt);
   bool stopping() const noexcept;
