@@ -14,7 +14,7 @@ root=$(pwd)
 jobs=${GROVE_JOBS:-$(nproc)}
 all_targets=(fuzz_http_parser fuzz_http_response fuzz_router fuzz_query_form fuzz_tls_session
              fuzz_session_cookie fuzz_ws_frames fuzz_ws_deflate fuzz_redis_resp
-             fuzz_multipart)
+             fuzz_multipart fuzz_task_message)
 
 seconds=60
 fast=0
