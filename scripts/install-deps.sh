@@ -28,7 +28,7 @@ test_pkgs=(openssl catch2 python3 clang libclang-rt-14-dev nginx-light clang-for
            python3-requests)
 bench_pkgs=(libbenchmark-dev libboost-fiber-dev libst-dev wrk nginx-light
             python3-gevent python3-flask python3-asgiref
-            python3-psycopg2 python3-psycogreen)
+            python3-psycopg2 python3-psycogreen python3-celery python3-redis)
 
 # The test and bench groups as a configure would look them up: find_package names (and
 # components), pkg-config modules, find_library/find_path/find_program names. CI's smoke
