@@ -11,6 +11,7 @@
 
 #include <openssl/evp.h>
 
+#include <cstdlib>
 #include <random>
 
 namespace grove::web {
@@ -31,35 +32,50 @@ struct TestWebSocket::State {
   std::unique_ptr<grove::http::UpgradeExchange> up;
   TestResponse response;
   std::string protocol;
-  ws::detail::WsReader reader;
-  std::string in;   // received bytes the reader has not consumed
-  std::string out;  // the frame being sent
+  grove::http::WebSocketSettings server;
+  std::optional<ws::detail::WsReader> reader;     // made once the 101 says what was agreed
+  std::optional<ws::detail::Deflater> deflater;  // permessage-deflate, if agreed
+  std::string in;        // received bytes the reader has not consumed
+  std::string out;       // the frame being sent
+  std::string squeezed;  // a message compressed for sending
   std::minstd_rand masks{std::random_device{}()};
   bool close_sent = false;
   bool closed = false;
   std::uint16_t code = ws::close_code::abnormal;
   std::string reason;
 
-  explicit State(const WebSocketOptions& o)
-      : tls(o.tls), timeout(o.timeout), reader(reader_config(o.server)) {}
+  explicit State(const WebSocketOptions& o) : tls(o.tls), timeout(o.timeout), server(o.server) {}
 
-  static ws::detail::WsReader::Config reader_config(const grove::http::WebSocketSettings& s) {
+  // The reader and the compressor for what the 101 agreed on.
+  void agreed(const std::optional<ws::DeflateParams>& deflate) {
     ws::detail::WsReader::Config cfg;
     cfg.expect_masked = false;  // a server's frames
-    cfg.max_message = s.max_message;
-    cfg.max_frame = s.max_frame;
-    return cfg;
+    cfg.max_message = server.max_message;
+    cfg.max_frame = server.max_frame;
+    if (deflate) {
+      cfg.deflate = true;
+      cfg.peer_window_bits = deflate->server_max_window_bits;
+      cfg.peer_no_context_takeover = deflate->server_no_context_takeover;
+      deflater.emplace(deflate->client_max_window_bits, deflate->client_no_context_takeover);
+    }
+    reader.emplace(cfg);
   }
 
-  void write(Opcode op, std::string_view payload) {
+  void write(Opcode op, std::string_view payload, bool compress = false) {
     out.clear();
-    ws::detail::write_frame(out, op, payload, true, false, std::uint32_t(masks()));
+    if (compress) {
+      squeezed.clear();
+      deflater->compress(payload, squeezed);
+      ws::detail::write_frame(out, op, squeezed, true, true, std::uint32_t(masks()));
+    } else {
+      ws::detail::write_frame(out, op, payload, true, false, std::uint32_t(masks()));
+    }
     up->write(out);
   }
 
   void send_data(Opcode op, std::string_view payload) {
     if (closed || close_sent) throw ws::ConnectionClosed(code, reason);
-    write(op, payload);
+    write(op, payload, deflater.has_value());
   }
 
   void ended_without_close() {
@@ -75,7 +91,7 @@ struct TestWebSocket::State {
     timed_out = false;
     for (;;) {
       if (closed) return std::nullopt;
-      auto ev = reader.next(in);
+      auto ev = reader->next(in);
       in.erase(0, ev.consumed);
       switch (ev.kind) {
         case ws::detail::WsReader::Kind::text:
@@ -170,6 +186,7 @@ bool TestWebSocket::closed() const noexcept { return s_->closed; }
 std::uint16_t TestWebSocket::close_code() const noexcept { return s_->code; }
 const std::string& TestWebSocket::close_reason() const noexcept { return s_->reason; }
 const std::string& TestWebSocket::protocol() const noexcept { return s_->protocol; }
+bool TestWebSocket::compressed() const noexcept { return s_->deflater.has_value(); }
 const TestResponse& TestWebSocket::response() const noexcept { return s_->response; }
 
 namespace {
@@ -181,6 +198,31 @@ std::string new_key(std::minstd_rand& rng) {
   char out[32];
   int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out), raw, sizeof raw);
   return std::string(out, std::size_t(n));
+}
+
+// The permessage-deflate parameters of a 101's Sec-WebSocket-Extensions, if it has them.
+std::optional<ws::DeflateParams> deflate_in(std::string_view extensions) {
+  auto trim = [](std::string_view v) {
+    while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+    while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+    return v;
+  };
+  std::optional<ws::DeflateParams> p;
+  while (!extensions.empty()) {
+    std::size_t semi = extensions.find(';');
+    std::string_view part = trim(extensions.substr(0, semi));
+    extensions.remove_prefix(semi == std::string_view::npos ? extensions.size() : semi + 1);
+    std::size_t eq = part.find('=');
+    std::string_view name = trim(part.substr(0, eq));
+    int bits = eq == std::string_view::npos ? 15 : std::atoi(std::string(trim(part.substr(eq + 1))).c_str());
+    if (name == "permessage-deflate") p.emplace();
+    else if (!p) continue;
+    else if (name == "server_no_context_takeover") p->server_no_context_takeover = true;
+    else if (name == "client_no_context_takeover") p->client_no_context_takeover = true;
+    else if (name == "server_max_window_bits") p->server_max_window_bits = bits;
+    else if (name == "client_max_window_bits") p->client_max_window_bits = bits;
+  }
+  return p;
 }
 
 std::string join(const std::vector<std::string>& items) {
@@ -204,6 +246,7 @@ TestWebSocket TestClient::websocket(std::string target, WebSocketOptions options
   ro.headers.setdefault("Sec-WebSocket-Version", "13");
   if (!options.subprotocols.empty()) ro.headers.set("Sec-WebSocket-Protocol", join(options.subprotocols));
   if (!options.origin.empty()) ro.headers.set("Origin", options.origin);
+  if (options.deflate) ro.headers.set("Sec-WebSocket-Extensions", "permessage-deflate; client_max_window_bits");
   const std::string key = ro.headers.get("Sec-WebSocket-Key", "");
   grove::http::Request req = detail::make_test_request("GET", target, ro);
   if (s->tls) req.set_tls(&*s->tls);
@@ -221,6 +264,7 @@ TestWebSocket TestClient::websocket(std::string target, WebSocketOptions options
     throw std::logic_error("web::TestClient::websocket: the 101 for " + s->target +
                            " carries a wrong Sec-WebSocket-Accept");
   s->protocol = s->response.headers.get("Sec-WebSocket-Protocol", "");
+  s->agreed(deflate_in(s->response.headers.get("Sec-WebSocket-Extensions", "")));
   return TestWebSocket(std::move(s));
 }
 

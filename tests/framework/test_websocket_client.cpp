@@ -1,7 +1,8 @@
 // The test client's WebSocket (client.websocket()): app.websocket handlers driven without a
 // socket, through the app's own handshake (routing, before_request, the 101 with its
 // Sec-WebSocket-Accept): echo, the request context, refusals with an HTTP status, close
-// codes both ways, a subprotocol, rooms on a web::Hub, coroutine handlers, pings answered.
+// codes both ways, a subprotocol, rooms on a web::Hub, coroutine handlers, pings answered,
+// permessage-deflate.
 #include "web_support.hpp"
 
 #include <grove/green.hpp>
@@ -247,4 +248,32 @@ TEST_CASE("web: test client websocket: the server's pings are answered, and a si
   CHECK_FALSE(w.closed());
   w.close();
   CHECK(w.close_code() == 1000);
+}
+
+TEST_CASE("web: test client websocket: permessage-deflate both ways when offered", "[websocket]") {
+  App app;
+  app.websocket("/echo", [](ws::WebSocket& w) {
+    w.send(w.compressed() ? "compressed" : "plain");
+    while (auto m = w.receive()) w.send(*m);
+  });
+  auto client = app.test_client();
+  WebSocketOptions o;
+  o.deflate = true;
+  TestWebSocket z = client.websocket("/echo", std::move(o));
+  CHECK(z.compressed());
+  CHECK(z.response().headers.get("Sec-WebSocket-Extensions", "").find("permessage-deflate") == 0);
+  CHECK(z.receive()->data == "compressed");
+  const std::string big(200 * 1024, 'a');  // context kept across messages: sent twice
+  for (int i = 0; i < 2; ++i) {
+    z.send(big);
+    auto back = z.receive();
+    REQUIRE(back);
+    CHECK(back->data == big);
+  }
+  z.close();
+  CHECK(z.close_code() == 1000);
+
+  TestWebSocket p = client.websocket("/echo");  // not offered: none
+  CHECK_FALSE(p.compressed());
+  CHECK(p.receive()->data == "plain");
 }

@@ -86,6 +86,9 @@ struct WebSocketOptions {
   std::string remote_addr = "127.0.0.1";
   std::optional<grove::http::TlsFacts> tls;  // as RequestOptions::tls (wss://)
   grove::http::WebSocketSettings server;     // the server's settings (`serve --ws-*`)
+  // Offer permessage-deflate ("permessage-deflate; client_max_window_bits"); whether the
+  // app took it is TestWebSocket::compressed().
+  bool deflate = false;
   // How long receive() and close() wait for the handler before failing the test.
   std::chrono::milliseconds timeout{5000};
 };
@@ -137,6 +140,7 @@ class TestWebSocket {
   std::uint16_t close_code() const noexcept;
   const std::string& close_reason() const noexcept;
   const std::string& protocol() const noexcept;  // the subprotocol the app chose, or ""
+  bool compressed() const noexcept;               // permessage-deflate agreed
   // The 101 response (its Server, Date and Sec-WebSocket-* fields).
   const TestResponse& response() const noexcept;
 
