@@ -16,10 +16,12 @@
 namespace grove::tasks::test {
 
 struct Fixture {
-  grove::test::Service* redis_service = grove::test::redis();
+  grove::test::Service* redis_service;
   std::unique_ptr<Tasks> tasks;
 
-  explicit Fixture(TasksOptions o = {}) {
+  // On the ctest run's shared Redis, or on `service` (a private one the test may restart).
+  explicit Fixture(TasksOptions o = {}, grove::test::Service* service = grove::test::redis())
+      : redis_service(service) {
     if (!redis_service) return;
     o.url = redis_url(redis_service->port());
     o.prefix = fresh_prefix();

@@ -157,3 +157,18 @@ TEST_CASE("misusing the tasks API throws saying what to do", "[tasks]") {
   t.add_metrics();
   CHECK_THROWS_WITH(t.add_metrics(), Catch::Contains("called already"));
 }
+
+TEST_CASE("a worker rides out a Redis restart: it reconnects, remakes its group and runs new tasks",
+          "[tasks][restart]") {
+  Fixture f({}, grove::test::private_redis());
+  if (!f) return;
+  InProcessWorker w(*f.tasks, f.worker_options());
+  CHECK(f.tasks->wait(f.tasks->enqueue("add", {{"a", 1}, {"b", 1}}), 10s).value == Json(2));
+  f.redis_service->stop();
+  green::sleep(300ms);  // the worker's fetches and upkeep fail meanwhile, and it retries
+  f.redis_service->start();
+  // The restarted server kept nothing: the task's XADD makes a stream without the group.
+  std::string id = f.tasks->enqueue("add", {{"a", 2}, {"b", 2}});
+  CHECK(f.tasks->wait(id, 20s).value == Json(4));
+  CHECK(w.stop() == 0);
+}
