@@ -158,6 +158,8 @@ GreenThreadInfo describe(detail::Hub& hub, detail::GreenletBase* g, TimePoint no
   info.id = g->id;
   info.name = g->is_root ? "main" : g->display_name();
   info.state = state_name(g->state);
+  if (g->state == detail::State::parked)
+    if (const auto* w = dynamic_cast<const detail::FdWait*>(g->parking)) info.waiting_on = "fd " + std::to_string(w->fd);
   if (!g->is_root) info.age = now - g->born;
   // A context that never ran has no frames yet; the caller's own is running.
   if (g != hub.running() && g->started && !g->fresh && g->fctx) info.frames = unwind_suspended(g->fctx);
@@ -197,7 +199,8 @@ std::string dump_green_threads() {
   for (const auto& t : threads) {
     char age[32];
     std::snprintf(age, sizeof age, "%.3f", std::chrono::duration<double>(t.age).count());
-    out += "\ngreen thread " + std::to_string(t.id) + " \"" + t.name + "\" [" + t.state + ", " + age + " s]\n";
+    const std::string on = t.waiting_on.empty() ? "" : " on " + t.waiting_on;
+    out += "\ngreen thread " + std::to_string(t.id) + " \"" + t.name + "\" [" + t.state + on + ", " + age + " s]\n";
     for (std::size_t i = 0; i < t.frames.size(); ++i)
       out += "    #" + std::to_string(i) + " " + t.frames[i] + "\n";
   }

@@ -95,3 +95,20 @@ TEST_CASE("introspect: the dump names each green thread, its state and age, and 
   CHECK(waiting.get() == 1);
   unstarted.join();
 }
+
+TEST_CASE("introspect: a green thread parked on a file descriptor says which", "[green][introspect]") {
+  GreenFdPair pair;
+  green::SpawnOptions options;
+  options.name = "reader";
+  auto reader = green::spawn(std::move(options), [&pair] { green::wait_readable(pair.a); });
+  green::sleep(5ms);
+  std::string waiting_on;
+  for (const auto& t : green::green_threads())
+    if (t.name == "reader") waiting_on = t.waiting_on;
+  CHECK(waiting_on == "fd " + std::to_string(pair.a));
+  CHECK(green::dump_green_threads().find("\"reader\" [parked on fd " + std::to_string(pair.a) + ", ") !=
+        std::string::npos);
+  char b = 1;
+  REQUIRE(::write(pair.b, &b, 1) == 1);
+  reader.join();
+}

@@ -298,6 +298,7 @@ TEST_CASE("server: GET /debug/green on the metrics listener dumps each green thr
   CHECK(dump.status == 200);
   CHECK(dump.body.find(" green thread(s) on this hub") != std::string::npos);
   CHECK(dump.body.find("\"accept 127.0.0.1:") != std::string::npos);  // the accept loops, by name
+  CHECK(dump.body.find("[parked on fd ") != std::string::npos);      // waiting in accept
   CHECK(dump.body.find("[parked, ") != std::string::npos);
   if (grove::green::dump_has_stacks() || std::getenv("CI"))
     CHECK(dump.body.find("handler_waiting_in_named_function") != std::string::npos);

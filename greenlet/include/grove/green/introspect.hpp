@@ -54,6 +54,7 @@ struct GreenThreadInfo {
   std::uint64_t id = 0;
   std::string name;                 // the given name, or "green-<id>"
   std::string state;                // created, runnable, running, parked
+  std::string waiting_on;           // while parked on a file descriptor: "fd 7"; else empty
   Duration age{};                   // since it was spawned
   std::vector<std::string> frames;  // innermost first: "function+0x1c (binary)" or an address
 };
