@@ -6,12 +6,14 @@
 # driven by the same wrk commands in the same run, the servers taking turns:
 #   - keep-alive, 50 connections: req/s and p99;
 #   - a new connection per request (`Connection: close`), 50 connections: every request
-#     is a full handshake (wrk keeps no sessions), so req/s is handshakes per second.
+#     is a full handshake (wrk keeps no sessions), so req/s is handshakes per second;
+#   - resident memory per idle TLS keep-alive connection with IDLE (10,000) open
+#     (bench/http/idle_conns.py ... tls), for fresh nginx and grove processes.
 # Pinned as bench/run_http.sh: wrk on CPU 0, each server on CPU 1. Prints the results page;
 # with --write it also writes bench/results/tls.md.
 #
 #   bench/run_tls.sh [--write]
-#   DURATION=5s REPS=3 ENGINES="asio libev" BUILD=build/bench bench/run_tls.sh
+#   DURATION=5s REPS=3 IDLE=10000 ENGINES="asio libev" BUILD=build/bench bench/run_tls.sh
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD:-$root/build-bench}
@@ -106,13 +108,30 @@ for _ in $(seq 1 "$reps"); do
     run_wrk handshake "${servers[$i]}" "${ports[$i]}" -H "Connection: close"
   done
 done
+
+# Memory per idle TLS keep-alive connection: fresh processes (nothing from the load above
+# counted), IDLE connections each after one request (bench/http/idle_conns.py ... tls).
+for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+sleep 1
+pids=()
+idle=${IDLE:-10000}
+memory=$work/memory.txt
+: >"$memory"
+start_nginx
+echo "nginx $(python3 "$root/bench/http/idle_conns.py" "$port_nginx" "$(pgrep -P "${pids[-1]}" | paste -sd, -)" "$idle" tls)" >>"$memory"
+for e in $engines; do
+  start_grove "$e"
+  port_var=port_grove_$e
+  echo "grove_$e $(python3 "$root/bench/http/idle_conns.py" "${!port_var}" "${pids[-1]}" "$idle" tls)" >>"$memory"
+  kill "${pids[-1]}"
+done
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
 page=$(python3 - "$results" "$tls_facts" "$started" "$load_before" "$load_after" "$duration" "$reps" \
-  "${#client_cpu[@]}" <<'PY'
-import platform, re, statistics, subprocess, sys
+  "${#client_cpu[@]}" "$memory" "$idle" <<'PY'
+import json, platform, re, statistics, subprocess, sys
 
-results, facts, started, load_before, load_after, duration, reps, pinned = sys.argv[1:9]
+results, facts, started, load_before, load_after, duration, reps, pinned, memory, idle = sys.argv[1:11]
 
 def ms(text):
     m = re.match(r"([\d.]+)(us|ms|s)", text)
@@ -172,6 +191,25 @@ for label in ("keepalive", "handshake"):
         ok = rr >= rmin and (pmax is None or pr <= pmax)
         out.append(f"| {names[label]} | grove ({s[6:]}) | {rps:,.0f} | {p99:.2f} | {rr:.2f} | {pr:.2f} | {errs} | "
                    f"{text}: {'met' if ok else 'NOT met'} | {negotiated[s]} |")
+out.append("")
+out.append(f"## Memory per idle TLS keep-alive connection ({int(idle):,} open, each after one request)")
+out.append("")
+out.append("Fresh processes, the same pinning; `bench/http/idle_conns.py PORT PIDS COUNT tls` (Python's "
+           "`ssl`, a full handshake each) compares the servers' resident memory before and after.")
+out.append("")
+out.append("| server | RSS before (KiB) | RSS after (KiB) | per connection | still alive (sampled) | target |")
+out.append("|---|---:|---:|---:|---:|---|")
+mem = {}
+for line in open(memory):
+    name, _, js = line.partition(" ")
+    mem[name] = json.loads(js)
+nginx_per = mem.get("nginx", {}).get("per_connection_bytes", float("nan"))
+for name, d in mem.items():
+    per = d["per_connection_bytes"]
+    target = "" if name == "nginx" else f"≤ nginx + 4 KiB: {'met' if per <= nginx_per + 4096 else 'NOT met'}"
+    label = "nginx" if name == "nginx" else f"grove ({name[6:]})"
+    out.append(f"| {label} | {d['rss_before_kib']:,} | {d['rss_after_kib']:,} | {per / 1024:.1f} KiB | "
+               f"{d['still_alive_sampled']} | {target} |")
 print("\n".join(out))
 PY
 )

@@ -3,13 +3,15 @@
 
 Opens COUNT connections to 127.0.0.1:PORT, sends one GET on each and reads its response
 (so every connection has served a request and sits idle in keep-alive), then compares the
-resident set of the server's processes (PIDS, comma-separated) before and after.
+resident set of the server's processes (PIDS, comma-separated) before and after. With
+`tls`, each connection is HTTPS (a full handshake, the certificate not checked).
 Prints one JSON object. Needs `ulimit -n` above COUNT.
 
-  idle_conns.py PORT PIDS [COUNT]
+  idle_conns.py PORT PIDS [COUNT] [tls]
 """
 import json
 import socket
+import ssl
 import sys
 import time
 
@@ -28,10 +30,20 @@ def main():
     port = int(sys.argv[1])
     pids = [int(p) for p in sys.argv[2].split(",") if p]
     count = int(sys.argv[3]) if len(sys.argv) > 3 else 10000
+    tls = None
+    if len(sys.argv) > 4 and sys.argv[4] == "tls":
+        tls = ssl.create_default_context()
+        tls.check_hostname = False
+        tls.verify_mode = ssl.CERT_NONE
+
+    def connect(timeout=None):
+        s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        return tls.wrap_socket(s, server_hostname="localhost") if tls else s
+
     request = b"GET / HTTP/1.1\r\nHost: bench\r\n\r\n"
     # One warm-up connection, so that lazily created state (the first buffers, the stack
     # pool, nginx's first request) is in the "before" figure.
-    warm = socket.create_connection(("127.0.0.1", port))
+    warm = connect()
     warm.sendall(request)
     warm.recv(4096)
     time.sleep(0.5)
@@ -40,7 +52,7 @@ def main():
     failed = 0
     for _ in range(count):
         try:
-            s = socket.create_connection(("127.0.0.1", port), timeout=10)
+            s = connect(timeout=10)
             s.sendall(request)
             data = s.recv(4096)
             if not data.startswith(b"HTTP/1.1 200"):
