@@ -67,6 +67,8 @@ WorkerOptions checked(WorkerOptions o) {
     throw std::invalid_argument(
         "grove::tasks::Worker: visibility_timeout must be at least 3 poll intervals (the claim is renewed "
         "every third of it); raise it or lower poll_interval");
+  if (o.max_deliveries < 1)
+    throw std::invalid_argument("grove::tasks::Worker: max_deliveries must be at least 1");
   if (o.grace < Duration::zero()) throw std::invalid_argument("grove::tasks::Worker: grace must not be negative");
   if (o.consumer.empty()) o.consumer = default_consumer();
   return o;
@@ -316,6 +318,11 @@ struct Worker::State {
                                                         ms(options.visibility_timeout), "0-0", "COUNT", free));
       for (Entry& e : detail::entries_of(r.elements().at(1))) {
         if (stopping) return;
+        std::int64_t deliveries = delivery_count(q, e.id);
+        if (deliveries > options.max_deliveries) {
+          dead_after_losses(q, e, deliveries);
+          continue;
+        }
         log(Severity::warning, "grove::tasks: claimed entry " + e.id + " of queue " + q +
                                    ", abandoned by its worker for the visibility timeout");
         if (!take_slot()) return;
@@ -323,6 +330,27 @@ struct Worker::State {
         start(q, std::move(e));
       }
     }
+  }
+
+  // How often the group has handed out the entry (XAUTOCLAIM counts each claim).
+  std::int64_t delivery_count(const std::string& queue, const std::string& entry_id) {
+    redis::Reply p = green::wait(tasks.pool().command("XPENDING", keys.queue(queue), Keys::group, entry_id, entry_id, 1));
+    if (p.elements().empty()) return 0;
+    return p.elements()[0].elements().at(3).as_integer();
+  }
+
+  // A poison task: every worker that ran it was lost (killed, crashed, stuck). Running it
+  // again would only lose another.
+  void dead_after_losses(const std::string& queue, const Entry& e, std::int64_t deliveries) {
+    const std::string* text = e.field("task");
+    std::optional<Message> m;
+    if (text)
+      if (auto decoded = detail::decode(*text); auto* ok = std::get_if<Message>(&decoded)) m = std::move(*ok);
+    dead(queue, e.id, text ? *text : std::string(),
+         "the task's worker was lost " + std::to_string(deliveries - 1) +
+             " times while running it (killed, crashed, or stuck past the visibility timeout): not run again "
+             "after max_deliveries (" + std::to_string(options.max_deliveries) + ")",
+         m ? &*m : nullptr);
   }
 
   // XCLAIM … JUSTID of our own running entries resets their idle time, so no other worker

@@ -33,6 +33,7 @@ int worker_main(int argc, char** argv, Tasks& tasks) {
   std::string queues = "default";
   double visibility = 60, grace = 30;
   std::size_t concurrency = 100;
+  std::int64_t max_deliveries = WorkerOptions{}.max_deliveries;
   CLI::App cli{"grove-worker: runs the registered background tasks of its queues (docs/tasks.md)"};
   cli.add_option("--redis", to.url, "Redis URL (redis://host:port/db)")->capture_default_str();
   cli.add_option("--prefix", to.prefix, "Key prefix of the application's tasks")->capture_default_str();
@@ -41,6 +42,9 @@ int worker_main(int argc, char** argv, Tasks& tasks) {
       ->check(CLI::Range(std::size_t(1), std::size_t(100000)));
   cli.add_option("--visibility-timeout", visibility,
                  "Seconds a task may stay pending without its worker before another worker takes it")
+      ->capture_default_str()->check(CLI::PositiveNumber);
+  cli.add_option("--max-deliveries", max_deliveries,
+                 "Times a task may be handed out (its workers lost) before it goes to the dead letters")
       ->capture_default_str()->check(CLI::PositiveNumber);
   cli.add_option("--grace", grace, "Seconds running tasks get to finish after SIGTERM")
       ->capture_default_str()->check(CLI::NonNegativeNumber);
@@ -58,6 +62,7 @@ int worker_main(int argc, char** argv, Tasks& tasks) {
     wo.concurrency = concurrency;
     wo.visibility_timeout = seconds(visibility);
     wo.grace = seconds(grace);
+    wo.max_deliveries = max_deliveries;
     wo.poll_interval = std::min<Duration>(200ms, wo.visibility_timeout / 3);
     wo.on_ready = [] {
       std::printf("grove-worker: ready\n");

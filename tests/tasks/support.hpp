@@ -7,6 +7,7 @@
 #include <grove/tasks.hpp>
 
 #include <chrono>
+#include <cstdlib>
 #include <csignal>
 #include <stdexcept>
 #include <string>
@@ -40,6 +41,8 @@ inline void register_test_tasks(Tasks& t) {
     ::usleep(static_cast<useconds_t>(args.at("ms").as_int() * 1000));
     return Json{{"pid", static_cast<std::int64_t>(::getpid())}};
   });
+  // Kills its worker process mid-task (a poison task).
+  t.task("crash", [](const Json&) -> Json { std::_Exit(3); });
   t.task("green_sleep", [](const Json& args) {
     green::sleep(std::chrono::milliseconds(args.at("ms").as_int()));
     return Json{{"pid", static_cast<std::int64_t>(::getpid())}};

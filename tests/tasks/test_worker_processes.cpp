@@ -24,6 +24,24 @@ TEST_CASE("a task whose worker was SIGKILLed mid-run is claimed by another worke
   CHECK(f.pending() == 0);
 }
 
+TEST_CASE("a task that kills every worker running it goes to the dead letters after max_deliveries",
+          "[tasks][process]") {
+  Fixture f;
+  if (!f) return;
+  std::string id = f.tasks->enqueue("crash", {}, {.retries = 0});
+  auto args = f.worker_args({"--visibility-timeout", "1", "--max-deliveries", "2"});
+  for (int i = 0; i < 2; ++i) {
+    WorkerProcess victim(args);
+    CHECK(victim.wait_exit(20000ms) == 3);  // the task's std::_Exit(3)
+  }
+  WorkerProcess third(args);
+  Result r = f.tasks->wait(id, 20s);
+  CHECK(r.status == Status::failed);
+  CHECK_THAT(r.error, Catch::StartsWith("the task's worker was lost 2 times while running it"));
+  CHECK(f.pending() == 0);
+  CHECK(f.integer(redis::command("XLEN", f.key("dead:default"))) == 1);
+}
+
 TEST_CASE("SIGTERM: running tasks finish within the grace period, the rest stay pending", "[tasks][process]") {
   Fixture f;
   if (!f) return;

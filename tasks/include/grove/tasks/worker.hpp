@@ -21,7 +21,8 @@
 //    acknowledged after success, retry scheduling or dead-lettering; a task pending longer
 //    than visibility_timeout (its worker died) is claimed by a live worker (XAUTOCLAIM).
 //    While a task runs, its worker renews its claim every visibility_timeout / 3, so a long
-//    task is not taken from a live worker.
+//    task is not taken from a live worker. A task whose workers were lost more than
+//    max_deliveries - 1 times goes to the dead letters (a poison task).
 //  - The worker also moves due delayed tasks and retries into their stream (every
 //    poll_interval; any worker may do it, each move is atomic).
 //  - stop() (from the worker's OS thread, a signal watcher included) stops fetching at once;
@@ -46,6 +47,9 @@ struct WorkerOptions {
   std::size_t concurrency = 100;
   // A task pending this long without its worker renewing the claim is taken over.
   Duration visibility_timeout = 60s;
+  // A task handed out more often than this (its workers were lost: killed, crashed, stuck
+  // past the visibility timeout) goes to the dead letters instead of running again.
+  std::int64_t max_deliveries = 10;
   // After stop(): how long running tasks may take to finish.
   Duration grace = 30s;
   // How often the worker looks for due delayed tasks and abandoned ones, and the longest a
@@ -91,7 +95,7 @@ class Worker {
 // A worker process's main: parses the command line, patches compat (patch_all), runs a
 // Worker for `tasks` until SIGTERM or SIGINT, and returns the exit status.
 //   --redis URL  --prefix P  --queues default,mail  --concurrency 100
-//   --visibility-timeout SECONDS  --grace SECONDS
+//   --visibility-timeout SECONDS  --grace SECONDS  --max-deliveries N
 // --redis and --prefix default to tasks.options(). It prints "grove-worker: ready" on
 // stdout once it reads its queues.
 int worker_main(int argc, char** argv, Tasks& tasks);
