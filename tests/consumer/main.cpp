@@ -1,14 +1,17 @@
 // Uses an installed grove the way a user's project would, one layer at a time: every built
 // engine runs a timer, a green thread runs on the hub, compat resolves its interposers in
-// this executable, and a coroutine view of a grove::web app answers through the test client.
+// this executable, a coroutine view of a grove::web app answers through the test client, and
+// grove::pg reaches libpq (a connect to a closed loopback port is refused).
 #include <grove/aio.hpp>
 #include <grove/compat.hpp>
 #include <grove/green.hpp>
 #include <grove/loop.hpp>
+#include <grove/pg.hpp>
 #include <grove/web.hpp>
 
 #include <chrono>
 #include <cstdio>
+#include <string>
 
 namespace {
 
@@ -54,5 +57,17 @@ int main() {
   if (r.status != 200 || r.body != "Hello from an installed grove")
     return fail("the coroutine view did not answer");
   std::printf("web: ok\n");
+
+  // Port 1 on loopback: nothing listens there, so libpq's connect is refused at once.
+  std::string refused = grove::aio::run([]() -> grove::aio::Task<std::string> {
+    try {
+      co_await grove::pg::Connection::connect("host=127.0.0.1 port=1 dbname=x connect_timeout=5");
+    } catch (const grove::pg::ConnectionError& e) {
+      co_return e.what();
+    }
+    co_return "";
+  }());
+  if (refused.find("refused") == std::string::npos) return fail("grove::pg's connect was not refused");
+  std::printf("pg: ok\n");
   return 0;
 }
