@@ -281,6 +281,36 @@ aio::Task<Result> Connection::query_params(std::string sql, std::vector<Param> p
   co_return co_await run_statement(*state_, sql, params);
 }
 
+aio::Task<void> Connection::execute(std::string script) {
+  BusyGuard guard(state_.get());
+  State& s = *state_;
+  co_await run_pending_rollback(s);
+  if (!PQsendQuery(s.conn, script.c_str())) s.fail_connection("could not send the script");
+  std::optional<ServerError> error;
+  try {
+    co_await flush(s);
+    for (;;) {  // one result per statement, then a null one
+      co_await await_result(s);
+      PGresult* res = PQgetResult(s.conn);
+      if (!res) break;
+      ExecStatusType status = PQresultStatus(res);
+      if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK && status != PGRES_EMPTY_QUERY &&
+          !error)
+        error = server_error(res);
+      PQclear(res);
+    }
+  } catch (aio::CancelledError&) {
+    s.abandon();
+    throw;
+  }
+  if (PQstatus(s.conn) == CONNECTION_BAD) {
+    s.broken = true;
+    throw ConnectionError("grove::pg: the connection was lost running a script" +
+                          (error ? ": " + std::string(error->what()) : std::string()));
+  }
+  if (error) throw *error;
+}
+
 aio::Task<std::vector<Result>> Connection::pipeline(std::vector<Statement> statements) {
   BusyGuard guard(state_.get());
   State& s = *state_;

@@ -12,10 +12,12 @@
 //   // In a green thread (plain view): green::wait(name_of(pool, 7)).
 //
 // Errors: ServerError (SQLSTATE and message; the connection stays usable), ConnectionError,
-// ResultTooLarge, PoolTimeout, TypeError; all derive from pg::Error. See docs/clients.md.
+// ResultTooLarge, PoolTimeout, TypeError, MigrationError; all derive from pg::Error. Schema
+// migrations at start-up: pg::migrate (grove/pg/migrate.hpp). See docs/clients.md.
 #pragma once
 
 #include <grove/pg/connection.hpp>
 #include <grove/pg/errors.hpp>
+#include <grove/pg/migrate.hpp>
 #include <grove/pg/pool.hpp>
 #include <grove/pg/result.hpp>

@@ -94,6 +94,11 @@ class Connection {
     return query_params(std::move(sql), {detail::to_param(args)...});
   }
   aio::Task<Result> query_params(std::string sql, std::vector<Param> params);
+  // Runs a script: several statements separated by semicolons, without parameters (the
+  // simple query protocol), e.g. a migration file. Their results are discarded; the first
+  // failure throws ServerError, and the statements after it are not run. Without a
+  // BEGIN/COMMIT of its own, the whole script is one implicit transaction.
+  aio::Task<void> execute(std::string script);
   // Several statements (pg::statement(sql, args...)) in one round trip: libpq's pipeline
   // mode. They form one implicit transaction; the first failure throws ServerError and the
   // statements after it are not run. (Row limits are checked only after each result has
