@@ -1,6 +1,7 @@
 // grove::pg::Connection: connecting, parameters, typed rows, NULLs, server errors that keep
 // the connection usable, and the clear errors of a bad start.
 #include "pg_support.hpp"
+#include "test_certs.hpp"
 
 using namespace grove;
 using namespace grove::pg::test;
@@ -151,5 +152,37 @@ TEST_CASE("pg: two queries at once on one connection is a usage error", "[pg]") 
     co_await first;
     pg::Result r = co_await conn.query("SELECT 2 AS two");
     CHECK(r[0].get<int>("two") == 2);
+  });
+}
+
+// grove::pg over TLS: libpq's own TLS (sslmode in the connection string) on the native
+// client's non-blocking connect, against a PostgreSQL with TLS on; verify-full checks the
+// certificate against the test CA and the host name, and an untrusted CA is refused.
+TEST_CASE("pg: the native client connects over TLS with sslmode=require and verify-full",
+          "[pg][tls]") {
+  static grove::test::TestCertificates certs;  // one set per process, like its server
+  Service* server = grove::test::postgres_tls(certs.server.cert, certs.server.key);
+  if (!server) return;
+  run([&]() -> aio::Task<void> {
+    for (const std::string extra : {std::string("sslmode=require"),
+                                    "sslmode=verify-full sslrootcert=" + certs.ca.cert}) {
+      INFO(extra);
+      pg::Connection conn = co_await pg::Connection::connect(server->conninfo_localhost(extra));
+      pg::Result r = co_await conn.query(
+          "SELECT ssl, version FROM pg_stat_ssl WHERE pid = pg_backend_pid()");
+      REQUIRE(r.size() == 1);
+      CHECK(r[0].get<bool>("ssl"));
+      CHECK(r[0].get<std::string>("version").rfind("TLSv1.", 0) == 0);
+    }
+    // A CA that did not sign the server's certificate: refused during the handshake.
+    std::string refused;
+    try {
+      co_await pg::Connection::connect(
+          server->conninfo_localhost("sslmode=verify-full sslrootcert=" + certs.other_ca.cert));
+    } catch (const pg::ConnectionError& e) {
+      refused = e.what();
+    }
+    INFO(refused);
+    CHECK(refused.find("certificate verify failed") != std::string::npos);
   });
 }
