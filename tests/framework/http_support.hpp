@@ -217,14 +217,16 @@ class ServedApp {
 };
 
 #ifdef GROVE_DEMO_PATH
-// A grove-demo child process: started with `args` (plus --bind 127.0.0.1:0), its stderr
-// collected; base() is its address once the startup line appeared.
+// A grove-demo child process (or another program serving through grove::http::serve):
+// started with `args` (plus --bind 127.0.0.1:0), its stderr collected; base() is its
+// address once the startup line appeared.
 class DemoProcess {
  public:
-  explicit DemoProcess(std::vector<std::string> args, std::vector<std::string> env = {}) {
+  explicit DemoProcess(std::vector<std::string> args, std::vector<std::string> env = {},
+                       std::string program = GROVE_DEMO_PATH) {
     int fds[2];
     REQUIRE(::pipe2(fds, O_CLOEXEC) == 0);
-    std::vector<std::string> argv_s = {GROVE_DEMO_PATH, "--bind", "127.0.0.1:0"};
+    std::vector<std::string> argv_s = {program, "--bind", "127.0.0.1:0"};
     for (auto& a : args) argv_s.push_back(a);
     std::vector<char*> argv;
     for (auto& a : argv_s) argv.push_back(a.data());
@@ -238,7 +240,7 @@ class DemoProcess {
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_adddup2(&fa, fds[1], 2);
-    REQUIRE(posix_spawn(&pid_, GROVE_DEMO_PATH, &fa, nullptr, argv.data(), envp.data()) == 0);
+    REQUIRE(posix_spawn(&pid_, program.c_str(), &fa, nullptr, argv.data(), envp.data()) == 0);
     posix_spawn_file_actions_destroy(&fa);
     ::close(fds[1]);
     err_ = fds[0];
