@@ -144,6 +144,20 @@ inline HttpResult http(const CurlRequest& r) {
 }
 inline HttpResult http_get(const std::string& url) { return http({"GET", url}); }
 
+// Runs `cmd` through the shell and returns its standard output and error; *status gets its
+// exit status (128 if it did not exit).
+inline std::string output_of(const std::string& cmd, int* status) {
+  FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
+  REQUIRE(p);
+  char buf[4096];
+  std::string out;
+  std::size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  int st = ::pclose(p);
+  *status = WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+  return out;
+}
+
 // "name=value" of a Set-Cookie field.
 inline std::string cookie_pair(const std::string& set_cookie) { return set_cookie.substr(0, set_cookie.find(';')); }
 

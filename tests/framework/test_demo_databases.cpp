@@ -25,14 +25,9 @@ std::string redis_url(const grove::test::Service& s) {
 
 // Runs grove-demo with `args` expecting it to refuse to start; returns its output and status.
 std::string failed_start(const std::string& args) {
-  std::string cmd = std::string(GROVE_DEMO_PATH) + " --bind 127.0.0.1:0 " + args + " 2>&1; echo rc=$?";
-  FILE* p = ::popen(cmd.c_str(), "r");
-  REQUIRE(p);
-  std::string out;
-  char buf[512];
-  while (std::size_t n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
-  ::pclose(p);
-  return out;
+  int status = 0;
+  std::string out = output_of(std::string(GROVE_DEMO_PATH) + " --bind 127.0.0.1:0 " + args, &status);
+  return out + "rc=" + std::to_string(status);
 }
 
 // `n` concurrent GETs of `route`; how many answered 200, and the wall time.

@@ -98,19 +98,15 @@ TEST_CASE("web: examples/pg_app stops at start-up when a migration fails, naming
   std::filesystem::path dir = tmpl;
   std::ofstream(dir / "0001_ok.sql") << "CREATE TABLE t (id int);";
   std::ofstream(dir / "0002_typo.sql") << "CREATE TABEL oops (id int);";
-  std::string cmd = std::string(GROVE_PG_APP_PATH) + " --bind 127.0.0.1:0 --database-url '" + db.url() +
-                    "' --migrations " + dir.string() + " 2>&1; echo rc=$?";
-  FILE* p = ::popen(cmd.c_str(), "r");
-  REQUIRE(p);
-  std::string out;
-  char buf[512];
-  while (std::size_t n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
-  ::pclose(p);
+  int status = 0;
+  std::string out = output_of(std::string(GROVE_PG_APP_PATH) + " --bind 127.0.0.1:0 --database-url '" +
+                                  db.url() + "' --migrations " + dir.string(),
+                              &status);
   std::filesystem::remove_all(dir);
   INFO(out);
   CHECK(out.find("migration 2_typo failed and was rolled back") != std::string::npos);
   CHECK(out.find("syntax error") != std::string::npos);
-  CHECK(out.find("rc=2") != std::string::npos);
+  CHECK(status == 2);
   CHECK(out.find("listening") == std::string::npos);
 }
 
