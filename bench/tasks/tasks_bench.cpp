@@ -35,10 +35,12 @@ int produce(const std::string& url, const std::string& prefix, long n) {
   long before = completed();
   auto start = std::chrono::steady_clock::now();
   for (long i = 0; i < n; ++i) t.enqueue("noop");
-  double enqueue_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  double enqueue_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   while (completed() - before < n) grove::green::sleep(1ms);
   double total_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::printf("tasks=%ld enqueue_s=%.3f total_s=%.3f tasks_per_s=%.0f\n", n, enqueue_s, total_s, n / total_s);
+  std::printf("tasks=%ld enqueue_s=%.3f total_s=%.3f tasks_per_s=%.0f\n", n, enqueue_s, total_s,
+              n / total_s);
   return 0;
 }
 
@@ -51,8 +53,10 @@ int main(int argc, char** argv) {
     argv[1] = argv[0];
     return tasks::worker_main(argc - 1, argv + 1, t);
   }
-  if (argc == 5 && std::strcmp(argv[1], "produce") == 0) return produce(argv[2], argv[3], std::atol(argv[4]));
-  std::fprintf(stderr, "usage: tasks_bench worker --redis URL --prefix P --concurrency N\n"
-                       "       tasks_bench produce URL PREFIX N\n");
+  if (argc == 5 && std::strcmp(argv[1], "produce") == 0)
+    return produce(argv[2], argv[3], std::atol(argv[4]));
+  std::fprintf(stderr,
+               "usage: tasks_bench worker --redis URL --prefix P --concurrency N\n"
+               "       tasks_bench produce URL PREFIX N\n");
   return 2;
 }

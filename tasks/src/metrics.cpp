@@ -22,7 +22,8 @@ double number(const redis::Reply& r) {
 }
 
 aio::Task<std::vector<QueueFigures>> read_figures(redis::Pool& pool, detail::Keys keys) {
-  redis::Command members = redis::command("SMEMBERS", keys.queues());  // no temporaries across co_await (g++ 12)
+  redis::Command members =
+      redis::command("SMEMBERS", keys.queues());  // no temporaries across co_await (g++ 12)
   redis::Reply names = co_await pool.execute(std::move(members));
   std::vector<QueueFigures> out;
   std::vector<redis::Command> commands;
@@ -62,13 +63,16 @@ void write_figures(http::MetricsWriter& w, const std::vector<QueueFigures>& figu
     double QueueFigures::*field;
   };
   static const Family families[] = {
-      {"grove_tasks_queue_length", "Tasks waiting in the queue's stream, not yet taken by a worker.", false,
+      {"grove_tasks_queue_length",
+       "Tasks waiting in the queue's stream, not yet taken by a worker.", false,
        &QueueFigures::length},
-      {"grove_tasks_pending", "Tasks taken by a worker and not yet acknowledged (running, or abandoned).", false,
+      {"grove_tasks_pending",
+       "Tasks taken by a worker and not yet acknowledged (running, or abandoned).", false,
        &QueueFigures::pending},
-      {"grove_tasks_delayed", "Tasks waiting for their time: delayed, or retries in backoff.", false,
-       &QueueFigures::delayed},
-      {"grove_tasks_dead_letters", "Entries of the queue's dead-letter stream.", false, &QueueFigures::dead},
+      {"grove_tasks_delayed", "Tasks waiting for their time: delayed, or retries in backoff.",
+       false, &QueueFigures::delayed},
+      {"grove_tasks_dead_letters", "Entries of the queue's dead-letter stream.", false,
+       &QueueFigures::dead},
       {"grove_tasks_retries_total", "Failed runs scheduled again.", true, &QueueFigures::retries},
       {"grove_tasks_completed_total", "Tasks that succeeded.", true, &QueueFigures::completed},
   };
@@ -83,7 +87,8 @@ void write_figures(http::MetricsWriter& w, const std::vector<QueueFigures>& figu
 }  // namespace
 
 void Tasks::add_metrics() {
-  if (metrics_id_) throw std::logic_error("grove::tasks: add_metrics() was called already for these Tasks");
+  if (metrics_id_)
+    throw std::logic_error("grove::tasks: add_metrics() was called already for these Tasks");
   metrics_id_ = http::add_metrics_collector([this](http::MetricsWriter& w) {
     bool up = true;
     std::vector<QueueFigures> figures;
@@ -92,9 +97,11 @@ void Tasks::add_metrics() {
     } catch (...) {
       up = false;
       grove::report(Severity::warning, "tasks",
-                    "grove::tasks: the queue figures could not be read: " + grove::describe_current_exception());
+                    "grove::tasks: the queue figures could not be read: " +
+                        grove::describe_current_exception());
     }
-    w.gauge("grove_tasks_redis_up", "Whether the task queue figures could be read from Redis.", up ? 1 : 0);
+    w.gauge("grove_tasks_redis_up", "Whether the task queue figures could be read from Redis.",
+            up ? 1 : 0);
     write_figures(w, figures);
   });
 }

@@ -43,22 +43,27 @@ std::string random_id() {
 }
 
 void check_options(const TasksOptions& o) {
-  if (o.prefix.empty()) throw std::invalid_argument("grove::tasks: TasksOptions::prefix must not be empty");
-  if (o.pool_size == 0) throw std::invalid_argument("grove::tasks: TasksOptions::pool_size must be at least 1");
+  if (o.prefix.empty())
+    throw std::invalid_argument("grove::tasks: TasksOptions::prefix must not be empty");
+  if (o.pool_size == 0)
+    throw std::invalid_argument("grove::tasks: TasksOptions::pool_size must be at least 1");
   if (detail::ms(o.result_ttl) < 1)
     throw std::invalid_argument("grove::tasks: TasksOptions::result_ttl must be at least 1 ms");
   if (o.backoff_base < Duration::zero() || o.backoff_max < o.backoff_base)
-    throw std::invalid_argument("grove::tasks: the backoff must satisfy 0 <= backoff_base <= backoff_max");
+    throw std::invalid_argument(
+        "grove::tasks: the backoff must satisfy 0 <= backoff_base <= backoff_max");
 }
 
 Message checked_message(std::string_view name, Json args, const EnqueueOptions& o) {
   if (o.queue.empty() || o.queue.find_first_of(" \t\r\n") != std::string::npos)
-    throw std::invalid_argument("grove::tasks: EnqueueOptions::queue must be a non-empty name without spaces "
-                                "(\"default\", \"mail\")");
+    throw std::invalid_argument(
+        "grove::tasks: EnqueueOptions::queue must be a non-empty name without spaces "
+        "(\"default\", \"mail\")");
   if (o.retries < 0 || o.retries > 1000)
     throw std::invalid_argument("grove::tasks: EnqueueOptions::retries must be from 0 to 1000");
   if (o.delay < Duration::zero() || o.timeout < Duration::zero())
-    throw std::invalid_argument("grove::tasks: EnqueueOptions::delay and timeout must not be negative");
+    throw std::invalid_argument(
+        "grove::tasks: EnqueueOptions::delay and timeout must not be negative");
   if (o.id.size() > 256)
     throw std::invalid_argument("grove::tasks: EnqueueOptions::id must be at most 256 bytes");
   Message m;
@@ -94,8 +99,9 @@ void Tasks::configure(TasksOptions options) {
   check_options(options);
   std::lock_guard lock(pool_mutex_);
   if (pool_)
-    throw std::logic_error("grove::tasks: Tasks::configure() must come before the first enqueue, result or "
-                           "worker start (the pool is open)");
+    throw std::logic_error(
+        "grove::tasks: Tasks::configure() must come before the first enqueue, result or "
+        "worker start (the pool is open)");
   options_ = std::move(options);
 }
 
@@ -134,9 +140,10 @@ aio::Task<std::string> Tasks::enqueue_async(std::string name, Json args, Enqueue
   if (!find(name)) {
     std::string known;
     for (const auto& n : names()) known += (known.empty() ? "" : ", ") + n;
-    throw UnknownTask("grove::tasks: no task named \"" + name + "\" is registered in this process (registered: " +
-                      (known.empty() ? "none" : known) + "); register it with tasks.task(\"" + name +
-                      "\", fn) in the code both the app and its worker run");
+    throw UnknownTask("grove::tasks: no task named \"" + name +
+                      "\" is registered in this process (registered: " +
+                      (known.empty() ? "none" : known) + "); register it with tasks.task(\"" +
+                      name + "\", fn) in the code both the app and its worker run");
   }
   Message m = checked_message(name, std::move(args), options);
   Keys keys{options_.prefix};
@@ -144,17 +151,17 @@ aio::Task<std::string> Tasks::enqueue_async(std::string name, Json args, Enqueue
   if (!options.id.empty()) {
     // The idempotency key: only the first enqueue of an id within result_ttl goes on.
     // (No temporaries in a co_await's full expression: g++ 12 may destroy them twice.)
-    redis::Command set = redis::command("SET", keys.idempotency(m.id), "1", "NX", "PX", detail::ms(options_.result_ttl));
+    redis::Command set = redis::command("SET", keys.idempotency(m.id), "1", "NX", "PX",
+                                        detail::ms(options_.result_ttl));
     redis::Reply first = co_await p.execute(std::move(set));
     if (first.is_nil()) co_return m.id;
   }
   std::string text = detail::encode(m);
   std::vector<redis::Command> commands = {redis::command("SADD", keys.queues(), m.queue)};
   if (options.delay > Duration::zero())
-    commands.push_back(
-        redis::command("ZADD", keys.delayed(m.queue), detail::now_ms() + detail::ms(options.delay), text));
-  else
-    commands.push_back(redis::command("XADD", keys.queue(m.queue), "*", "task", text));
+    commands.push_back(redis::command("ZADD", keys.delayed(m.queue),
+                                      detail::now_ms() + detail::ms(options.delay), text));
+  else commands.push_back(redis::command("XADD", keys.queue(m.queue), "*", "task", text));
   std::vector<redis::Reply> replies = co_await p.pipeline(std::move(commands));
   for (const redis::Reply& r : replies) r.throw_if_error();
   co_return m.id;
@@ -165,7 +172,8 @@ std::string Tasks::enqueue(std::string_view name, Json args, EnqueueOptions opti
 }
 
 aio::Task<Result> Tasks::result_async(std::string id) {
-  redis::Command range = redis::command("XRANGE", Keys{options_.prefix}.result(id), "-", "+", "COUNT", 1);
+  redis::Command range =
+      redis::command("XRANGE", Keys{options_.prefix}.result(id), "-", "+", "COUNT", 1);
   redis::Reply r = co_await pool().execute(std::move(range));
   std::vector<detail::Entry> entries = detail::entries_of(r);
   if (entries.empty()) co_return Result{};
@@ -175,20 +183,24 @@ aio::Task<Result> Tasks::result_async(std::string id) {
 Result Tasks::result(std::string_view id) { return green::wait(result_async(std::string(id))); }
 
 aio::Task<Result> Tasks::wait_async(std::string id, Duration timeout) {
-  if (timeout < Duration::zero()) throw std::invalid_argument("grove::tasks: wait() needs a timeout >= 0");
+  if (timeout < Duration::zero())
+    throw std::invalid_argument("grove::tasks: wait() needs a timeout >= 0");
   std::string key = Keys{options_.prefix}.result(id);
   auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
     // XREAD from the start: the entry if it is there, else the first XADD to the key.
     // BLOCK 0 would mean forever, so the last slice asks for at least 1 ms.
     std::int64_t block = std::clamp<std::int64_t>(left.count(), 1, 1000);
-    redis::Command read = redis::command("XREAD", "COUNT", 1, "BLOCK", block, "STREAMS", key, "0-0");
+    redis::Command read =
+        redis::command("XREAD", "COUNT", 1, "BLOCK", block, "STREAMS", key, "0-0");
     redis::Reply r = co_await pool().execute(std::move(read));
     for (const auto& [stream, entries] : detail::streams_of(r))
       if (!entries.empty()) co_return result_of(entries[0]);
     if (std::chrono::steady_clock::now() >= deadline)
-      throw WaitTimeout("grove::tasks: task " + id + " has no result after " + std::to_string(detail::ms(timeout)) +
+      throw WaitTimeout("grove::tasks: task " + id + " has no result after " +
+                        std::to_string(detail::ms(timeout)) +
                         " ms (is a worker running for its queue?)");
   }
 }

@@ -58,18 +58,25 @@ std::string current_error_text() {
 }
 
 WorkerOptions checked(WorkerOptions o) {
-  if (o.queues.empty()) throw std::invalid_argument("grove::tasks::Worker: name at least one queue (WorkerOptions::queues)");
+  if (o.queues.empty())
+    throw std::invalid_argument(
+        "grove::tasks::Worker: name at least one queue (WorkerOptions::queues)");
   for (const auto& q : o.queues)
-    if (q.empty()) throw std::invalid_argument("grove::tasks::Worker: a queue name must not be empty");
-  if (o.concurrency == 0) throw std::invalid_argument("grove::tasks::Worker: concurrency must be at least 1");
-  if (o.poll_interval < 1ms) throw std::invalid_argument("grove::tasks::Worker: poll_interval must be at least 1 ms");
+    if (q.empty())
+      throw std::invalid_argument("grove::tasks::Worker: a queue name must not be empty");
+  if (o.concurrency == 0)
+    throw std::invalid_argument("grove::tasks::Worker: concurrency must be at least 1");
+  if (o.poll_interval < 1ms)
+    throw std::invalid_argument("grove::tasks::Worker: poll_interval must be at least 1 ms");
   if (o.visibility_timeout < 3 * o.poll_interval)
     throw std::invalid_argument(
-        "grove::tasks::Worker: visibility_timeout must be at least 3 poll intervals (the claim is renewed "
+        "grove::tasks::Worker: visibility_timeout must be at least 3 poll intervals (the claim is "
+        "renewed "
         "every third of it); raise it or lower poll_interval");
   if (o.max_deliveries < 1)
     throw std::invalid_argument("grove::tasks::Worker: max_deliveries must be at least 1");
-  if (o.grace < Duration::zero()) throw std::invalid_argument("grove::tasks::Worker: grace must not be negative");
+  if (o.grace < Duration::zero())
+    throw std::invalid_argument("grove::tasks::Worker: grace must not be negative");
   if (o.consumer.empty()) o.consumer = default_consumer();
   return o;
 }
@@ -85,7 +92,9 @@ aio::Task<void> commit(redis::Pool& pool, std::vector<redis::Command> commands) 
 }  // namespace
 
 struct Worker::State {
-  State(Tasks& t, WorkerOptions o) : tasks(t), options(checked(std::move(o))), keys{t.options().prefix}, slots(options.concurrency) {}
+  State(Tasks& t, WorkerOptions o)
+      : tasks(t), options(checked(std::move(o))), keys{t.options().prefix},
+        slots(options.concurrency) {}
 
   Tasks& tasks;
   WorkerOptions options;
@@ -97,13 +106,16 @@ struct Worker::State {
   std::map<std::string, std::set<std::string>> running;  // queue -> entry ids
   WorkerStats stats;
 
-  std::string queue_of_key(const std::string& key) const { return key.substr(keys.queue("").size()); }
+  std::string queue_of_key(const std::string& key) const {
+    return key.substr(keys.queue("").size());
+  }
 
   // --- start-up ---------------------------------------------------------------------
   void ensure_groups() {
     for (const auto& q : options.queues) {
       try {
-        green::wait(tasks.pool().command("XGROUP", "CREATE", keys.queue(q), Keys::group, "0", "MKSTREAM"));
+        green::wait(
+            tasks.pool().command("XGROUP", "CREATE", keys.queue(q), Keys::group, "0", "MKSTREAM"));
       } catch (const redis::ServerError& e) {
         if (e.code() != "BUSYGROUP") throw;
       }
@@ -119,33 +131,39 @@ struct Worker::State {
     }
     running[queue].insert(entry.id);
     ++stats.running;
-    running_group.spawn(green::SpawnOptions{.name = "task " + entry.id}, [this, queue, entry = std::move(entry)] {
-      struct Done {
-        State* s;
-        const std::string& q;
-        const std::string& id;
-        ~Done() {
-          s->running[q].erase(id);
-          --s->stats.running;
-          s->slots.release();
-        }
-      } done{this, queue, entry.id};
-      execute(queue, entry);
-    });
+    running_group.spawn(green::SpawnOptions{.name = "task " + entry.id},
+                        [this, queue, entry = std::move(entry)] {
+                          struct Done {
+                            State* s;
+                            const std::string& q;
+                            const std::string& id;
+                            ~Done() {
+                              s->running[q].erase(id);
+                              --s->stats.running;
+                              s->slots.release();
+                            }
+                          } done{this, queue, entry.id};
+                          execute(queue, entry);
+                        });
   }
 
   void execute(const std::string& queue, const Entry& entry) {
     const std::string* text = entry.field("task");
-    if (!text) return dead(queue, entry.id, "", "malformed task message: the stream entry has no field \"task\"", nullptr);
+    if (!text)
+      return dead(queue, entry.id, "",
+                  "malformed task message: the stream entry has no field \"task\"", nullptr);
     auto decoded = detail::decode(*text);
-    if (auto* why = std::get_if<std::string>(&decoded)) return dead(queue, entry.id, *text, *why, nullptr);
+    if (auto* why = std::get_if<std::string>(&decoded))
+      return dead(queue, entry.id, *text, *why, nullptr);
     Message& m = std::get<Message>(decoded);
     const Handler* handler = tasks.find(m.name);
     if (!handler) {
       std::string known;
       for (const auto& n : tasks.names()) known += (known.empty() ? "" : ", ") + n;
       return dead(queue, entry.id, *text,
-                  "unknown task \"" + m.name + "\": this worker registers " + (known.empty() ? "none" : known), &m);
+                  "unknown task \"" + m.name + "\": this worker registers " +
+                      (known.empty() ? "none" : known),
+                  &m);
     }
     std::string value;
     try {
@@ -171,23 +189,27 @@ struct Worker::State {
     try {
       green::wait(commit(tasks.pool(), std::move(commands)));
     } catch (const redis::Error& e) {
-      log(Severity::error, "grove::tasks: could not record " + what + " (it stays pending and runs again): " + e.what());
+      log(Severity::error, "grove::tasks: could not record " + what +
+                               " (it stays pending and runs again): " + e.what());
     }
   }
 
-  std::vector<redis::Command> result_commands(const Message& m, const char* status, const std::string& field,
-                                              const std::string& text) {
+  std::vector<redis::Command> result_commands(const Message& m, const char* status,
+                                              const std::string& field, const std::string& text) {
     std::string key = keys.result(m.id);
-    return {redis::command("XADD", key, "*", "status", status, field, text, "attempts", m.attempt + 1),
-            redis::command("PEXPIRE", key, ms(tasks.options().result_ttl))};
+    return {
+        redis::command("XADD", key, "*", "status", status, field, text, "attempts", m.attempt + 1),
+        redis::command("PEXPIRE", key, ms(tasks.options().result_ttl))};
   }
 
-  void acknowledge(std::vector<redis::Command>& c, const std::string& queue, const std::string& entry_id) {
+  void acknowledge(std::vector<redis::Command>& c, const std::string& queue,
+                   const std::string& entry_id) {
     c.push_back(redis::command("XACK", keys.queue(queue), Keys::group, entry_id));
     c.push_back(redis::command("XDEL", keys.queue(queue), entry_id));
   }
 
-  void succeed(const std::string& queue, const std::string& entry_id, const Message& m, const std::string& value) {
+  void succeed(const std::string& queue, const std::string& entry_id, const Message& m,
+               const std::string& value) {
     auto c = result_commands(m, "succeeded", "value", value);
     c.push_back(redis::command("INCR", keys.completed(queue)));
     acknowledge(c, queue, entry_id);
@@ -195,18 +217,20 @@ struct Worker::State {
     ++stats.completed;
   }
 
-  void fail(const std::string& queue, const std::string& entry_id, Message m, const std::string& error) {
+  void fail(const std::string& queue, const std::string& entry_id, Message m,
+            const std::string& error) {
     if (m.attempt >= m.retries) return dead(queue, entry_id, detail::encode(m), error, &m);
     const TasksOptions& o = tasks.options();
     Duration backoff = o.backoff_base;
     for (int i = 0; i < m.attempt && backoff < o.backoff_max; ++i) backoff *= 2;
     backoff = std::min(backoff, o.backoff_max);
     log(Severity::warning, "grove::tasks: task " + m.id + " (" + m.name + ") failed, retry " +
-                               std::to_string(m.attempt + 1) + " of " + std::to_string(m.retries) + " in " +
-                               std::to_string(ms(backoff)) + " ms: " + error);
+                               std::to_string(m.attempt + 1) + " of " + std::to_string(m.retries) +
+                               " in " + std::to_string(ms(backoff)) + " ms: " + error);
     ++m.attempt;
     std::vector<redis::Command> c = {
-        redis::command("ZADD", keys.delayed(queue), detail::now_ms() + ms(backoff), detail::encode(m)),
+        redis::command("ZADD", keys.delayed(queue), detail::now_ms() + ms(backoff),
+                       detail::encode(m)),
         redis::command("INCR", keys.retries(queue))};
     acknowledge(c, queue, entry_id);
     record("the retry of task " + m.id, std::move(c));
@@ -215,14 +239,16 @@ struct Worker::State {
 
   // To the queue's dead-letter stream with the reason; the task's result (if the entry
   // named one) is `failed` with it.
-  void dead(const std::string& queue, const std::string& entry_id, const std::string& raw, const std::string& reason,
-            const Message* m) {
-    log(Severity::error, "grove::tasks: " + std::string(m ? "task " + m->id + " (" + m->name + ")" : "entry " + entry_id) +
-                             " of queue " + queue + " goes to the dead letters: " + reason);
+  void dead(const std::string& queue, const std::string& entry_id, const std::string& raw,
+            const std::string& reason, const Message* m) {
+    log(Severity::error,
+        "grove::tasks: " +
+            std::string(m ? "task " + m->id + " (" + m->name + ")" : "entry " + entry_id) +
+            " of queue " + queue + " goes to the dead letters: " + reason);
     std::vector<redis::Command> c;
     if (m) c = result_commands(*m, "failed", "error", reason);
-    c.push_back(redis::command("XADD", keys.dead(queue), "*", "task", raw, "error", reason, "entry", entry_id, "id",
-                               m ? m->id : std::string()));
+    c.push_back(redis::command("XADD", keys.dead(queue), "*", "task", raw, "error", reason, "entry",
+                               entry_id, "id", m ? m->id : std::string()));
     acknowledge(c, queue, entry_id);
     record("a dead letter", std::move(c));
     ++stats.dead;
@@ -234,12 +260,14 @@ struct Worker::State {
     Duration backoff = 50ms;
     while (!stopping) {
       try {
-        if (!conn || conn->broken()) conn = green::wait(redis::Connection::connect(tasks.options().url));
+        if (!conn || conn->broken())
+          conn = green::wait(redis::Connection::connect(tasks.options().url));
         if (!slots.acquire(options.poll_interval)) continue;
         std::size_t free = slots.value() + 1;
         slots.release();
-        redis::Command cmd = redis::command("XREADGROUP", "GROUP", Keys::group, options.consumer, "COUNT", free,
-                                            "BLOCK", ms(options.poll_interval), "STREAMS");
+        redis::Command cmd =
+            redis::command("XREADGROUP", "GROUP", Keys::group, options.consumer, "COUNT", free,
+                           "BLOCK", ms(options.poll_interval), "STREAMS");
         for (const auto& q : options.queues) cmd.push_back(keys.queue(q));
         for (std::size_t i = 0; i < options.queues.size(); ++i) cmd.push_back(">");
         redis::Reply reply = green::wait(conn->execute(std::move(cmd)));
@@ -271,13 +299,15 @@ struct Worker::State {
     try {
       ensure_groups();
     } catch (const redis::Error& e) {
-      log(Severity::warning, std::string("grove::tasks: could not create the consumer groups: ") + e.what());
+      log(Severity::warning,
+          std::string("grove::tasks: could not create the consumer groups: ") + e.what());
       green::sleep(options.poll_interval);
     }
   }
 
   void pause_after(const redis::Error& e, Duration& backoff) {
-    log(Severity::warning, std::string("grove::tasks: the worker's Redis call failed (retrying): ") + e.what());
+    log(Severity::warning,
+        std::string("grove::tasks: the worker's Redis call failed (retrying): ") + e.what());
     stop_event.wait(backoff);
     backoff = std::min<Duration>(backoff * 2, 2s);
   }
@@ -294,7 +324,8 @@ struct Worker::State {
           last_renewal = std::chrono::steady_clock::now();
         }
       } catch (const redis::Error& e) {
-        log(Severity::warning, std::string("grove::tasks: the worker's upkeep failed (retrying): ") + e.what());
+        log(Severity::warning,
+            std::string("grove::tasks: the worker's upkeep failed (retrying): ") + e.what());
       }
       stop_event.wait(options.poll_interval);
     }
@@ -303,8 +334,8 @@ struct Worker::State {
   void move_due() {
     for (const auto& q : options.queues) {
       for (;;) {
-        redis::Reply moved = green::wait(tasks.pool().command("EVAL", kMoveDue, 2, keys.delayed(q), keys.queue(q),
-                                                              detail::now_ms(), kMoveBatch));
+        redis::Reply moved = green::wait(tasks.pool().command(
+            "EVAL", kMoveDue, 2, keys.delayed(q), keys.queue(q), detail::now_ms(), kMoveBatch));
         if (moved.as_integer() < kMoveBatch) break;
       }
     }
@@ -314,8 +345,9 @@ struct Worker::State {
     for (const auto& q : options.queues) {
       std::size_t free = slots.value();
       if (free == 0 || stopping) return;
-      redis::Reply r = green::wait(tasks.pool().command("XAUTOCLAIM", keys.queue(q), Keys::group, options.consumer,
-                                                        ms(options.visibility_timeout), "0-0", "COUNT", free));
+      redis::Reply r = green::wait(
+          tasks.pool().command("XAUTOCLAIM", keys.queue(q), Keys::group, options.consumer,
+                               ms(options.visibility_timeout), "0-0", "COUNT", free));
       for (Entry& e : detail::entries_of(r.elements().at(1))) {
         if (stopping) return;
         std::int64_t deliveries = delivery_count(q, e.id);
@@ -334,7 +366,8 @@ struct Worker::State {
 
   // How often the group has handed out the entry (XAUTOCLAIM counts each claim).
   std::int64_t delivery_count(const std::string& queue, const std::string& entry_id) {
-    redis::Reply p = green::wait(tasks.pool().command("XPENDING", keys.queue(queue), Keys::group, entry_id, entry_id, 1));
+    redis::Reply p = green::wait(
+        tasks.pool().command("XPENDING", keys.queue(queue), Keys::group, entry_id, entry_id, 1));
     if (p.elements().empty()) return 0;
     return p.elements()[0].elements().at(3).as_integer();
   }
@@ -345,11 +378,14 @@ struct Worker::State {
     const std::string* text = e.field("task");
     std::optional<Message> m;
     if (text)
-      if (auto decoded = detail::decode(*text); auto* ok = std::get_if<Message>(&decoded)) m = std::move(*ok);
+      if (auto decoded = detail::decode(*text); auto* ok = std::get_if<Message>(&decoded))
+        m = std::move(*ok);
     dead(queue, e.id, text ? *text : std::string(),
          "the task's worker was lost " + std::to_string(deliveries - 1) +
-             " times while running it (killed, crashed, or stuck past the visibility timeout): not run again "
-             "after max_deliveries (" + std::to_string(options.max_deliveries) + ")",
+             " times while running it (killed, crashed, or stuck past the visibility timeout): not "
+             "run again "
+             "after max_deliveries (" +
+             std::to_string(options.max_deliveries) + ")",
          m ? &*m : nullptr);
   }
 
@@ -358,7 +394,8 @@ struct Worker::State {
   void renew_claims() {
     for (const auto& [q, ids] : running) {
       if (ids.empty()) continue;
-      redis::Command cmd = redis::command("XCLAIM", keys.queue(q), Keys::group, options.consumer, 0);
+      redis::Command cmd =
+          redis::command("XCLAIM", keys.queue(q), Keys::group, options.consumer, 0);
       cmd.insert(cmd.end(), ids.begin(), ids.end());
       cmd.push_back("JUSTID");
       green::wait(tasks.pool().execute(std::move(cmd)));
@@ -369,10 +406,11 @@ struct Worker::State {
   void leave_groups() {
     for (const auto& q : options.queues) {
       try {
-        redis::Reply p = green::wait(
-            tasks.pool().command("XPENDING", keys.queue(q), Keys::group, "-", "+", 1, options.consumer));
+        redis::Reply p = green::wait(tasks.pool().command("XPENDING", keys.queue(q), Keys::group,
+                                                          "-", "+", 1, options.consumer));
         if (p.elements().empty())
-          green::wait(tasks.pool().command("XGROUP", "DELCONSUMER", keys.queue(q), Keys::group, options.consumer));
+          green::wait(tasks.pool().command("XGROUP", "DELCONSUMER", keys.queue(q), Keys::group,
+                                           options.consumer));
       } catch (const redis::Error&) {
       }
     }
@@ -386,10 +424,12 @@ Worker::~Worker() = default;
 
 std::size_t Worker::run() {
   State& s = *state_;
-  if (s.stopping) throw std::logic_error("grove::tasks::Worker: run() after stop(): make a new Worker");
+  if (s.stopping)
+    throw std::logic_error("grove::tasks::Worker: run() after stop(): make a new Worker");
   s.ensure_groups();
   if (s.options.on_ready) s.options.on_ready();
-  auto fetcher = green::spawn(green::SpawnOptions{.name = "tasks fetcher"}, [&s] { s.fetch_loop(); });
+  auto fetcher =
+      green::spawn(green::SpawnOptions{.name = "tasks fetcher"}, [&s] { s.fetch_loop(); });
   auto keeper = green::spawn(green::SpawnOptions{.name = "tasks keeper"}, [&s] { s.keep_loop(); });
   s.stop_event.wait();
   fetcher.wait();

@@ -16,7 +16,9 @@ namespace grove::tasks {
 
 namespace {
 
-Duration seconds(double s) { return std::chrono::duration_cast<Duration>(std::chrono::duration<double>(s)); }
+Duration seconds(double s) {
+  return std::chrono::duration_cast<Duration>(std::chrono::duration<double>(s));
+}
 
 std::vector<std::string> split_queues(const std::string& list) {
   std::vector<std::string> out;
@@ -36,18 +38,25 @@ int worker_main(int argc, char** argv, Tasks& tasks) {
   std::int64_t max_deliveries = WorkerOptions{}.max_deliveries;
   CLI::App cli{"grove-worker: runs the registered background tasks of its queues (docs/tasks.md)"};
   cli.add_option("--redis", to.url, "Redis URL (redis://host:port/db)")->capture_default_str();
-  cli.add_option("--prefix", to.prefix, "Key prefix of the application's tasks")->capture_default_str();
+  cli.add_option("--prefix", to.prefix, "Key prefix of the application's tasks")
+      ->capture_default_str();
   cli.add_option("--queues", queues, "Comma-separated queues to run")->capture_default_str();
-  cli.add_option("--concurrency", concurrency, "Tasks run at once (green threads)")->capture_default_str()
+  cli.add_option("--concurrency", concurrency, "Tasks run at once (green threads)")
+      ->capture_default_str()
       ->check(CLI::Range(std::size_t(1), std::size_t(100000)));
-  cli.add_option("--visibility-timeout", visibility,
-                 "Seconds a task may stay pending without its worker before another worker takes it")
-      ->capture_default_str()->check(CLI::PositiveNumber);
-  cli.add_option("--max-deliveries", max_deliveries,
-                 "Times a task may be handed out (its workers lost) before it goes to the dead letters")
-      ->capture_default_str()->check(CLI::PositiveNumber);
+  cli.add_option(
+         "--visibility-timeout", visibility,
+         "Seconds a task may stay pending without its worker before another worker takes it")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  cli.add_option(
+         "--max-deliveries", max_deliveries,
+         "Times a task may be handed out (its workers lost) before it goes to the dead letters")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   cli.add_option("--grace", grace, "Seconds running tasks get to finish after SIGTERM")
-      ->capture_default_str()->check(CLI::NonNegativeNumber);
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   try {
     cli.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -76,8 +85,11 @@ int worker_main(int argc, char** argv, Tasks& tasks) {
     interrupt.unref();
     std::size_t left = worker.run();
     if (left > 0) {
-      std::fprintf(stderr, "grove-worker: the grace period ended with %zu task(s) running: left pending for "
-                           "another worker\n", left);
+      std::fprintf(
+          stderr,
+          "grove-worker: the grace period ended with %zu task(s) running: left pending for "
+          "another worker\n",
+          left);
       std::fflush(nullptr);
       ::_exit(0);  // no unwinding: an abandoned task must not be acknowledged
     }

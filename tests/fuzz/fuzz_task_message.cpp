@@ -18,8 +18,8 @@ namespace {
   std::fprintf(stderr, "fuzz_task_message: invariant broken: %s\n", what);
   std::abort();
 }
-#define CHECK(cond) \
-  do {              \
+#define CHECK(cond)           \
+  do {                        \
     if (!(cond)) fail(#cond); \
   } while (0)
 
@@ -39,6 +39,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const auto* back = std::get_if<detail::Message>(&again);
   CHECK(back);
   CHECK(back->id == m.id && back->name == m.name && back->queue == m.queue && back->args == m.args);
-  CHECK(back->retries == m.retries && back->attempt == m.attempt && back->timeout_ms == m.timeout_ms);
+  CHECK(back->retries == m.retries && back->attempt == m.attempt &&
+        back->timeout_ms == m.timeout_ms);
   return 0;
 }

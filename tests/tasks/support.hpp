@@ -7,8 +7,8 @@
 #include <grove/tasks.hpp>
 
 #include <chrono>
-#include <cstdlib>
 #include <csignal>
+#include <cstdlib>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -27,17 +27,21 @@ using namespace std::chrono_literals;
 // The tasks every test uses, in the test process and in its worker processes.
 inline void register_test_tasks(Tasks& t) {
   t.task("echo", [](const Json& args) { return args; });
-  t.task("add", [](const Json& args) { return Json(args.at("a").as_int() + args.at("b").as_int()); });
+  t.task("add",
+         [](const Json& args) { return Json(args.at("a").as_int() + args.at("b").as_int()); });
   t.task("add_async", [](const Json& args) -> aio::Task<Json> {
     co_await aio::sleep(1ms);
     co_return Json(args.at("a").as_int() + args.at("b").as_int());
   });
-  t.task("fail", [](const Json& args) -> Json { throw std::runtime_error(args.at("message").as_string()); });
+  t.task("fail", [](const Json& args) -> Json {
+    throw std::runtime_error(args.at("message").as_string());
+  });
   // Blocking sleep (usleep): cooperative only under compat (worker_main patches all). With
   // "started": a key it sets first, so a test knows the task runs (not only that it was
   // delivered).
   t.task("sleep", [&t](const Json& args) {
-    if (const Json* key = args.find("started")) green::wait(t.pool().command("SET", key->as_string(), 1));
+    if (const Json* key = args.find("started"))
+      green::wait(t.pool().command("SET", key->as_string(), 1));
     ::usleep(static_cast<useconds_t>(args.at("ms").as_int() * 1000));
     return Json{{"pid", static_cast<std::int64_t>(::getpid())}};
   });
@@ -86,7 +90,8 @@ class WorkerProcess {
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
-    if (int rc = ::posix_spawn(&pid_, "/proc/self/exe", nullptr, nullptr, argv.data(), environ); rc != 0)
+    if (int rc = ::posix_spawn(&pid_, "/proc/self/exe", nullptr, nullptr, argv.data(), environ);
+        rc != 0)
       throw std::runtime_error("posix_spawn of the worker failed");
   }
   ~WorkerProcess() {

@@ -28,7 +28,8 @@ TEST_CASE("an enqueued task runs on a worker and its result comes back", "[tasks
   CHECK(w.worker().stats().completed == 3);
 }
 
-TEST_CASE("a result is pending until a worker runs the task, and wait() times out meanwhile", "[tasks]") {
+TEST_CASE("a result is pending until a worker runs the task, and wait() times out meanwhile",
+          "[tasks]") {
   Fixture f;
   if (!f) return;
   std::string id = f.tasks->enqueue("add", {{"a", 1}, {"b", 1}}, {.queue = "later"});
@@ -54,11 +55,13 @@ TEST_CASE("wait_async and enqueue_async serve coroutines", "[tasks]") {
   CHECK(r.value == Json(42));
 }
 
-TEST_CASE("a failing task is retried with backoff, then dead-lettered with the exception text", "[tasks]") {
+TEST_CASE("a failing task is retried with backoff, then dead-lettered with the exception text",
+          "[tasks]") {
   Fixture f;
   if (!f) return;
   InProcessWorker w(*f.tasks, f.worker_options());
-  std::string id = f.tasks->enqueue("fail", {{"message", "the mail server said no"}}, {.retries = 2});
+  std::string id =
+      f.tasks->enqueue("fail", {{"message", "the mail server said no"}}, {.retries = 2});
   Result r = f.tasks->wait(id, 10s);
   CHECK(r.status == Status::failed);
   CHECK(r.error == "the mail server said no");
@@ -144,13 +147,18 @@ TEST_CASE("misusing the tasks API throws saying what to do", "[tasks]") {
   Tasks& t = *f.tasks;
   CHECK_THROWS_AS(t.enqueue("no_such_task"), UnknownTask);
   CHECK_THROWS_WITH(t.enqueue("no_such_task"), Catch::Contains("tasks.task(\"no_such_task\", fn)"));
-  CHECK_THROWS_WITH(t.task("echo", [](const Json& a) { return a; }), Catch::Contains("registered already"));
-  CHECK_THROWS_WITH(t.enqueue("echo", {}, {.queue = ""}), Catch::Contains("queue must be a non-empty name"));
-  CHECK_THROWS_WITH(t.enqueue("echo", {}, {.retries = -1}), Catch::Contains("retries must be from 0 to 1000"));
+  CHECK_THROWS_WITH(t.task("echo", [](const Json& a) { return a; }),
+                    Catch::Contains("registered already"));
+  CHECK_THROWS_WITH(t.enqueue("echo", {}, {.queue = ""}),
+                    Catch::Contains("queue must be a non-empty name"));
+  CHECK_THROWS_WITH(t.enqueue("echo", {}, {.retries = -1}),
+                    Catch::Contains("retries must be from 0 to 1000"));
   CHECK_THROWS_WITH(t.enqueue("echo", {}, {.delay = -1s}), Catch::Contains("must not be negative"));
   CHECK_THROWS_WITH(Worker(t, {.queues = {}}), Catch::Contains("name at least one queue"));
-  CHECK_THROWS_WITH(Worker(t, {.concurrency = 0}), Catch::Contains("concurrency must be at least 1"));
-  CHECK_THROWS_WITH(Worker(t, {.visibility_timeout = 10ms}), Catch::Contains("raise it or lower poll_interval"));
+  CHECK_THROWS_WITH(Worker(t, {.concurrency = 0}),
+                    Catch::Contains("concurrency must be at least 1"));
+  CHECK_THROWS_WITH(Worker(t, {.visibility_timeout = 10ms}),
+                    Catch::Contains("raise it or lower poll_interval"));
   CHECK_THROWS_WITH(Tasks({.prefix = ""}), Catch::Contains("prefix must not be empty"));
   t.enqueue("echo");  // opens the pool
   CHECK_THROWS_WITH(t.configure({}), Catch::Contains("must come before the first enqueue"));

@@ -22,7 +22,9 @@ std::vector<std::string> dead_reasons(Fixture& f) {
 
 }  // namespace
 
-TEST_CASE("malformed entries in the stream are dead-lettered with the reason, and the worker runs on", "[tasks]") {
+TEST_CASE(
+    "malformed entries in the stream are dead-lettered with the reason, and the worker runs on",
+    "[tasks]") {
   Fixture f;
   if (!f) return;
   std::string queue = f.key("queue:default");
@@ -30,8 +32,9 @@ TEST_CASE("malformed entries in the stream are dead-lettered with the reason, an
   f.call(redis::command("XADD", queue, "*", "something", "else"));
   f.call(redis::command("XADD", queue, "*", "task", "[1,2]"));
   f.call(redis::command("XADD", queue, "*", "task", R"({"id":"x","queue":"default"})"));
-  f.call(redis::command("XADD", queue, "*", "task",
-                        R"({"id":"y","name":"echo","queue":"default","retries":-5,"attempt":0,"timeout_ms":0})"));
+  f.call(redis::command(
+      "XADD", queue, "*", "task",
+      R"({"id":"y","name":"echo","queue":"default","retries":-5,"attempt":0,"timeout_ms":0})"));
   InProcessWorker w(*f.tasks, f.worker_options());
   std::string good = f.tasks->enqueue("add", {{"a", 1}, {"b", 1}});
   CHECK(f.tasks->wait(good, 10s).value == Json(2));
@@ -39,7 +42,8 @@ TEST_CASE("malformed entries in the stream are dead-lettered with the reason, an
   // The entries run concurrently: any order.
   std::vector<std::string> reasons = dead_reasons(f);
   auto seen = [&](const std::string& prefix) {
-    return std::count_if(reasons.begin(), reasons.end(), [&](const std::string& r) { return r.starts_with(prefix); });
+    return std::count_if(reasons.begin(), reasons.end(),
+                         [&](const std::string& r) { return r.starts_with(prefix); });
   };
   CHECK(seen("malformed task message: not JSON (") == 1);
   CHECK(seen("malformed task message: the stream entry has no field \"task\"") == 1);
@@ -51,7 +55,8 @@ TEST_CASE("malformed entries in the stream are dead-lettered with the reason, an
   CHECK(w.worker().stats().dead == 5);
 }
 
-TEST_CASE("a task name the worker does not register is dead-lettered, and its result says why", "[tasks]") {
+TEST_CASE("a task name the worker does not register is dead-lettered, and its result says why",
+          "[tasks]") {
   Fixture f;
   if (!f) return;
   f.call(redis::command(

@@ -7,8 +7,10 @@ using namespace grove;
 using namespace grove::tasks;
 using namespace grove::tasks::test;
 
-TEST_CASE("a task whose worker was SIGKILLed mid-run is claimed by another worker after the visibility timeout",
-          "[tasks][process]") {
+TEST_CASE(
+    "a task whose worker was SIGKILLed mid-run is claimed by another worker after the visibility "
+    "timeout",
+    "[tasks][process]") {
   Fixture f;
   if (!f) return;
   std::string id = f.tasks->enqueue("sleep", {{"ms", 1500}}, {.retries = 0});
@@ -42,14 +44,18 @@ TEST_CASE("a task that kills every worker running it goes to the dead letters af
   CHECK(f.integer(redis::command("XLEN", f.key("dead:default"))) == 1);
 }
 
-TEST_CASE("SIGTERM: running tasks finish within the grace period, the rest stay pending", "[tasks][process]") {
+TEST_CASE("SIGTERM: running tasks finish within the grace period, the rest stay pending",
+          "[tasks][process]") {
   Fixture f;
   if (!f) return;
   WorkerProcess worker(f.worker_args({"--grace", "1", "--concurrency", "10"}));
-  std::string quick = f.tasks->enqueue("sleep", {{"ms", 300}, {"started", f.key("quick")}}, {.retries = 0});
-  std::string slow = f.tasks->enqueue("sleep", {{"ms", 60000}, {"started", f.key("slow")}}, {.retries = 0});
+  std::string quick =
+      f.tasks->enqueue("sleep", {{"ms", 300}, {"started", f.key("quick")}}, {.retries = 0});
+  std::string slow =
+      f.tasks->enqueue("sleep", {{"ms", 60000}, {"started", f.key("slow")}}, {.retries = 0});
   // Both running (a task delivered after SIGTERM would stay pending without running).
-  REQUIRE(f.eventually([&] { return f.integer(redis::command("EXISTS", f.key("quick"), f.key("slow"))) == 2; }));
+  REQUIRE(f.eventually(
+      [&] { return f.integer(redis::command("EXISTS", f.key("quick"), f.key("slow"))) == 2; }));
   worker.signal(SIGTERM);
   CHECK(worker.wait_exit(15000ms) == 0);
   CHECK(f.tasks->result(quick).status == Status::succeeded);
@@ -71,7 +77,8 @@ TEST_CASE("100 blocking tasks run at once on a worker of concurrency 100", "[tas
   std::vector<std::string> ids;
   for (int i = 0; i < kTasks; ++i) ids.push_back(f.tasks->enqueue("sleep", {{"ms", kSleepMs}}));
   for (const std::string& id : ids) REQUIRE(f.tasks->wait(id, 30s).status == Status::succeeded);
-  double elapsed_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  double elapsed_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   // Overlap: far below the sequential 20 s (a loaded machine still finishes in ~1 s).
   CHECK(elapsed_ms < kTasks * kSleepMs / 4.0);
   worker.signal(SIGTERM);

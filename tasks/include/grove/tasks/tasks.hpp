@@ -70,7 +70,7 @@ struct EnqueueOptions {
   int retries = 3;                      // retries after the first attempt (0 to 1000)
   Duration timeout = Duration::zero();  // per attempt; zero: none
   std::string queue = "default";
-  std::string id;                       // caller-chosen id: enqueueing is deduplicated
+  std::string id;  // caller-chosen id: enqueueing is deduplicated
 };
 
 enum class Status { pending, succeeded, failed };
@@ -78,9 +78,9 @@ const char* to_string(Status s) noexcept;
 
 struct Result {
   Status status = Status::pending;
-  Json value;          // what the task returned (succeeded)
-  std::string error;   // the last exception's text (failed)
-  int attempts = 0;    // runs it took (succeeded or failed)
+  Json value;         // what the task returned (succeeded)
+  std::string error;  // the last exception's text (failed)
+  int attempts = 0;   // runs it took (succeeded or failed)
   bool ready() const noexcept { return status != Status::pending; }
 };
 
@@ -103,7 +103,8 @@ class Tasks {
   void task(std::string name, F fn);
 
   // Queues a run of `name` (registered here, else UnknownTask) and returns its id.
-  std::string enqueue(std::string_view name, Json args = Json::object(), EnqueueOptions options = {});
+  std::string enqueue(std::string_view name, Json args = Json::object(),
+                      EnqueueOptions options = {});
   // In a coroutine, name the options first (`EnqueueOptions o{.queue = "mail"}; co_await
   // tasks.enqueue_async("x", args, o);`): g++ 12 destroys an aggregate built inside a
   // co_await expression twice (docs/aio.md, "Writing coroutines with g++ 12").
@@ -150,7 +151,9 @@ void Tasks::task(std::string name, F fn) {
   Handler h;
   if constexpr (std::is_same_v<R, aio::Task<Json>>) {
     // A coroutine of its own owns args: fn may take them by reference.
-    h.coroutine = [fn = std::move(fn)](Json args) mutable -> aio::Task<Json> { co_return co_await fn(args); };
+    h.coroutine = [fn = std::move(fn)](Json args) mutable -> aio::Task<Json> {
+      co_return co_await fn(args);
+    };
   } else if constexpr (std::is_same_v<R, aio::Task<void>>) {
     h.coroutine = [fn = std::move(fn)](Json args) mutable -> aio::Task<Json> {
       co_await fn(args);

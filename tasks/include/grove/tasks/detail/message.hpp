@@ -19,9 +19,9 @@ struct Message {
   std::string name;
   web::Json args;
   std::string queue;
-  int retries = 0;             // retries after the first attempt
+  int retries = 0;              // retries after the first attempt
   std::int64_t timeout_ms = 0;  // 0: none
-  int attempt = 0;             // 0 for the first run
+  int attempt = 0;              // 0 for the first run
 };
 
 std::string encode(const Message& m);
@@ -35,7 +35,9 @@ struct Keys {
   std::string delayed(std::string_view q) const { return prefix + ":delayed:" + std::string(q); }
   std::string dead(std::string_view q) const { return prefix + ":dead:" + std::string(q); }
   std::string retries(std::string_view q) const { return prefix + ":retries:" + std::string(q); }
-  std::string completed(std::string_view q) const { return prefix + ":completed:" + std::string(q); }
+  std::string completed(std::string_view q) const {
+    return prefix + ":completed:" + std::string(q);
+  }
   std::string result(std::string_view id) const { return prefix + ":result:" + std::string(id); }
   std::string idempotency(std::string_view id) const { return prefix + ":id:" + std::string(id); }
   std::string queues() const { return prefix + ":queues"; }

@@ -12,7 +12,9 @@
 
 namespace grove::tasks::detail {
 
-inline std::int64_t ms(Duration d) { return std::chrono::duration_cast<std::chrono::milliseconds>(d).count(); }
+inline std::int64_t ms(Duration d) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
+}
 
 struct Entry {
   std::string id;
@@ -45,9 +47,11 @@ inline std::vector<std::pair<std::string, std::vector<Entry>>> streams_of(const 
   if (r.is_nil()) return out;
   const auto& e = r.elements();
   if (r.type() == redis::ReplyType::map) {
-    for (std::size_t i = 0; i + 1 < e.size(); i += 2) out.emplace_back(e[i].as_string(), entries_of(e[i + 1]));
+    for (std::size_t i = 0; i + 1 < e.size(); i += 2)
+      out.emplace_back(e[i].as_string(), entries_of(e[i + 1]));
   } else {
-    for (const redis::Reply& s : e) out.emplace_back(s.elements().at(0).as_string(), entries_of(s.elements().at(1)));
+    for (const redis::Reply& s : e)
+      out.emplace_back(s.elements().at(0).as_string(), entries_of(s.elements().at(1)));
   }
   return out;
 }
