@@ -155,3 +155,16 @@ macro(grove_require_hiredis)
     grove_missing("hiredis" "libhiredis-dev")
   endif()
 endmacro()
+
+# kainjow's Mustache (Debian libkainjow-mustache-dev, header-only): the framework's templates.
+macro(grove_require_kainjow_mustache)
+  if(NOT TARGET grove_deps::kainjow_mustache)
+    find_path(GROVE_KAINJOW_MUSTACHE_INCLUDE kainjow/mustache.hpp)
+    if(NOT GROVE_KAINJOW_MUSTACHE_INCLUDE)
+      grove_missing("kainjow's Mustache header (kainjow/mustache.hpp, for templates)" "libkainjow-mustache-dev")
+    endif()
+    add_library(grove_deps::kainjow_mustache INTERFACE IMPORTED GLOBAL)
+    set_target_properties(grove_deps::kainjow_mustache PROPERTIES
+      INTERFACE_INCLUDE_DIRECTORIES "${GROVE_KAINJOW_MUSTACHE_INCLUDE}")
+  endif()
+endmacro()

@@ -9,9 +9,10 @@ set -euo pipefail
 # liburing-dev: the io_uring engine (built when present, like the other engines' packages).
 # libunwind-dev: the stack traces of suspended green threads in the green-thread dump
 # (GET /debug/green, SIGUSR1); without it the dump lists the threads without stacks.
+# libkainjow-mustache-dev: the framework's templates (header-only Mustache, issue 16).
 build_pkgs=(cmake g++ make pkg-config libev-dev libevent-dev libasio-dev
             libboost-context-dev libcurl4-openssl-dev libcli11-dev curl
-            libssl-dev zlib1g-dev liburing-dev libunwind-dev)
+            libssl-dev zlib1g-dev liburing-dev libunwind-dev libkainjow-mustache-dev)
 # postgresql and redis-server: real servers the database tests start on loopback
 # (scripts/test-services.sh); libpq-dev and libhiredis-dev: the clients those tests drive.
 # openssl: the command the TLS tests use as an independent verifier and client (s_client).

@@ -132,6 +132,7 @@ void Blueprint::on_route(std::string rule, ViewFunc view) {
 App::App(std::string name) : Scaffold(name), logger(std::move(name)), async_to_sync(thread_bridge),
                              impl_(std::make_unique<Impl>()) {
   impl_->app_scope = {state_.get()};
+  state_->template_folder = detail::absolute_path("templates");  // Flask's default folder
 }
 
 App::~App() = default;

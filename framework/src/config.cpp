@@ -29,6 +29,7 @@ Config::Config() {
   values_["MAX_FORM_MEMORY_SIZE"] = static_cast<std::int64_t>(500000);
   values_["MAX_FORM_PARTS"] = static_cast<std::int64_t>(1000);
   values_["SEND_FILE_MAX_AGE_DEFAULT"] = nullptr;
+  values_["TEMPLATES_AUTO_RELOAD"] = nullptr;
   values_["JSON_MAX_DEPTH"] = static_cast<std::int64_t>(Json::kDefaultMaxDepth);
 }
 

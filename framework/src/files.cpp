@@ -4,6 +4,7 @@
 #include <grove/web/files.hpp>
 
 #include "conditional.hpp"
+#include "internal.hpp"
 
 #include <fcntl.h>
 #include <linux/openat2.h>
@@ -186,13 +187,18 @@ Response send_from_directory(const std::string& directory, std::string_view path
   return file_response(fd, st, relative, options);
 }
 
+std::string detail::absolute_path(std::string path) {
+  if (!path.empty() && path.front() != '/') {
+    char cwd[PATH_MAX];
+    if (::getcwd(cwd, sizeof cwd)) path = std::string(cwd) + "/" + path;
+  }
+  return path;
+}
+
 Scaffold& Scaffold::serve_static(std::string folder, std::string url_path) {
   if (folder.empty())
     throw std::invalid_argument("grove::web: serve_static() needs a folder (\"static\", or an absolute path)");
-  if (folder.front() != '/') {  // fixed now: a later chdir must not move the folder
-    char cwd[PATH_MAX];
-    if (::getcwd(cwd, sizeof cwd)) folder = std::string(cwd) + "/" + folder;
-  }
+  folder = detail::absolute_path(std::move(folder));  // fixed now: a later chdir must not move it
   while (url_path.size() > 1 && url_path.back() == '/') url_path.pop_back();
   if (url_path == "/") url_path.clear();
   return route(url_path + "/<path:filename>", {"GET"},

@@ -56,6 +56,16 @@ class ContextBinding {
 
 RequestContext* current_request_context() noexcept;
 
+// `path` made absolute against the working directory (unchanged when it already is).
+std::string absolute_path(std::string path);
+
+class Templates;  // templating.cpp
+// An app's template cache and its folders in search order (app first, then blueprints).
+struct TemplateEnv {
+  Templates* cache = nullptr;
+  std::vector<std::string> folders;
+};
+
 // Wraps the bridged coroutine so that `loop` (a context_loop) knows when it has finished;
 // from then on the loop counts as alive only while work of its own remains.
 aio::Task<void> track_main(EventLoop& loop, aio::Task<void> coro);
@@ -75,5 +85,8 @@ struct App::Impl {
   // The interface config["SESSION_TYPE"] chose, made once on first use (sessions.cpp).
   std::once_flag session_once;
   std::shared_ptr<SessionInterface> configured_session;
+  // render_template()'s loaded sources (templating.cpp), made on first use.
+  std::once_flag templates_once;
+  std::shared_ptr<detail::Templates> templates;
 };
 }  // namespace grove::web

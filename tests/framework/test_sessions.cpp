@@ -15,29 +15,6 @@ std::int64_t now_s() {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
-// The test client with a cookie jar, as a browser keeps one.
-struct Browser {
-  TestClient client;
-  std::map<std::string, std::string> jar;
-  explicit Browser(App& app) : client(app.test_client()) {}
-
-  TestResponse open(const std::string& method, const std::string& target, RequestOptions o = {}) {
-    std::string cookie;
-    for (auto& [k, v] : jar) cookie += (cookie.empty() ? "" : "; ") + k + "=" + v;
-    if (!cookie.empty()) o.headers.set("Cookie", cookie);
-    TestResponse r = client.open(method, target, std::move(o));
-    for (std::string_view sv : r.headers.get_all("Set-Cookie")) {
-      std::string set(sv);
-      auto eq = set.find('='), end = set.find(';');
-      std::string name = set.substr(0, eq), value = set.substr(eq + 1, end - eq - 1);
-      if (set.find("Max-Age=0") != std::string::npos) jar.erase(name);
-      else jar[name] = value;
-    }
-    return r;
-  }
-  TestResponse get(const std::string& target) { return open("GET", target); }
-};
-
 void session_views(App& app) {
   app.config["SECRET_KEY"] = "test key";
   app.route("/set/<key>/<value>", [](std::string k, std::string v) {

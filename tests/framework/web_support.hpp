@@ -5,6 +5,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <map>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -33,6 +34,29 @@ struct LogCapture {
     std::lock_guard lock(mutex);
     return lines.size();
   }
+};
+
+// The test client with a cookie jar, as a browser keeps one.
+struct Browser {
+  TestClient client;
+  std::map<std::string, std::string> jar;
+  explicit Browser(App& app) : client(app.test_client()) {}
+
+  TestResponse open(const std::string& method, const std::string& target, RequestOptions o = {}) {
+    std::string cookie;
+    for (auto& [k, v] : jar) cookie += (cookie.empty() ? "" : "; ") + k + "=" + v;
+    if (!cookie.empty()) o.headers.set("Cookie", cookie);
+    TestResponse r = client.open(method, target, std::move(o));
+    for (std::string_view sv : r.headers.get_all("Set-Cookie")) {
+      std::string set(sv);
+      auto eq = set.find('='), end = set.find(';');
+      std::string name = set.substr(0, eq), value = set.substr(eq + 1, end - eq - 1);
+      if (set.find("Max-Age=0") != std::string::npos) jar.erase(name);
+      else jar[name] = value;
+    }
+    return r;
+  }
+  TestResponse get(const std::string& target) { return open("GET", target); }
 };
 
 inline std::string joined(const std::vector<std::string>& v) {

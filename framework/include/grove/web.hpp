@@ -1,7 +1,7 @@
 // grove::web — a Flask-like web framework whose views and hooks may be coroutines.
 //
 // Everything in one include: App, Blueprint, routing, hooks, error handlers, View and
-// MethodView, Request/Response, Json, the test client and the async_to_sync bridges.
+// MethodView, Request/Response, Json, templates, the test client and the async_to_sync bridges.
 // See docs/web.md.
 #pragma once
 
@@ -20,6 +20,7 @@
 #include <grove/web/serve.hpp>
 #include <grove/web/sessions.hpp>
 #include <grove/web/signing.hpp>
+#include <grove/web/templating.hpp>
 #include <grove/web/testing.hpp>
 #include <grove/web/urls.hpp>
 #include <grove/web/views.hpp>

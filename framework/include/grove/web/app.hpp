@@ -62,6 +62,8 @@ using AsyncToSync = std::function<void(aio::Task<void>)>;
 // --- the app --------------------------------------------------------------------------------
 namespace detail {
 struct RequestContext;
+struct TemplateEnv;
+TemplateEnv template_env(App& app);
 }
 
 class App : public Scaffold {
@@ -153,6 +155,7 @@ class App : public Scaffold {
   // The request cycle over a context made by handle() or the gateway.
   Response handle_context(std::shared_ptr<detail::RequestContext> ctx);
   friend std::string url_for(const App& app, std::string_view endpoint, const Json& values);
+  friend detail::TemplateEnv detail::template_env(App& app);
   std::unique_ptr<Impl> impl_;
 };
 

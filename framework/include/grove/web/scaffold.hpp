@@ -70,6 +70,19 @@ class Scaffold {
   // not name. See grove/web/files.hpp.
   Scaffold& serve_static(std::string folder, std::string url_path = "/static");
 
+  // Where render_template() finds this scaffold's templates (relative: to the working
+  // directory now). An app's default is "templates" in the working directory when the App
+  // was made; a blueprint has none unless given. The app's folder is searched first, then
+  // each blueprint's in registration order (grove/web/templating.hpp).
+  Scaffold& template_folder(std::string folder);
+  const std::string& template_folder() const noexcept { return state_->template_folder; }
+  // Adds a JSON object to every template's context (Flask's context_processor): the app's
+  // for every render, a blueprint's for renders in requests to its routes. Each runs at
+  // every render; the view's own context wins over them. A result that is not an object is
+  // a TemplateError.
+  //   app.context_processor([] { return web::Json{{"user", web::session().get<std::string>("user", "")}}; });
+  Scaffold& context_processor(std::function<Json()> processor);
+
   // A WebSocket endpoint (docs/websocket.md, docs/web.md): a GET route whose view accepts
   // the upgrade and runs `handler` on the connection's green thread, inside the request's
   // context (web::request().view_args() has the rule's parameters). before_request hooks run

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <grove/web/detail/handler.hpp>
+#include <grove/web/json.hpp>
 
 #include <functional>
 #include <map>
@@ -43,6 +44,8 @@ struct ScaffoldState {
   std::vector<Child> children;
   bool registered = false;
   bool coroutines = false;  // a coroutine callable was registered here
+  std::string template_folder;  // absolute; empty: none
+  std::vector<std::function<Json()>> context_processors;
 };
 
 void insert_typed_handler(std::vector<TypedErrorHandler>& list, TypedErrorHandler handler);
