@@ -14,7 +14,7 @@ root=$(pwd)
 jobs=${GROVE_JOBS:-$(nproc)}
 all_targets=(fuzz_http_parser fuzz_http_response fuzz_router fuzz_query_form fuzz_tls_session
              fuzz_session_cookie fuzz_ws_frames fuzz_ws_deflate fuzz_redis_resp
-             fuzz_multipart fuzz_task_message)
+             fuzz_multipart fuzz_task_message fuzz_byte_ranges)
 
 seconds=60
 fast=0
@@ -65,7 +65,7 @@ fuzz_one() {
         -artifact_prefix="$work/artifacts/")
   [ -f "$root/tests/fuzz/$t.dict" ] && args+=(-dict="$root/tests/fuzz/$t.dict")
   case "$t" in
-    fuzz_router|fuzz_query_form) args+=(-max_len=256) ;;  # rules, paths, queries: short
+    fuzz_router|fuzz_query_form|fuzz_byte_ranges) args+=(-max_len=256) ;;  # rules, paths, queries, Range: short
   esac
   echo "fuzz.sh: $t for ${seconds}s: $bin ${args[*]} $work/corpus"
   rc=0

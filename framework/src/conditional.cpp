@@ -1,8 +1,15 @@
 // Conditional and range requests (RFC 9110 §13 and §14), for file responses.
 #include "conditional.hpp"
 
-#include <charconv>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
 #include <cstring>
+#include <memory>
+#include <random>
+#include <stdexcept>
+#include <vector>
 
 namespace grove::web::detail {
 namespace {
@@ -11,14 +18,6 @@ std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
   return s;
-}
-
-std::optional<std::uint64_t> parse_digits(std::string_view s) {
-  if (s.empty()) return std::nullopt;
-  std::uint64_t v = 0;
-  auto r = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (r.ec != std::errc() || r.ptr != s.data() + s.size()) return std::nullopt;
-  return v;
 }
 
 std::string_view strip_weak(std::string_view tag) {
@@ -62,6 +61,96 @@ void to_not_modified(Response& r) {
   r.headers.remove("Accept-Ranges");
 }
 
+std::string random_boundary() {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "grove-%016llx", static_cast<unsigned long long>(rng()));
+  return buf;
+}
+
+// A multipart/byteranges body (RFC 9110 §14.6) over the file: each part's head, then its
+// bytes read piece by piece with pread (never the whole range in memory), then the close.
+class ByteRangesSource {
+ public:
+  ByteRangesSource(grove::http::FileBody file, const std::vector<ByteRange>& ranges, std::string_view type,
+                   std::uint64_t size)
+      : file_(std::move(file)), boundary_(random_boundary()) {
+    for (const auto& r : ranges) {
+      std::string head = "\r\n--" + boundary_ + "\r\nContent-Type: " + std::string(type) +
+                         "\r\nContent-Range: bytes " + std::to_string(r.first) + "-" + std::to_string(r.last) +
+                         "/" + std::to_string(size) + "\r\n\r\n";
+      length_ += head.size() + r.length();
+      parts_.push_back({std::move(head), r});
+    }
+    length_ += closing().size();
+  }
+
+  const std::string& boundary() const { return boundary_; }
+  std::uint64_t length() const { return length_; }
+
+  std::optional<std::string> operator()() {
+    if (part_ == parts_.size()) {
+      if (closed_) return std::nullopt;
+      closed_ = true;
+      return closing();
+    }
+    Part& p = parts_[part_];
+    if (!head_sent_) {
+      head_sent_ = true;
+      return p.head;
+    }
+    const std::uint64_t left = p.range.length() - done_;
+    std::string chunk(static_cast<std::size_t>(std::min<std::uint64_t>(left, kChunk)), '\0');
+    const auto at = static_cast<off_t>(file_.offset + p.range.first + done_);
+    ssize_t n;
+    do n = ::pread(file_.file->fd(), chunk.data(), chunk.size(), at);
+    while (n < 0 && errno == EINTR);
+    if (n <= 0)  // the file shrank under the response: end it short (the connection closes)
+      throw std::runtime_error("multipart/byteranges: the file ended before the range did");
+    chunk.resize(static_cast<std::size_t>(n));
+    done_ += static_cast<std::uint64_t>(n);
+    if (done_ == p.range.length()) ++part_, done_ = 0, head_sent_ = false;
+    return chunk;
+  }
+
+ private:
+  static constexpr std::uint64_t kChunk = 64 * 1024;
+  struct Part {
+    std::string head;
+    ByteRange range;
+  };
+  std::string closing() const { return "\r\n--" + boundary_ + "--\r\n"; }
+
+  grove::http::FileBody file_;
+  std::string boundary_;
+  std::vector<Part> parts_;
+  std::uint64_t length_ = 0;
+  std::size_t part_ = 0;
+  std::uint64_t done_ = 0;
+  bool head_sent_ = false;
+  bool closed_ = false;
+};
+
+void to_single_range(Response& r, const ByteRange& range, std::uint64_t size) {
+  grove::http::FileBody body = r.take_file();
+  body.offset += range.first;
+  body.length = range.length();
+  r.set_file(std::move(body));
+  r.status = 206;
+  r.headers.set("Content-Range", "bytes " + std::to_string(range.first) + "-" + std::to_string(range.last) + "/" +
+                                     std::to_string(size));
+}
+
+void to_byteranges(Response& r, const std::vector<ByteRange>& ranges, std::uint64_t size) {
+  auto source = std::make_shared<ByteRangesSource>(r.take_file(), ranges,
+                                                   r.headers.get("Content-Type", "application/octet-stream"), size);
+  Response out = Response::stream([source] { return (*source)(); }, 206);
+  out.headers = std::move(r.headers);
+  out.headers.set("Content-Type", "multipart/byteranges; boundary=" + source->boundary());
+  out.headers.set("Content-Length", std::to_string(source->length()));
+  r = std::move(out);
+}
+
 }  // namespace
 
 std::string format_http_date(std::time_t t) {
@@ -82,34 +171,6 @@ std::optional<std::time_t> parse_http_date(std::string_view s) {
     if (end && *end == '\0') return ::timegm(&tm);
   }
   return std::nullopt;
-}
-
-RangeKind parse_range(std::string_view field, std::uint64_t size, ByteRange& out) {
-  field = trim(field);
-  if (!field.starts_with("bytes=")) return RangeKind::none;
-  std::string_view spec = trim(field.substr(6));
-  if (spec.find(',') != std::string_view::npos) return RangeKind::none;  // several: the whole file
-  std::size_t dash = spec.find('-');
-  if (dash == std::string_view::npos) return RangeKind::none;
-  std::string_view a = trim(spec.substr(0, dash)), b = trim(spec.substr(dash + 1));
-  if (a.empty()) {  // a suffix: the last n bytes
-    auto n = parse_digits(b);
-    if (!n) return RangeKind::none;
-    if (*n == 0 || size == 0) return RangeKind::unsatisfiable;
-    out = {size - std::min(*n, size), size - 1};
-    return RangeKind::single;
-  }
-  auto first = parse_digits(a);
-  if (!first) return RangeKind::none;
-  std::uint64_t last = size == 0 ? 0 : size - 1;
-  if (!b.empty()) {
-    auto l = parse_digits(b);
-    if (!l || *l < *first) return RangeKind::none;
-    last = std::min(*l, last);
-  }
-  if (*first >= size) return RangeKind::unsatisfiable;
-  out = {*first, last};
-  return RangeKind::single;
 }
 
 bool etag_matches(std::string_view list, std::string_view etag, bool weak) {
@@ -141,24 +202,18 @@ void make_conditional(Response& r, const Request& req, std::uint64_t size, std::
   r.headers.set("Accept-Ranges", "bytes");
   auto field = req.headers().get("Range");
   if (!field || req.method() != "GET" || !if_range_holds(req, etag, mtime)) return;
-  ByteRange range;
-  switch (parse_range(*field, size, range)) {
+  std::vector<ByteRange> ranges;
+  switch (parse_ranges(*field, size, ranges)) {
     case RangeKind::none:
       return;
     case RangeKind::unsatisfiable:
       r = Response("416 Range Not Satisfiable\n", 416, {{"Content-Type", "text/plain; charset=utf-8"}});
       r.headers.set("Content-Range", "bytes */" + std::to_string(size));
       return;
-    case RangeKind::single: {
-      grove::http::FileBody body = r.take_file();
-      body.offset += range.first;
-      body.length = range.last - range.first + 1;
-      r.set_file(std::move(body));
-      r.status = 206;
-      r.headers.set("Content-Range", "bytes " + std::to_string(range.first) + "-" +
-                                         std::to_string(range.last) + "/" + std::to_string(size));
+    case RangeKind::satisfiable:
+      if (ranges.size() == 1) to_single_range(r, ranges.front(), size);
+      else to_byteranges(r, ranges, size);
       return;
-    }
   }
 }
 

@@ -10,6 +10,8 @@
 #include <fstream>
 #include <stdexcept>
 #include <string>
+#include <string_view>
+#include <vector>
 
 namespace grove::web::test {
 
@@ -60,5 +62,48 @@ class StaticTree {
  private:
   std::string root_, folder_;
 };
+
+// One part of a multipart/byteranges body: its Content-Range and bytes.
+struct RangePart {
+  std::string content_range;
+  std::string content_type;
+  std::string data;
+};
+
+// The boundary of a "multipart/byteranges; boundary=..." field ("" if it has none).
+inline std::string byteranges_boundary(std::string_view content_type) {
+  auto at = content_type.find("boundary=");
+  return at == std::string_view::npos ? std::string() : std::string(content_type.substr(at + 9));
+}
+
+// Splits a multipart/byteranges body (RFC 9110 §14.6) by hand: a test's own reading, not
+// the server's code. Throws when the framing is not what the RFC says.
+inline std::vector<RangePart> split_byteranges(std::string_view body, const std::string& boundary) {
+  const std::string delimiter = "\r\n--" + boundary;
+  std::vector<RangePart> parts;
+  std::size_t at = body.find(delimiter);
+  if (at == std::string_view::npos) throw std::runtime_error("no boundary in the body");
+  while (true) {
+    at += delimiter.size();
+    if (body.substr(at) == "--\r\n") return parts;
+    if (body.substr(at, 2) != "\r\n") throw std::runtime_error("a boundary not followed by CRLF");
+    std::size_t head_end = body.find("\r\n\r\n", at);
+    std::size_t next = body.find(delimiter, head_end);
+    if (head_end == std::string_view::npos || next == std::string_view::npos)
+      throw std::runtime_error("an unterminated part");
+    RangePart part;
+    std::string_view head = body.substr(at + 2, head_end - at - 2);
+    while (!head.empty()) {
+      std::size_t eol = head.find("\r\n");
+      std::string_view line = head.substr(0, eol);
+      if (line.starts_with("Content-Range: ")) part.content_range = line.substr(15);
+      if (line.starts_with("Content-Type: ")) part.content_type = line.substr(14);
+      head = eol == std::string_view::npos ? std::string_view() : head.substr(eol + 2);
+    }
+    part.data = body.substr(head_end + 4, next - head_end - 4);
+    parts.push_back(std::move(part));
+    at = next;
+  }
+}
 
 }  // namespace grove::web::test

@@ -149,19 +149,90 @@ TEST_CASE("static: a single Range gives 206 with Content-Range", "[static][range
   CHECK(r.body == all);
 }
 
-TEST_CASE("static: an unsatisfiable Range gives 416, malformed and multiple ranges the whole file",
+TEST_CASE("static: an unsatisfiable Range gives 416, a malformed one the whole file",
           "[static][range]") {
   StaticApp s;
   auto r = s.get("/static/data.bin", {{"Range", "bytes=100000-"}});
   CHECK(r.status == 416);
   CHECK(r.headers.get("Content-Range", "") == "bytes */100000");
   CHECK(s.get("/static/data.bin", {{"Range", "bytes=-0"}}).status == 416);
-  for (std::string field : {"bytes=5-2", "bytes=abc", "items=0-5", "bytes=0-1,5-6", "bytes=", "bytes=--1"}) {
+  for (std::string field : {"bytes=5-2", "bytes=abc", "items=0-5", "bytes=0-1,x", "bytes=0-1,5-2", "bytes=",
+                            "bytes=--1", "bytes=,"}) {
     INFO(field);
     auto whole = s.get("/static/data.bin", {{"Range", field}});
     CHECK(whole.status == 200);
     CHECK(whole.body.size() == 100000);
   }
+}
+
+TEST_CASE("static: several ranges give a 206 multipart/byteranges body, one part per range (RFC 9110 §14.6)",
+          "[static][range]") {
+  StaticApp s;
+  const std::string all = StaticTree::digits(100000);
+  auto r = s.get("/static/data.bin", {{"Range", "bytes=0-9,20-29,-5"}});
+  CHECK(r.status == 206);
+  const std::string type = r.headers.get("Content-Type", "");
+  REQUIRE(type.starts_with("multipart/byteranges; boundary="));
+  const std::string boundary = byteranges_boundary(type);
+  CHECK(boundary.size() >= 16);
+  CHECK(r.headers.get("Content-Length", "") == std::to_string(r.body.size()));
+  CHECK_FALSE(r.headers.contains("Content-Range"));  // it is in each part
+  CHECK(r.headers.get("ETag", "").starts_with("\""));
+  const std::string part_head = "\r\nContent-Type: application/octet-stream\r\nContent-Range: bytes ";
+  CHECK(r.body == "\r\n--" + boundary + part_head + "0-9/100000\r\n\r\n0123456789" +   //
+                      "\r\n--" + boundary + part_head + "20-29/100000\r\n\r\n0123456789" +  //
+                      "\r\n--" + boundary + part_head + "99995-99999/100000\r\n\r\n56789" +  //
+                      "\r\n--" + boundary + "--\r\n");
+  CHECK(s.get("/static/data.bin", {{"Range", "bytes=0-9,20-29"}}).headers.get("Content-Type", "") != type);
+
+  // Each part has the file's own type.
+  auto text = s.get("/static/hello.txt", {{"Range", "bytes=0-4,7-12"}});
+  auto parts = split_byteranges(text.body, byteranges_boundary(text.headers.get("Content-Type", "")));
+  REQUIRE(parts.size() == 2);
+  CHECK(parts[0].content_type == "text/plain; charset=utf-8");
+  CHECK(parts[0].data == "Hello");
+  CHECK(parts[1].content_range == "bytes 7-12/21");
+  CHECK(parts[1].data == "static");
+}
+
+TEST_CASE("static: overlapping and adjacent ranges are coalesced and sorted, and more than 16 get the whole file",
+          "[static][range]") {
+  StaticApp s;
+  const std::string all = StaticTree::digits(100000);
+  // Adjacent and overlapping: one range, sent as a plain 206.
+  auto one = s.get("/static/data.bin", {{"Range", "bytes=0-4,5-9,3-7"}});
+  CHECK(one.status == 206);
+  CHECK(one.headers.get("Content-Range", "") == "bytes 0-9/100000");
+  CHECK(one.body == all.substr(0, 10));
+  // Out of order, overlapping: sorted, each byte once.
+  auto two = s.get("/static/data.bin", {{"Range", "bytes=50-59,5-20,0-9"}});
+  auto parts = split_byteranges(two.body, byteranges_boundary(two.headers.get("Content-Type", "")));
+  REQUIRE(parts.size() == 2);
+  CHECK(parts[0].content_range == "bytes 0-20/100000");
+  CHECK(parts[0].data == all.substr(0, 21));
+  CHECK(parts[1].content_range == "bytes 50-59/100000");
+  // The overlap attack (CVE-2011-3192's shape): sixteen times the whole file is sent once.
+  std::string abuse = "bytes=0-";
+  for (int i = 1; i < 16; ++i) abuse += ",0-";
+  auto once = s.get("/static/data.bin", {{"Range", abuse}});
+  CHECK(once.status == 206);
+  CHECK(once.body == all);
+  // Sixteen disjoint ranges are served; seventeen are ignored (200, the whole file).
+  std::string sixteen = "bytes=0-0";
+  for (int i = 1; i < 16; ++i) sixteen += "," + std::to_string(i * 10) + "-" + std::to_string(i * 10);
+  auto many = s.get("/static/data.bin", {{"Range", sixteen}});
+  CHECK(many.status == 206);
+  CHECK(split_byteranges(many.body, byteranges_boundary(many.headers.get("Content-Type", ""))).size() == 16);
+  auto too_many = s.get("/static/data.bin", {{"Range", sixteen + ",500-500"}});
+  CHECK(too_many.status == 200);
+  CHECK(too_many.body == all);
+  // Unsatisfiable specs among satisfiable ones are dropped; all unsatisfiable is 416.
+  auto kept = s.get("/static/data.bin", {{"Range", "bytes=200000-,0-1"}});
+  CHECK(kept.status == 206);
+  CHECK(kept.headers.get("Content-Range", "") == "bytes 0-1/100000");
+  CHECK(s.get("/static/data.bin", {{"Range", "bytes=200000-,300000-300001,-0"}}).status == 416);
+  // If-Range that fails: the whole file, as for one range.
+  CHECK(s.get("/static/data.bin", {{"Range", "bytes=0-1,5-6"}, {"If-Range", "\"old\""}}).status == 200);
 }
 
 TEST_CASE("static: If-Range applies the range only to the same file", "[static][range]") {

@@ -3,6 +3,7 @@
 // it) and on HTTPS (pread + TLS records), a raw socket for the traversal payloads that
 // curl would normalise away, and pipelined requests after a file body.
 #include "http_support.hpp"
+#include "python.hpp"
 #include "static_support.hpp"
 #include "test_certs.hpp"
 
@@ -80,6 +81,53 @@ TEST_CASE("web: http: an 8 MiB static file goes out with sendfile, whole and in 
   auto again = http({"GET", s.served->url("/static/hello.txt"), {"If-None-Match: " + http_get(s.served->url("/static/hello.txt")).header("ETag")}});
   CHECK(again.status == 304);
   CHECK(again.body.empty());
+}
+
+TEST_CASE("web: http: several ranges of an 8 MiB file come as multipart/byteranges to libcurl and python requests",
+          "[http][static][range]") {
+  Served s;
+  const std::string all = StaticTree::digits(8 << 20);
+  auto r = http({"GET", s.served->url("/static/big.bin"), {"Range: bytes=0-9,1000000-2999999,-7"}});
+  REQUIRE(r.error.empty());
+  CHECK(r.status == 206);
+  CHECK(r.header("Content-Length") == std::to_string(r.body.size()));
+  auto parts = split_byteranges(r.body, byteranges_boundary(r.header("Content-Type")));
+  REQUIRE(parts.size() == 3);
+  CHECK(parts[0].data == all.substr(0, 10));
+  CHECK(parts[1].content_range == "bytes 1000000-2999999/8388608");
+  CHECK(parts[1].data == all.substr(1000000, 2000000));
+  CHECK(parts[2].content_range == "bytes 8388601-8388607/8388608");
+  CHECK(parts[2].data == all.substr(8388601));
+
+  // python3-requests, the parts read by Python's own MIME parser (the email package).
+  const std::string script = R"PY(
+import email, hashlib, json, sys, requests
+r = requests.get(sys.argv[1], headers={"Range": "bytes=5-14,4194304-4194311,8388600-"}, timeout=10)
+msg = email.message_from_bytes(b"Content-Type: " + r.headers["Content-Type"].encode() + b"\r\n\r\n" + r.content)
+parts = [{"range": p["Content-Range"], "type": p["Content-Type"],
+          "data": p.get_payload(decode=True).decode()} for p in msg.get_payload()]
+print(json.dumps({"status": r.status_code, "multipart": msg.is_multipart(),
+                  "length": int(r.headers["Content-Length"]) == len(r.content), "parts": parts}))
+)PY";
+  FILE* p = ::popen((grove::test::python3() + " -c '" + script + "' " + s.served->url("/static/big.bin") + " 2>&1").c_str(), "r");
+  REQUIRE(p);
+  std::string out;
+  char buf[4096];
+  while (std::size_t n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
+  CHECK(::pclose(p) == 0);
+  INFO(out);
+  Json result = Json::parse(out);
+  CHECK(result["status"].as_int() == 206);
+  CHECK(result["multipart"].as_bool());
+  CHECK(result["length"].as_bool());
+  const Json::Array& got = result["parts"].as_array();
+  REQUIRE(got.size() == 3);
+  CHECK(got[0].at("range").as_string() == "bytes 5-14/8388608");
+  CHECK(got[0].at("type").as_string() == "application/octet-stream");
+  CHECK(got[0].at("data").as_string() == all.substr(5, 10));
+  CHECK(got[1].at("data").as_string() == all.substr(4194304, 8));
+  CHECK(got[2].at("range").as_string() == "bytes 8388600-8388607/8388608");
+  CHECK(got[2].at("data").as_string() == all.substr(8388600));
 }
 
 TEST_CASE("web: http: several clients at once get their files", "[http][static]") {
