@@ -8,12 +8,6 @@
 namespace grove::web::detail {
 namespace {
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
 std::optional<std::uint64_t> parse_digits(std::string_view s) {
   if (s.empty() || s.find_first_not_of("0123456789") != std::string_view::npos) return std::nullopt;
   std::uint64_t v = 0;
@@ -28,7 +22,7 @@ enum class Spec { malformed, unsatisfiable, ok };
 Spec parse_spec(std::string_view spec, std::uint64_t size, ByteRange& out) {
   std::size_t dash = spec.find('-');
   if (dash == std::string_view::npos) return Spec::malformed;
-  std::string_view a = trim(spec.substr(0, dash)), b = trim(spec.substr(dash + 1));
+  std::string_view a = trim_ows(spec.substr(0, dash)), b = trim_ows(spec.substr(dash + 1));
   if (a.empty()) {  // the last n bytes
     auto n = parse_digits(b);
     if (!n) return Spec::malformed;
@@ -63,14 +57,14 @@ void coalesce(std::vector<ByteRange>& ranges) {
 
 RangeKind parse_ranges(std::string_view field, std::uint64_t size, std::vector<ByteRange>& out) {
   out.clear();
-  field = trim(field);
+  field = trim_ows(field);
   if (!field.starts_with("bytes=")) return RangeKind::none;
   std::string_view set = field.substr(6);
   std::size_t specs = 0;
   bool unsatisfiable = false;
   while (true) {
     std::size_t comma = set.find(',');
-    std::string_view spec = trim(set.substr(0, comma));
+    std::string_view spec = trim_ows(set.substr(0, comma));
     if (!spec.empty()) {  // empty list elements are ignored (RFC 9110 §5.6.1)
       if (++specs > kMaxRanges) {
         out.clear();

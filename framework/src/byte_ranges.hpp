@@ -9,6 +9,13 @@
 
 namespace grove::web::detail {
 
+// `s` without leading and trailing spaces and tabs (HTTP's optional whitespace).
+inline std::string_view trim_ows(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
 // One byte range, inclusive: bytes first..last.
 struct ByteRange {
   std::uint64_t first = 0;

@@ -14,12 +14,6 @@
 namespace grove::web::detail {
 namespace {
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
 std::string_view strip_weak(std::string_view tag) {
   return tag.starts_with("W/") ? tag.substr(2) : tag;
 }
@@ -46,7 +40,7 @@ int precondition_status(const Request& req, std::string_view etag, std::time_t m
 bool if_range_holds(const Request& req, std::string_view etag, std::time_t mtime) {
   auto f = req.headers().get("If-Range");
   if (!f) return true;
-  std::string_view v = trim(*f);
+  std::string_view v = trim_ows(*f);
   if (v.starts_with("\"") || v.starts_with("W/")) return !v.starts_with("W/") && v == etag;
   auto t = parse_http_date(v);
   return t && *t == mtime;
@@ -162,7 +156,7 @@ std::string format_http_date(std::time_t t) {
 }
 
 std::optional<std::time_t> parse_http_date(std::string_view s) {
-  std::string text(trim(s));
+  std::string text(trim_ows(s));
   // strptime's %a/%b are the C locale's here: grove never calls setlocale for LC_TIME
   // names, and the three forms are English by definition.
   for (const char* format : {"%a, %d %b %Y %H:%M:%S GMT", "%A, %d-%b-%y %H:%M:%S GMT", "%a %b %e %H:%M:%S %Y"}) {
@@ -174,11 +168,11 @@ std::optional<std::time_t> parse_http_date(std::string_view s) {
 }
 
 bool etag_matches(std::string_view list, std::string_view etag, bool weak) {
-  if (trim(list) == "*") return true;
+  if (trim_ows(list) == "*") return true;
   std::string_view mine = weak ? strip_weak(etag) : etag;
   while (!list.empty()) {
     std::size_t comma = list.find(',');
-    std::string_view tag = trim(list.substr(0, comma));
+    std::string_view tag = trim_ows(list.substr(0, comma));
     if (weak) tag = strip_weak(tag);
     if (!tag.empty() && !tag.starts_with("W/") && tag == mine) return true;
     if (comma == std::string_view::npos) break;

@@ -118,13 +118,10 @@ TEST_CASE("web: notes: the same flow over real HTTP with python requests, follow
           "[notes][http]") {
   NotesApp n;
   ServedApp served(n.app);
-  FILE* p = ::popen((grove::test::python3() + " " GROVE_NOTES_CLIENT_PY " " + served.base() + " 2>&1").c_str(), "r");
-  REQUIRE(p);
-  std::string out;
-  char buf[4096];
-  while (std::size_t got = std::fread(buf, 1, sizeof buf, p)) out.append(buf, got);
-  CHECK(::pclose(p) == 0);
+  int status = -1;
+  std::string out = output_of(grove::test::python3() + " " GROVE_NOTES_CLIENT_PY " " + served.base(), &status);
   INFO(out);
+  CHECK(status == 0);
   Json seen = Json::parse(out);
   CHECK(seen["anonymous_status"].as_int() == 302);
   CHECK(seen["anonymous_location"].as_string() == "/login?next=%2F");

@@ -109,13 +109,10 @@ parts = [{"range": p["Content-Range"], "type": p["Content-Type"],
 print(json.dumps({"status": r.status_code, "multipart": msg.is_multipart(),
                   "length": int(r.headers["Content-Length"]) == len(r.content), "parts": parts}))
 )PY";
-  FILE* p = ::popen((grove::test::python3() + " -c '" + script + "' " + s.served->url("/static/big.bin") + " 2>&1").c_str(), "r");
-  REQUIRE(p);
-  std::string out;
-  char buf[4096];
-  while (std::size_t n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
-  CHECK(::pclose(p) == 0);
+  int status = -1;
+  std::string out = output_of(grove::test::python3() + " -c '" + script + "' " + s.served->url("/static/big.bin"), &status);
   INFO(out);
+  CHECK(status == 0);
   Json result = Json::parse(out);
   CHECK(result["status"].as_int() == 206);
   CHECK(result["multipart"].as_bool());
