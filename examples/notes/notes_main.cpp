@@ -11,6 +11,10 @@ int main(int argc, char** argv) {
   grove::http::ServeOptions options;
   options.config.compat = true;  // as grove-demo: --no-compat turns it off
   options.description = "grove-notes: a small notes app (login, CSRF-protected forms, uploads, templates)";
-  options.configure = [&](grove::http::ServerConfig&) { state = notes::make_notes_app(app); };
+  // After --config is loaded. A reload (SIGHUP with --workers) runs this again with the
+  // config re-read: the routes stay, USERS and SECRET_KEY are read per request.
+  options.configure = [&](grove::http::ServerConfig&) {
+    if (!state) state = notes::make_notes_app(app);
+  };
   return grove::web::serve(app, argc, argv, options);
 }
