@@ -351,8 +351,8 @@ int free_port_pair() {
   return -1;
 }
 
-TEST_CASE("server: --workers 2: each worker's metrics are its own, labelled worker=k on port + k; "
-          "SIGUSR1 writes each worker's green-thread dump", "[server][metrics]") {
+TEST_CASE("server: --workers 2: each worker's metrics are its own, labelled worker=k on port + k, "
+          "and SIGUSR1 writes each worker's green-thread dump", "[server][metrics]") {
   TempDir dir;
   int port = -1;
   const int metrics = free_port_pair();

@@ -111,8 +111,8 @@ void check_after_switch(Load& load, const std::set<std::string>& old_pids, int o
 
 }  // namespace
 
-TEST_CASE("reload: SIGHUP to the --workers 2 master under load starts new workers, then stops the old ones; "
-          "0 failed requests", "[server][reload]") {
+TEST_CASE("reload: SIGHUP to the --workers 2 master under load starts new workers, then stops the old ones, "
+          "with 0 failed requests", "[server][reload]") {
   TempDir dir;
   int port = -1;
   Child c = start_hello(dir.path, {"--workers", "2", "--log-level", "debug"}, nullptr, &port);
@@ -132,8 +132,8 @@ TEST_CASE("reload: SIGHUP to the --workers 2 master under load starts new worker
   CHECK(c.wait(15000ms) == 0);
 }
 
-TEST_CASE("reload: SIGUSR2 re-executes the binary on the same sockets under load; the old master exits 0 "
-          "once the new one's workers accept; 0 failed requests", "[server][reload]") {
+TEST_CASE("reload: SIGUSR2 re-executes the binary on the same sockets under load, the old master exits 0 "
+          "once the new one's workers accept, and 0 requests fail", "[server][reload]") {
   // The new master is the old one's child: once that exits, it is reparented to this process.
   ::prctl(PR_SET_CHILD_SUBREAPER, 1);
   struct Unreaper {
