@@ -112,7 +112,8 @@ aio::Task<web::Json> fanout(std::string base, int n, int ms) {
   auto start = Clock::now();
   aio::HttpClient http;
   std::vector<aio::Task<aio::HttpResponse>> fetches;
-  for (int i = 0; i < n; ++i) fetches.push_back(http.get(base + "/delay?ms=" + std::to_string(ms), {}, 10s));
+  for (int i = 0; i < n; ++i)
+    fetches.push_back(http.get(base + "/delay?ms=" + std::to_string(ms), {}, 10s));
   std::vector<aio::HttpResponse> responses = co_await aio::gather(std::move(fetches));
   web::Json statuses = web::Json::array();
   for (auto& r : responses) statuses.push_back(r.status);
@@ -168,10 +169,12 @@ void make_demo_app(web::App& app, std::shared_ptr<DemoOptions> options) {
   });
 
   app.route("/fanout", [options](web::Request& req) -> aio::Task<web::Json> {
-    return fanout(upstream_of(*options, req), clamp_arg(req, "n", 3, 0, 100), clamp_arg(req, "ms", 50, 0, 60'000));
+    return fanout(upstream_of(*options, req), clamp_arg(req, "n", 3, 0, 100),
+                  clamp_arg(req, "ms", 50, 0, 60'000));
   });
   app.route("/fanout-sync", [options](web::Request& req) {
-    return fanout_sync(upstream_of(*options, req), clamp_arg(req, "n", 3, 0, 100), clamp_arg(req, "ms", 50, 0, 60'000));
+    return fanout_sync(upstream_of(*options, req), clamp_arg(req, "n", 3, 0, 100),
+                       clamp_arg(req, "ms", 50, 0, 60'000));
   });
 
   app.route("/echo", {"POST"}, [](web::Request& req) {
@@ -189,7 +192,8 @@ void make_demo_app(web::App& app, std::shared_ptr<DemoOptions> options) {
         200, {{"Content-Type", "text/plain; charset=utf-8"}});
   });
 
-  app.route("/error", []() -> web::Response { throw std::runtime_error("the /error route always fails"); });
+  app.route("/error",
+            []() -> web::Response { throw std::runtime_error("the /error route always fails"); });
   app.route("/visits", [] {
     std::int64_t n = web::session().get<std::int64_t>("visits", 0) + 1;
     web::session()["visits"] = n;
@@ -213,7 +217,8 @@ void make_demo_app(web::App& app, std::shared_ptr<DemoOptions> options) {
   });
   app.errorhandler(500, [](const web::HTTPException& e) {
     std::string detail = "internal error";
-    if (auto* ise = dynamic_cast<const web::InternalServerError*>(&e); ise && ise->original_exception()) {
+    if (auto* ise = dynamic_cast<const web::InternalServerError*>(&e);
+        ise && ise->original_exception()) {
       try {
         std::rethrow_exception(ise->original_exception());
       } catch (const std::exception& x) {
@@ -226,7 +231,8 @@ void make_demo_app(web::App& app, std::shared_ptr<DemoOptions> options) {
 
   if (options->async_teardown) app.teardown_request(&async_teardown_hook);
 #ifdef GROVE_DEMO_DATABASES
-  add_database_routes(app, {options->database_url, options->redis_url, options->db_pool_size, options->tasks_prefix});
+  add_database_routes(app, {options->database_url, options->redis_url, options->db_pool_size,
+                            options->tasks_prefix});
 #else
   if (!options->database_url.empty() || !options->redis_url.empty())
     throw std::invalid_argument(
@@ -247,23 +253,29 @@ int main(int argc, char** argv) {
   serve.config.compat = true;  // the demo's default; --no-compat turns it off
   serve.add_flags = [&](void* cli) {
     auto* c = static_cast<CLI::App*>(cli);
-    c->add_option("--bridge", bridge, "How coroutine views run: green (on the hub) or thread (asgiref's model)")
+    c->add_option("--bridge", bridge,
+                  "How coroutine views run: green (on the hub) or thread (asgiref's model)")
         ->check(CLI::IsMember({"green", "thread"}));
     c->add_option("--upstream", options->upstream,
                   "Base URL the fan-out routes fetch /delay from (default: this server)");
-    c->add_flag("--async-teardown", options->async_teardown, "Also register a coroutine teardown_request hook");
+    c->add_flag("--async-teardown", options->async_teardown,
+                "Also register a coroutine teardown_request hook");
     c->add_option("--database-url", options->database_url,
                   "PostgreSQL for /db and /db-sync (libpq connection string or postgresql:// URI)");
-    c->add_option("--redis-url", options->redis_url, "Redis for /counter and /tasks/... (redis://host:port/db)");
-    c->add_option("--tasks-prefix", options->tasks_prefix,
-                  "Key prefix of the background tasks (default grove-demo:tasks; grove-worker --prefix)");
-    c->add_option("--db-pool-size", options->db_pool_size, "Connections per database pool (default 100)");
+    c->add_option("--redis-url", options->redis_url,
+                  "Redis for /counter and /tasks/... (redis://host:port/db)");
+    c->add_option(
+        "--tasks-prefix", options->tasks_prefix,
+        "Key prefix of the background tasks (default grove-demo:tasks; grove-worker --prefix)");
+    c->add_option("--db-pool-size", options->db_pool_size,
+                  "Connections per database pool (default 100)");
   };
   serve.configure = [&](grove::http::ServerConfig& config) {
     app.async_to_sync = web::bridge_from_name(bridge);
     make_demo_app(app, options);
 #ifdef GROVE_DEMO_DATABASES
-    check_databases({options->database_url, options->redis_url, options->db_pool_size, options->tasks_prefix});
+    check_databases(
+        {options->database_url, options->redis_url, options->db_pool_size, options->tasks_prefix});
 #endif
     // The fan-outs' default upstream is this server: prefer its first TCP address.
     if (options->upstream.empty() && !config.binds.empty()) {

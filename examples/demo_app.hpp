@@ -9,12 +9,12 @@
 #include <string>
 
 struct DemoOptions {
-  std::string upstream;          // "" = this server (the first --bind, else the request's Host)
-  bool async_teardown = false;   // also register a coroutine teardown hook
-  std::string database_url;      // --database-url: /db and /db-sync
-  std::string redis_url;         // --redis-url: /counter
+  std::string upstream;         // "" = this server (the first --bind, else the request's Host)
+  bool async_teardown = false;  // also register a coroutine teardown hook
+  std::string database_url;     // --database-url: /db and /db-sync
+  std::string redis_url;        // --redis-url: /counter
   std::size_t db_pool_size = 100;
-  std::string tasks_prefix;      // --tasks-prefix: /tasks/... (empty: grove-demo:tasks)
+  std::string tasks_prefix;  // --tasks-prefix: /tasks/... (empty: grove-demo:tasks)
 };
 
 // Adds every route of the demo to `app`. The database routes need a build with the

@@ -24,13 +24,17 @@ using namespace std::chrono_literals;
 
 namespace {
 
-int ms_arg(const web::Request& req) { return std::clamp(req.args().get_as<int>("ms", 0), 0, 60'000); }
-
-web::Response unavailable(const std::exception& e) {
-  return web::Response(web::Json{{"error", "Service Unavailable"}, {"detail", e.what()}, {"status", 503}}, 503);
+int ms_arg(const web::Request& req) {
+  return std::clamp(req.args().get_as<int>("ms", 0), 0, 60'000);
 }
 
-const char* const kSleepSql = "SELECT pg_sleep($1::float8 / 1000) IS NULL AS slept, pg_backend_pid() AS pid";
+web::Response unavailable(const std::exception& e) {
+  return web::Response(
+      web::Json{{"error", "Service Unavailable"}, {"detail", e.what()}, {"status", 503}}, 503);
+}
+
+const char* const kSleepSql =
+    "SELECT pg_sleep($1::float8 / 1000) IS NULL AS slept, pg_backend_pid() AS pid";
 
 aio::Task<web::Response> db_view(std::shared_ptr<pg::Pool> pool, int ms) {
   try {
@@ -44,7 +48,8 @@ aio::Task<web::Response> db_view(std::shared_ptr<pg::Pool> pool, int ms) {
 // Unmodified libpq, blocking calls and all: under compat they yield to the hub.
 class LibpqConnections {
  public:
-  LibpqConnections(std::string conninfo, std::size_t keep) : conninfo_(std::move(conninfo)), keep_(keep) {}
+  LibpqConnections(std::string conninfo, std::size_t keep)
+      : conninfo_(std::move(conninfo)), keep_(keep) {}
   ~LibpqConnections() {
     for (PGconn* c : idle_) PQfinish(c);
   }
@@ -156,10 +161,15 @@ void add_task_routes(web::App& app, const DatabaseOptions& options) {
   register_demo_tasks(*tasks);
   tasks->add_metrics();  // queue figures on --metrics-bind
   app.route("/tasks/add", [tasks](web::Request& req) {
-    return enqueued(*tasks, "add", web::Json{{"a", req.args().get_as<int>("a", 0)}, {"b", req.args().get_as<int>("b", 0)}});
+    return enqueued(
+        *tasks, "add",
+        web::Json{{"a", req.args().get_as<int>("a", 0)}, {"b", req.args().get_as<int>("b", 0)}});
   });
-  app.route("/tasks/sleep", [tasks](web::Request& req) { return enqueued(*tasks, "sleep", web::Json{{"ms", ms_arg(req)}}); });
-  app.route("/tasks/result/<id>", [tasks](const std::string& id) { return task_result(*tasks, id); });
+  app.route("/tasks/sleep", [tasks](web::Request& req) {
+    return enqueued(*tasks, "sleep", web::Json{{"ms", ms_arg(req)}});
+  });
+  app.route("/tasks/result/<id>",
+            [tasks](const std::string& id) { return task_result(*tasks, id); });
 }
 
 }  // namespace

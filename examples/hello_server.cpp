@@ -68,14 +68,15 @@ Response hello(Request& req) {
   }
   if (path == "/info")
     return Response::text(std::string(req.method()) + " " + std::string(req.path()) + " " +
-                          std::string(req.query()) + " " + std::string(req.version_string()) +
-                          " " + req.remote_addr() + "\n");
+                          std::string(req.query()) + " " + std::string(req.version_string()) + " " +
+                          req.remote_addr() + "\n");
   if (path == "/tls") {  // what the gateway says of the connection's TLS, one fact a line
     std::string out = "scheme=" + std::string(req.scheme()) + "\n";
     if (const grove::http::TlsFacts* t = req.tls()) {
       out += "version=" + t->version + "\ncipher=" + t->cipher + "\nsni=" + t->server_name +
-             "\nalpn=" + t->alpn + "\nclient=" + t->client_subject + "\nissuer=" +
-             t->client_issuer + "\nverified=" + (t->client_verified ? "yes" : "no") + "\n";
+             "\nalpn=" + t->alpn + "\nclient=" + t->client_subject +
+             "\nissuer=" + t->client_issuer + "\nverified=" + (t->client_verified ? "yes" : "no") +
+             "\n";
     }
     return Response::text(out);
   }

@@ -41,7 +41,8 @@ int main() {
   auto start = loop->now();
   grove::Timer ticker = loop->call_every(20ms, [&] {
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(loop->now() - start);
-    std::string msg = "tick " + std::to_string(++sent) + " at " + std::to_string(ms.count()) + " ms";
+    std::string msg =
+        "tick " + std::to_string(++sent) + " at " + std::to_string(ms.count()) + " ms";
     (void)!::write(client, msg.data(), msg.size());
     if (sent == 5) {
       ticker.cancel();

@@ -31,7 +31,8 @@ using namespace std::chrono_literals;
 web::AsyncToSync pinned_engine_bridge(std::string engine) {
   return [engine](aio::Task<void> coro) {
     if (aio::is_loop_running())
-      throw web::BridgeError("pinned_engine_bridge: a loop already runs here; await the coroutine instead");
+      throw web::BridgeError(
+          "pinned_engine_bridge: a loop already runs here; await the coroutine instead");
     web::RequestContextRef ctx = web::capture_request_context();  // in the caller
     std::exception_ptr error;
     std::thread worker([&] {
@@ -53,7 +54,8 @@ web::AsyncToSync timed(web::AsyncToSync inner, std::atomic<int>* calls) {
     ++*calls;
     auto start = std::chrono::steady_clock::now();
     inner(std::move(coro));
-    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::steady_clock::now() - start);
     if (ms > 50ms && web::has_request_context())
       web::current_app().logger.warning("slow coroutine on " + web::request().path() + ": " +
                                         std::to_string(ms.count()) + " ms");
@@ -81,7 +83,9 @@ int main(int argc, char** argv) {
   }
 
   auto engines = grove::built_backends();
-  std::string engine = std::find(engines.begin(), engines.end(), "libev") != engines.end() ? "libev" : engines.front();
+  std::string engine = std::find(engines.begin(), engines.end(), "libev") != engines.end()
+                           ? "libev"
+                           : engines.front();
   int failures = 0;
   auto expect = [&](const std::string& got, const std::string& want) {
     std::printf("  %-40s %s\n", got.c_str(), got == want ? "ok" : ("expected " + want).c_str());

@@ -23,8 +23,10 @@ namespace aio = grove::aio;
 int main() {
   std::string built;
   for (auto& e : grove::built_backends()) built += (built.empty() ? "" : ", ") + e;
-  std::printf("built engines: %s\ndefault engine (GROVE_DEFAULT_BACKEND): %s\nselected (GROVE_LOOP or default): %s\n",
-              built.c_str(), grove::default_backend().c_str(), grove::selected_backend().c_str());
+  std::printf(
+      "built engines: %s\ndefault engine (GROVE_DEFAULT_BACKEND): %s\nselected (GROVE_LOOP or "
+      "default): %s\n",
+      built.c_str(), grove::default_backend().c_str(), grove::selected_backend().c_str());
 
   web::App app("engines");
   app.route("/engine", []() -> aio::Task<web::Json> {
@@ -39,10 +41,12 @@ int main() {
     web::Json j = app.test_client().get("/engine").json();
     std::string engine = j["engine"].as_string();
     std::string poller = j["poller"].as_string();
-    std::printf("%s bridge: coroutine ran on engine '%s' (%s)\n", bridge, engine.c_str(), poller.c_str());
+    std::printf("%s bridge: coroutine ran on engine '%s' (%s)\n", bridge, engine.c_str(),
+                poller.c_str());
     // The green engine is a facade over the hub; the hub's engine appears in its poller.
-    bool ok = std::string(bridge) == "thread" ? engine == grove::selected_backend()
-                                              : poller.find(grove::selected_backend()) != std::string::npos;
+    bool ok = std::string(bridge) == "thread"
+                  ? engine == grove::selected_backend()
+                  : poller.find(grove::selected_backend()) != std::string::npos;
     if (!ok) {
       std::printf("  expected the selected engine '%s'\n", grove::selected_backend().c_str());
       ++failures;

@@ -78,16 +78,21 @@ int main(int argc, char** argv) {
   constexpr int kClients = 50;
   auto start = std::chrono::steady_clock::now();
   std::vector<green::Handle<std::string>> clients;
-  for (int i = 0; i < kClients; ++i) clients.push_back(green::spawn([&addr] { return blocking_get(addr, "/slow"); }));
+  for (int i = 0; i < kClients; ++i)
+    clients.push_back(green::spawn([&addr] { return blocking_get(addr, "/slow"); }));
   int ok = 0;
   for (auto& c : clients) {
     std::string got = c.join();
     if (got == "done") ++ok;
     else if (ok == 0) std::printf("a client got: %s\n", got.substr(0, 200).c_str());
   }
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
-  std::printf("%d/%d blocking clients got their answer from a view that sleeps 200 ms, in %lld ms in total\n", ok,
-              kClients, static_cast<long long>(ms));
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                  start)
+                .count();
+  std::printf(
+      "%d/%d blocking clients got their answer from a view that sleeps 200 ms, in %lld ms in "
+      "total\n",
+      ok, kClients, static_cast<long long>(ms));
   server.stop(1s);
   bool pass = ok == kClients && ms < 2000;
   std::printf("%s\n", pass ? "ok: they all ran at once" : "FAILED");

@@ -17,8 +17,7 @@ int main() {
   try {
     auto loop = grove::make_loop();
     const auto& caps = loop->capabilities();
-    std::printf("selected engine: %s (GROVE_LOOP overrides the default)\n",
-                caps.engine.c_str());
+    std::printf("selected engine: %s (GROVE_LOOP overrides the default)\n", caps.engine.c_str());
     std::printf("  poller: %s, timer resolution: %lld ns\n", caps.poller.c_str(),
                 static_cast<long long>(caps.timer_resolution.count()));
     for (const auto& what : caps.emulated) std::printf("  provided by grove: %s\n", what.c_str());

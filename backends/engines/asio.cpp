@@ -5,10 +5,10 @@
 #include "../src/poller.hpp"
 
 #include <asio/bind_allocator.hpp>
-#include <asio/io_context.hpp>
-#include <asio/post.hpp>
 #include <asio/executor_work_guard.hpp>
+#include <asio/io_context.hpp>
 #include <asio/posix/stream_descriptor.hpp>
+#include <asio/post.hpp>
 
 #include <fcntl.h>
 
@@ -40,18 +40,15 @@ struct SlotAllocator {
   template <class U>
   SlotAllocator(const SlotAllocator<U>& o) noexcept : slot(o.slot) {}
   T* allocate(std::size_t n) {
-    if (!slot->busy && n * sizeof(T) <= OpSlot::kBytes &&
-        alignof(T) <= alignof(std::max_align_t)) {
+    if (!slot->busy && n * sizeof(T) <= OpSlot::kBytes && alignof(T) <= alignof(std::max_align_t)) {
       slot->busy = true;
       return reinterpret_cast<T*>(slot->bytes);
     }
     return static_cast<T*>(::operator new(n * sizeof(T)));
   }
   void deallocate(T* p, std::size_t) noexcept {
-    if (reinterpret_cast<unsigned char*>(p) == slot->bytes)
-      slot->busy = false;
-    else
-      ::operator delete(p);
+    if (reinterpret_cast<unsigned char*>(p) == slot->bytes) slot->busy = false;
+    else ::operator delete(p);
   }
   template <class U>
   bool operator==(const SlotAllocator<U>& o) const noexcept {
@@ -165,9 +162,7 @@ class AsioPoller final : public Poller {
     asio::post(io_, [] {});
   }
 
-  void after_fork() override {
-    io_.notify_fork(asio::io_context::fork_child);
-  }
+  void after_fork() override { io_.notify_fork(asio::io_context::fork_child); }
 
   Capabilities describe() const override {
     Capabilities caps;
@@ -211,20 +206,22 @@ class AsioPoller final : public Poller {
   void wait(Fd& f, asio::posix::descriptor_base::wait_type type, Events dir) {
     f.pending |= dir;
     OpSlot* slot = &f.slots[dir == Events::read ? 0 : 1];
-    f.sd.async_wait(type, asio::bind_allocator(SlotAllocator<void>(slot), [this, fp = &f, gen = f.generation, dir](asio::error_code ec) {
-      if (gen != fp->generation || ec == asio::error::operation_aborted) return;
-      fp->pending = Events(unsigned(fp->pending) & ~unsigned(dir));
-      if (!out_) return;
-      if (ec) {
-        out_->push_back({fp->fd, Events::closed});
-        return;
-      }
-      out_->push_back({fp->fd, dir});
-      if (!fp->queued_rearm) {
-        fp->queued_rearm = true;
-        rearm_.push_back(fp);
-      }
-    }));
+    f.sd.async_wait(
+        type, asio::bind_allocator(SlotAllocator<void>(slot), [this, fp = &f, gen = f.generation,
+                                                               dir](asio::error_code ec) {
+          if (gen != fp->generation || ec == asio::error::operation_aborted) return;
+          fp->pending = Events(unsigned(fp->pending) & ~unsigned(dir));
+          if (!out_) return;
+          if (ec) {
+            out_->push_back({fp->fd, Events::closed});
+            return;
+          }
+          out_->push_back({fp->fd, dir});
+          if (!fp->queued_rearm) {
+            fp->queued_rearm = true;
+            rearm_.push_back(fp);
+          }
+        }));
   }
 
   asio::io_context io_;

@@ -51,7 +51,9 @@ constexpr std::uint64_t tag(Kind kind, int fd = 0, std::uint32_t gen = 0) {
 }
 constexpr Kind kind_of(std::uint64_t data) { return Kind(data >> 62); }
 constexpr int fd_of(std::uint64_t data) { return int(std::uint32_t(data)); }
-constexpr std::uint32_t gen_of(std::uint64_t data) { return std::uint32_t(data >> 32) & 0x3fffffffu; }
+constexpr std::uint32_t gen_of(std::uint64_t data) {
+  return std::uint32_t(data >> 32) & 0x3fffffffu;
+}
 
 // Where the ring reads the eventfd's count to. Static rather than a member: a read still in
 // the kernel while a ring is torn down must not land in freed memory. Nobody reads it.
@@ -86,15 +88,13 @@ std::string disabled_sysctl() {
 
 [[noreturn]] void unavailable(int err) {
   std::string why;
-  if (err == ENOSYS)
-    why = "this kernel has no io_uring (ENOSYS)";
+  if (err == ENOSYS) why = "this kernel has no io_uring (ENOSYS)";
   else if (err == EPERM) {
     const std::string sysctl = disabled_sysctl();
     why = "io_uring is not permitted here (EPERM)";
     if (!sysctl.empty() && sysctl != "0")
       why += ": /proc/sys/kernel/io_uring_disabled is " + sysctl;
-    else
-      why += ": a seccomp filter or container policy forbids it";
+    else why += ": a seccomp filter or container policy forbids it";
   } else {
     why = std::string("io_uring_queue_init failed: ") + std::strerror(err);
   }
@@ -192,9 +192,8 @@ class IoUringPoller final : public Poller {
     Capabilities caps;
     caps.engine = "io_uring";
     caps.poller = "io_uring";
-    caps.emulated = {
-        "level-triggered readiness (one-shot IORING_OP_POLL_ADD re-armed per report)",
-        "wake-up (grove eventfd, read through the ring)"};
+    caps.emulated = {"level-triggered readiness (one-shot IORING_OP_POLL_ADD re-armed per report)",
+                     "wake-up (grove eventfd, read through the ring)"};
     return caps;
   }
 

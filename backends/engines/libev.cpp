@@ -63,8 +63,8 @@ class LibevPoller final : public Poller {
   static void on_io(struct ev_loop* loop, ev_io* io, int revents) {
     auto* self = static_cast<LibevPoller*>(ev_userdata(loop));
     // On EV_ERROR libev has stopped the watcher already.
-    self->out_->push_back({io->fd, (revents & EV_ERROR) ? Events::closed
-                                                        : from_native<EV_READ, EV_WRITE>(revents)});
+    self->out_->push_back(
+        {io->fd, (revents & EV_ERROR) ? Events::closed : from_native<EV_READ, EV_WRITE>(revents)});
   }
 
   static std::string backend_name(unsigned b) {

@@ -21,8 +21,8 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
-#include <string>
 #include <stdexcept>
+#include <string>
 #include <system_error>
 
 namespace grove::detail {
@@ -35,8 +35,7 @@ void check_symbols_are_libevent() {
   if (::dladdr(reinterpret_cast<void*>(&event_add), &info) && info.dli_fname &&
       std::strstr(info.dli_fname, "libev.") && !std::strstr(info.dli_fname, "libevent"))
     throw std::runtime_error(
-        std::string("grove: the libevent engine's event_add() resolves to ") +
-        info.dli_fname +
+        std::string("grove: the libevent engine's event_add() resolves to ") + info.dli_fname +
         ", libev's libevent emulation; link libevent before libev (grove's CMake targets "
         "do), or build without one of them (-DGROVE_BACKENDS=...)");
 }
@@ -67,8 +66,8 @@ class LibeventPoller final : public Poller {
     event*& ev = events_[std::size_t(fd)];
     if (!ev) ev = event_new(base_, fd, 0, &LibeventPoller::on_io, this);
     if (had != Events::none) event_del(ev);
-    event_assign(ev, base_, fd, short(to_native<EV_READ, EV_WRITE>(want) | EV_PERSIST), &LibeventPoller::on_io,
-                 this);
+    event_assign(ev, base_, fd, short(to_native<EV_READ, EV_WRITE>(want) | EV_PERSIST),
+                 &LibeventPoller::on_io, this);
     errno = 0;
     if (event_add(ev, nullptr) != 0) return errno ? errno : EBADF;
     return 0;

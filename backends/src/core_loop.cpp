@@ -42,9 +42,9 @@ namespace {
 Capabilities core_capabilities(const Poller& poller) {
   Capabilities caps = poller.describe();
   caps.timer_resolution = DeadlineFd::kGrain;
-  std::vector<std::string> emulated = {
-      "timers (grove core heap)", "signals (grove core self-pipe)",
-      "several watchers per fd (grove core)", "poll timeout (grove core timerfd)"};
+  std::vector<std::string> emulated = {"timers (grove core heap)", "signals (grove core self-pipe)",
+                                       "several watchers per fd (grove core)",
+                                       "poll timeout (grove core timerfd)"};
   emulated.insert(emulated.end(), caps.emulated.begin(), caps.emulated.end());
   caps.emulated = std::move(emulated);
   return caps;
@@ -159,8 +159,7 @@ bool CoreLoop::run_once(bool block) {
 }
 
 Duration CoreLoop::poll_timeout(bool block) {
-  if (!block || stopping_ || !ready_.empty() ||
-      remote_pending_.load(std::memory_order_relaxed))
+  if (!block || stopping_ || !ready_.empty() || remote_pending_.load(std::memory_order_relaxed))
     return Duration::zero();
   prune_cancelled_top();
   if (heap_empty()) return Duration(-1);
@@ -184,8 +183,7 @@ void CoreLoop::iterate(bool block) {
   for (const ReadyEvent& ev : ready_events_) {
     if (ev.fd == deadline_.fd()) [[unlikely]]
       deadline_.expired();
-    else
-      dispatch_io(ev);
+    else dispatch_io(ev);
   }
   if (!heap_empty() && heap_top().at <= now_.time_since_epoch().count()) fire_due_timers();
   if (!ready_.empty()) run_ready();

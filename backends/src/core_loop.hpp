@@ -22,13 +22,13 @@ class SignalPipe;
 struct TimerNode final : RefCounted {
   bool cancelled = false;
   bool referenced = true;
-  bool in_heap = false;       // an entry in the heap refers to it (a cancelled timer's
-                              // entry stays there until popped or swept: lazy deletion)
+  bool in_heap = false;  // an entry in the heap refers to it (a cancelled timer's
+                         // entry stays there until popped or swept: lazy deletion)
   CoreLoop* loop = nullptr;
-  std::int64_t at = 0;        // deadline, ns on the loop's clock
+  std::int64_t at = 0;  // deadline, ns on the loop's clock
   Callback cb;
-  std::uint64_t seq = 0;      // tie-break: scheduling order
-  Duration interval{0};       // non-zero: repeating
+  std::uint64_t seq = 0;  // tie-break: scheduling order
+  Duration interval{0};   // non-zero: repeating
 
   // The storage comes from the loop's TimerPool (call_at); deleting the node returns it.
   static void operator delete(void* p) noexcept;
@@ -71,15 +71,15 @@ class TimerPool {
   };
   struct alignas(64) Slab {
     TimerPool* pool;
-    Slab* prev;      // links in the pool's list of slabs with room
+    Slab* prev;  // links in the pool's list of slabs with room
     Slab* next;
     FreeSlot* free;  // freed slots
     char* fresh;     // first never-used slot
     std::uint32_t used = 0;
     bool listed = false;
   };
-  static constexpr std::size_t kSlot = (sizeof(TimerNode) + alignof(TimerNode) - 1) /
-                                       alignof(TimerNode) * alignof(TimerNode);
+  static constexpr std::size_t kSlot =
+      (sizeof(TimerNode) + alignof(TimerNode) - 1) / alignof(TimerNode) * alignof(TimerNode);
   static_assert(alignof(TimerNode) <= alignof(Slab));
 
   ~TimerPool() = default;
@@ -298,8 +298,8 @@ class CoreLoop final : public EventLoop {
    private:
     [[gnu::noinline]] void grow() {
       const std::size_t cap = capacity_ ? capacity_ * 2 : 64;
-      auto* fresh = static_cast<HeapEntry*>(
-          ::operator new(cap * sizeof(HeapEntry), std::align_val_t(64)));
+      auto* fresh =
+          static_cast<HeapEntry*>(::operator new(cap * sizeof(HeapEntry), std::align_val_t(64)));
       for (std::size_t i = 0; i < size_; ++i) fresh[i] = data_[i];
       ::operator delete(data_, std::align_val_t(64));
       data_ = fresh;

@@ -48,7 +48,8 @@ void start_watcher(const Ref<Node>& node, const char* handle, const char* maker)
   if (!node || !node->loop)
     throw std::logic_error(std::string("grove: ") + handle +
                            "::start() on an empty or closed watcher; create one with "
-                           "EventLoop::" + maker + "()");
+                           "EventLoop::" +
+                           maker + "()");
   node->loop->start(node.get());
 }
 template <class Node>

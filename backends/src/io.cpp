@@ -19,12 +19,14 @@ void check_pollable(int fd) {
   struct stat st;
   if (fd < 0 || ::fstat(fd, &st) != 0)
     throw std::system_error(EBADF, std::generic_category(),
-                            what + ": not an open file descriptor; open it first and keep "
-                                   "it open while it is watched");
+                            what +
+                                ": not an open file descriptor; open it first and keep "
+                                "it open while it is watched");
   if (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode))
     throw std::invalid_argument(
-        what + ": regular files and directories are always ready and cannot be polled; "
-               "do the blocking read on a worker thread instead");
+        what +
+        ": regular files and directories are always ready and cannot be polled; "
+        "do the blocking read on a worker thread instead");
 }
 }  // namespace
 
@@ -57,8 +59,9 @@ void CoreLoop::mark_dirty(int fd) {
 
 void CoreLoop::start(IoNode* w) {
   if (!w->attached)
-    throw std::logic_error("grove: IoWatcher::start() on a closed watcher; create a new one "
-                           "with EventLoop::watch()");
+    throw std::logic_error(
+        "grove: IoWatcher::start() on a closed watcher; create a new one "
+        "with EventLoop::watch()");
   if (w->active) return;
   w->active = true;
   count(true, w->referenced, +1);
@@ -94,10 +97,8 @@ void CoreLoop::close(IoNode* w) {
       slot = nullptr;
       break;
     }
-  if (st.dispatching)
-    st.holes = true;
-  else
-    compact(st);
+  if (st.dispatching) st.holes = true;
+  else compact(st);
   // The last watcher gone: drop the registration now rather than at the next poll, so a
   // new fd that reuses this number starts from a clean slate in the engine.
   if (st.watchers.empty() && st.registered != Events::none) {

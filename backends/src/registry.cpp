@@ -67,8 +67,7 @@ std::string selected_backend() {
   auto names = built_backends();
   if (std::find(names.begin(), names.end(), env) == names.end())
     throw UnknownEngine(std::string("grove: GROVE_LOOP=") + env +
-                        " names an engine that is not built here; built engines: " +
-                        joined(names));
+                        " names an engine that is not built here; built engines: " + joined(names));
   return env;
 }
 
@@ -102,15 +101,15 @@ std::unique_ptr<EventLoop> make_loop_or_fallback(std::string_view preferred) {
       try {
         auto loop = make_loop(next);
         report(Severity::warning, "loop",
-               std::string(unavailable.what()) + "; the default engine '" +
-                   std::string(preferred) + "' is unavailable, using '" + next + "' instead");
+               std::string(unavailable.what()) + "; the default engine '" + std::string(preferred) +
+                   "' is unavailable, using '" + next + "' instead");
         return loop;
       } catch (const EngineUnavailable&) {
         tried += ", " + next;
       }
     }
-    throw EngineUnavailable(std::string(unavailable.what()) + "; no other built engine runs here either (tried " +
-                            tried + ")");
+    throw EngineUnavailable(std::string(unavailable.what()) +
+                            "; no other built engine runs here either (tried " + tried + ")");
   }
 }
 

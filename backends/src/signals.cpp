@@ -16,8 +16,8 @@ namespace grove::detail {
 
 namespace {
 
-constexpr int kMaxLoops = 64;     // loops with signal watchers at once
-constexpr int kMaxSignal = 65;    // _NSIG on Linux
+constexpr int kMaxLoops = 64;   // loops with signal watchers at once
+constexpr int kMaxSignal = 65;  // _NSIG on Linux
 
 struct Slot {
   std::atomic<int> fd{-1};
@@ -59,8 +59,9 @@ SignalPipe::SignalPipe(CoreLoop& loop) : loop_(loop) {
       break;
     }
   if (slot_ < 0)
-    throw std::runtime_error("grove: more than 64 loops watch signals at once; watch "
-                             "signals in one loop and forward with call_soon_threadsafe");
+    throw std::runtime_error(
+        "grove: more than 64 loops watch signals at once; watch "
+        "signals in one loop and forward with call_soon_threadsafe");
   open_pipe();
 }
 
@@ -97,7 +98,7 @@ void SignalPipe::add(int signum) {
   std::lock_guard lock(g_mutex);
   g_slots[slot_].wants[std::size_t(signum)].store(true);
   if (g_watchers[signum]++ == 0) {
-    struct sigaction sa{};
+    struct sigaction sa {};
     sa.sa_handler = grove_signal_handler;
     sigfillset(&sa.sa_mask);
     sa.sa_flags = SA_RESTART;
@@ -136,8 +137,9 @@ SignalWatcher CoreLoop::watch_signal(int signum, SignalCallback cb) {
 
 void CoreLoop::start(SignalNode* s) {
   if (!s->attached)
-    throw std::logic_error("grove: SignalWatcher::start() on a closed watcher; create a new "
-                           "one with EventLoop::watch_signal()");
+    throw std::logic_error(
+        "grove: SignalWatcher::start() on a closed watcher; create a new "
+        "one with EventLoop::watch_signal()");
   if (s->active) return;
   s->active = true;
   count(true, s->referenced, +1);

@@ -102,10 +102,8 @@ void TimerPool::list(Slab* s) noexcept {
 
 void TimerPool::unlist(Slab* s) noexcept {
   s->listed = false;
-  if (s->prev)
-    s->prev->next = s->next;
-  else
-    room_ = s->next;
+  if (s->prev) s->prev->next = s->next;
+  else room_ = s->next;
   if (s->next) s->next->prev = s->prev;
 }
 
@@ -165,10 +163,8 @@ TimerNode* CoreLoop::heap_pop() {
   HeapEntry* h = heap_.data();
   TimerNode* t = h[kHeap0].node;
   t->in_heap = false;
-  if (t->cancelled)
-    --cancelled_in_heap_;
-  else
-    count(true, t->referenced, -1);
+  if (t->cancelled) --cancelled_in_heap_;
+  else count(true, t->referenced, -1);
   // Bottom-up: walk the hole at the root down to a leaf along the earliest children, then
   // put the last entry there and sift it up. The last entry is a leaf and usually belongs
   // near the bottom, so this saves the comparison with it at every level on the way down.

@@ -116,7 +116,8 @@ void wait_green(benchmark::State& state) {
     while (state.KeepRunningBatch(kBatch))
       for (int i = 0; i < kBatch; ++i) {
         grove::compat::original::write(p.a, &c, 1);
-        while (grove::compat::original::read(p.a, &c, 1) != 1) green::wait(p.a, grove::Events::read);
+        while (grove::compat::original::read(p.a, &c, 1) != 1)
+          green::wait(p.a, grove::Events::read);
       }
     grove::compat::original::write(p.a, "q", 1);
   });
@@ -131,10 +132,8 @@ void wait_loop(benchmark::State& state) {
   char c = 'x';
   auto wa = loop->watch(p.a, grove::Events::read, [&](grove::Events) {
     grove::compat::original::read(p.a, &c, 1);
-    if (--remaining > 0)
-      grove::compat::original::write(p.a, &c, 1);
-    else
-      loop->stop();
+    if (--remaining > 0) grove::compat::original::write(p.a, &c, 1);
+    else loop->stop();
   });
   auto wb = loop->watch(p.b, grove::Events::read, [&](grove::Events) {
     grove::compat::original::read(p.b, &c, 1);

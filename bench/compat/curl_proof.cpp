@@ -95,7 +95,8 @@ int main(int argc, char** argv) {
       }));
     for (auto& f : fetches) ok += f.join() ? 1 : 0;
     times.push_back(
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+            .count());
   }
   acceptor.kill();
   std::sort(times.begin(), times.end());

@@ -72,7 +72,8 @@ void measure(const char* scenario, int rounds, const std::function<int(int)>& ro
     auto start = std::chrono::steady_clock::now();
     ok = round(r);
     times.push_back(
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+            .count());
   }
   std::sort(times.begin(), times.end());
   std::printf("db_proof scenario=%s n=%d best_ms=%.1f median_ms=%.1f ok=%d engine=%s\n", scenario,
@@ -94,10 +95,10 @@ int redis_round(int port, int round) {
   std::string prefix = "bench:" + std::to_string(::getpid()) + ":" + std::to_string(round) + ":";
   std::vector<green::Handle<bool>> clients;
   for (int i = 0; i < kClients; ++i)
-    clients.push_back(green::spawn(green::SpawnOptions{"blpop", kStack}, [=] {
-      return blpop_once(port, prefix + std::to_string(i));
-    }));
-  auto filler = green::spawn(green::SpawnOptions{"filler", kStack}, [=] { fill_after_100ms(port, prefix); });
+    clients.push_back(green::spawn(green::SpawnOptions{"blpop", kStack},
+                                   [=] { return blpop_once(port, prefix + std::to_string(i)); }));
+  auto filler =
+      green::spawn(green::SpawnOptions{"filler", kStack}, [=] { fill_after_100ms(port, prefix); });
   int ok = 0;
   for (auto& c : clients) ok += c.join() ? 1 : 0;
   filler.join();
@@ -125,7 +126,8 @@ int main(int argc, char** argv) {
       {"pg-localhost", common + "host=localhost"},
   };
   green::spawn([&] {
-    for (auto& t : transports) measure(t.scenario, rounds, [&](int) { return pg_round(t.conninfo); });
+    for (auto& t : transports)
+      measure(t.scenario, rounds, [&](int) { return pg_round(t.conninfo); });
     measure("redis-blpop", rounds, [&](int r) { return redis_round(redis_port, r); });
   }).join();
   return 0;

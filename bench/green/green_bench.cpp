@@ -12,10 +12,10 @@
 #include <grove/green.hpp>
 
 #include <benchmark/benchmark.h>
+#include <st.h>
 #include <boost/context/detail/fcontext.hpp>
 #include <boost/context/fiber.hpp>
 #include <boost/fiber/all.hpp>
-#include <st.h>
 
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -43,7 +43,8 @@ void ensure_st() {
   (void)started;
 }
 
-// --- memory and capacity, in a fresh child process (first: ST lowers the fd limit) ------------------------------------------
+// --- memory and capacity, in a fresh child process (first: ST lowers the fd limit)
+// ------------------------------------------
 
 long resident_bytes() {
   std::ifstream statm("/proc/self/statm");

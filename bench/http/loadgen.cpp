@@ -34,9 +34,9 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cmath>
 #include <cerrno>
 #include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -69,9 +69,11 @@ struct Options {
 };
 
 struct Counts {
-  std::uint64_t sent = 0, answered = 0, non200 = 0, refused_connect = 0, refused_closed = 0, reset = 0,
-                broken = 0, timeout = 0;
-  std::uint64_t failed() const { return refused_connect + refused_closed + reset + broken + timeout + non200; }
+  std::uint64_t sent = 0, answered = 0, non200 = 0, refused_connect = 0, refused_closed = 0,
+                reset = 0, broken = 0, timeout = 0;
+  std::uint64_t failed() const {
+    return refused_connect + refused_closed + reset + broken + timeout + non200;
+  }
 };
 
 struct Slot {
@@ -89,7 +91,8 @@ struct Slot {
 class Loadgen {
  public:
   explicit Loadgen(Options o) : o_(std::move(o)) {
-    request_ = "GET " + o_.path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: grove-loadgen\r\n\r\n";
+    request_ =
+        "GET " + o_.path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: grove-loadgen\r\n\r\n";
     slots_.resize(std::size_t(o_.connections));
     for (std::size_t i = 0; i < slots_.size(); ++i) closed_.push_back(i);
     ep_ = ::epoll_create1(EPOLL_CLOEXEC);
@@ -105,10 +108,12 @@ class Loadgen {
     auto send_end = t0_ + ns(std::int64_t(o_.duration * 1e9));
     auto next_due = t0_;
     std::uint64_t index = 0;
-    auto next_report = o_.report > 0 ? t0_ + ns(std::int64_t(o_.report * 1e9)) : Clock::time_point::max();
+    auto next_report =
+        o_.report > 0 ? t0_ + ns(std::int64_t(o_.report * 1e9)) : Clock::time_point::max();
     auto next_sweep = t0_ + std::chrono::seconds(1);
-    const auto signal_time =
-        o_.signal_pid > 0 && o_.signal_at >= 0 ? t0_ + ns(std::int64_t(o_.signal_at * 1e9)) : Clock::time_point::max();
+    const auto signal_time = o_.signal_pid > 0 && o_.signal_at >= 0
+                                 ? t0_ + ns(std::int64_t(o_.signal_at * 1e9))
+                                 : Clock::time_point::max();
     Clock::time_point end = Clock::time_point::max();
     std::vector<epoll_event> events(256);
     while (true) {
@@ -136,10 +141,11 @@ class Loadgen {
         send_end = std::min(send_end, end - std::chrono::milliseconds(200));
       }
       const bool sending_done = next_due >= send_end && queue_.empty();
-      if (now >= end || (sending_done && busy() == 0) || now >= send_end + std::chrono::seconds(15)) break;
+      if (now >= end || (sending_done && busy() == 0) || now >= send_end + std::chrono::seconds(15))
+        break;
       // Sleep until the next due request, report or signal, or an event.
-      auto wake = std::min({next_due < send_end ? next_due : send_end + std::chrono::seconds(15), next_report,
-                            next_sweep, signal_time, end});
+      auto wake = std::min({next_due < send_end ? next_due : send_end + std::chrono::seconds(15),
+                            next_report, next_sweep, signal_time, end});
       auto left = std::max<ns>(ns(0), std::chrono::duration_cast<ns>(wake - now));
       timespec ts{time_t(left.count() / 1'000'000'000), long(left.count() % 1'000'000'000)};
       int n = ::epoll_pwait2(ep_, events.data(), int(events.size()), &ts, nullptr);
@@ -155,13 +161,15 @@ class Loadgen {
     if (o_.report > 0 && now - last_report_ > std::chrono::milliseconds(500)) report_interval(now);
     std::printf(
         "{\"type\":\"total\",\"seconds\":%.3f,\"target_rate\":%.1f,\"sent\":%llu,\"answered\":%llu,"
-        "\"non200\":%llu,\"refused_connect\":%llu,\"refused_closed\":%llu,\"reset\":%llu,\"broken\":%llu,"
-        "\"timeout\":%llu,\"sent_before_signal\":%llu,\"answered_before_signal\":%llu,\"reset_before_signal\":%llu,"
+        "\"non200\":%llu,\"refused_connect\":%llu,\"refused_closed\":%llu,\"reset\":%llu,"
+        "\"broken\":%llu,"
+        "\"timeout\":%llu,\"sent_before_signal\":%llu,\"answered_before_signal\":%llu,\"reset_"
+        "before_signal\":%llu,"
         "\"connections_opened\":%llu,\"max_queue\":%zu}\n",
         secs(now - t0_), o_.rate, ull(total_.sent), ull(total_.answered), ull(total_.non200),
-        ull(total_.refused_connect), ull(total_.refused_closed), ull(total_.reset), ull(total_.broken),
-        ull(total_.timeout), ull(sent_before_), ull(answered_before_), ull(reset_before_), ull(opened_),
-        max_queue_);
+        ull(total_.refused_connect), ull(total_.refused_closed), ull(total_.reset),
+        ull(total_.broken), ull(total_.timeout), ull(sent_before_), ull(answered_before_),
+        ull(reset_before_), ull(opened_), max_queue_);
     std::fflush(stdout);
     return 0;
   }
@@ -190,8 +198,9 @@ class Loadgen {
       }
       ::kill(o_.signal_pid, SIGTERM);
     }
-    std::printf("{\"type\":\"signal\",\"t\":%.3f,\"in_flight\":%zu,\"queued\":%zu,\"sent_so_far\":%llu}\n",
-                secs(now - t0_), in_flight, queue_.size(), ull(total_.sent));
+    std::printf(
+        "{\"type\":\"signal\",\"t\":%.3f,\"in_flight\":%zu,\"queued\":%zu,\"sent_so_far\":%llu}\n",
+        secs(now - t0_), in_flight, queue_.size(), ull(total_.sent));
     std::fflush(stdout);
   }
 
@@ -290,8 +299,11 @@ class Loadgen {
     if (outcome == &Counts::answered && s.before_signal) ++answered_before_;
     if (outcome == &Counts::reset && s.before_signal) ++reset_before_;
     if (outcome == &Counts::reset && std::getenv("LOADGEN_DEBUG"))
-      std::fprintf(stderr, "reset: slot %zu, %ld earlier responses on the connection, %zu bytes in, %.4f s %s the signal\n",
-                   i, s.served, s.in.size(), std::abs(secs(Clock::now() - signal_at_)), signalled_ ? "after" : "before");
+      std::fprintf(stderr,
+                   "reset: slot %zu, %ld earlier responses on the connection, %zu bytes in, %.4f s "
+                   "%s the signal\n",
+                   i, s.served, s.in.size(), std::abs(secs(Clock::now() - signal_at_)),
+                   signalled_ ? "after" : "before");
     if (keep) {
       s.state = Slot::State::idle;
       idle_.push_back(i);
@@ -316,8 +328,8 @@ class Loadgen {
       exited_ = true;
       exit_time_ = Clock::now();
       ::epoll_ctl(ep_, EPOLL_CTL_DEL, pidfd_, nullptr);
-      std::printf("{\"type\":\"exit\",\"t\":%.3f,\"seconds_after_signal\":%.4f}\n", secs(exit_time_ - t0_),
-                  secs(exit_time_ - signal_at_));
+      std::printf("{\"type\":\"exit\",\"t\":%.3f,\"seconds_after_signal\":%.4f}\n",
+                  secs(exit_time_ - t0_), secs(exit_time_ - signal_at_));
       std::fflush(stdout);
       return;
     }
@@ -389,7 +401,8 @@ class Loadgen {
     if (s.in.size() < s.need) return false;
     auto now = Clock::now();
     std::uint32_t us = std::uint32_t(std::min<std::int64_t>(
-        std::chrono::duration_cast<std::chrono::microseconds>(now - s.scheduled).count(), UINT32_MAX));
+        std::chrono::duration_cast<std::chrono::microseconds>(now - s.scheduled).count(),
+        UINT32_MAX));
     latencies_.push_back(us);
     ++s.served;
     if (s.status != 200) add(&Counts::non200);
@@ -403,11 +416,14 @@ class Loadgen {
   void sweep(Clock::time_point now, double limit) {
     for (std::size_t i = 0; i < slots_.size(); ++i) {
       Slot& s = slots_[i];
-      if ((s.state == Slot::State::busy || s.state == Slot::State::connecting) && secs(now - s.scheduled) >= limit) {
+      if ((s.state == Slot::State::busy || s.state == Slot::State::connecting) &&
+          secs(now - s.scheduled) >= limit) {
         if (std::getenv("LOADGEN_DEBUG"))
-          std::fprintf(stderr, "timeout: slot %zu %s, scheduled %.3f s ago, %zu bytes in, before signal %d\n", i,
-                       s.state == Slot::State::connecting ? "connecting" : "busy", secs(now - s.scheduled),
-                       s.in.size(), int(s.before_signal));
+          std::fprintf(
+              stderr,
+              "timeout: slot %zu %s, scheduled %.3f s ago, %zu bytes in, before signal %d\n", i,
+              s.state == Slot::State::connecting ? "connecting" : "busy", secs(now - s.scheduled),
+              s.in.size(), int(s.before_signal));
         if (s.state == Slot::State::connecting) add(&Counts::sent);
         finish(i, &Counts::timeout);
       }
@@ -429,7 +445,8 @@ class Loadgen {
     // After the command's ")": state is field 3; utime and stime are fields 14 and 15.
     const char* p = text.c_str() + paren + 2;
     long utime = 0, stime = 0;
-    if (std::sscanf(p, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %ld %ld", &utime, &stime) != 2) return -1;
+    if (std::sscanf(p, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %ld %ld", &utime, &stime) != 2)
+      return -1;
     return utime + stime;
   }
   static long count_fds(pid_t pid) {
@@ -449,24 +466,30 @@ class Loadgen {
     auto pct = [&](double p) -> double {
       if (latencies_.empty()) return 0;
       std::size_t k = std::min(latencies_.size() - 1, std::size_t(p * double(latencies_.size())));
-      std::nth_element(latencies_.begin(), latencies_.begin() + std::ptrdiff_t(k), latencies_.end());
+      std::nth_element(latencies_.begin(), latencies_.begin() + std::ptrdiff_t(k),
+                       latencies_.end());
       return latencies_[k] / 1000.0;
     };
     double p50 = pct(0.50), p99 = pct(0.99), p999 = pct(0.999);
-    double mx = latencies_.empty() ? 0 : *std::max_element(latencies_.begin(), latencies_.end()) / 1000.0;
+    double mx =
+        latencies_.empty() ? 0 : *std::max_element(latencies_.begin(), latencies_.end()) / 1000.0;
     std::printf(
-        "{\"type\":\"interval\",\"t\":%.3f,\"seconds\":%.3f,\"sent\":%llu,\"answered\":%llu,\"rate\":%.1f,"
-        "\"failed\":%llu,\"non200\":%llu,\"refused\":%llu,\"reset\":%llu,\"broken\":%llu,\"timeout\":%llu,"
+        "{\"type\":\"interval\",\"t\":%.3f,\"seconds\":%.3f,\"sent\":%llu,\"answered\":%llu,"
+        "\"rate\":%.1f,"
+        "\"failed\":%llu,\"non200\":%llu,\"refused\":%llu,\"reset\":%llu,\"broken\":%llu,"
+        "\"timeout\":%llu,"
         "\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"p999_ms\":%.3f,\"max_ms\":%.3f,\"max_queue\":%zu",
-        secs(now - t0_), span, ull(interval_.sent), ull(interval_.answered), double(interval_.answered) / span,
-        ull(interval_.failed()), ull(interval_.non200), ull(interval_.refused_connect + interval_.refused_closed),
-        ull(interval_.reset), ull(interval_.broken), ull(interval_.timeout), p50, p99, p999, mx, max_queue_);
+        secs(now - t0_), span, ull(interval_.sent), ull(interval_.answered),
+        double(interval_.answered) / span, ull(interval_.failed()), ull(interval_.non200),
+        ull(interval_.refused_connect + interval_.refused_closed), ull(interval_.reset),
+        ull(interval_.broken), ull(interval_.timeout), p50, p99, p999, mx, max_queue_);
     if (o_.watch_pid > 0) {
       // The server's CPU time (user + system) in this interval, per answered request: what
       // a request costs it, whatever else the machine is running.
       long ticks = cpu_ticks(o_.watch_pid);
       double cpu_us = ticks >= 0 && last_ticks_ >= 0 && interval_.answered
-                          ? double(ticks - last_ticks_) * 1e6 / double(::sysconf(_SC_CLK_TCK)) / double(interval_.answered)
+                          ? double(ticks - last_ticks_) * 1e6 / double(::sysconf(_SC_CLK_TCK)) /
+                                double(interval_.answered)
                           : -1;
       last_ticks_ = ticks;
       std::printf(",\"rss_kib\":%ld,\"fds\":%ld,\"threads\":%ld,\"cpu_us_per_request\":%.2f",
@@ -497,11 +520,12 @@ class Loadgen {
 };
 
 [[noreturn]] void usage(const char* why) {
-  std::fprintf(stderr,
-               "grove-loadgen: %s\nusage: grove-loadgen --port P [--path /] [--rate R] [--duration S] "
-               "[--connections C] [--requests-per-connection K] [--report S] [--watch-pid PID] "
-               "[--signal-pid PID --signal-at S [--after S]]\n",
-               why);
+  std::fprintf(
+      stderr,
+      "grove-loadgen: %s\nusage: grove-loadgen --port P [--path /] [--rate R] [--duration S] "
+      "[--connections C] [--requests-per-connection K] [--report S] [--watch-pid PID] "
+      "[--signal-pid PID --signal-at S [--after S]]\n",
+      why);
   std::exit(2);
 }
 
@@ -526,7 +550,8 @@ int main(int argc, char** argv) {
     else if (a == "--after") o.after = std::atof(v);
     else usage(("unknown flag " + a).c_str());
   }
-  if (o.port <= 0 || o.rate <= 0 || o.duration <= 0 || o.connections <= 0) usage("--port, --rate, --duration and --connections must be positive");
+  if (o.port <= 0 || o.rate <= 0 || o.duration <= 0 || o.connections <= 0)
+    usage("--port, --rate, --duration and --connections must be positive");
   ::signal(SIGPIPE, SIG_IGN);
   return Loadgen(o).run();
 }

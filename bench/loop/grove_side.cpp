@@ -21,10 +21,8 @@ void grove_pingpong(benchmark::State& state, const std::string& engine) {
   int remaining = 0;
   auto wa = loop->watch(sp.a, grove::Events::read, [&](grove::Events) {
     read1(sp.a);
-    if (--remaining > 0)
-      write1(sp.a);
-    else
-      loop->stop();
+    if (--remaining > 0) write1(sp.a);
+    else loop->stop();
   });
   auto wb = loop->watch(sp.b, grove::Events::read, [&](grove::Events) {
     read1(sp.b);

@@ -55,13 +55,13 @@ namespace {
 const std::vector<std::string>& engines() {
   static const std::vector<std::string> names = {
 #if GROVE_BENCH_ASIO
-      "asio",
+    "asio",
 #endif
 #if GROVE_BENCH_LIBEV
-      "libev",
+    "libev",
 #endif
 #if GROVE_BENCH_LIBEVENT
-      "libevent",
+    "libevent",
 #endif
   };
   return names;

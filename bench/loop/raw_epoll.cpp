@@ -24,10 +24,8 @@ void epoll_pingpong(benchmark::State& state) {
       for (int i = 0; i < n; ++i) {
         int fd = events[i].data.fd;
         read1(fd);
-        if (fd == sp.b)
-          write1(sp.b);
-        else if (--remaining > 0)
-          write1(sp.a);
+        if (fd == sp.b) write1(sp.b);
+        else if (--remaining > 0) write1(sp.a);
       }
     }
   }

@@ -20,7 +20,8 @@ void libev_post(benchmark::State& state) {
   std::uint64_t count = 0;
   std::vector<ev_watcher> ws(kPostBatch);
   for (auto& w : ws) {
-    ev_init(&w, +[](struct ev_loop*, ev_watcher* w, int) { ++counter_of(w->data); });
+    ev_init(
+        &w, +[](struct ev_loop*, ev_watcher* w, int) { ++counter_of(w->data); });
     w.data = &count;
   }
   while (state.KeepRunningBatch(kPostBatch)) {
@@ -41,10 +42,8 @@ struct PingPong {
 void on_a(struct ev_loop* loop, ev_io* w, int) {
   auto* p = static_cast<PingPong*>(w->data);
   read1(p->sp.a);
-  if (--p->remaining > 0)
-    write1(p->sp.a);
-  else
-    ev_break(loop, EVBREAK_ONE);
+  if (--p->remaining > 0) write1(p->sp.a);
+  else ev_break(loop, EVBREAK_ONE);
 }
 
 void on_b(struct ev_loop*, ev_io* w, int) {
@@ -78,7 +77,8 @@ void libev_timers(benchmark::State& state, TimerMode mode) {
   std::uint64_t fired = 0;
   std::vector<ev_timer> timers(kTimers);
   for (auto& t : timers) {
-    ev_init(&t, +[](struct ev_loop*, ev_timer* w, int) { ++counter_of(w->data); });
+    ev_init(
+        &t, +[](struct ev_loop*, ev_timer* w, int) { ++counter_of(w->data); });
     t.data = &fired;
   }
   for (auto _ : state) {
@@ -109,11 +109,13 @@ void libev_wakeup(benchmark::State& state) {
   PinHere pin;
   struct ev_loop* loop = new_loop();
   Wakeup w;
-  ev_async_init(&w.request, +[](struct ev_loop*, ev_async* a, int) {
-    auto* w = static_cast<Wakeup*>(a->data);
-    w->reply.answer(w->seq.load(std::memory_order_acquire));
-  });
-  ev_async_init(&w.quit, +[](struct ev_loop* l, ev_async*, int) { ev_break(l, EVBREAK_ALL); });
+  ev_async_init(
+      &w.request, +[](struct ev_loop*, ev_async* a, int) {
+        auto* w = static_cast<Wakeup*>(a->data);
+        w->reply.answer(w->seq.load(std::memory_order_acquire));
+      });
+  ev_async_init(
+      &w.quit, +[](struct ev_loop* l, ev_async*, int) { ev_break(l, EVBREAK_ALL); });
   w.request.data = &w;
   ev_async_start(loop, &w.request);
   ev_async_start(loop, &w.quit);

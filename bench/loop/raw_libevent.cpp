@@ -45,10 +45,8 @@ struct PingPong {
 void on_a(evutil_socket_t, short, void* arg) {
   auto* p = static_cast<PingPong*>(arg);
   read1(p->sp.a);
-  if (--p->remaining > 0)
-    write1(p->sp.a);
-  else
-    event_base_loopbreak(p->base);
+  if (--p->remaining > 0) write1(p->sp.a);
+  else event_base_loopbreak(p->base);
 }
 
 void on_b(evutil_socket_t, short, void* arg) {
@@ -112,12 +110,13 @@ void libevent_wakeup(benchmark::State& state) {
   event_base* base = event_base_new();  // locked and notifiable: threading is on
   if (!base) die("event_base_new");
   Wakeup w;
-  event* request = event_new(base, -1, 0,
-                             [](evutil_socket_t, short, void* arg) {
-                               auto* w = static_cast<Wakeup*>(arg);
-                               w->reply.answer(w->seq.load(std::memory_order_acquire));
-                             },
-                             &w);
+  event* request = event_new(
+      base, -1, 0,
+      [](evutil_socket_t, short, void* arg) {
+        auto* w = static_cast<Wakeup*>(arg);
+        w->reply.answer(w->seq.load(std::memory_order_acquire));
+      },
+      &w);
   std::thread thread([&] { event_base_loop(base, EVLOOP_NO_EXIT_ON_EMPTY); });
   std::uint32_t seq = 0;
   for (auto _ : state) {

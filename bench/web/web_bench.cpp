@@ -35,7 +35,8 @@ BENCHMARK(BM_bare_handler);
 void demo_routes(web::App& app) {
   app.route("/hello", [] { return web::Response::text("Hello, World!"); });
   app.route("/json", [] { return web::Json{{"message", "Hello, World!"}}; });
-  app.route("/user/<int:id>", [](std::int64_t id) { return web::Response::text(std::to_string(id)); });
+  app.route("/user/<int:id>",
+            [](std::int64_t id) { return web::Response::text(std::to_string(id)); });
   app.route("/async", []() -> aio::Task<web::Response> { co_return web::Response::text("ok"); });
   for (int i = 0; i < 10; ++i) app.route("/other/" + std::to_string(i), [] { return "x"; });
 }

@@ -100,9 +100,10 @@ int open_upgraded(const Options& o) {
   if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) die("connect");
   int one = 1;
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  write_all(fd, "GET " + o.path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
-                "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                "Sec-WebSocket-Version: 13\r\n\r\n");
+  write_all(fd, "GET " + o.path +
+                    " HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+                    "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                    "Sec-WebSocket-Version: 13\r\n\r\n");
   std::string head;
   char c;
   while (head.find("\r\n\r\n") == std::string::npos) {
@@ -131,7 +132,9 @@ Options parse(int argc, char** argv) {
     }
   }
   if (o.port <= 0) {
-    std::fprintf(stderr, "usage: grove-wsload --port P [--path /ws/echo] [--connections N] [--duration S] [--size B]\n");
+    std::fprintf(stderr,
+                 "usage: grove-wsload --port P [--path /ws/echo] [--connections N] [--duration S] "
+                 "[--size B]\n");
     std::exit(2);
   }
   return o;
@@ -156,7 +159,8 @@ int main(int argc, char** argv) {
   latencies_ms.reserve(1 << 20);
   std::uint64_t errors = 0;
   const auto start = Clock::now();
-  const auto end = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.duration));
+  const auto end = start + std::chrono::duration_cast<Clock::duration>(
+                               std::chrono::duration<double>(o.duration));
   for (auto& c : conns) {
     c.sent = Clock::now();
     write_all(c.fd, frame);
@@ -196,12 +200,16 @@ int main(int argc, char** argv) {
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
   std::sort(latencies_ms.begin(), latencies_ms.end());
   auto pct = [&](double p) {
-    return latencies_ms.empty() ? 0.0 : latencies_ms[std::min(latencies_ms.size() - 1, std::size_t(p * double(latencies_ms.size())))];
+    return latencies_ms.empty()
+               ? 0.0
+               : latencies_ms[std::min(latencies_ms.size() - 1,
+                                       std::size_t(p * double(latencies_ms.size())))];
   };
-  std::printf("{\"connections\": %d, \"seconds\": %.3f, \"messages\": %zu, \"per_second\": %.1f, "
-              "\"p50_ms\": %.3f, \"p99_ms\": %.3f, \"errors\": %llu}\n",
-              o.connections, seconds, latencies_ms.size(), double(latencies_ms.size()) / seconds, pct(0.50),
-              pct(0.99), static_cast<unsigned long long>(errors));
+  std::printf(
+      "{\"connections\": %d, \"seconds\": %.3f, \"messages\": %zu, \"per_second\": %.1f, "
+      "\"p50_ms\": %.3f, \"p99_ms\": %.3f, \"errors\": %llu}\n",
+      o.connections, seconds, latencies_ms.size(), double(latencies_ms.size()) / seconds, pct(0.50),
+      pct(0.99), static_cast<unsigned long long>(errors));
   for (auto& c : conns) ::close(c.fd);
   return 0;
 }

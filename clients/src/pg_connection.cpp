@@ -50,8 +50,8 @@ std::size_t Row::column_index(std::string_view name) const {
     if (result_->columns_[i] == name) return i;
   std::string known;
   for (auto& c : result_->columns_) known += (known.empty() ? "" : ", ") + c;
-  throw TypeError("grove::pg: no column \"" + std::string(name) + "\" in this result (columns: " +
-                  known + ")");
+  throw TypeError("grove::pg: no column \"" + std::string(name) +
+                  "\" in this result (columns: " + known + ")");
 }
 const std::optional<std::string>& Row::cell(std::size_t column) const {
   if (column >= result_->columns_.size())
@@ -106,11 +106,13 @@ class BusyGuard {
   explicit BusyGuard(Connection::State* s) : s_(s) {
     if (!s_) throw aio::InvalidStateError("grove::pg: this Connection is empty (moved from?)");
     if (s_->broken)
-      throw ConnectionError("grove::pg: this connection is broken (lost, cancelled mid-query or "
-                            "refused a result); open a new one, or use a pg::Pool");
+      throw ConnectionError(
+          "grove::pg: this connection is broken (lost, cancelled mid-query or "
+          "refused a result); open a new one, or use a pg::Pool");
     if (s_->busy)
-      throw aio::InvalidStateError("grove::pg: a query is already running on this connection; "
-                                   "run one at a time, use pipeline(), or a pg::Pool");
+      throw aio::InvalidStateError(
+          "grove::pg: a query is already running on this connection; "
+          "run one at a time, use pipeline(), or a pg::Pool");
     s_->busy = true;
   }
   ~BusyGuard() { s_->busy = false; }
@@ -177,9 +179,7 @@ aio::Task<std::optional<ServerError>> read_statement(Connection::State& s, Resul
         Result::Builder::rows(out, res);
         Result::Builder::finish(out, res);
         break;
-      case PGRES_COMMAND_OK:
-        Result::Builder::finish(out, res);
-        break;
+      case PGRES_COMMAND_OK: Result::Builder::finish(out, res); break;
       case PGRES_PIPELINE_SYNC:
         if (pipeline_sync) *pipeline_sync = true;
         PQclear(res);
@@ -208,8 +208,8 @@ aio::Task<Result> run_statement(Connection::State& s, const std::string& sql,
   std::vector<const char*> values;
   values.reserve(params.size());
   for (auto& p : params) values.push_back(p ? p->c_str() : nullptr);
-  if (!PQsendQueryParams(s.conn, sql.c_str(), int(values.size()), nullptr, values.data(),
-                         nullptr, nullptr, 0))
+  if (!PQsendQueryParams(s.conn, sql.c_str(), int(values.size()), nullptr, values.data(), nullptr,
+                         nullptr, 0))
     s.fail_connection("could not send the query");
   PQsetSingleRowMode(s.conn);  // rows stream in one by one, so limits bite early
   Result out;
@@ -256,10 +256,8 @@ aio::Task<Connection> Connection::connect(std::string conninfo, ConnectionOption
     bool timed_out = left <= Duration::zero();
     if (!timed_out) {
       try {
-        if (status == PGRES_POLLING_READING)
-          co_await aio::wait_readable(s->fd(), left);
-        else
-          co_await aio::wait_writable(s->fd(), left);
+        if (status == PGRES_POLLING_READING) co_await aio::wait_readable(s->fd(), left);
+        else co_await aio::wait_writable(s->fd(), left);
       } catch (aio::TimeoutError&) {
         timed_out = true;
       }
@@ -267,11 +265,13 @@ aio::Task<Connection> Connection::connect(std::string conninfo, ConnectionOption
     if (timed_out)
       throw ConnectionError("grove::pg: could not connect within " +
                             std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                               options.connect_timeout).count()) +
+                                               options.connect_timeout)
+                                               .count()) +
                             " ms (ConnectionOptions::connect_timeout)");
     status = PQconnectPoll(s->conn);
   }
-  if (PQsetnonblocking(s->conn, 1) != 0) s->fail_connection("could not make the connection non-blocking");
+  if (PQsetnonblocking(s->conn, 1) != 0)
+    s->fail_connection("could not make the connection non-blocking");
   co_return Connection(std::move(s));
 }
 
@@ -352,7 +352,8 @@ aio::Task<Transaction> Connection::begin(std::string mode) {
 }
 
 aio::Task<void> Connection::listen(std::string channel) {
-  char* quoted = PQescapeIdentifier(state_ ? state_->conn : nullptr, channel.data(), channel.size());
+  char* quoted =
+      PQescapeIdentifier(state_ ? state_->conn : nullptr, channel.data(), channel.size());
   if (!quoted) throw Error("grove::pg: could not quote the channel name \"" + channel + "\"");
   std::string sql = std::string("LISTEN ") + quoted;
   PQfreemem(quoted);
@@ -385,7 +386,8 @@ int Connection::server_pid() const { return state_ ? PQbackendPID(state_->conn) 
 const ConnectionOptions& Connection::options() const { return state_->options; }
 
 bool Connection::healthy() {
-  if (!state_ || state_->broken || state_->busy || PQstatus(state_->conn) != CONNECTION_OK) return false;
+  if (!state_ || state_->broken || state_->busy || PQstatus(state_->conn) != CONNECTION_OK)
+    return false;
   // Idle, the server sends nothing unprompted but notices, notifications and its farewell
   // (a shutdown's FATAL, then EOF): readable means look.
   // libpq reads what is there without noticing the end of the stream behind it, so read

@@ -31,8 +31,9 @@ std::string label(const Migration& m) { return std::to_string(m.version) + "_" +
 
 void check_table_name(const std::string& table) {
   bool ok = !table.empty() && !std::isdigit(static_cast<unsigned char>(table[0]));
-  for (char c : table) ok = ok && (std::islower(static_cast<unsigned char>(c)) ||
-                                   std::isdigit(static_cast<unsigned char>(c)) || c == '_');
+  for (char c : table)
+    ok = ok && (std::islower(static_cast<unsigned char>(c)) ||
+                std::isdigit(static_cast<unsigned char>(c)) || c == '_');
   if (!ok)
     throw std::invalid_argument("grove::pg::migrate: MigrateOptions::table \"" + table +
                                 "\" must be a plain lower-case SQL identifier ([a-z_][a-z0-9_]*)");
@@ -54,10 +55,10 @@ aio::Task<void> apply(Connection& conn, const Migration& m, const std::string& t
   try {
     co_await conn.execute(m.sql);
   } catch (const ServerError& e) {
-    throw MigrationError("grove::pg::migrate: migration " + label(m) +
-                             " failed and was rolled back (the ones before it stay applied): " +
-                             e.what(),
-                         e.sqlstate());
+    throw MigrationError(
+        "grove::pg::migrate: migration " + label(m) +
+            " failed and was rolled back (the ones before it stay applied): " + e.what(),
+        e.sqlstate());
   }
   const std::string sum = checksum(m.sql);
   co_await conn.query("INSERT INTO " + table + " (version, name, checksum) VALUES ($1, $2, $3)",
@@ -104,8 +105,8 @@ std::vector<Migration> migrations_from_directory(const std::filesystem::path& di
     const std::string file = entry.path().filename().string();
     std::size_t digits = 0;
     while (digits < file.size() && std::isdigit(static_cast<unsigned char>(file[digits]))) ++digits;
-    const bool named = digits > 0 && digits < 18 && file.size() > digits + 5 && file[digits] == '_' &&
-                       entry.path().extension() == ".sql";
+    const bool named = digits > 0 && digits < 18 && file.size() > digits + 5 &&
+                       file[digits] == '_' && entry.path().extension() == ".sql";
     if (!named)
       throw MigrationError("grove::pg::migrations_from_directory: " + entry.path().string() +
                            " is not named <version>_<name>.sql (e.g. 0001_create_notes.sql)");
@@ -113,7 +114,8 @@ std::vector<Migration> migrations_from_directory(const std::filesystem::path& di
     std::stringstream sql;
     sql << in.rdbuf();
     if (!in)
-      throw MigrationError("grove::pg::migrations_from_directory: cannot read " + entry.path().string());
+      throw MigrationError("grove::pg::migrations_from_directory: cannot read " +
+                           entry.path().string());
     out.push_back({std::stoll(file.substr(0, digits)),
                    file.substr(digits + 1, file.size() - digits - 5), sql.str()});
   }

@@ -37,7 +37,9 @@ struct PoolState {
 }  // namespace detail
 
 namespace {
-long long ms(Duration d) { return std::chrono::duration_cast<std::chrono::milliseconds>(d).count(); }
+long long ms(Duration d) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
+}
 }  // namespace
 
 PooledConnection::~PooledConnection() {
@@ -45,7 +47,8 @@ PooledConnection::~PooledConnection() {
 }
 
 Pool::Pool(PoolOptions options) {
-  if (options.max_size == 0) throw std::invalid_argument("grove::pg: PoolOptions::max_size must be at least 1");
+  if (options.max_size == 0)
+    throw std::invalid_argument("grove::pg: PoolOptions::max_size must be at least 1");
   state_ = std::make_shared<detail::PoolState>(std::move(options));
 }
 Pool::~Pool() = default;
@@ -56,7 +59,8 @@ std::size_t Pool::idle() const noexcept { return state_->idle.size(); }
 std::size_t Pool::discarded() const noexcept { return state_->discarded; }
 PoolStats Pool::stats() const noexcept {
   const detail::PoolState& st = *state_;
-  return {st.options.max_size, st.lent, st.idle.size(), st.discarded, st.waits, st.wait_seconds, st.timeouts};
+  return {st.options.max_size, st.lent,    st.idle.size(), st.discarded, st.waits,
+          st.wait_seconds,     st.timeouts};
 }
 
 aio::Task<void> Pool::open() {
@@ -85,8 +89,9 @@ aio::Task<PooledConnection> Pool::acquire() {
   }
   if (timed_out) {
     ++state->timeouts;
-    throw PoolTimeout("grove::pg: no connection free within " + std::to_string(ms(o.acquire_timeout)) +
-                      " ms: all " + std::to_string(o.max_size) +
+    throw PoolTimeout("grove::pg: no connection free within " +
+                      std::to_string(ms(o.acquire_timeout)) + " ms: all " +
+                      std::to_string(o.max_size) +
                       " are in use (raise PoolOptions::max_size or acquire_timeout)");
   }
   ++state->lent;

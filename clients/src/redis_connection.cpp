@@ -17,7 +17,9 @@ namespace grove::redis {
 namespace detail {
 
 namespace {
-long long ms(Duration d) { return std::chrono::duration_cast<std::chrono::milliseconds>(d).count(); }
+long long ms(Duration d) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
+}
 
 Duration left_until(TimePoint deadline) {
   if (deadline == TimePoint::max()) return aio::forever;
@@ -49,16 +51,19 @@ TimePoint deadline_after(Duration d) {
 BusyGuard::BusyGuard(Connection::State* s) : s_(s) {
   if (!s_) throw aio::InvalidStateError("grove::redis: this Connection is empty (moved from?)");
   if (s_->broken)
-    throw ConnectionError("grove::redis: this connection is broken (lost, timed out, cancelled "
-                          "mid-command or refused a reply); open a new one, or use a redis::Pool");
+    throw ConnectionError(
+        "grove::redis: this connection is broken (lost, timed out, cancelled "
+        "mid-command or refused a reply); open a new one, or use a redis::Pool");
   if (s_->busy)
-    throw aio::InvalidStateError("grove::redis: a command is already running on this connection; "
-                                 "run one at a time, use pipeline(), or a redis::Pool");
+    throw aio::InvalidStateError(
+        "grove::redis: a command is already running on this connection; "
+        "run one at a time, use pipeline(), or a redis::Pool");
   s_->busy = true;
 }
 BusyGuard::~BusyGuard() { s_->busy = false; }
 
-aio::Task<int> connect_tcp(std::string host, std::uint16_t port, Duration timeout, std::string endpoint) {
+aio::Task<int> connect_tcp(std::string host, std::uint16_t port, Duration timeout,
+                           std::string endpoint) {
   const TimePoint deadline = deadline_after(timeout);
   std::string failure;
   std::vector<aio::Address> addresses;
@@ -101,11 +106,11 @@ aio::Task<int> connect_tcp(std::string host, std::uint16_t port, Duration timeou
       owned.fd = -1;
       co_return fd;
     }
-    failure = a.to_string() + ": " + (err == ETIMEDOUT ? std::string("no answer within ") +
-                                                            std::to_string(ms(timeout)) +
-                                                            " ms (ConnectionOptions::connect_timeout)"
-                                                      : std::string(std::strerror(err)) +
-                                                            " (is redis-server running there?)");
+    failure =
+        a.to_string() + ": " +
+        (err == ETIMEDOUT ? std::string("no answer within ") + std::to_string(ms(timeout)) +
+                                " ms (ConnectionOptions::connect_timeout)"
+                          : std::string(std::strerror(err)) + " (is redis-server running there?)");
   }
   throw ConnectionError("grove::redis: could not connect to " + endpoint + ": " + failure);
 }
@@ -184,7 +189,9 @@ namespace {
 std::string describe_handshake_error(const Url& url, const std::string& error) {
   std::string hint;
   if (error.starts_with("NOAUTH"))
-    hint = "the server requires a password: put it in the URL (redis://:password@host:port or redis://user:password@...)";
+    hint =
+        "the server requires a password: put it in the URL (redis://:password@host:port or "
+        "redis://user:password@...)";
   else if (error.starts_with("WRONGPASS") || error.find("invalid password") != std::string::npos ||
            error.find("invalid username-password") != std::string::npos)
     hint = "check the user and password in the URL";
@@ -211,7 +218,8 @@ Connection::~Connection() = default;
 aio::Task<Connection> Connection::connect(std::string url_text, ConnectionOptions options) {
   const Url url = Url::parse(url_text);
   const TimePoint deadline = detail::deadline_after(options.connect_timeout);
-  int fd = co_await detail::connect_tcp(url.host, url.port, options.connect_timeout, url.redacted());
+  int fd =
+      co_await detail::connect_tcp(url.host, url.port, options.connect_timeout, url.redacted());
   auto s = std::make_unique<State>(fd, options, url.redacted());
   std::string failure;
   // The handshake in one round trip.
@@ -249,7 +257,8 @@ aio::Task<Connection> Connection::connect(std::string url_text, ConnectionOption
     failure = e.what();
   }
   if (!failure.empty())
-    throw ConnectionError("grove::redis: could not set up a connection to " + url.redacted() + ": " + failure);
+    throw ConnectionError("grove::redis: could not set up a connection to " + url.redacted() +
+                          ": " + failure);
   for (const Reply& r : answers)
     if (r.is_error()) throw ConnectionError(describe_handshake_error(url, r.error()));
   s->protocol = url.protocol;
@@ -275,15 +284,16 @@ aio::Task<std::vector<Reply>> Connection::pipeline(std::vector<Command> commands
                                       detail::deadline_after(state_->options.command_timeout));
 }
 
-aio::Task<std::optional<std::vector<Reply>>> Connection::transaction(std::vector<Command> commands) {
+aio::Task<std::optional<std::vector<Reply>>> Connection::transaction(
+    std::vector<Command> commands) {
   detail::BusyGuard guard(state_.get());
   std::string wire;
   encode_command(wire, {"MULTI"});
   for (const Command& c : commands) encode_command(wire, c);
   encode_command(wire, {"EXEC"});
-  std::vector<Reply> r = co_await detail::exchange(
-      *state_, std::move(wire), commands.size() + 2,
-      detail::deadline_after(state_->options.command_timeout));
+  std::vector<Reply> r =
+      co_await detail::exchange(*state_, std::move(wire), commands.size() + 2,
+                                detail::deadline_after(state_->options.command_timeout));
   r.front().throw_if_error();  // MULTI inside MULTI
   for (std::size_t i = 1; i + 1 < r.size(); ++i)
     if (r[i].is_error())
@@ -302,10 +312,8 @@ aio::Task<std::optional<std::string>> Connection::get(std::string key) {
 
 aio::Task<void> Connection::set(std::string key, std::string value, Duration ttl) {
   if (ttl > Duration::zero())
-    co_await command("SET", key, value, "PX",
-                     std::max<long long>(1, detail::ms(ttl)));
-  else
-    co_await command("SET", key, value);
+    co_await command("SET", key, value, "PX", std::max<long long>(1, detail::ms(ttl)));
+  else co_await command("SET", key, value);
 }
 
 aio::Task<std::int64_t> Connection::incr(std::string key) {

@@ -26,7 +26,8 @@ const char* type_name(ReplyType type) noexcept {
 
 void Reply::wrong_type(const char* wanted) const {
   std::string hint;
-  if (type_ == ReplyType::nil) hint = " (the key or field does not exist: read it with as_optional_...())";
+  if (type_ == ReplyType::nil)
+    hint = " (the key or field does not exist: read it with as_optional_...())";
   if (type_ == ReplyType::error) hint = " (the server refused the command)";
   throw TypeError("grove::redis: the reply " + to_string().substr(0, 80) + " is a " +
                   type_name(type_) + ", not " + wanted + hint);
@@ -37,12 +38,9 @@ std::string Reply::as_string() const {
     case ReplyType::simple_string:
     case ReplyType::bulk_string:
     case ReplyType::double_value:
-    case ReplyType::big_number:
-      return str_;
-    case ReplyType::integer:
-      return std::to_string(int_);
-    default:
-      wrong_type("a string");
+    case ReplyType::big_number: return str_;
+    case ReplyType::integer: return std::to_string(int_);
+    default: wrong_type("a string");
   }
 }
 
@@ -122,7 +120,8 @@ std::string Reply::to_string() const {
     case ReplyType::double_value:
     case ReplyType::big_number: return str_;
     case ReplyType::simple_string:
-    case ReplyType::bulk_string: return "\"" + str_.substr(0, 200) + (str_.size() > 200 ? "...\"" : "\"");
+    case ReplyType::bulk_string:
+      return "\"" + str_.substr(0, 200) + (str_.size() > 200 ? "...\"" : "\"");
     default: break;
   }
   std::string out = type_ == ReplyType::map ? "{" : "[";

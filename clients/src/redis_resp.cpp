@@ -60,7 +60,8 @@ void Parser::compact() {
     consumed_ += pos_;
     buffer_.clear();
     pos_ = 0;
-  } else if (pos_ * 2 > buffer_.size()) {  // amortised: each byte is moved a bounded number of times
+  } else if (pos_ * 2 >
+             buffer_.size()) {  // amortised: each byte is moved a bounded number of times
     consumed_ += pos_;
     buffer_.erase(0, pos_);
     pos_ = 0;
@@ -84,7 +85,8 @@ void Parser::too_large(const std::string& what) {
 void Parser::count(std::size_t bytes) {
   reply_bytes_ += bytes;
   if (reply_bytes_ > limits_.max_reply_bytes)
-    too_large("the reply is larger than max_reply_bytes = " + std::to_string(limits_.max_reply_bytes));
+    too_large("the reply is larger than max_reply_bytes = " +
+              std::to_string(limits_.max_reply_bytes));
 }
 
 // The line at pos_ (type byte included, CRLF excluded); sets line_end to after its LF.
@@ -126,14 +128,16 @@ Parser::Step Parser::parse_one(Reply& out) {
   switch (type) {
     case '+':
     case '-':
-      out = Reply::scalar(type == '+' ? ReplyType::simple_string : ReplyType::error, std::string(body));
+      out = Reply::scalar(type == '+' ? ReplyType::simple_string : ReplyType::error,
+                          std::string(body));
       commit(after);
       return Step::value;
     case ':': {
       std::int64_t v = 0;
       auto [end, ec] = std::from_chars(body.data(), body.data() + body.size(), v);
       if (body.empty() || ec != std::errc() || end != body.data() + body.size())
-        malformed("the integer \"" + std::string(body.substr(0, 32)) + "\" is not a 64-bit integer");
+        malformed("the integer \"" + std::string(body.substr(0, 32)) +
+                  "\" is not a 64-bit integer");
       out = Reply::of_integer(v);
       commit(after);
       return Step::value;
@@ -149,12 +153,14 @@ Parser::Step Parser::parse_one(Reply& out) {
       commit(after);
       return Step::value;
     case ',':
-      if (!valid_double(body)) malformed("the double \"" + std::string(body.substr(0, 32)) + "\" is not a number");
+      if (!valid_double(body))
+        malformed("the double \"" + std::string(body.substr(0, 32)) + "\" is not a number");
       out = Reply::scalar(ReplyType::double_value, std::string(body));
       commit(after);
       return Step::value;
     case '(':
-      if (!valid_big_number(body)) malformed("the big number \"" + std::string(body.substr(0, 32)) + "\" is not digits");
+      if (!valid_big_number(body))
+        malformed("the big number \"" + std::string(body.substr(0, 32)) + "\" is not digits");
       out = Reply::scalar(ReplyType::big_number, std::string(body));
       commit(after);
       return Step::value;
@@ -170,10 +176,12 @@ Parser::Step Parser::parse_one(Reply& out) {
       }
       std::size_t len = static_cast<std::size_t>(n);
       if (len > limits_.max_bulk_bytes)
-        too_large("a bulk string of " + std::to_string(len) + " bytes is larger than max_bulk_bytes = " +
-                  std::to_string(limits_.max_bulk_bytes));
+        too_large(
+            "a bulk string of " + std::to_string(len) +
+            " bytes is larger than max_bulk_bytes = " + std::to_string(limits_.max_bulk_bytes));
       if (reply_bytes_ + (after - pos_) + len + 2 > limits_.max_reply_bytes)
-        too_large("the reply is larger than max_reply_bytes = " + std::to_string(limits_.max_reply_bytes));
+        too_large("the reply is larger than max_reply_bytes = " +
+                  std::to_string(limits_.max_reply_bytes));
       if (buffer_.size() - after < len + 2) {
         buffer_.reserve(after + len + 2);  // one allocation for a big value arriving in pieces
         return Step::incomplete;
@@ -182,15 +190,16 @@ Parser::Step Parser::parse_one(Reply& out) {
         malformed("a bulk string of " + std::to_string(len) + " bytes is not followed by CRLF");
       std::string_view data(buffer_.data() + after, len);
       if (type == '=') {
-        if (len < 4 || data[3] != ':') malformed("a verbatim string without its 3-letter format and ':'");
+        if (len < 4 || data[3] != ':')
+          malformed("a verbatim string without its 3-letter format and ':'");
         data.remove_prefix(4);
       }
-      out = Reply::scalar(type == '!' ? ReplyType::error : ReplyType::bulk_string, std::string(data));
+      out =
+          Reply::scalar(type == '!' ? ReplyType::error : ReplyType::bulk_string, std::string(data));
       commit(after + len + 2);
       return Step::value;
     }
-    default:
-      break;
+    default: break;
   }
   if (!is_aggregate_type(type)) malformed("unknown type byte " + printable(type));
 
@@ -203,8 +212,8 @@ Parser::Step Parser::parse_one(Reply& out) {
   }
   std::size_t elements = static_cast<std::size_t>(n);
   if (elements > limits_.max_elements)
-    too_large("an aggregate of " + std::to_string(elements) + " elements is larger than max_elements = " +
-              std::to_string(limits_.max_elements));
+    too_large("an aggregate of " + std::to_string(elements) +
+              " elements is larger than max_elements = " + std::to_string(limits_.max_elements));
   if (type == '%' || type == '|') elements *= 2;  // key, value
   if (stack_.size() >= limits_.max_depth)
     too_large("aggregates nested deeper than max_depth = " + std::to_string(limits_.max_depth));
@@ -216,14 +225,16 @@ Parser::Step Parser::parse_one(Reply& out) {
   }
   std::vector<Reply> items;
   items.reserve(std::min<std::size_t>(elements, 1024));  // the count is the server's word only
-  stack_.push_back(Frame{Reply::aggregate(aggregate_type(type), std::move(items)), elements, type == '|'});
+  stack_.push_back(
+      Frame{Reply::aggregate(aggregate_type(type), std::move(items)), elements, type == '|'});
   return Step::pushed;
 }
 
 std::optional<Reply> Parser::next() {
   if (failed_)
-    throw ProtocolError("grove::redis: this parser already failed on malformed or oversized "
-                        "input; discard the connection");
+    throw ProtocolError(
+        "grove::redis: this parser already failed on malformed or oversized "
+        "input; discard the connection");
   for (;;) {
     Reply value;
     Step step = parse_one(value);
@@ -265,7 +276,8 @@ void encode_command(std::string& out, const std::vector<std::string>& args) {
 }
 
 void encode_command(std::string& out, std::initializer_list<std::string_view> args) {
-  if (args.size() == 0) throw std::invalid_argument("grove::redis: a command needs at least its name");
+  if (args.size() == 0)
+    throw std::invalid_argument("grove::redis: a command needs at least its name");
   out += '*';
   out += std::to_string(args.size());
   out += "\r\n";

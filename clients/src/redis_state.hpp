@@ -37,7 +37,8 @@ TimePoint deadline_after(Duration d);
 
 // A connected non-blocking TCP socket to one of `host`'s addresses, within `timeout`.
 // Throws ConnectionError saying where and why.
-aio::Task<int> connect_tcp(std::string host, std::uint16_t port, Duration timeout, std::string endpoint);
+aio::Task<int> connect_tcp(std::string host, std::uint16_t port, Duration timeout,
+                           std::string endpoint);
 
 // Marks a connection busy for one operation: a second concurrent one, an empty or a broken
 // connection are usage errors that say what to do.

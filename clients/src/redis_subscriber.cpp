@@ -16,7 +16,8 @@ aio::Task<std::string> Subscriber::receive(TimePoint deadline) {
   if (r.is_error()) throw ServerError(r.error());
   if (!r.is_aggregate() || r.elements().size() < 3) {
     s.broken = true;
-    throw ProtocolError("grove::redis: a subscribed connection got " + r.to_string().substr(0, 100) +
+    throw ProtocolError("grove::redis: a subscribed connection got " +
+                        r.to_string().substr(0, 100) +
                         ", which is not a pub/sub message; the connection is discarded");
   }
   std::vector<Reply>& e = r.elements();
@@ -48,7 +49,8 @@ aio::Task<void> Subscriber::change(const char* verb, std::vector<std::string> na
   const bool removing = kind.find("unsubscribe") != std::string::npos;
   const std::set<std::string>& current = kind.front() == 'p' ? patterns_ : channels_;
   // Unsubscribing from everything is confirmed once per name (once, with nil, if none).
-  std::size_t confirmations = names.empty() ? std::max<std::size_t>(1, current.size()) : names.size();
+  std::size_t confirmations =
+      names.empty() ? std::max<std::size_t>(1, current.size()) : names.size();
   if (!removing && names.empty())
     throw std::invalid_argument(std::string("grove::redis: ") + verb + " needs at least one name");
   Command cmd{verb};
@@ -64,7 +66,8 @@ aio::Task<void> Subscriber::change(const char* verb, std::vector<std::string> na
       got = co_await receive(deadline);
     } catch (Timeout&) {
       s.broken = true;
-      throw Timeout("grove::redis: " + std::string(verb) + " was not confirmed in time; the "
+      throw Timeout("grove::redis: " + std::string(verb) +
+                    " was not confirmed in time; the "
                     "subscriber is discarded");
     }
     if (got == kind) --confirmations;

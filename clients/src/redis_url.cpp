@@ -11,8 +11,9 @@ namespace {
 [[noreturn]] void bad(std::string_view url, const std::string& why) {
   // The URL may hold a password: name the problem, not the URL.
   (void)url;
-  throw std::invalid_argument("grove::redis: bad Redis URL: " + why +
-                              " (expected redis://[user[:password]@]host[:port][/db][?protocol=3])");
+  throw std::invalid_argument(
+      "grove::redis: bad Redis URL: " + why +
+      " (expected redis://[user[:password]@]host[:port][/db][?protocol=3])");
 }
 
 int hex_value(char c) {
@@ -31,7 +32,8 @@ std::string percent_decode(std::string_view url, std::string_view s) {
     }
     int hi = i + 2 < s.size() ? hex_value(s[i + 1]) : -1;
     int lo = i + 2 < s.size() ? hex_value(s[i + 2]) : -1;
-    if (hi < 0 || lo < 0) bad(url, "a '%' in the user or password is not followed by two hex digits");
+    if (hi < 0 || lo < 0)
+      bad(url, "a '%' in the user or password is not followed by two hex digits");
     out += static_cast<char>(hi * 16 + lo);
     i += 2;
   }
@@ -54,7 +56,8 @@ Url Url::parse(std::string_view url) {
   Url u;
   std::string_view rest = url;
   if (rest.starts_with("rediss://"))
-    bad(url, "TLS (rediss://) is not supported by grove::redis yet; use redis:// on a trusted network");
+    bad(url,
+        "TLS (rediss://) is not supported by grove::redis yet; use redis:// on a trusted network");
   if (!rest.starts_with("redis://")) bad(url, "it does not start with redis://");
   rest.remove_prefix(8);
 
@@ -67,7 +70,8 @@ Url Url::parse(std::string_view url) {
       if (item.starts_with("protocol="))
         u.protocol = number<int>(url, item.substr(9), 2, 3, "protocol");
       else
-        bad(url, "unknown option \"" + std::string(item.substr(0, item.find('='))) + "\" (known: protocol)");
+        bad(url, "unknown option \"" + std::string(item.substr(0, item.find('='))) +
+                     "\" (known: protocol)");
     }
   }
   if (auto slash = rest.find('/'); slash != std::string_view::npos) {
@@ -80,7 +84,8 @@ Url Url::parse(std::string_view url) {
     rest = rest.substr(at + 1);
     auto colon = userinfo.find(':');
     u.user = percent_decode(url, userinfo.substr(0, colon));
-    if (colon != std::string_view::npos) u.password = percent_decode(url, userinfo.substr(colon + 1));
+    if (colon != std::string_view::npos)
+      u.password = percent_decode(url, userinfo.substr(colon + 1));
     else if (!u.user.empty()) {
       // redis://secret@host: a lone userinfo is the password (as redis-cli -u reads it).
       u.password = std::move(u.user);

@@ -214,10 +214,8 @@ bool read_follows_write(FdState& s) noexcept {
 
 void learn_read(FdState& s, bool had_to_wait) noexcept {
   if (s.has(FdState::kReadWaitsFirst) == had_to_wait) return;
-  if (had_to_wait)
-    s.set(FdState::kReadWaitsFirst);
-  else
-    s.clear(FdState::kReadWaitsFirst);
+  if (had_to_wait) s.set(FdState::kReadWaitsFirst);
+  else s.clear(FdState::kReadWaitsFirst);
 }
 
 // A read that waits first cannot tell whether data was already there, so one in
@@ -263,17 +261,10 @@ ssize_t drive(int fd, FdState& s, bool writing, std::size_t total, bool until_al
                                            : s.rcvtimeo_ns.load(std::memory_order_relaxed));
     }
     switch (wait_fd(fd, writing ? Events::write : Events::read, deadline)) {
-      case Woke::ready:
-        return true;
-      case Woke::timeout:
-        ended = finish_partial(EAGAIN);
-        return false;
-      case Woke::closed:
-        ended = finish_partial(EBADF);
-        return false;
-      case Woke::unpollable:
-        mode = Mode::blocking;
-        return true;
+      case Woke::ready: return true;
+      case Woke::timeout: ended = finish_partial(EAGAIN); return false;
+      case Woke::closed: ended = finish_partial(EBADF); return false;
+      case Woke::unpollable: mode = Mode::blocking; return true;
     }
     return true;
   };
@@ -386,8 +377,7 @@ ssize_t pollable_readv(int fd, FdState& s, const iovec* iov, int count, Mode mod
       return -1;
     }
   }
-  return count == 1 ? real::read(fd, iov[0].iov_base, iov[0].iov_len)
-                    : real::readv(fd, iov, count);
+  return count == 1 ? real::read(fd, iov[0].iov_base, iov[0].iov_len) : real::readv(fd, iov, count);
 }
 
 ssize_t pollable_writev(int fd, FdState& s, const iovec* iov, int count, Mode mode) {
@@ -435,9 +425,8 @@ ssize_t read(int fd, void* buf, size_t n) {
     if (!handled(fd, *s)) return real::read(fd, buf, n);
     if (is_socket(s->kind())) {
       const int saved = errno;
-      ssize_t r = drive(fd, *s, false, n, false, [&](std::size_t, Mode m) {
-        return real::recv(fd, buf, n, dontwait(m));
-      });
+      ssize_t r = drive(fd, *s, false, n, false,
+                        [&](std::size_t, Mode m) { return real::recv(fd, buf, n, dontwait(m)); });
       if (r < 0 && stale_socket(fd, *s, errno)) {
         errno = saved;
         continue;
@@ -472,9 +461,8 @@ ssize_t readv(int fd, const iovec* iov, int iovcnt) {
       }
       return r;
     }
-    return drive(fd, *s, false, cur.total(), false, [&](std::size_t, Mode m) {
-      return pollable_readv(fd, *s, iov, iovcnt, m);
-    });
+    return drive(fd, *s, false, cur.total(), false,
+                 [&](std::size_t, Mode m) { return pollable_readv(fd, *s, iov, iovcnt, m); });
   }
 }
 
@@ -576,13 +564,12 @@ ssize_t writev(int fd, const iovec* iov, int iovcnt) {
   }
 }
 
-ssize_t sendto(int fd, const void* buf, size_t n, int flags, const sockaddr* addr,
-               socklen_t len, bool plain_send) {
+ssize_t sendto(int fd, const void* buf, size_t n, int flags, const sockaddr* addr, socklen_t len,
+               bool plain_send) {
   FdState scratch;
   FdState* s = classified(fd, scratch);
   if (!is_socket(s->kind()) || !handled(fd, *s) || (flags & MSG_DONTWAIT))
-    return plain_send ? real::send(fd, buf, n, flags)
-                      : real::sendto(fd, buf, n, flags, addr, len);
+    return plain_send ? real::send(fd, buf, n, flags) : real::sendto(fd, buf, n, flags, addr, len);
   return drive(fd, *s, true, n, s->kind() == Kind::stream, [&](std::size_t done, Mode m) {
     const char* p = static_cast<const char*>(buf) + done;
     int f = flags | dontwait(m);
@@ -598,18 +585,17 @@ ssize_t sendmsg(int fd, const msghdr* msg, int flags) {
       msg->msg_iovlen > std::size_t(IOV_MAX))
     return real::sendmsg(fd, msg, flags);
   IovCursor cur(msg->msg_iov, int(msg->msg_iovlen));
-  return drive(fd, *s, true, cur.total(), s->kind() == Kind::stream,
-               [&](std::size_t done, Mode m) {
-                 if (done == 0) return real::sendmsg(fd, msg, flags | dontwait(m));
-                 // Ancillary data went with the first part.
-                 msghdr rest = *msg;
-                 int count = 0;
-                 rest.msg_iov = const_cast<iovec*>(cur.at(done, &count));
-                 rest.msg_iovlen = std::size_t(count);
-                 rest.msg_control = nullptr;
-                 rest.msg_controllen = 0;
-                 return real::sendmsg(fd, &rest, flags | dontwait(m));
-               });
+  return drive(fd, *s, true, cur.total(), s->kind() == Kind::stream, [&](std::size_t done, Mode m) {
+    if (done == 0) return real::sendmsg(fd, msg, flags | dontwait(m));
+    // Ancillary data went with the first part.
+    msghdr rest = *msg;
+    int count = 0;
+    rest.msg_iov = const_cast<iovec*>(cur.at(done, &count));
+    rest.msg_iovlen = std::size_t(count);
+    rest.msg_control = nullptr;
+    rest.msg_controllen = 0;
+    return real::sendmsg(fd, &rest, flags | dontwait(m));
+  });
 }
 
 // --- connections -------------------------------------------------------------------------------
@@ -836,7 +822,6 @@ void warn_sigmask(const char* call) {
   warn("compat." + id, msg);
 }
 
-
 int poll(pollfd* fds, nfds_t n, const timespec* timeout) {
   const int saved = errno;
   bool zero = timeout && timeout->tv_sec == 0 && timeout->tv_nsec == 0;
@@ -986,8 +971,7 @@ int nanosleep_for(clockid_t clock, int flags, const timespec* req, timespec* rem
     case CLOCK_REALTIME:
     case CLOCK_MONOTONIC:
     case CLOCK_BOOTTIME:
-    case CLOCK_TAI:
-      break;
+    case CLOCK_TAI: break;
     default:
       // CPU-time clocks and the rest: libc's answer (EINVAL, ENOTSUP or a real sleep).
       return real::clock_nanosleep(clock, flags, req, rem);
@@ -1043,8 +1027,8 @@ struct AddrInfoJob {
 
 // Copies the hostent in `from` (pointing into from_buf) into `to`/`to_buf`, relocating every
 // pointer; returns false if it does not fit.
-bool relocate_hostent(const hostent& from, const char* from_buf, std::size_t used,
-                      hostent* to, char* to_buf, std::size_t to_len) {
+bool relocate_hostent(const hostent& from, const char* from_buf, std::size_t used, hostent* to,
+                      char* to_buf, std::size_t to_len) {
   if (used > to_len) return false;
   std::memcpy(to_buf, from_buf, used);
   auto move = [&](const void* p) -> char* {
@@ -1082,9 +1066,8 @@ void run_host_job(const std::shared_ptr<HostJob>& job) {
       job->rc = job->af == AF_UNSPEC
                     ? real::gethostbyname_r(job->name.c_str(), &job->ent, job->buf.data(),
                                             job->buf.size(), &job->result, &job->h_err)
-                    : real::gethostbyname2_r(job->name.c_str(), job->af, &job->ent,
-                                             job->buf.data(), job->buf.size(), &job->result,
-                                             &job->h_err);
+                    : real::gethostbyname2_r(job->name.c_str(), job->af, &job->ent, job->buf.data(),
+                                             job->buf.size(), &job->result, &job->h_err);
       job->err = errno;
       if (job->rc != ERANGE || !job->grow || job->buf.size() >= (1u << 20)) break;
       job->buf.resize(job->buf.size() * 2);
@@ -1120,7 +1103,8 @@ int getnameinfo(const sockaddr* a, socklen_t l, char* h, socklen_t hl, char* s, 
     int rc = 0;
     int err = 0;
   };
-  if (!a || l > socklen_t(sizeof(sockaddr_storage))) return real::getnameinfo(a, l, h, hl, s, sl, f);
+  if (!a || l > socklen_t(sizeof(sockaddr_storage)))
+    return real::getnameinfo(a, l, h, hl, s, sl, f);
   auto job = std::make_shared<Job>();
   std::memcpy(&job->addr, a, l);
   job->len = l;
@@ -1145,8 +1129,8 @@ int getnameinfo(const sockaddr* a, socklen_t l, char* h, socklen_t hl, char* s, 
   return job->rc;
 }
 
-int gethostbyname_r(const char* name, int af, hostent* ret, char* buf, size_t len,
-                    hostent** result, int* h_errnop) {
+int gethostbyname_r(const char* name, int af, hostent* ret, char* buf, size_t len, hostent** result,
+                    int* h_errnop) {
   const int saved = errno;
   auto job = std::make_shared<HostJob>();
   job->name = name ? name : "";
@@ -1221,10 +1205,8 @@ void track_new(int fd, Kind kind, bool nonblocking) {
 void track_dup(int from, int to) {
   FdState* d = fd_state(to);
   if (!d) return;
-  if (FdState* s = fd_state(from))
-    d->copy_from(*s);
-  else
-    d->reset(0);
+  if (FdState* s = fd_state(from)) d->copy_from(*s);
+  else d->reset(0);
 }
 
 }  // namespace
@@ -1259,11 +1241,8 @@ int fcntl(int fd, int cmd, void* arg, bool is64) {
         s->set_user_nonblock((reinterpret_cast<long>(arg) & O_NONBLOCK) != 0);
       break;
     case F_DUPFD:
-    case F_DUPFD_CLOEXEC:
-      track_dup(fd, r);
-      break;
-    default:
-      break;
+    case F_DUPFD_CLOEXEC: track_dup(fd, r); break;
+    default: break;
   }
   return r;
 }
@@ -1312,7 +1291,8 @@ int setsockopt(int fd, int level, int opt, const void* value, socklen_t len) {
     if (rcv || snd) {
       if (FdState* s = fd_state(fd)) {
         const auto* tv = static_cast<const timeval*>(value);
-        std::int64_t ns = std::int64_t(tv->tv_sec) * 1'000'000'000 + std::int64_t(tv->tv_usec) * 1000;
+        std::int64_t ns =
+            std::int64_t(tv->tv_sec) * 1'000'000'000 + std::int64_t(tv->tv_usec) * 1000;
         (rcv ? s->rcvtimeo_ns : s->sndtimeo_ns).store(ns, std::memory_order_relaxed);
       }
     }

@@ -24,8 +24,8 @@ ssize_t writev(int fd, const iovec* iov, int iovcnt);
 ssize_t recvfrom(int fd, void* buf, size_t n, int flags, sockaddr* addr, socklen_t* len,
                  bool plain_recv);
 ssize_t recvmsg(int fd, msghdr* msg, int flags);
-ssize_t sendto(int fd, const void* buf, size_t n, int flags, const sockaddr* addr,
-               socklen_t len, bool plain_send);
+ssize_t sendto(int fd, const void* buf, size_t n, int flags, const sockaddr* addr, socklen_t len,
+               bool plain_send);
 ssize_t sendmsg(int fd, const msghdr* msg, int flags);
 int connect(int fd, const sockaddr* addr, socklen_t len);
 int poll(pollfd* fds, nfds_t n, const timespec* timeout);
@@ -35,8 +35,8 @@ int nanosleep_for(clockid_t clock, int flags, const timespec* req, timespec* rem
 int getaddrinfo(const char* node, const char* service, const addrinfo* hints, addrinfo** res);
 int getnameinfo(const sockaddr* a, socklen_t l, char* h, socklen_t hl, char* s, socklen_t sl,
                 int f);
-int gethostbyname_r(const char* name, int af, hostent* ret, char* buf, size_t len,
-                    hostent** result, int* h_errnop);
+int gethostbyname_r(const char* name, int af, hostent* ret, char* buf, size_t len, hostent** result,
+                    int* h_errnop);
 hostent* gethostbyname(const char* name, int af);
 
 // Whenever socket or os is patched (in a green thread or not): track, and wake waiters.

@@ -7,9 +7,9 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/time.h>
-#include <sys/ioctl.h>
 #include <termios.h>
 
 namespace grove::compat::detail {
@@ -96,16 +96,13 @@ void classify(int fd, FdState& s) noexcept {
         socklen_t len = sizeof type;
         if (::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 && type == SOCK_STREAM)
           kind = Kind::stream;
-        else
-          kind = Kind::socket;
+        else kind = Kind::socket;
         s.rcvtimeo_ns.store(socket_timeout(fd, SO_RCVTIMEO), std::memory_order_relaxed);
         s.sndtimeo_ns.store(socket_timeout(fd, SO_SNDTIMEO), std::memory_order_relaxed);
         s.set(FdState::kTimeouts);
         break;
       }
-      case S_IFIFO:
-        kind = Kind::pollable;
-        break;
+      case S_IFIFO: kind = Kind::pollable; break;
       case S_IFCHR: {
         termios t;
         // A tty is shared with the shell and the user at the keyboard: pass through.
@@ -115,9 +112,7 @@ void classify(int fd, FdState& s) noexcept {
       case S_IFREG:
       case S_IFDIR:
       case S_IFBLK:
-      case S_IFLNK:
-        kind = Kind::passthrough;
-        break;
+      case S_IFLNK: kind = Kind::passthrough; break;
       default:
         // Anonymous inodes (eventfd, timerfd, signalfd, epoll, inotify) have no file type
         // and can all be polled.

@@ -29,19 +29,17 @@ namespace {
 namespace d = grove::compat::detail;
 namespace real = grove::compat::detail::real;
 namespace coop = grove::compat::detail::coop;
-using grove::compat::Patch;
 using d::cooperative;
 using d::kIo;
 using d::patched_any;
+using grove::compat::Patch;
 
 constexpr unsigned kSocket = unsigned(Patch::socket);
 constexpr unsigned kTime = unsigned(Patch::time);
 constexpr unsigned kSelect = unsigned(Patch::select);
 constexpr unsigned kDns = unsigned(Patch::dns);
 
-timespec ms_to_timespec(int ms) {
-  return timespec{time_t(ms / 1000), long(ms % 1000) * 1'000'000};
-}
+timespec ms_to_timespec(int ms) { return timespec{time_t(ms / 1000), long(ms % 1000) * 1'000'000}; }
 }  // namespace
 
 extern "C" {
@@ -219,8 +217,7 @@ GROVE_EXPORT int pipe2(int* fds, int flags) noexcept {
   return real::pipe2(fds, flags);
 }
 
-GROVE_EXPORT int setsockopt(int fd, int level, int opt, const void* value,
-                            socklen_t len) noexcept {
+GROVE_EXPORT int setsockopt(int fd, int level, int opt, const void* value, socklen_t len) noexcept {
   if (GROVE_UNLIKELY(patched_any(kIo))) return coop::setsockopt(fd, level, opt, value, len);
   return real::setsockopt(fd, level, opt, value, len);
 }
@@ -246,8 +243,8 @@ GROVE_EXPORT int __poll_chk(struct pollfd* fds, nfds_t n, int timeout, size_t fd
 GROVE_EXPORT int ppoll(struct pollfd* fds, nfds_t n, const struct timespec* timeout,
                        const sigset_t* sigmask) {
   if (GROVE_UNLIKELY(cooperative(kSelect)) &&
-      (!timeout || (timeout->tv_nsec >= 0 && timeout->tv_nsec < 1'000'000'000 &&
-                    timeout->tv_sec >= 0))) {
+      (!timeout ||
+       (timeout->tv_nsec >= 0 && timeout->tv_nsec < 1'000'000'000 && timeout->tv_sec >= 0))) {
     if (sigmask) coop::warn_sigmask("ppoll");
     return coop::poll(fds, n, timeout);
   }
@@ -265,8 +262,8 @@ GROVE_EXPORT int select(int n, fd_set* rd, fd_set* wr, fd_set* ex, struct timeva
   return real::select(n, rd, wr, ex, timeout);
 }
 
-GROVE_EXPORT int pselect(int n, fd_set* rd, fd_set* wr, fd_set* ex,
-                         const struct timespec* timeout, const sigset_t* sigmask) {
+GROVE_EXPORT int pselect(int n, fd_set* rd, fd_set* wr, fd_set* ex, const struct timespec* timeout,
+                         const sigset_t* sigmask) {
   if (GROVE_UNLIKELY(cooperative(kSelect))) {
     if (sigmask) coop::warn_sigmask("pselect");
     if (!timeout) return coop::select(n, rd, wr, ex, nullptr, nullptr);
@@ -328,10 +325,9 @@ GROVE_EXPORT int clock_nanosleep(clockid_t clock, int flags, const struct timesp
 
 // --- name resolution ---------------------------------------------------------------------------
 
-GROVE_EXPORT int getaddrinfo(const char* node, const char* service,
-                             const struct addrinfo* hints, struct addrinfo** res) {
-  if (GROVE_UNLIKELY(cooperative(kDns)) && res)
-    return coop::getaddrinfo(node, service, hints, res);
+GROVE_EXPORT int getaddrinfo(const char* node, const char* service, const struct addrinfo* hints,
+                             struct addrinfo** res) {
+  if (GROVE_UNLIKELY(cooperative(kDns)) && res) return coop::getaddrinfo(node, service, hints, res);
   return real::getaddrinfo(node, service, hints, res);
 }
 
@@ -352,8 +348,8 @@ GROVE_EXPORT struct hostent* gethostbyname2(const char* name, int af) {
   return real::gethostbyname2(name, af);
 }
 
-GROVE_EXPORT int gethostbyname_r(const char* name, struct hostent* ret, char* buf,
-                                 size_t buflen, struct hostent** result, int* h_errnop) {
+GROVE_EXPORT int gethostbyname_r(const char* name, struct hostent* ret, char* buf, size_t buflen,
+                                 struct hostent** result, int* h_errnop) {
   if (GROVE_UNLIKELY(cooperative(kDns)) && ret && buf && result)
     return coop::gethostbyname_r(name, AF_UNSPEC, ret, buf, buflen, result, h_errnop);
   return real::gethostbyname_r(name, ret, buf, buflen, result, h_errnop);
@@ -370,16 +366,18 @@ GROVE_EXPORT int gethostbyname2_r(const char* name, int af, struct hostent* ret,
 
 // --- the self-check's table: our definitions by hidden aliases, which the dynamic linker
 // cannot redirect, so comparing them with dlsym(RTLD_DEFAULT, name) is meaningful. -----------
-#define GROVE_COMPAT_LOCAL(name) \
-  extern "C" decltype(name) grove_compat_local_##name __attribute__((alias(#name), visibility("hidden")));
-#define GROVE_COMPAT_INTERPOSED_NAMES(X)                                                      \
-  X(read) X(write) X(readv) X(writev) X(recv) X(recvfrom) X(recvmsg) X(send) X(sendto)        \
-  X(sendmsg) X(accept) X(accept4) X(connect) X(shutdown) X(close) X(dup) X(dup2) X(dup3)      \
-  X(fcntl) X(fcntl64) X(ioctl) X(socket) X(socketpair) X(pipe) X(pipe2) X(setsockopt) X(poll) \
-  X(ppoll) X(select) X(pselect) X(epoll_wait) X(epoll_pwait) X(sleep) X(usleep) X(nanosleep)  \
-  X(clock_nanosleep) X(getaddrinfo) X(getnameinfo) X(gethostbyname) X(gethostbyname2)         \
-  X(gethostbyname_r) X(gethostbyname2_r) X(__read_chk) X(__recv_chk) X(__recvfrom_chk)        \
-  X(__poll_chk) X(__ppoll_chk)
+#define GROVE_COMPAT_LOCAL(name)                      \
+  extern "C" decltype(name) grove_compat_local_##name \
+      __attribute__((alias(#name), visibility("hidden")));
+#define GROVE_COMPAT_INTERPOSED_NAMES(X)                                                         \
+  X(read)                                                                                        \
+  X(write) X(readv) X(writev) X(recv) X(recvfrom) X(recvmsg) X(send) X(sendto) X(sendmsg)        \
+      X(accept) X(accept4) X(connect) X(shutdown) X(close) X(dup) X(dup2) X(dup3) X(fcntl)       \
+          X(fcntl64) X(ioctl) X(socket) X(socketpair) X(pipe) X(pipe2) X(setsockopt) X(poll)     \
+              X(ppoll) X(select) X(pselect) X(epoll_wait) X(epoll_pwait) X(sleep) X(usleep)      \
+                  X(nanosleep) X(clock_nanosleep) X(getaddrinfo) X(getnameinfo) X(gethostbyname) \
+                      X(gethostbyname2) X(gethostbyname_r) X(gethostbyname2_r) X(__read_chk)     \
+                          X(__recv_chk) X(__recvfrom_chk) X(__poll_chk) X(__ppoll_chk)
 GROVE_COMPAT_INTERPOSED_NAMES(GROVE_COMPAT_LOCAL)
 #undef GROVE_COMPAT_LOCAL
 
@@ -401,10 +399,10 @@ __attribute__((constructor)) void grove_compat_patch_from_environment() {
     grove::compat::Patch what = grove::compat::parse_patch(env);
     if (what != grove::compat::Patch::none) grove::compat::patch(what);
   } catch (const std::exception& e) {
-    grove::compat::warn("compat.bad-grove-patch",
-                        std::string("GROVE_PATCH='") + env + "' was ignored: " + e.what() +
-                            ". Set GROVE_PATCH=all, or a list such as "
-                            "GROVE_PATCH=socket,time.");
+    grove::compat::warn("compat.bad-grove-patch", std::string("GROVE_PATCH='") + env +
+                                                      "' was ignored: " + e.what() +
+                                                      ". Set GROVE_PATCH=all, or a list such as "
+                                                      "GROVE_PATCH=socket,time.");
   }
 }
 }  // namespace

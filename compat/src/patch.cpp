@@ -168,8 +168,7 @@ void patch(Patch what) {
         pending.push_back(
             {"compat.patch-after-threads",
              "grove::compat::patch(" + to_string(Patch(want)) + ") ran while " +
-                 std::to_string(threads.size()) + " other OS thread(s) already existed (" +
-                 list +
+                 std::to_string(threads.size()) + " other OS thread(s) already existed (" + list +
                  "). Patching only changes calls made from green threads: a thread that is "
                  "already blocked inside libc stays blocked, and code started before the "
                  "patch may have cached blocking assumptions. Call "
@@ -193,8 +192,7 @@ void patch(Patch what) {
         for (std::size_t i = 0; i < check.not_interposed.size(); ++i)
           names += (i ? ", " : "") + check.not_interposed[i];
         pending.push_back({"compat.not-interposed",
-                           "grove::compat is patched, but this process does not resolve " +
-                               names +
+                           "grove::compat is patched, but this process does not resolve " + names +
                                " to grove's definitions, so those calls go straight to libc "
                                "and block the whole OS thread. " +
                                check.fix});

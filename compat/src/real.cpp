@@ -109,14 +109,14 @@ void* lookup(const char* name) noexcept {
 
 }  // namespace
 
-#define GROVE_COMPAT_DEFINE_REAL(name, ret, params, args)                       \
-  namespace {                                                                    \
-  ret name##_first params {                                                      \
-    auto grove_real_fn = reinterpret_cast<name##_fn>(lookup(#name));            \
-    name##_ptr.store(grove_real_fn, std::memory_order_relaxed);                  \
-    return grove_real_fn args;                                                   \
-  }                                                                              \
-  }                                                                              \
+#define GROVE_COMPAT_DEFINE_REAL(name, ret, params, args)            \
+  namespace {                                                        \
+  ret name##_first params {                                          \
+    auto grove_real_fn = reinterpret_cast<name##_fn>(lookup(#name)); \
+    name##_ptr.store(grove_real_fn, std::memory_order_relaxed);      \
+    return grove_real_fn args;                                       \
+  }                                                                  \
+  }                                                                  \
   std::atomic<name##_fn> name##_ptr{&name##_first};
 GROVE_COMPAT_REAL_FUNCTIONS(GROVE_COMPAT_DEFINE_REAL)
 #undef GROVE_COMPAT_DEFINE_REAL

@@ -20,9 +20,7 @@ inline bool patched_any(unsigned what) noexcept {
 bool in_green() noexcept;
 
 // The cooperative test every interposer makes: patched for this call, and in a green thread.
-inline bool cooperative(unsigned what) noexcept {
-  return patched_any(what) && in_green();
-}
+inline bool cooperative(unsigned what) noexcept { return patched_any(what) && in_green(); }
 
 constexpr unsigned kIo = unsigned(Patch::socket) | unsigned(Patch::os);
 
@@ -40,13 +38,13 @@ enum class Kind : std::uint32_t {
 // or closes the fd, and read by any.
 struct FdState {
   static constexpr std::uint32_t kKindMask = 7;
-  static constexpr std::uint32_t kInherited = 1u << 3;   // open when the process was patched
-  static constexpr std::uint32_t kNbKnown = 1u << 4;     // kUserNb below is up to date
-  static constexpr std::uint32_t kUserNb = 1u << 5;      // the user set O_NONBLOCK
-  static constexpr std::uint32_t kNoNowait = 1u << 6;    // RWF_NOWAIT unsupported: poll first
-  static constexpr std::uint32_t kTimeouts = 1u << 7;    // SO_RCVTIMEO / SO_SNDTIMEO known
-  static constexpr std::uint32_t kGroveNb = 1u << 8;     // grove set O_NONBLOCK (connect only)
-  static constexpr std::uint32_t kWroteLast = 1u << 9;       // see read_follows_write (coop.cpp)
+  static constexpr std::uint32_t kInherited = 1u << 3;        // open when the process was patched
+  static constexpr std::uint32_t kNbKnown = 1u << 4;          // kUserNb below is up to date
+  static constexpr std::uint32_t kUserNb = 1u << 5;           // the user set O_NONBLOCK
+  static constexpr std::uint32_t kNoNowait = 1u << 6;         // RWF_NOWAIT unsupported: poll first
+  static constexpr std::uint32_t kTimeouts = 1u << 7;         // SO_RCVTIMEO / SO_SNDTIMEO known
+  static constexpr std::uint32_t kGroveNb = 1u << 8;          // grove set O_NONBLOCK (connect only)
+  static constexpr std::uint32_t kWroteLast = 1u << 9;        // see read_follows_write (coop.cpp)
   static constexpr std::uint32_t kReadWaitsFirst = 1u << 10;  // a read after a write waits first
 
   std::atomic<std::uint32_t> bits{0};
@@ -57,9 +55,7 @@ struct FdState {
   std::atomic<std::int64_t> sndtimeo_ns{0};
   std::atomic<std::uint32_t> waited_first{0};  // reads that waited first (see probe_now)
 
-  Kind kind() const noexcept {
-    return Kind(bits.load(std::memory_order_relaxed) & kKindMask);
-  }
+  Kind kind() const noexcept { return Kind(bits.load(std::memory_order_relaxed) & kKindMask); }
   bool has(std::uint32_t bit) const noexcept {
     return (bits.load(std::memory_order_relaxed) & bit) != 0;
   }

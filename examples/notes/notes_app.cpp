@@ -75,13 +75,17 @@ std::string csrf_token() {
 std::string current_user() { return web::session().get<std::string>("user", ""); }
 
 web::Json note_json(const Note& n) {
-  return web::Json{{"id", n.id}, {"title", n.title}, {"body", n.body}, {"attachment", n.attachment}};  // "" is false
+  return web::Json{{"id", n.id},
+                   {"title", n.title},
+                   {"body", n.body},
+                   {"attachment", n.attachment}};  // "" is false
 }
 
 std::string default_upload_folder() {
   const char* tmp = std::getenv("TMPDIR");
   std::string dir = std::string(tmp && *tmp ? tmp : "/tmp") + "/grove-notes-XXXXXX";
-  if (!::mkdtemp(dir.data())) throw std::runtime_error("grove-notes: cannot make an upload folder under $TMPDIR");
+  if (!::mkdtemp(dir.data()))
+    throw std::runtime_error("grove-notes: cannot make an upload folder under $TMPDIR");
   return dir;
 }
 
@@ -98,7 +102,9 @@ std::shared_ptr<void> make_notes_app(web::App& app) {
   if (!app.config.contains("USERS")) app.config["USERS"] = web::Json{{"demo", "demo"}};
 
   // Every template gets the user and the CSRF token for its forms.
-  app.context_processor([] { return web::Json{{"user", current_user()}, {"csrf_token", csrf_token()}}; });
+  app.context_processor([] {
+    return web::Json{{"user", current_user()}, {"csrf_token", csrf_token()}};
+  });
 
   // Forms carry the session's token; a POST without it, or with another, is refused.
   app.before_request([](web::Request& r) -> std::optional<web::Response> {
@@ -114,75 +120,101 @@ std::shared_ptr<void> make_notes_app(web::App& app) {
     return std::nullopt;
   });
 
-  app.route("/login", {"GET", "POST"}, [&app](web::Request& r) -> web::Response {
-    if (r.method() == "POST") {
-      const std::string name = r.form().get("name", ""), password = r.form().get("password", "");
-      const web::Json* users = app.config.find("USERS");
-      const web::Json* known = users && users->is_object() ? users->find(name) : nullptr;
-      if (!name.empty() && known && known->is_string() && known->as_string() == password) {
-        web::session()["user"] = name;
-        web::flash("Logged in as " + name + ".", "info");
-        std::string next = r.args().get("next", "");
-        bool local = next.starts_with("/") && !next.starts_with("//");  // no open redirect
-        return web::redirect(local ? next : web::url_for("index"));
-      }
-      web::flash("Wrong name or password.", "error");
-      return web::Response(web::render_template("login.html", {{"title", "Log in"}, {"name", name}}), 401);
-    }
-    return web::render_template("login.html", {{"title", "Log in"}});
-  }, "login");
+  app.route(
+      "/login", {"GET", "POST"},
+      [&app](web::Request& r) -> web::Response {
+        if (r.method() == "POST") {
+          const std::string name = r.form().get("name", ""),
+                            password = r.form().get("password", "");
+          const web::Json* users = app.config.find("USERS");
+          const web::Json* known = users && users->is_object() ? users->find(name) : nullptr;
+          if (!name.empty() && known && known->is_string() && known->as_string() == password) {
+            web::session()["user"] = name;
+            web::flash("Logged in as " + name + ".", "info");
+            std::string next = r.args().get("next", "");
+            bool local = next.starts_with("/") && !next.starts_with("//");  // no open redirect
+            return web::redirect(local ? next : web::url_for("index"));
+          }
+          web::flash("Wrong name or password.", "error");
+          return web::Response(
+              web::render_template("login.html", {{"title", "Log in"}, {"name", name}}), 401);
+        }
+        return web::render_template("login.html", {{"title", "Log in"}});
+      },
+      "login");
 
-  app.route("/logout", {"POST"}, [] {
-    web::session().pop("user");
-    web::flash("Logged out.", "info");
-    return web::redirect(web::url_for("login"));
-  }, "logout");
+  app.route(
+      "/logout", {"POST"},
+      [] {
+        web::session().pop("user");
+        web::flash("Logged out.", "info");
+        return web::redirect(web::url_for("login"));
+      },
+      "logout");
 
-  app.route("/", {"GET"}, [store] {
-    web::Json notes = web::Json::array();
-    for (const auto& n : store->list(current_user())) notes.push_back(note_json(n));
-    return web::render_template("index.html", {{"title", "Your notes"}, {"notes", notes}});
-  }, "index");
+  app.route(
+      "/", {"GET"},
+      [store] {
+        web::Json notes = web::Json::array();
+        for (const auto& n : store->list(current_user())) notes.push_back(note_json(n));
+        return web::render_template("index.html", {{"title", "Your notes"}, {"notes", notes}});
+      },
+      "index");
 
-  app.route("/notes", {"POST"}, [store](web::Request& r) {
-    Note note;
-    note.title = r.form().get("title", "");
-    note.body = r.form().get("body", "");
-    if (note.title.empty()) {
-      web::flash("A note needs a title.", "error");
-      return web::redirect(web::url_for("index"));
-    }
-    const web::FileStorage* file = r.files().get("attachment");
-    if (file && !file->filename.empty()) {
-      std::string safe = web::secure_filename(file->filename);
-      if (safe.empty()) safe = "attachment";
-      note.attachment = safe;
-    }
-    Note saved = store->add(current_user(), note);
-    if (!saved.attachment.empty())
-      file->save(store->upload_folder + "/" + std::to_string(saved.id) + "-" + saved.attachment);
-    web::flash("Saved \"" + saved.title + "\".", "info");
-    return web::redirect(web::url_for("note", {{"id", saved.id}}));
-  }, "new_note");
+  app.route(
+      "/notes", {"POST"},
+      [store](web::Request& r) {
+        Note note;
+        note.title = r.form().get("title", "");
+        note.body = r.form().get("body", "");
+        if (note.title.empty()) {
+          web::flash("A note needs a title.", "error");
+          return web::redirect(web::url_for("index"));
+        }
+        const web::FileStorage* file = r.files().get("attachment");
+        if (file && !file->filename.empty()) {
+          std::string safe = web::secure_filename(file->filename);
+          if (safe.empty()) safe = "attachment";
+          note.attachment = safe;
+        }
+        Note saved = store->add(current_user(), note);
+        if (!saved.attachment.empty())
+          file->save(store->upload_folder + "/" + std::to_string(saved.id) + "-" +
+                     saved.attachment);
+        web::flash("Saved \"" + saved.title + "\".", "info");
+        return web::redirect(web::url_for("note", {{"id", saved.id}}));
+      },
+      "new_note");
 
-  app.route("/notes/<int:id>", {"GET"}, [store](std::int64_t id) {
-    auto note = store->find(current_user(), id);
-    if (!note) web::abort(404);
-    return web::render_template("note.html", {{"title", note->title}, {"note", note_json(*note)}});
-  }, "note");
+  app.route(
+      "/notes/<int:id>", {"GET"},
+      [store](std::int64_t id) {
+        auto note = store->find(current_user(), id);
+        if (!note) web::abort(404);
+        return web::render_template("note.html",
+                                    {{"title", note->title}, {"note", note_json(*note)}});
+      },
+      "note");
 
-  app.route("/notes/<int:id>/attachment", {"GET"}, [store](std::int64_t id) {
-    auto note = store->find(current_user(), id);
-    if (!note || note->attachment.empty()) web::abort(404);
-    return web::send_from_directory(store->upload_folder, std::to_string(id) + "-" + note->attachment,
-                                    {.as_attachment = true, .download_name = note->attachment});
-  }, "attachment");
+  app.route(
+      "/notes/<int:id>/attachment", {"GET"},
+      [store](std::int64_t id) {
+        auto note = store->find(current_user(), id);
+        if (!note || note->attachment.empty()) web::abort(404);
+        return web::send_from_directory(store->upload_folder,
+                                        std::to_string(id) + "-" + note->attachment,
+                                        {.as_attachment = true, .download_name = note->attachment});
+      },
+      "attachment");
 
-  app.route("/notes/<int:id>/delete", {"POST"}, [store](std::int64_t id) {
-    if (!store->remove(current_user(), id)) web::abort(404);
-    web::flash("Deleted.", "info");
-    return web::redirect(web::url_for("index"));
-  }, "delete_note");
+  app.route(
+      "/notes/<int:id>/delete", {"POST"},
+      [store](std::int64_t id) {
+        if (!store->remove(current_user(), id)) web::abort(404);
+        web::flash("Deleted.", "info");
+        return web::redirect(web::url_for("index"));
+      },
+      "delete_note");
 
   return store;
 }

@@ -10,7 +10,8 @@ int main(int argc, char** argv) {
   std::shared_ptr<void> state;
   grove::http::ServeOptions options;
   options.config.compat = true;  // as grove-demo: --no-compat turns it off
-  options.description = "grove-notes: a small notes app (login, CSRF-protected forms, uploads, templates)";
+  options.description =
+      "grove-notes: a small notes app (login, CSRF-protected forms, uploads, templates)";
   // After --config is loaded. A reload (SIGHUP with --workers) runs this again with the
   // config re-read: the routes stay, USERS and SECRET_KEY are read per request.
   options.configure = [&](grove::http::ServerConfig&) {

@@ -53,14 +53,14 @@ aio::Task<web::Response> list_items(std::shared_ptr<pg::Pool> pool) {
 }
 
 aio::Task<web::Response> create_item(std::shared_ptr<pg::Pool> pool, std::string title) {
-  pg::Result r = co_await pool->query(std::string("INSERT INTO items (title) VALUES ($1) RETURNING ") +
-                                          kColumns,
-                                      title);
+  pg::Result r = co_await pool->query(
+      std::string("INSERT INTO items (title) VALUES ($1) RETURNING ") + kColumns, title);
   co_return web::Response(item_json(r[0]), 201);
 }
 
 aio::Task<web::Response> get_item(std::shared_ptr<pg::Pool> pool, std::int64_t id) {
-  pg::Result r = co_await pool->query(std::string("SELECT ") + kColumns + " FROM items WHERE id = $1", id);
+  pg::Result r =
+      co_await pool->query(std::string("SELECT ") + kColumns + " FROM items WHERE id = $1", id);
   if (r.empty()) co_return not_found(id);
   co_return web::Response(item_json(r[0]));
 }
@@ -90,12 +90,15 @@ std::string title_of(web::Request& req) {
 
 void add_routes(web::App& app, std::shared_ptr<pg::Pool> pool) {
   app.route("/items", {"GET"}, [pool] { return list_items(pool); });
-  app.route("/items", {"POST"}, [pool](web::Request& req) { return create_item(pool, title_of(req)); },
-            "create_item");
+  app.route(
+      "/items", {"POST"}, [pool](web::Request& req) { return create_item(pool, title_of(req)); },
+      "create_item");
   app.route("/items/<int:id>", {"GET"}, [pool](std::int64_t id) { return get_item(pool, id); });
-  app.route("/items/<int:id>/done", {"POST"}, [pool](std::int64_t id) { return mark_done(pool, id); });
-  app.route("/items/<int:id>", {"DELETE"}, [pool](std::int64_t id) { return delete_item(pool, id); },
-            "delete_item");
+  app.route("/items/<int:id>/done", {"POST"},
+            [pool](std::int64_t id) { return mark_done(pool, id); });
+  app.route(
+      "/items/<int:id>", {"DELETE"}, [pool](std::int64_t id) { return delete_item(pool, id); },
+      "delete_item");
 }
 
 aio::Task<pg::MigrationReport> run_migrations(std::string url, std::string folder) {
@@ -124,7 +127,8 @@ int main(int argc, char** argv) {
   serve.description = "grove-pg-app: a JSON API on PostgreSQL, migrated at start-up";
   serve.add_flags = [&](void* cli) {
     auto* c = static_cast<CLI::App*>(cli);
-    c->add_option("--database-url", database_url, "PostgreSQL (libpq connection string or URI)")->required();
+    c->add_option("--database-url", database_url, "PostgreSQL (libpq connection string or URI)")
+        ->required();
     c->add_option("--migrations", migrations, "The folder of <version>_<name>.sql migrations");
     c->add_option("--db-pool-size", pool_size, "Connections in the pool (default 20)");
   };

@@ -14,7 +14,6 @@ using detail::RequestContext;
 using detail::RouteEntry;
 using detail::ScaffoldState;
 
-
 namespace detail {
 
 void insert_typed_handler(std::vector<TypedErrorHandler>& list, TypedErrorHandler handler) {
@@ -26,8 +25,9 @@ void insert_typed_handler(std::vector<TypedErrorHandler>& list, TypedErrorHandle
   }
   // Keep every handler before the handlers of its base classes: insert just before the
   // first registered base of the new type (every type derived from it is already earlier).
-  auto pos = std::find_if(list.begin(), list.end(),
-                          [&](const TypedErrorHandler& h) { return h.catches_null_of(handler.throw_null); });
+  auto pos = std::find_if(list.begin(), list.end(), [&](const TypedErrorHandler& h) {
+    return h.catches_null_of(handler.throw_null);
+  });
   list.insert(pos, std::move(handler));
 }
 
@@ -90,13 +90,15 @@ aio::Task<void> next_chunk(std::optional<std::string>* out, Response::AsyncSourc
 
 // --- Scaffold and Blueprint ------------------------------------------------------------------
 
-Scaffold::Scaffold(std::string name, std::string url_prefix) : state_(std::make_shared<ScaffoldState>()) {
+Scaffold::Scaffold(std::string name, std::string url_prefix)
+    : state_(std::make_shared<ScaffoldState>()) {
   check_prefix(url_prefix);
   state_->name = std::move(name);
   state_->url_prefix = std::move(url_prefix);
 }
 
-Scaffold& Scaffold::add_url_rule(std::string rule, ViewFunc view, std::vector<std::string> methods) {
+Scaffold& Scaffold::add_url_rule(std::string rule, ViewFunc view,
+                                 std::vector<std::string> methods) {
   if (!methods.empty()) view.methods = std::move(methods);
   if (view.methods.empty()) view.methods = {"GET"};
   for (auto& m : view.methods) m = upper(std::move(m));
@@ -110,27 +112,32 @@ Scaffold& Scaffold::add_url_rule(std::string rule, ViewFunc view, std::vector<st
 
 Scaffold& Scaffold::register_blueprint(Blueprint& child, std::string url_prefix) {
   check_prefix(url_prefix);
-  if (child.state().get() == state_.get()) throw std::invalid_argument("a blueprint cannot be registered on itself");
+  if (child.state().get() == state_.get())
+    throw std::invalid_argument("a blueprint cannot be registered on itself");
   state_->children.push_back({child.state(), std::move(url_prefix)});
   return *this;
 }
 
-Blueprint::Blueprint(std::string name, std::string url_prefix) : Scaffold(std::move(name), std::move(url_prefix)) {
+Blueprint::Blueprint(std::string name, std::string url_prefix)
+    : Scaffold(std::move(name), std::move(url_prefix)) {
   if (state_->name.empty() || state_->name.find('.') != std::string::npos)
-    throw std::invalid_argument("blueprint name '" + state_->name + "' must be non-empty and contain no '.'");
+    throw std::invalid_argument("blueprint name '" + state_->name +
+                                "' must be non-empty and contain no '.'");
 }
 
 void Blueprint::on_route(std::string rule, ViewFunc view) {
   if (state_->registered)
-    throw std::logic_error("blueprint '" + state_->name + "' is already registered on an app; add route '" + rule +
+    throw std::logic_error("blueprint '" + state_->name +
+                           "' is already registered on an app; add route '" + rule +
                            "' before registering it");
   state_->routes.push_back({std::move(rule), std::move(view)});
 }
 
 // --- App: registration ------------------------------------------------------------------------
 
-App::App(std::string name) : Scaffold(name), logger(std::move(name)), async_to_sync(thread_bridge),
-                             impl_(std::make_unique<Impl>()) {
+App::App(std::string name)
+    : Scaffold(name), logger(std::move(name)), async_to_sync(thread_bridge),
+      impl_(std::make_unique<Impl>()) {
   impl_->app_scope = {state_.get()};
   state_->template_folder = detail::absolute_path("templates");  // Flask's default folder
 }
@@ -145,7 +152,9 @@ void add_entry(App::Impl& impl, std::string rule, ViewFunc view, std::vector<Sca
 
 }  // namespace
 
-void App::on_route(std::string rule, ViewFunc view) { add_entry(*impl_, std::move(rule), std::move(view), {}, {}, ""); }
+void App::on_route(std::string rule, ViewFunc view) {
+  add_entry(*impl_, std::move(rule), std::move(view), {}, {}, "");
+}
 
 namespace {
 // What a matched request reads (rule, endpoint, blueprints) and whose hooks apply to it,
@@ -177,20 +186,24 @@ void add_entry(App::Impl& impl, std::string rule, ViewFunc view, std::vector<Sca
     entry->auto_options = true;
   }
   describe_route(*entry, impl.app_scope.front());
-  auto pos = std::find_if(impl.routes.begin(), impl.routes.end(),
-                          [&](const std::unique_ptr<RouteEntry>& r) { return entry->rule.before(r->rule); });
+  auto pos = std::find_if(
+      impl.routes.begin(), impl.routes.end(),
+      [&](const std::unique_ptr<RouteEntry>& r) { return entry->rule.before(r->rule); });
   impl.routes.insert(pos, std::move(entry));
 }
 
 // Registers the routes of `bp` (and of its children) under `prefix`.
-void register_tree(App::Impl& impl, const std::shared_ptr<ScaffoldState>& bp, const std::string& prefix,
-                   std::vector<ScaffoldState*> chain, std::vector<std::string> names) {
+void register_tree(App::Impl& impl, const std::shared_ptr<ScaffoldState>& bp,
+                   const std::string& prefix, std::vector<ScaffoldState*> chain,
+                   std::vector<std::string> names) {
   for (auto* s : chain)
-    if (s == bp.get()) throw std::invalid_argument("blueprint '" + bp->name + "' is registered inside itself");
+    if (s == bp.get())
+      throw std::invalid_argument("blueprint '" + bp->name + "' is registered inside itself");
   chain.insert(chain.begin(), bp.get());
   names.insert(names.begin(), bp->name);
   std::string dotted;
-  for (auto it = names.rbegin(); it != names.rend(); ++it) dotted += (dotted.empty() ? "" : ".") + *it;
+  for (auto it = names.rbegin(); it != names.rend(); ++it)
+    dotted += (dotted.empty() ? "" : ".") + *it;
   bp->registered = true;
   if (std::find(impl.blueprints.begin(), impl.blueprints.end(), bp) == impl.blueprints.end())
     impl.blueprints.push_back(bp);
@@ -206,7 +219,8 @@ void register_tree(App::Impl& impl, const std::shared_ptr<ScaffoldState>& bp, co
 
 Scaffold& App::register_blueprint(Blueprint& bp, std::string url_prefix) {
   check_prefix(url_prefix);
-  register_tree(*impl_, bp.state(), url_prefix.empty() ? bp.state()->url_prefix : url_prefix, {}, {});
+  register_tree(*impl_, bp.state(), url_prefix.empty() ? bp.state()->url_prefix : url_prefix, {},
+                {});
   return *this;
 }
 
@@ -257,7 +271,8 @@ struct Cycle {
     return app.config.get<bool>("TESTING", false);
   }
 
-  const RouteEntry* match(std::exception_ptr& routing_error, std::vector<std::string>& auto_options_allow) {
+  const RouteEntry* match(std::exception_ptr& routing_error,
+                          std::vector<std::string>& auto_options_allow) {
     ViewArgs args;
     bool path_matched = false;
     for (auto& r : routes) {
@@ -307,7 +322,8 @@ struct Cycle {
     return std::nullopt;
   }
 
-  Response dispatch(const std::exception_ptr& routing_error, const std::vector<std::string>& allow) {
+  Response dispatch(const std::exception_ptr& routing_error,
+                    const std::vector<std::string>& allow) {
     if (routing_error) std::rethrow_exception(routing_error);
     const RouteEntry& r = *ctx.route;
     if (req.method() == "OPTIONS" && r.auto_options) {
@@ -344,7 +360,8 @@ struct Cycle {
   // Flask's handle_user_exception: an answer for a handled exception, or rethrows.
   Response handle_user_exception(std::exception_ptr e) {
     const HTTPException* http = detail::exception_object<const HTTPException>(e);
-    const detail::ErrorFn* handler = find_handler(e, http ? std::optional<int>(http->code()) : std::nullopt);
+    const detail::ErrorFn* handler =
+        find_handler(e, http ? std::optional<int>(http->code()) : std::nullopt);
     if (!handler) {
       if (http) return http->get_response();
       std::rethrow_exception(e);
@@ -361,10 +378,8 @@ struct Cycle {
         std::make_exception_ptr(InternalServerError(std::string(), e));
     const detail::ErrorFn* handler = find_handler(server_error, 500);
     Response out{Response::Blank{}};
-    if (handler)
-      call_erased(app, *handler, &out, server_error);
-    else
-      out = detail::exception_object<InternalServerError>(server_error)->get_response();
+    if (handler) call_erased(app, *handler, &out, server_error);
+    else out = detail::exception_object<InternalServerError>(server_error)->get_response();
     return finalize(std::move(out), true);
   }
 
@@ -372,7 +387,8 @@ struct Cycle {
   Response finalize(Response rv, bool from_error_handler) {
     try {
       for (auto* s : scopes_inner_first())
-        for (auto it = s->after.rbegin(); it != s->after.rend(); ++it) call_erased(app, *it, &rv, req);
+        for (auto it = s->after.rbegin(); it != s->after.rend(); ++it)
+          call_erased(app, *it, &rv, req);
       detail::save_session(app, ctx, rv);  // after the hooks, as Flask's process_response
     } catch (...) {
       if (!from_error_handler) throw;
@@ -382,7 +398,8 @@ struct Cycle {
     return rv;
   }
 
-  Response full_dispatch(const std::exception_ptr& routing_error, const std::vector<std::string>& allow) {
+  Response full_dispatch(const std::exception_ptr& routing_error,
+                         const std::vector<std::string>& allow) {
     Response rv{Response::Blank{}};
     try {
       detail::open_session_at_start(app, ctx);
@@ -401,8 +418,9 @@ struct Cycle {
           detail::Nothing nothing;
           call_erased(app, *it, &nothing, error);
         } catch (...) {
-          app.logger.exception("Error in a teardown_request hook on " + req.path() + " [" + req.method() + "]",
-                               std::current_exception());
+          app.logger.exception(
+              "Error in a teardown_request hook on " + req.path() + " [" + req.method() + "]",
+              std::current_exception());
         }
       }
     }
@@ -487,8 +505,9 @@ void App::run_coroutine(aio::Task<void> coro) {
     if (!ctx->request->body_loaded()) ctx->request->load_body();
   }
   if (!async_to_sync)
-    throw std::logic_error("grove::web: app.async_to_sync is empty; assign web::thread_bridge, "
-                           "web::green_bridge or a bridge of your own");
+    throw std::logic_error(
+        "grove::web: app.async_to_sync is empty; assign web::thread_bridge, "
+        "web::green_bridge or a bridge of your own");
   async_to_sync(std::move(coro));
 }
 

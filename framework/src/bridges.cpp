@@ -63,7 +63,8 @@ void green_bridge(aio::Task<void> coro) {
   // the hub beside every green thread, with this request bound around each of their steps;
   // only the calling green thread waits. run_main gives aio::run's semantics on it (leftover
   // tasks cancelled and named in a warning, errors rethrown with their type).
-  std::unique_ptr<EventLoop> loop = context_loop(green::make_green_loop(), capture_request_context());
+  std::unique_ptr<EventLoop> loop =
+      context_loop(green::make_green_loop(), capture_request_context());
   aio::detail::run_main(*loop, detail::track_main(*loop, std::move(coro)));
 }
 

@@ -44,10 +44,12 @@ Spec parse_spec(std::string_view spec, std::uint64_t size, ByteRange& out) {
 }
 
 void coalesce(std::vector<ByteRange>& ranges) {
-  std::sort(ranges.begin(), ranges.end(), [](const ByteRange& x, const ByteRange& y) { return x.first < y.first; });
+  std::sort(ranges.begin(), ranges.end(),
+            [](const ByteRange& x, const ByteRange& y) { return x.first < y.first; });
   std::size_t kept = 0;
   for (std::size_t i = 1; i < ranges.size(); ++i) {
-    if (ranges[i].first <= ranges[kept].last + 1) ranges[kept].last = std::max(ranges[kept].last, ranges[i].last);
+    if (ranges[i].first <= ranges[kept].last + 1)
+      ranges[kept].last = std::max(ranges[kept].last, ranges[i].last);
     else ranges[++kept] = ranges[i];
   }
   ranges.resize(ranges.empty() ? 0 : kept + 1);
@@ -72,15 +74,9 @@ RangeKind parse_ranges(std::string_view field, std::uint64_t size, std::vector<B
       }
       ByteRange r;
       switch (parse_spec(spec, size, r)) {
-        case Spec::malformed:
-          out.clear();
-          return RangeKind::none;
-        case Spec::unsatisfiable:
-          unsatisfiable = true;
-          break;
-        case Spec::ok:
-          out.push_back(r);
-          break;
+        case Spec::malformed: out.clear(); return RangeKind::none;
+        case Spec::unsatisfiable: unsatisfiable = true; break;
+        case Spec::ok: out.push_back(r); break;
       }
     }
     if (comma == std::string_view::npos) break;

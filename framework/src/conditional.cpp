@@ -66,13 +66,13 @@ std::string random_boundary() {
 // bytes read piece by piece with pread (never the whole range in memory), then the close.
 class ByteRangesSource {
  public:
-  ByteRangesSource(grove::http::FileBody file, const std::vector<ByteRange>& ranges, std::string_view type,
-                   std::uint64_t size)
+  ByteRangesSource(grove::http::FileBody file, const std::vector<ByteRange>& ranges,
+                   std::string_view type, std::uint64_t size)
       : file_(std::move(file)), boundary_(random_boundary()) {
     for (const auto& r : ranges) {
       std::string head = "\r\n--" + boundary_ + "\r\nContent-Type: " + std::string(type) +
-                         "\r\nContent-Range: bytes " + std::to_string(r.first) + "-" + std::to_string(r.last) +
-                         "/" + std::to_string(size) + "\r\n\r\n";
+                         "\r\nContent-Range: bytes " + std::to_string(r.first) + "-" +
+                         std::to_string(r.last) + "/" + std::to_string(size) + "\r\n\r\n";
       length_ += head.size() + r.length();
       parts_.push_back({std::move(head), r});
     }
@@ -131,13 +131,13 @@ void to_single_range(Response& r, const ByteRange& range, std::uint64_t size) {
   body.length = range.length();
   r.set_file(std::move(body));
   r.status = 206;
-  r.headers.set("Content-Range", "bytes " + std::to_string(range.first) + "-" + std::to_string(range.last) + "/" +
-                                     std::to_string(size));
+  r.headers.set("Content-Range", "bytes " + std::to_string(range.first) + "-" +
+                                     std::to_string(range.last) + "/" + std::to_string(size));
 }
 
 void to_byteranges(Response& r, const std::vector<ByteRange>& ranges, std::uint64_t size) {
-  auto source = std::make_shared<ByteRangesSource>(r.take_file(), ranges,
-                                                   r.headers.get("Content-Type", "application/octet-stream"), size);
+  auto source = std::make_shared<ByteRangesSource>(
+      r.take_file(), ranges, r.headers.get("Content-Type", "application/octet-stream"), size);
   Response out = Response::stream([source] { return (*source)(); }, 206);
   out.headers = std::move(r.headers);
   out.headers.set("Content-Type", "multipart/byteranges; boundary=" + source->boundary());
@@ -159,7 +159,8 @@ std::optional<std::time_t> parse_http_date(std::string_view s) {
   std::string text(trim_ows(s));
   // strptime's %a/%b are the C locale's here: grove never calls setlocale for LC_TIME
   // names, and the three forms are English by definition.
-  for (const char* format : {"%a, %d %b %Y %H:%M:%S GMT", "%A, %d-%b-%y %H:%M:%S GMT", "%a %b %e %H:%M:%S %Y"}) {
+  for (const char* format :
+       {"%a, %d %b %Y %H:%M:%S GMT", "%A, %d-%b-%y %H:%M:%S GMT", "%a %b %e %H:%M:%S %Y"}) {
     std::tm tm{};
     const char* end = ::strptime(text.c_str(), format, &tm);
     if (end && *end == '\0') return ::timegm(&tm);
@@ -184,24 +185,22 @@ bool etag_matches(std::string_view list, std::string_view etag, bool weak) {
 void make_conditional(Response& r, const Request& req, std::uint64_t size, std::time_t mtime) {
   const std::string etag = r.headers.get("ETag", "");
   switch (precondition_status(req, etag, mtime)) {
-    case 304:
-      to_not_modified(r);
-      return;
+    case 304: to_not_modified(r); return;
     case 412:
-      r = Response("412 Precondition Failed\n", 412, {{"Content-Type", "text/plain; charset=utf-8"}});
+      r = Response("412 Precondition Failed\n", 412,
+                   {{"Content-Type", "text/plain; charset=utf-8"}});
       return;
-    default:
-      break;
+    default: break;
   }
   r.headers.set("Accept-Ranges", "bytes");
   auto field = req.headers().get("Range");
   if (!field || req.method() != "GET" || !if_range_holds(req, etag, mtime)) return;
   std::vector<ByteRange> ranges;
   switch (parse_ranges(*field, size, ranges)) {
-    case RangeKind::none:
-      return;
+    case RangeKind::none: return;
     case RangeKind::unsatisfiable:
-      r = Response("416 Range Not Satisfiable\n", 416, {{"Content-Type", "text/plain; charset=utf-8"}});
+      r = Response("416 Range Not Satisfiable\n", 416,
+                   {{"Content-Type", "text/plain; charset=utf-8"}});
       r.headers.set("Content-Range", "bytes */" + std::to_string(size));
       return;
     case RangeKind::satisfiable:

@@ -47,18 +47,20 @@ std::string Config::source(std::string_view key) const {
 void Config::wrong_type(std::string_view key, const Json& v, std::string_view expected) const {
   std::string from = source(key);
   throw ConfigError(std::string(key), from,
-                    "config key \"" + std::string(key) + "\" (from " + from + ") must be " + std::string(expected) +
-                        ", not " + shown(v));
+                    "config key \"" + std::string(key) + "\" (from " + from + ") must be " +
+                        std::string(expected) + ", not " + shown(v));
 }
 
 void Config::missing(std::string_view key) const {
-  throw ConfigError(std::string(key), "",
-                    "config key \"" + std::string(key) +
-                        "\" is required but not set: set it in the config file, the environment or app.config");
+  throw ConfigError(
+      std::string(key), "",
+      "config key \"" + std::string(key) +
+          "\" is required but not set: set it in the config file, the environment or app.config");
 }
 
 void Config::update(const Json& object, std::string_view source) {
-  if (!object.is_object()) throw ConfigError("", std::string(source), "Config::update: not a JSON object");
+  if (!object.is_object())
+    throw ConfigError("", std::string(source), "Config::update: not a JSON object");
   for (const auto& [k, v] : object.as_object()) {
     values_[k] = v;
     if (source == kInCode) sources_.erase(k);
@@ -70,7 +72,8 @@ bool Config::from_file(const std::string& path, bool silent) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     if (silent && errno == ENOENT) return false;
-    throw ConfigError("", path, "config file " + path + ": cannot be read (" + std::strerror(errno) + ")");
+    throw ConfigError("", path,
+                      "config file " + path + ": cannot be read (" + std::strerror(errno) + ")");
   }
   std::ostringstream text;
   text << in.rdbuf();
@@ -81,8 +84,10 @@ bool Config::from_file(const std::string& path, bool silent) {
     throw ConfigError("", path, "config file " + path + ": invalid JSON: " + e.what());
   }
   if (!object.is_object())
-    throw ConfigError("", path, "config file " + path + ": must hold a JSON object ({\"KEY\": value, ...}), not " +
-                                    shown(object));
+    throw ConfigError("", path,
+                      "config file " + path +
+                          ": must hold a JSON object ({\"KEY\": value, ...}), not " +
+                          shown(object));
   update(object, path);
   return true;
 }

@@ -36,7 +36,9 @@ struct Shared {
 // One count in Shared::own, carried by a wrapped callable (moves with it).
 class OwnToken {
  public:
-  explicit OwnToken(std::shared_ptr<Shared> s) : s_(std::move(s)) { s_->own.fetch_add(1, std::memory_order_relaxed); }
+  explicit OwnToken(std::shared_ptr<Shared> s) : s_(std::move(s)) {
+    s_->own.fetch_add(1, std::memory_order_relaxed);
+  }
   OwnToken(OwnToken&& o) noexcept : s_(std::move(o.s_)) {}
   OwnToken& operator=(OwnToken&&) = delete;
   ~OwnToken() {
@@ -77,8 +79,12 @@ class ContextLoop final : public EventLoop {
   void sync_now() { now_ = inner_->now(); }
 
   void call_soon(Callback cb) override { inner_->call_soon(wrap(std::move(cb))); }
-  void call_soon_threadsafe(Callback cb) override { inner_->call_soon_threadsafe(wrap(std::move(cb))); }
-  Timer call_at(TimePoint when, Callback cb) override { return inner_->call_at(when, wrap(std::move(cb))); }
+  void call_soon_threadsafe(Callback cb) override {
+    inner_->call_soon_threadsafe(wrap(std::move(cb)));
+  }
+  Timer call_at(TimePoint when, Callback cb) override {
+    return inner_->call_at(when, wrap(std::move(cb)));
+  }
   Timer call_every(Duration interval, Callback cb) override {
     return inner_->call_every(interval, wrap(std::move(cb)));
   }

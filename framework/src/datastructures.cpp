@@ -38,8 +38,10 @@ std::vector<std::string> MultiDict::get_all(std::string_view key) const {
 const std::string& MultiDict::operator[](std::string_view key) const {
   for (const auto& [k, v] : items_)
     if (k == key) return v;
-  throw BadRequest("The browser (or proxy) sent a request that this server could not understand: "
-                   "missing key '" + std::string(key) + "'.");
+  throw BadRequest(
+      "The browser (or proxy) sent a request that this server could not understand: "
+      "missing key '" +
+      std::string(key) + "'.");
 }
 
 }  // namespace grove::web

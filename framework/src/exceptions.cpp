@@ -8,10 +8,12 @@ namespace {
 std::string default_description(int code) {
   switch (code) {
     case 400: return "The browser (or proxy) sent a request that this server could not understand.";
-    case 401: return "The server could not verify that you are authorized to access the URL requested.";
+    case 401:
+      return "The server could not verify that you are authorized to access the URL requested.";
     case 403: return "You don't have the permission to access the requested resource.";
     case 404:
-      return "The requested URL was not found on the server. If you entered the URL manually please "
+      return "The requested URL was not found on the server. If you entered the URL manually "
+             "please "
              "check your spelling and try again.";
     case 405: return "The method is not allowed for the requested URL.";
     case 413: return "The data value transmitted exceeds the capacity limit.";
@@ -45,9 +47,9 @@ HTTPException::HTTPException(int code, std::string description)
       description_(description.empty() ? default_description(code) : std::move(description)) {}
 
 HTTPException::HTTPException(Response response)
-    : std::runtime_error(std::to_string(response.status) + " " + std::string(reason_phrase(response.status))),
-      code_(response.status),
-      response_(std::make_shared<Response>(std::move(response))) {}
+    : std::runtime_error(std::to_string(response.status) + " " +
+                         std::string(reason_phrase(response.status))),
+      code_(response.status), response_(std::make_shared<Response>(std::move(response))) {}
 
 Response HTTPException::get_response() const {
   if (response_) {
@@ -55,8 +57,8 @@ Response HTTPException::get_response() const {
     return *response_;
   }
   std::string title = std::to_string(code_) + " " + name();
-  std::string body = "<!doctype html>\n<html lang=en>\n<title>" + html_escape(title) + "</title>\n<h1>" +
-                     html_escape(name()) + "</h1>\n";
+  std::string body = "<!doctype html>\n<html lang=en>\n<title>" + html_escape(title) +
+                     "</title>\n<h1>" + html_escape(name()) + "</h1>\n";
   if (!description_.empty()) body += "<p>" + html_escape(description_) + "</p>\n";
   Response r(std::move(body), code_);
   for (const auto& [k, v] : headers_) r.headers.set(k, v);
@@ -66,7 +68,8 @@ Response HTTPException::get_response() const {
 MethodNotAllowed::MethodNotAllowed(std::vector<std::string> valid_methods, std::string description)
     : HTTPException(405, std::move(description)), valid_methods_(std::move(valid_methods)) {
   std::sort(valid_methods_.begin(), valid_methods_.end());
-  valid_methods_.erase(std::unique(valid_methods_.begin(), valid_methods_.end()), valid_methods_.end());
+  valid_methods_.erase(std::unique(valid_methods_.begin(), valid_methods_.end()),
+                       valid_methods_.end());
   std::string allow;
   for (const auto& m : valid_methods_) {
     if (!allow.empty()) allow += ", ";

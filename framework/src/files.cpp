@@ -25,7 +25,8 @@
 namespace grove::web {
 namespace {
 
-constexpr int kOpenFlags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;  // a FIFO cannot hang the open
+constexpr int kOpenFlags =
+    O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;  // a FIFO cannot hang the open
 
 // Owns a descriptor until it is handed to the response.
 struct Fd {
@@ -41,9 +42,9 @@ struct Fd {
 // "W/"-less, quoted: changes with the file's content as far as its metadata tells.
 std::string make_etag(const struct stat& st) {
   char buf[96];
-  int n = std::snprintf(buf, sizeof buf, "\"%llx.%lx-%llx-%llx\"", (unsigned long long)st.st_mtim.tv_sec,
-                        (unsigned long)st.st_mtim.tv_nsec, (unsigned long long)st.st_size,
-                        (unsigned long long)st.st_ino);
+  int n = std::snprintf(buf, sizeof buf, "\"%llx.%lx-%llx-%llx\"",
+                        (unsigned long long)st.st_mtim.tv_sec, (unsigned long)st.st_mtim.tv_nsec,
+                        (unsigned long long)st.st_size, (unsigned long long)st.st_ino);
   return std::string(buf, std::size_t(n));
 }
 
@@ -88,15 +89,18 @@ std::optional<long> default_max_age() {
 
 // The response for an open regular file; `name` is its path or download name (for the
 // type and the attachment's default name; may be empty).
-Response file_response(Fd& fd, const struct stat& st, std::string_view name, const SendFileOptions& o) {
+Response file_response(Fd& fd, const struct stat& st, std::string_view name,
+                       const SendFileOptions& o) {
   Response r(Response::Blank{});
   std::string type = o.mimetype;
-  if (type.empty()) type = guess_mimetype(o.download_name.empty() ? name : std::string_view(o.download_name));
+  if (type.empty())
+    type = guess_mimetype(o.download_name.empty() ? name : std::string_view(o.download_name));
   r.headers.set("Content-Type", type);
   std::string download = o.download_name;
   if (download.empty() && o.as_attachment) download = std::string(name.substr(name.rfind('/') + 1));
   if (!download.empty())
-    r.headers.set("Content-Disposition", content_disposition(o.as_attachment ? "attachment" : "inline", download));
+    r.headers.set("Content-Disposition",
+                  content_disposition(o.as_attachment ? "attachment" : "inline", download));
   std::optional<long> max_age = o.max_age ? o.max_age : default_max_age();
   if (max_age && *max_age > 0) {
     r.headers.set("Cache-Control", "public, max-age=" + std::to_string(*max_age));
@@ -108,13 +112,14 @@ Response file_response(Fd& fd, const struct stat& st, std::string_view name, con
   if (o.etag) r.headers.set("ETag", make_etag(st));
   const auto size = std::uint64_t(st.st_size);
   r.set_file(grove::http::FileBody(std::make_shared<grove::http::OpenFile>(fd.release()), 0, size));
-  if (o.conditional && has_request_context()) detail::make_conditional(r, request(), size, st.st_mtim.tv_sec);
+  if (o.conditional && has_request_context())
+    detail::make_conditional(r, request(), size, st.st_mtim.tv_sec);
   return r;
 }
 
 // fstat and the regular-file check; throws NotFound (with `description`) otherwise.
 struct stat regular_file(int fd, const std::string& description) {
-  struct stat st{};
+  struct stat st {};
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) throw NotFound(description);
   return st;
 }
@@ -144,7 +149,8 @@ int open_beneath(const std::string& directory, const std::string& relative) {
 }  // namespace
 
 std::optional<std::string> safe_join(std::string_view directory, std::string_view untrusted) {
-  if (untrusted.empty() || untrusted.front() == '/' || untrusted.find('\0') != std::string_view::npos)
+  if (untrusted.empty() || untrusted.front() == '/' ||
+      untrusted.find('\0') != std::string_view::npos)
     return std::nullopt;
   std::string_view rest = untrusted;
   while (true) {
@@ -173,7 +179,8 @@ Response send_file(int descriptor, const SendFileOptions& options) {
     throw std::invalid_argument(
         "grove::web::send_file(fd): the type of a file given by descriptor cannot be guessed; "
         "set options.mimetype or options.download_name, or pass a path");
-  struct stat st = regular_file(fd.fd, "descriptor " + std::to_string(descriptor) + " is not a regular file");
+  struct stat st =
+      regular_file(fd.fd, "descriptor " + std::to_string(descriptor) + " is not a regular file");
   return file_response(fd, st, {}, options);
 }
 
@@ -197,15 +204,17 @@ std::string detail::absolute_path(std::string path) {
 
 Scaffold& Scaffold::serve_static(std::string folder, std::string url_path) {
   if (folder.empty())
-    throw std::invalid_argument("grove::web: serve_static() needs a folder (\"static\", or an absolute path)");
+    throw std::invalid_argument(
+        "grove::web: serve_static() needs a folder (\"static\", or an absolute path)");
   folder = detail::absolute_path(std::move(folder));  // fixed now: a later chdir must not move it
   while (url_path.size() > 1 && url_path.back() == '/') url_path.pop_back();
   if (url_path == "/") url_path.clear();
-  return route(url_path + "/<path:filename>", {"GET"},
-               [folder = std::move(folder)](const std::string& filename) {
-                 return send_from_directory(folder, filename);
-               },
-               "static");
+  return route(
+      url_path + "/<path:filename>", {"GET"},
+      [folder = std::move(folder)](const std::string& filename) {
+        return send_from_directory(folder, filename);
+      },
+      "static");
 }
 
 }  // namespace grove::web

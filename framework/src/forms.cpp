@@ -19,7 +19,8 @@ struct FormLimits {
   std::optional<std::size_t> max_memory = 500000;  // one text field's bytes
   std::optional<std::size_t> max_parts = 1000;
 };
-std::optional<std::size_t> limit_of(const Config& config, std::string_view key, std::size_t fallback) {
+std::optional<std::size_t> limit_of(const Config& config, std::string_view key,
+                                    std::size_t fallback) {
   const Json* v = config.find(key);
   if (v && v->is_null()) return std::nullopt;
   return config.get<std::size_t>(key, fallback);
@@ -37,11 +38,13 @@ FormLimits form_limits() {
 std::size_t Request::read(char* buf, std::size_t n) {
   if (!body_loaded_ && stream_) {
     reader_ = nullptr;  // data() now sees only what read() leaves: nothing
-    if (streamed_ == 0 && max_content_length_ && declared_length_ && *declared_length_ > *max_content_length_)
+    if (streamed_ == 0 && max_content_length_ && declared_length_ &&
+        *declared_length_ > *max_content_length_)
       throw RequestEntityTooLarge(kTooLarge);
     std::size_t got = stream_(buf, n);
     streamed_ += got;
-    if (max_content_length_ && streamed_ > *max_content_length_) throw RequestEntityTooLarge(kTooLarge);
+    if (max_content_length_ && streamed_ > *max_content_length_)
+      throw RequestEntityTooLarge(kTooLarge);
     if (got == 0) body_loaded_ = true;
     return got;
   }
@@ -97,7 +100,8 @@ void Request::parse_multipart() {
       return;
     }
     if (form_limits_.max_memory && field_value.size() + piece.size() > *form_limits_.max_memory)
-      throw RequestEntityTooLarge("the form field '" + field_name + "' is larger than MAX_FORM_MEMORY_SIZE (" +
+      throw RequestEntityTooLarge("the form field '" + field_name +
+                                  "' is larger than MAX_FORM_MEMORY_SIZE (" +
                                   std::to_string(*form_limits_.max_memory) + " bytes)");
     field_value.append(piece);
   };

@@ -2,9 +2,9 @@
 // framework's Request/Response.
 #include "internal.hpp"
 
+#include <grove/compat.hpp>
 #include <grove/green.hpp>
 #include <grove/http/gateway.hpp>
-#include <grove/compat.hpp>
 #include <grove/web/app.hpp>
 
 namespace grove::web {
@@ -20,7 +20,8 @@ namespace {
 
 grove::http::Response App::operator()(grove::http::Request& hreq) {
   if (!impl_deployment_checked()) {
-    check_deployment(grove::compat::patched() != grove::compat::Patch::none, green::in_green_thread());
+    check_deployment(grove::compat::patched() != grove::compat::Patch::none,
+                     green::in_green_thread());
   }
 
   // One allocation for the request and its context; the header fields are read where the

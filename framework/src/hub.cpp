@@ -53,10 +53,8 @@ void stop_sender(Hub::Member& m) {
   m.queue.clear();
   m.ready.set();
   if (!m.sender || m.sender.dead() || m.sender == green::current()) return;
-  if (m.sending)
-    m.sender.kill();
-  else
-    m.sender.join();
+  if (m.sending) m.sender.kill();
+  else m.sender.join();
 }
 
 }  // namespace
@@ -77,7 +75,8 @@ void Hub::check_thread() {
 
 Hub::Membership Hub::join(std::string room, ws::WebSocket& socket, std::size_t max_pending) {
   check_thread();
-  if (max_pending == 0) throw std::invalid_argument("web::Hub::join: max_pending must be at least 1");
+  if (max_pending == 0)
+    throw std::invalid_argument("web::Hub::join: max_pending must be at least 1");
   auto m = std::make_shared<Member>();
   m->hub = this;
   m->room = std::move(room);

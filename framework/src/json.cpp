@@ -116,12 +116,14 @@ const Json* Json::find(std::string_view key) const {
 
 Json& Json::operator[](std::size_t index) {
   auto& a = as_array();
-  if (index >= a.size()) throw JsonError("JSON array index " + std::to_string(index) + " out of range");
+  if (index >= a.size())
+    throw JsonError("JSON array index " + std::to_string(index) + " out of range");
   return a[index];
 }
 const Json& Json::operator[](std::size_t index) const {
   auto& a = as_array();
-  if (index >= a.size()) throw JsonError("JSON array index " + std::to_string(index) + " out of range");
+  if (index >= a.size())
+    throw JsonError("JSON array index " + std::to_string(index) + " out of range");
   return a[index];
 }
 
@@ -237,8 +239,8 @@ class Parser {
 
   Json run() {
     struct Frame {
-      Json value;        // the array or object being built
-      std::string key;   // object: the key whose value is being parsed
+      Json value;       // the array or object being built
+      std::string key;  // object: the key whose value is being parsed
     };
     std::vector<Frame> stack;
     Json result;
@@ -249,7 +251,8 @@ class Parser {
       bool have_value = true;
       char c = peek();
       if (c == '{' || c == '[') {
-        if (stack.size() >= max_depth_) fail("nesting deeper than " + std::to_string(max_depth_) + " levels");
+        if (stack.size() >= max_depth_)
+          fail("nesting deeper than " + std::to_string(max_depth_) + " levels");
         ++pos_;
         skip_ws();
         Frame f;
@@ -278,10 +281,8 @@ class Parser {
           return value;
         }
         Frame& top = stack.back();
-        if (top.value.is_array())
-          top.value.as_array().push_back(std::move(value));
-        else
-          top.value.as_object().emplace_back(std::move(top.key), std::move(value));
+        if (top.value.is_array()) top.value.as_array().push_back(std::move(value));
+        else top.value.as_object().emplace_back(std::move(top.key), std::move(value));
         skip_ws();
         char sep = peek();
         if (sep == ',') {
@@ -306,7 +307,8 @@ class Parser {
   }
   char peek() const { return pos_ < s_.size() ? s_[pos_] : '\0'; }
   void skip_ws() {
-    while (pos_ < s_.size() && (s_[pos_] == ' ' || s_[pos_] == '\n' || s_[pos_] == '\r' || s_[pos_] == '\t'))
+    while (pos_ < s_.size() &&
+           (s_[pos_] == ' ' || s_[pos_] == '\n' || s_[pos_] == '\r' || s_[pos_] == '\t'))
       ++pos_;
   }
   void expect_word(std::string_view w) {
@@ -361,7 +363,8 @@ class Parser {
       integral = false;
       ++pos_;
       if (peek() == '+' || peek() == '-') ++pos_;
-      if (!(peek() >= '0' && peek() <= '9')) fail("invalid number: digits must follow the exponent");
+      if (!(peek() >= '0' && peek() <= '9'))
+        fail("invalid number: digits must follow the exponent");
       while (peek() >= '0' && peek() <= '9') ++pos_;
     }
     const char* b = s_.data() + start;
@@ -413,17 +416,27 @@ class Parser {
 
   // Validates one UTF-8 sequence starting at pos_ (RFC 3629: no overlongs, no surrogates).
   void copy_utf8(std::string& out) {
-    auto byte = [&](std::size_t i) -> unsigned { return i < s_.size() ? static_cast<unsigned char>(s_[i]) : 0u; };
+    auto byte = [&](std::size_t i) -> unsigned {
+      return i < s_.size() ? static_cast<unsigned char>(s_[i]) : 0u;
+    };
     unsigned c = byte(pos_);
     std::size_t n;
     unsigned lo = 0x80, hi = 0xBF;
     if (c >= 0xC2 && c <= 0xDF) n = 1;
-    else if (c == 0xE0) { n = 2; lo = 0xA0; }
-    else if (c == 0xED) { n = 2; hi = 0x9F; }
-    else if (c >= 0xE1 && c <= 0xEF) n = 2;
-    else if (c == 0xF0) { n = 3; lo = 0x90; }
-    else if (c == 0xF4) { n = 3; hi = 0x8F; }
-    else if (c >= 0xF1 && c <= 0xF3) n = 3;
+    else if (c == 0xE0) {
+      n = 2;
+      lo = 0xA0;
+    } else if (c == 0xED) {
+      n = 2;
+      hi = 0x9F;
+    } else if (c >= 0xE1 && c <= 0xEF) n = 2;
+    else if (c == 0xF0) {
+      n = 3;
+      lo = 0x90;
+    } else if (c == 0xF4) {
+      n = 3;
+      hi = 0x8F;
+    } else if (c >= 0xF1 && c <= 0xF3) n = 3;
     else fail("invalid UTF-8");
     unsigned b1 = byte(pos_ + 1);
     if (b1 < lo || b1 > hi) fail("invalid UTF-8");

@@ -9,7 +9,6 @@
 #include <memory>
 #include <typeinfo>
 
-
 namespace grove::web {
 
 const char* level_name(Logger::Level level) noexcept {
@@ -36,9 +35,8 @@ void write_logger_line(const Diagnostic& d) {
   localtime_r(&now, &tm);
   char stamp[32];
   std::strftime(stamp, sizeof stamp, "%Y-%m-%d %H:%M:%S", &tm);
-  std::string line = "[" + std::string(stamp) + "] " +
-                     level_name(Logger::Level(int(d.level))) + " in " + std::string(d.logger) +
-                     ": " + std::string(d.message) + "\n";
+  std::string line = "[" + std::string(stamp) + "] " + level_name(Logger::Level(int(d.level))) +
+                     " in " + std::string(d.logger) + ": " + std::string(d.message) + "\n";
   std::fwrite(line.data(), 1, line.size(), stderr);
 }
 

@@ -14,17 +14,23 @@ namespace {
 using TypeMap = std::unordered_map<std::string, std::string>;
 
 const char* const kBuiltin[][2] = {
-    {"html", "text/html"},        {"htm", "text/html"},          {"css", "text/css"},
-    {"js", "text/javascript"},    {"mjs", "text/javascript"},    {"json", "application/json"},
-    {"txt", "text/plain"},        {"csv", "text/csv"},           {"xml", "application/xml"},
-    {"svg", "image/svg+xml"},     {"png", "image/png"},          {"jpg", "image/jpeg"},
-    {"jpeg", "image/jpeg"},       {"gif", "image/gif"},          {"webp", "image/webp"},
-    {"ico", "image/vnd.microsoft.icon"}, {"avif", "image/avif"}, {"woff", "font/woff"},
-    {"woff2", "font/woff2"},      {"ttf", "font/ttf"},           {"otf", "font/otf"},
-    {"pdf", "application/pdf"},   {"zip", "application/zip"},    {"gz", "application/gzip"},
-    {"wasm", "application/wasm"}, {"mp4", "video/mp4"},          {"webm", "video/webm"},
-    {"mp3", "audio/mpeg"},        {"ogg", "audio/ogg"},          {"wav", "audio/wav"},
-    {"md", "text/markdown"},      {"map", "application/json"},   {"tar", "application/x-tar"},
+    {"html", "text/html"},        {"htm", "text/html"},
+    {"css", "text/css"},          {"js", "text/javascript"},
+    {"mjs", "text/javascript"},   {"json", "application/json"},
+    {"txt", "text/plain"},        {"csv", "text/csv"},
+    {"xml", "application/xml"},   {"svg", "image/svg+xml"},
+    {"png", "image/png"},         {"jpg", "image/jpeg"},
+    {"jpeg", "image/jpeg"},       {"gif", "image/gif"},
+    {"webp", "image/webp"},       {"ico", "image/vnd.microsoft.icon"},
+    {"avif", "image/avif"},       {"woff", "font/woff"},
+    {"woff2", "font/woff2"},      {"ttf", "font/ttf"},
+    {"otf", "font/otf"},          {"pdf", "application/pdf"},
+    {"zip", "application/zip"},   {"gz", "application/gzip"},
+    {"wasm", "application/wasm"}, {"mp4", "video/mp4"},
+    {"webm", "video/webm"},       {"mp3", "audio/mpeg"},
+    {"ogg", "audio/ogg"},         {"wav", "audio/wav"},
+    {"md", "text/markdown"},      {"map", "application/json"},
+    {"tar", "application/x-tar"},
 };
 
 // "type ext ext ..." lines; '#' starts a comment.
@@ -53,8 +59,8 @@ const TypeMap& types() {
 // werkzeug's get_content_type: text types carry the charset.
 bool wants_charset(std::string_view type) {
   return type.starts_with("text/") || type.ends_with("+xml") || type == "application/javascript" ||
-         type == "application/ecmascript" || type == "application/xml" || type == "application/sql" ||
-         type == "application/xml-dtd";
+         type == "application/ecmascript" || type == "application/xml" ||
+         type == "application/sql" || type == "application/xml-dtd";
 }
 
 }  // namespace

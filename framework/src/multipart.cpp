@@ -35,7 +35,8 @@ bool parse_params(std::string_view s, std::vector<std::pair<std::string, std::st
       continue;
     }
     std::size_t eq = s.find_first_of("=;", i);
-    std::string key(trim(s.substr(i, eq == std::string_view::npos ? std::string_view::npos : eq - i)));
+    std::string key(
+        trim(s.substr(i, eq == std::string_view::npos ? std::string_view::npos : eq - i)));
     for (char& c : key) c = char(std::tolower(static_cast<unsigned char>(c)));
     if (eq == std::string_view::npos || s[eq] == ';') {  // a flag without a value
       out.emplace_back(std::move(key), std::string());
@@ -62,7 +63,8 @@ bool parse_params(std::string_view s, std::vector<std::pair<std::string, std::st
       if (!closed) return false;
     } else {
       std::size_t end = s.find(';', i);
-      value = std::string(trim(s.substr(i, end == std::string_view::npos ? std::string_view::npos : end - i)));
+      value = std::string(
+          trim(s.substr(i, end == std::string_view::npos ? std::string_view::npos : end - i)));
       i = end == std::string_view::npos ? s.size() : end;
     }
     out.emplace_back(std::move(key), std::move(value));
@@ -90,11 +92,13 @@ std::optional<std::string> decode_ext_value(std::string_view v) {
 }  // namespace
 
 MultipartParser::MultipartParser(std::string boundary, MultipartLimits limits)
-    : delimiter_("\r\n--" + boundary), limits_(limits), buf_("\r\n") {}  // the first one has no CRLF
+    : delimiter_("\r\n--" + boundary), limits_(limits), buf_("\r\n") {
+}  // the first one has no CRLF
 
 std::optional<std::string> MultipartParser::boundary_of(std::string_view content_type) {
   std::size_t semi = content_type.find(';');
-  if (!iequals(trim(content_type.substr(0, semi)), "multipart/form-data") || semi == std::string_view::npos)
+  if (!iequals(trim(content_type.substr(0, semi)), "multipart/form-data") ||
+      semi == std::string_view::npos)
     return std::nullopt;
   std::vector<std::pair<std::string, std::string>> params;
   if (!parse_params(content_type.substr(semi + 1), params)) return std::nullopt;
@@ -141,11 +145,13 @@ bool MultipartParser::step() {
           preamble_ += buf_.size() - keep;
           buf_.erase(0, buf_.size() - keep);
         }
-        if (preamble_ > limits_.max_preamble) return fail("no multipart boundary in the first bytes of the body");
+        if (preamble_ > limits_.max_preamble)
+          return fail("no multipart boundary in the first bytes of the body");
         return false;
       }
       preamble_ += at;
-      if (preamble_ > limits_.max_preamble) return fail("no multipart boundary in the first bytes of the body");
+      if (preamble_ > limits_.max_preamble)
+        return fail("no multipart boundary in the first bytes of the body");
       buf_.erase(0, at + delimiter_.size());
       state_ = State::after_boundary;
       return true;
@@ -158,9 +164,11 @@ bool MultipartParser::step() {
         return false;
       }
       std::size_t k = buf_.find_first_not_of(" \t");  // transport padding
-      if ((k == std::string::npos ? buf_.size() : k) > 256) return fail("a multipart boundary line is too long");
+      if ((k == std::string::npos ? buf_.size() : k) > 256)
+        return fail("a multipart boundary line is too long");
       if (k == std::string::npos || k + 1 >= buf_.size()) return false;
-      if (buf_[k] != '\r' || buf_[k + 1] != '\n') return fail("a multipart boundary is not followed by CRLF");
+      if (buf_[k] != '\r' || buf_[k + 1] != '\n')
+        return fail("a multipart boundary is not followed by CRLF");
       buf_.erase(0, k + 2);
       state_ = State::head;
       return true;
@@ -171,11 +179,13 @@ bool MultipartParser::step() {
         // Fails only once the terminator could no longer end within the limit, so the
         // outcome does not depend on how the bytes were split.
         if (buf_.size() > limits_.max_header_bytes + 3)
-          return fail("a multipart part head is longer than " + std::to_string(limits_.max_header_bytes) + " bytes");
+          return fail("a multipart part head is longer than " +
+                      std::to_string(limits_.max_header_bytes) + " bytes");
         return false;
       }
       if (end > limits_.max_header_bytes)
-        return fail("a multipart part head is longer than " + std::to_string(limits_.max_header_bytes) + " bytes");
+        return fail("a multipart part head is longer than " +
+                    std::to_string(limits_.max_header_bytes) + " bytes");
       if (++parts_ > limits_.max_parts)
         return fail("more than " + std::to_string(limits_.max_parts) + " multipart parts", true);
       if (!parse_head(std::string_view(buf_).substr(0, end))) return false;
@@ -199,8 +209,7 @@ bool MultipartParser::step() {
       return true;
     }
     case State::epilogue:
-    case State::failed:
-      return false;
+    case State::failed: return false;
   }
   return false;
 }
@@ -216,7 +225,8 @@ bool MultipartParser::parse_head(std::string_view head) {
     if (line.empty() || line.front() == ' ' || line.front() == '\t')
       return fail("a multipart part head has a folded or empty line");
     std::size_t colon = line.find(':');
-    if (colon == std::string_view::npos || colon == 0) return fail("a multipart part header has no name");
+    if (colon == std::string_view::npos || colon == 0)
+      return fail("a multipart part header has no name");
     std::string_view name = line.substr(0, colon), value = trim(line.substr(colon + 1));
     h.headers.emplace_back(std::string(name), std::string(value));
     if (iequals(name, "content-type")) {

@@ -27,7 +27,8 @@ std::string random_id() {
 }
 
 redis::PoolOptions pool_options(const RedisSessionOptions& o) {
-  if (o.pool_size == 0) throw std::invalid_argument("grove::web::RedisSessionInterface: pool_size must be at least 1");
+  if (o.pool_size == 0)
+    throw std::invalid_argument("grove::web::RedisSessionInterface: pool_size must be at least 1");
   if (o.timeout <= std::chrono::milliseconds::zero())
     throw std::invalid_argument("grove::web::RedisSessionInterface: the timeout must be positive");
   redis::PoolOptions p;
@@ -48,11 +49,11 @@ T wait_for(aio::Task<T> call) {
 
 }  // namespace
 
-RedisSession::RedisSession(Json data, std::string id, bool fresh) : Session(std::move(data), fresh), id_(std::move(id)) {}
+RedisSession::RedisSession(Json data, std::string id, bool fresh)
+    : Session(std::move(data), fresh), id_(std::move(id)) {}
 
 RedisSessionInterface::RedisSessionInterface(RedisSessionOptions options)
-    : options_(std::move(options)),
-      pool_(std::make_shared<redis::Pool>(pool_options(options_))),
+    : options_(std::move(options)), pool_(std::make_shared<redis::Pool>(pool_options(options_))),
       metrics_id_(http::add_pool_metrics("redis", "sessions", pool_)) {}
 
 RedisSessionInterface::~RedisSessionInterface() { http::remove_pool_metrics(metrics_id_); }
@@ -61,9 +62,10 @@ std::shared_ptr<RedisSessionInterface> RedisSessionInterface::from_config(const 
   RedisSessionOptions o;
   o.url = app.config.get<std::string>("SESSION_REDIS_URL", "");
   if (o.url.empty())
-    throw ConfigError("SESSION_REDIS_URL", app.config.source("SESSION_REDIS_URL"),
-                      "config key \"SESSION_REDIS_URL\" must name the Redis server of SESSION_TYPE \"redis\" "
-                      "(redis://host:port/db)");
+    throw ConfigError(
+        "SESSION_REDIS_URL", app.config.source("SESSION_REDIS_URL"),
+        "config key \"SESSION_REDIS_URL\" must name the Redis server of SESSION_TYPE \"redis\" "
+        "(redis://host:port/db)");
   o.key_prefix = app.config.get<std::string>("SESSION_KEY_PREFIX", o.key_prefix);
   o.pool_size = app.config.get<std::size_t>("SESSION_REDIS_POOL_SIZE", o.pool_size);
   double seconds = app.config.get<double>("SESSION_REDIS_TIMEOUT", 1.0);
@@ -87,7 +89,8 @@ std::unique_ptr<Session> RedisSessionInterface::open_session(App& app, Request& 
   std::optional<std::string> cookie = request.cookies().get(name);
   if (!cookie || cookie->empty()) return fresh_session();
   auto refuse = [&](std::string_view why) {
-    app.logger.debug("session cookie '" + name + "' ignored (" + std::string(why) + "): starting a new session");
+    app.logger.debug("session cookie '" + name + "' ignored (" + std::string(why) +
+                     "): starting a new session");
     return fresh_session();
   };
   auto token = Signer(std::move(keys), kIdSalt).unsign(*cookie);
@@ -97,7 +100,8 @@ std::unique_ptr<Session> RedisSessionInterface::open_session(App& app, Request& 
   try {
     stored = wait_for(pool_->get(key_of(token->payload)));
   } catch (const redis::Error&) {
-    app.logger.error("the session store is unreachable (" + describe_exception(std::current_exception()) +
+    app.logger.error("the session store is unreachable (" +
+                     describe_exception(std::current_exception()) +
                      "): this request's session reads as empty and will not be saved");
     auto s = std::make_unique<RedisSession>(Json::object(), token->payload, false);
     s->store_unavailable = true;
@@ -115,9 +119,13 @@ std::unique_ptr<Session> RedisSessionInterface::open_session(App& app, Request& 
 
 void RedisSessionInterface::save_session(App& app, Session& session, Response& response) {
   auto* s = dynamic_cast<RedisSession*>(&session);
-  if (!s) throw std::logic_error("grove::web::RedisSessionInterface: save_session got a session it did not open");
+  if (!s)
+    throw std::logic_error(
+        "grove::web::RedisSessionInterface: save_session got a session it did not open");
   if (s->store_unavailable) {
-    if (s->modified) app.logger.error("session changes lost: the session store was unreachable when the request began");
+    if (s->modified)
+      app.logger.error(
+          "session changes lost: the session store was unreachable when the request began");
     return;
   }
   const bool store = begin_save(app, session, response);
@@ -125,7 +133,8 @@ void RedisSessionInterface::save_session(App& app, Session& session, Response& r
   try {
     if (!store) {
       // An emptied session goes from Redis too (begin_save deleted its cookie).
-      if (session.empty() && session.modified && !session.is_new) wait_for(pool_->command("DEL", key_of(s->id())));
+      if (session.empty() && session.modified && !session.is_new)
+        wait_for(pool_->command("DEL", key_of(s->id())));
       return;
     }
     if (session.modified)
@@ -137,7 +146,8 @@ void RedisSessionInterface::save_session(App& app, Session& session, Response& r
                      describe_exception(std::current_exception()) + ")");
     return;
   }
-  response.set_cookie(cookie_name(app), Signer(secret_keys(app), kIdSalt).sign(s->id(), now_seconds()),
+  response.set_cookie(cookie_name(app),
+                      Signer(secret_keys(app), kIdSalt).sign(s->id(), now_seconds()),
                       cookie_options(app, session));
 }
 

@@ -19,9 +19,11 @@ Request::Request(std::string method, std::string_view target, Headers headers, s
 }
 
 Request::Request(const Parts& parts)
-    : method_(parts.method), path_(parts.path.empty() ? std::string_view("/") : parts.path), query_(parts.query) {}
+    : method_(parts.method), path_(parts.path.empty() ? std::string_view("/") : parts.path),
+      query_(parts.query) {}
 
-Request Request::from_parts(std::string method, std::string path, std::string query, Headers headers) {
+Request Request::from_parts(std::string method, std::string path, std::string query,
+                            Headers headers) {
   Request r;
   r.method_ = std::move(method);
   r.path_ = path.empty() ? std::string("/") : std::move(path);
@@ -72,7 +74,9 @@ const MultiDict& Request::cookies() const {
 std::optional<std::uint64_t> Request::content_length() const {
   if (declared_length_) return declared_length_;
   auto v = headers().get("Content-Length");
-  if (!v) return body_loaded_ && !body_.empty() ? std::optional<std::uint64_t>(body_.size()) : std::nullopt;
+  if (!v)
+    return body_loaded_ && !body_.empty() ? std::optional<std::uint64_t>(body_.size())
+                                          : std::nullopt;
   std::uint64_t n = 0;
   auto r = std::from_chars(v->data(), v->data() + v->size(), n);
   if (r.ec != std::errc() || r.ptr != v->data() + v->size()) return std::nullopt;

@@ -8,7 +8,8 @@
 
 namespace grove::web {
 
-Response::Response(std::string body, int status_code, Headers extra) : status(status_code), body_(std::move(body)) {
+Response::Response(std::string body, int status_code, Headers extra)
+    : status(status_code), body_(std::move(body)) {
   if (extra.empty()) {
     headers.add("Content-Type", kDefaultMimetype);
     return;
@@ -17,20 +18,17 @@ Response::Response(std::string body, int status_code, Headers extra) : status(st
   headers.reserve(extra.size() + (typed ? 0 : 1));
   if (!typed) headers.add("Content-Type", kDefaultMimetype);
   for (const auto& [k, v] : extra) {
-    if (iequals(k, "Content-Type"))
-      headers.set(k, v);
-    else
-      headers.add(k, v);
+    if (iequals(k, "Content-Type")) headers.set(k, v);
+    else headers.add(k, v);
   }
 }
 
-Response::Response(const Json& body, int status_code, Headers extra) : status(status_code), body_(body.dump()) {
+Response::Response(const Json& body, int status_code, Headers extra)
+    : status(status_code), body_(body.dump()) {
   headers.add("Content-Type", "application/json");
   for (const auto& [k, v] : extra) {
-    if (iequals(k, "Content-Type"))
-      headers.set(k, v);
-    else
-      headers.add(k, v);
+    if (iequals(k, "Content-Type")) headers.set(k, v);
+    else headers.add(k, v);
   }
 }
 
@@ -119,7 +117,8 @@ void Response::set_cookie(std::string_view name, std::string_view value, const C
   headers.add("Set-Cookie", std::move(c));
 }
 
-void Response::delete_cookie(std::string_view name, std::string_view path, std::string_view domain) {
+void Response::delete_cookie(std::string_view name, std::string_view path,
+                             std::string_view domain) {
   CookieOptions o;
   o.max_age = 0;
   o.path = std::string(path);

@@ -25,7 +25,8 @@ int weight_of(Rule::Converter c) {
 bool valid_identifier(std::string_view s) {
   if (s.empty() || is_digit(s[0])) return false;
   for (char c : s)
-    if (!(c == '_' || is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))) return false;
+    if (!(c == '_' || is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')))
+      return false;
   return true;
 }
 
@@ -101,8 +102,8 @@ Rule::Rule(std::string rule) : rule_(std::move(rule)) {
     else if (conv == "path") p.converter = Converter::path;
     else if (conv == "uuid") p.converter = Converter::uuid;
     else
-      throw std::invalid_argument("URL rule '" + rule_ + "': unknown converter '" + std::string(conv) +
-                                  "' (known: string, int, float, path, uuid)");
+      throw std::invalid_argument("URL rule '" + rule_ + "': unknown converter '" +
+                                  std::string(conv) + "' (known: string, int, float, path, uuid)");
     if (!text.empty()) parts_.push_back(Part{false, std::move(text), Converter::string});
     text.clear();
     if (!parts_.empty() && parts_.back().is_param)
@@ -148,8 +149,8 @@ bool Rule::before(const Rule& other) const {
 //    found not to work is therefore skipped for every start: a union-find per part links it
 //    to the next lower end not yet known to fail, so each end is tried at most once.
 struct Rule::Memo {
-  std::size_t length;          // of the whole path
-  std::vector<bool> failed;    // [part * (length + 1) + offset], allocated on first use
+  std::size_t length;        // of the whole path
+  std::vector<bool> failed;  // [part * (length + 1) + offset], allocated on first use
   std::vector<std::vector<std::uint32_t>> splits;  // [part][end offset], made on first use
 
   std::vector<std::uint32_t>& ends_of(std::size_t part, std::size_t parts) {

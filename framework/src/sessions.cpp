@@ -33,7 +33,9 @@ std::string config_text(const App& app, std::string_view key, std::string fallba
   return app.config.get<std::string>(key, std::move(fallback));
 }
 
-bool config_flag(const App& app, std::string_view key, bool fallback) { return app.config.get<bool>(key, fallback); }
+bool config_flag(const App& app, std::string_view key, bool fallback) {
+  return app.config.get<bool>(key, fallback);
+}
 
 detail::SessionSlot& slot_of(detail::RequestContext& ctx) {
   if (!ctx.session) ctx.session = std::make_shared<detail::SessionSlot>();
@@ -55,8 +57,9 @@ std::shared_ptr<SessionInterface> configured_interface(const App& app) {
                       "grove::redis: configure it with -DGROVE_BUILD_CLIENTS=ON");
 #endif
   }
-  throw ConfigError("SESSION_TYPE", app.config.source("SESSION_TYPE"),
-                    "config key \"SESSION_TYPE\" must be \"cookie\" or \"redis\", not \"" + type + "\"");
+  throw ConfigError(
+      "SESSION_TYPE", app.config.source("SESSION_TYPE"),
+      "config key \"SESSION_TYPE\" must be \"cookie\" or \"redis\", not \"" + type + "\"");
 }
 
 Session& open_in(App& app, detail::RequestContext& ctx) {
@@ -73,7 +76,8 @@ Session& open_in(App& app, detail::RequestContext& ctx) {
 
 detail::RequestContext& current_context(const char* what) {
   detail::RequestContext* ctx = detail::current_request_context();
-  if (!ctx) throw std::logic_error(std::string("grove::web::") + what + ": working outside of a request");
+  if (!ctx)
+    throw std::logic_error(std::string("grove::web::") + what + ": working outside of a request");
   return *ctx;
 }
 
@@ -105,7 +109,8 @@ bool wanted(const std::vector<std::string>& filter, const std::string& category)
 // --- Session --------------------------------------------------------------------------------
 
 Session::Session(Json data, bool fresh) : is_new(fresh), data_(std::move(data)) {
-  if (!data_.is_object()) throw std::invalid_argument("grove::web::Session: the data must be a JSON object");
+  if (!data_.is_object())
+    throw std::invalid_argument("grove::web::Session: the data must be a JSON object");
 }
 
 const Json* Session::find(std::string_view key) const {
@@ -173,7 +178,8 @@ std::vector<std::string> SessionInterface::secret_keys(const App& app) {
 }
 
 std::int64_t SessionInterface::now_seconds() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 
@@ -182,11 +188,13 @@ std::string SessionInterface::cookie_name(const App& app) const {
 }
 
 std::int64_t SessionInterface::lifetime_seconds(const App& app) const {
-  std::int64_t seconds = app.config.get<std::int64_t>("PERMANENT_SESSION_LIFETIME", kDefaultLifetime);
+  std::int64_t seconds =
+      app.config.get<std::int64_t>("PERMANENT_SESSION_LIFETIME", kDefaultLifetime);
   if (seconds <= 0)
-    throw ConfigError("PERMANENT_SESSION_LIFETIME", app.config.source("PERMANENT_SESSION_LIFETIME"),
-                      "config key \"PERMANENT_SESSION_LIFETIME\" must be a positive number of seconds, not " +
-                          std::to_string(seconds));
+    throw ConfigError(
+        "PERMANENT_SESSION_LIFETIME", app.config.source("PERMANENT_SESSION_LIFETIME"),
+        "config key \"PERMANENT_SESSION_LIFETIME\" must be a positive number of seconds, not " +
+            std::to_string(seconds));
   return seconds;
 }
 
@@ -199,14 +207,16 @@ CookieOptions SessionInterface::cookie_options(const App& app, const Session& se
   o.samesite = config_text(app, "SESSION_COOKIE_SAMESITE", "");
   if (!o.samesite.empty() && o.samesite != "Lax" && o.samesite != "Strict" && o.samesite != "None")
     throw ConfigError("SESSION_COOKIE_SAMESITE", app.config.source("SESSION_COOKIE_SAMESITE"),
-                      "config key \"SESSION_COOKIE_SAMESITE\" must be \"Lax\", \"Strict\", \"None\" or null, not \"" +
+                      "config key \"SESSION_COOKIE_SAMESITE\" must be \"Lax\", \"Strict\", "
+                      "\"None\" or null, not \"" +
                           o.samesite + "\"");
   if (session.permanent()) o.max_age = lifetime_seconds(app);
   return o;
 }
 
 bool SessionInterface::should_set_cookie(const App& app, const Session& session) const {
-  return session.modified || (session.permanent() && config_flag(app, "SESSION_REFRESH_EACH_REQUEST", true));
+  return session.modified ||
+         (session.permanent() && config_flag(app, "SESSION_REFRESH_EACH_REQUEST", true));
 }
 
 // --- SecureCookieSessionInterface -----------------------------------------------------------
@@ -219,11 +229,13 @@ std::unique_ptr<Session> SecureCookieSessionInterface::open_session(App& app, Re
   auto fresh = [] { return std::make_unique<Session>(Json::object(), true); };
   if (!cookie || cookie->empty()) return fresh();
   auto refuse = [&](std::string_view why) {
-    app.logger.debug("session cookie '" + name + "' ignored (" + std::string(why) + "): starting an empty session");
+    app.logger.debug("session cookie '" + name + "' ignored (" + std::string(why) +
+                     "): starting an empty session");
     return fresh();
   };
   if (cookie->size() > kMaxCookieBytes)
-    return refuse(std::to_string(cookie->size()) + " bytes, over " + std::to_string(kMaxCookieBytes));
+    return refuse(std::to_string(cookie->size()) + " bytes, over " +
+                  std::to_string(kMaxCookieBytes));
   auto token = Signer(std::move(keys)).unsign(*cookie);
   if (!token) return refuse("bad signature");
   if (now_seconds() - token->timestamp > lifetime_seconds(app)) return refuse("expired");
@@ -236,7 +248,8 @@ std::unique_ptr<Session> SecureCookieSessionInterface::open_session(App& app, Re
   }
 }
 
-bool SessionInterface::begin_save(const App& app, const Session& session, Response& response) const {
+bool SessionInterface::begin_save(const App& app, const Session& session,
+                                  Response& response) const {
   const bool accessed = session.accessed;  // before the reads below mark it
   if (accessed) response.headers.add("Vary", "Cookie");
   if (session.empty()) {
@@ -269,7 +282,8 @@ SessionInterface& App::active_session_interface() {
   if (session_interface) return *session_interface;
   // Made once, under the once_flag: the app is called from many green threads (and, with
   // the test client, OS threads) at once.
-  std::call_once(impl_->session_once, [&] { impl_->configured_session = configured_interface(*this); });
+  std::call_once(impl_->session_once,
+                 [&] { impl_->configured_session = configured_interface(*this); });
   return *impl_->configured_session;
 }
 
@@ -315,7 +329,8 @@ std::vector<std::pair<std::string, std::string>> get_flashed_messages_with_categ
 
 std::vector<std::string> get_flashed_messages(const std::vector<std::string>& category_filter) {
   std::vector<std::string> out;
-  for (auto& f : get_flashed_messages_with_categories(category_filter)) out.push_back(std::move(f.second));
+  for (auto& f : get_flashed_messages_with_categories(category_filter))
+    out.push_back(std::move(f.second));
   return out;
 }
 

@@ -76,7 +76,8 @@ std::optional<std::string> base64url_decode(std::string_view text) {
 
 Signer::Signer(std::vector<std::string> secret_keys, std::string_view salt) {
   if (secret_keys.empty())
-    throw std::invalid_argument("grove::web::Signer: no secret key; give at least one (config SECRET_KEY)");
+    throw std::invalid_argument(
+        "grove::web::Signer: no secret key; give at least one (config SECRET_KEY)");
   for (const auto& k : secret_keys) {
     if (k.empty()) throw std::invalid_argument("grove::web::Signer: a secret key is empty");
     keys_.push_back(hmac_sha256(k, salt));  // itsdangerous's "hmac" key derivation
@@ -104,7 +105,8 @@ std::optional<Signer::Unsigned> Signer::unsign(std::string_view token) const {
   bool valid = false;
   for (const auto& key : keys_) {
     std::string expected = signature(key, signed_part);
-    valid |= expected.size() == sig.size() && CRYPTO_memcmp(expected.data(), sig.data(), sig.size()) == 0;
+    valid |= expected.size() == sig.size() &&
+             CRYPTO_memcmp(expected.data(), sig.data(), sig.size()) == 0;
   }
   if (!valid) return std::nullopt;
   auto dot = signed_part.rfind('.');

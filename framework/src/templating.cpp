@@ -34,16 +34,13 @@ std::string joined(const std::vector<std::string>& items) {
 
 TemplateNotFound::TemplateNotFound(std::string name, std::vector<std::string> searched)
     : TemplateError("template \"" + name + "\" not found; searched: " + joined(searched)),
-      name_(std::move(name)),
-      searched_(std::move(searched)) {}
+      name_(std::move(name)), searched_(std::move(searched)) {}
 
 TemplateSyntaxError::TemplateSyntaxError(std::string file, std::size_t line, std::size_t column,
                                          std::string what_is_wrong)
-    : TemplateError("template syntax error in " + file + " at line " + std::to_string(line) + ", column " +
-                    std::to_string(column) + ": " + what_is_wrong),
-      file_(std::move(file)),
-      line_(line),
-      column_(column) {}
+    : TemplateError("template syntax error in " + file + " at line " + std::to_string(line) +
+                    ", column " + std::to_string(column) + ": " + what_is_wrong),
+      file_(std::move(file)), line_(line), column_(column) {}
 
 namespace detail {
 
@@ -72,7 +69,8 @@ struct TemplateSource {
 namespace {
 
 // kainjow reports "... at <byte offset>": the file, line and column instead.
-[[noreturn]] void throw_syntax_error(const std::string& file, std::string_view text, std::string message) {
+[[noreturn]] void throw_syntax_error(const std::string& file, std::string_view text,
+                                     std::string message) {
   std::size_t offset = 0;
   if (auto at = message.rfind(" at "); at != std::string::npos) {
     std::string_view digits = std::string_view(message).substr(at + 4);
@@ -137,7 +135,8 @@ std::optional<TemplateSource> read_source(std::string_view name, const std::stri
 // the map is locked, never across a file read.
 class Templates {
  public:
-  std::shared_ptr<const TemplateSource> get(std::string_view name, const std::vector<std::string>& folders,
+  std::shared_ptr<const TemplateSource> get(std::string_view name,
+                                            const std::vector<std::string>& folders,
                                             bool auto_reload) {
     if (bad_name(name)) throw TemplateNotFound(std::string(name), folders);
     std::shared_ptr<const TemplateSource> cached;
@@ -158,7 +157,8 @@ class Templates {
     return ::stat(src.path.c_str(), &st) == 0 && FileId::of(st) == src.id;
   }
 
-  static std::shared_ptr<const TemplateSource> load(std::string_view name, const std::vector<std::string>& folders) {
+  static std::shared_ptr<const TemplateSource> load(std::string_view name,
+                                                    const std::vector<std::string>& folders) {
     for (const auto& folder : folders) {
       if (auto src = read_source(name, folder + "/" + std::string(name))) {
         check_syntax(src->path, src->text);
@@ -206,7 +206,9 @@ namespace {
 // depth be counted. A partial that includes itself stops here with an error, not a fault.
 constexpr std::uintptr_t kPartialStackBudget = 16 * 1024;
 
-std::uintptr_t frame_address() { return reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0)); }
+std::uintptr_t frame_address() {
+  return reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0));
+}
 
 mst::data to_data(const Json& j) {
   switch (j.kind()) {
@@ -214,7 +216,8 @@ mst::data to_data(const Json& j) {
     case Json::Kind::boolean: return mst::data(j.as_bool());
     case Json::Kind::integer:
     case Json::Kind::number: return mst::data(j.dump());
-    case Json::Kind::string:  // "" is false in a section, as in Jinja's if; it renders as nothing either way
+    case Json::Kind::string:  // "" is false in a section, as in Jinja's if; it renders as nothing
+                              // either way
       return j.as_string().empty() ? mst::data(false) : mst::data(j.as_string());
     case Json::Kind::array: {
       mst::data list{mst::data::type::list};
@@ -234,9 +237,11 @@ Json request_object(Request& r) {
   Json args = Json::object();
   for (const auto& [key, value] : r.args())
     if (!args.find(key)) args[key] = value;
-  return Json{{"method", r.method()},        {"path", r.path()},     {"full_path", r.full_path()},
-              {"url", r.url()},              {"endpoint", r.endpoint()}, {"blueprint", r.blueprint()},
-              {"scheme", r.scheme()},        {"remote_addr", r.remote_addr()}, {"args", std::move(args)}};
+  return Json{{"method", r.method()},       {"path", r.path()},
+              {"full_path", r.full_path()}, {"url", r.url()},
+              {"endpoint", r.endpoint()},   {"blueprint", r.blueprint()},
+              {"scheme", r.scheme()},       {"remote_addr", r.remote_addr()},
+              {"args", std::move(args)}};
 }
 
 Json flashed_messages() {
@@ -259,11 +264,14 @@ std::pair<std::string, Json> parse_url_for(std::string_view text) {
       if (text[i] == '"') quoted = !quoted;
       else token.push_back(text[i]);
     }
-    if (quoted) throw TemplateError("{{#url_for}}" + std::string(text) + "{{/url_for}}: a quote is not closed");
+    if (quoted)
+      throw TemplateError("{{#url_for}}" + std::string(text) +
+                          "{{/url_for}}: a quote is not closed");
     tokens.push_back(std::move(token));
   }
   if (tokens.empty())
-    throw TemplateError("{{#url_for}}{{/url_for}} needs an endpoint: {{#url_for}}endpoint key=value{{/url_for}}");
+    throw TemplateError(
+        "{{#url_for}}{{/url_for}} needs an endpoint: {{#url_for}}endpoint key=value{{/url_for}}");
   Json values = Json::object();
   for (std::size_t t = 1; t < tokens.size(); ++t) {
     auto eq = tokens[t].find('=');
@@ -271,7 +279,8 @@ std::pair<std::string, Json> parse_url_for(std::string_view text) {
       throw TemplateError("{{#url_for}}" + std::string(text) + "{{/url_for}}: \"" + tokens[t] +
                           "\" is not key=value");
     std::string key = tokens[t].substr(0, eq), value = tokens[t].substr(eq + 1);
-    if (key.front() == '_' && (value == "true" || value == "false")) values[key] = (value == "true");
+    if (key.front() == '_' && (value == "true" || value == "false"))
+      values[key] = (value == "true");
     else values[key] = std::move(value);
   }
   return {std::move(tokens.front()), std::move(values)};
@@ -282,19 +291,23 @@ struct RenderState {
   App* app = nullptr;
   bool in_request = false;
   bool autoescape = true;
-  bool raw = false;  // while url_for renders its arguments
+  bool raw = false;               // while url_for renders its arguments
   std::uintptr_t stack_base = 0;  // render()'s frame
   detail::TemplateEnv env;
   bool auto_reload = false;
 
-  std::string escape(const std::string& s) const { return autoescape && !raw ? mst::html_escape(s) : s; }
+  std::string escape(const std::string& s) const {
+    return autoescape && !raw ? mst::html_escape(s) : s;
+  }
 };
 
 // The render's lookup: the user's object (pushed sections on top), then Flask's globals,
 // each made the first time the template names it.
 class TemplateContext final : public mst::basic_context<std::string> {
  public:
-  TemplateContext(RenderState& state, const mst::data* root) : state_(state) { items_.push_back(root); }
+  TemplateContext(RenderState& state, const mst::data* root) : state_(state) {
+    items_.push_back(root);
+  }
 
   void push(const mst::data* data) override { items_.push_back(data); }
   void pop() override { items_.pop_back(); }
@@ -323,7 +336,8 @@ class TemplateContext final : public mst::basic_context<std::string> {
   }
 
  private:
-  static const mst::data* walk(const mst::data* data, const std::vector<std::string>& parts, std::size_t from) {
+  static const mst::data* walk(const mst::data* data, const std::vector<std::string>& parts,
+                               std::size_t from) {
     for (std::size_t i = from; data && i < parts.size(); ++i) data = data->get(parts[i]);
     return data;
   }
@@ -341,7 +355,8 @@ class TemplateContext final : public mst::basic_context<std::string> {
     if (!state_.in_request) return nullptr;
     if (name == "request") return std::make_unique<mst::data>(to_data(request_object(request())));
     if (name == "session") return std::make_unique<mst::data>(to_data(session().data()));
-    if (name == "get_flashed_messages") return std::make_unique<mst::data>(to_data(flashed_messages()));
+    if (name == "get_flashed_messages")
+      return std::make_unique<mst::data>(to_data(flashed_messages()));
     return nullptr;
   }
 
@@ -358,7 +373,8 @@ class TemplateContext final : public mst::basic_context<std::string> {
         expanded = render(text);
       }
       auto [endpoint, values] = parse_url_for(expanded);
-      std::string url = state->in_request ? url_for(endpoint, values) : url_for(*state->app, endpoint, values);
+      std::string url =
+          state->in_request ? url_for(endpoint, values) : url_for(*state->app, endpoint, values);
       return state->escape(url);
     };
   }
@@ -399,13 +415,14 @@ Json full_context(App& app, bool in_request, const Json& context) {
     for (const auto& [key, value] : object.as_object()) merged[key] = value;
   };
   for (auto* scope : scopes)
-    for (const auto& processor : scope->context_processors) merge(processor(), "a context_processor's result");
+    for (const auto& processor : scope->context_processors)
+      merge(processor(), "a context_processor's result");
   merge(context, "the template context");
   return merged;
 }
 
-std::string render(App& app, const std::string& text, const std::string& display_name, bool autoescape,
-                   const Json& context) {
+std::string render(App& app, const std::string& text, const std::string& display_name,
+                   bool autoescape, const Json& context) {
   RenderState state;
   state.app = &app;
   state.in_request = has_request_context() && &current_app() == &app;
@@ -420,7 +437,8 @@ std::string render(App& app, const std::string& text, const std::string& display
   tmpl.set_custom_escape([&state](const std::string& s) { return state.escape(s); });
   TemplateContext ctx(state, &root);
   std::string out = tmpl.render(ctx);
-  if (!tmpl.is_valid()) throw TemplateError("template " + display_name + ": " + tmpl.error_message());
+  if (!tmpl.is_valid())
+    throw TemplateError("template " + display_name + ": " + tmpl.error_message());
   return out;
 }
 

@@ -16,7 +16,8 @@ namespace grove::web {
 
 namespace detail {
 
-grove::http::Request make_test_request(std::string method, std::string target, RequestOptions& options) {
+grove::http::Request make_test_request(std::string method, std::string target,
+                                       RequestOptions& options) {
   for (char& c : method) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   if (!options.query.empty()) {
     target += target.find('?') == std::string::npos ? '?' : '&';
@@ -42,7 +43,8 @@ grove::http::Request make_test_request(std::string method, std::string target, R
 
 // What the app lets escape (PROPAGATE_EXCEPTIONS or TESTING, or an exception that is not an
 // error) is kept for the caller, where a server would answer 500.
-grove::http::Application guarded_application(App& app, std::exception_ptr& escaped, bool* streamed) {
+grove::http::Application guarded_application(App& app, std::exception_ptr& escaped,
+                                             bool* streamed) {
   return [&app, &escaped, streamed](grove::http::Request& r) -> grove::http::Response {
     try {
       grove::http::Response resp = app(r);
@@ -70,10 +72,12 @@ TestResponse read_test_response(std::string_view wire, bool head_request) {
 }  // namespace detail
 
 TestResponse TestClient::open(std::string method, std::string target, RequestOptions options) {
-  grove::http::Request req = detail::make_test_request(std::move(method), std::move(target), options);
+  grove::http::Request req =
+      detail::make_test_request(std::move(method), std::move(target), options);
   std::exception_ptr escaped;
   bool streamed = false;
-  std::string wire = grove::http::exchange(detail::guarded_application(*app_, escaped, &streamed), req);
+  std::string wire =
+      grove::http::exchange(detail::guarded_application(*app_, escaped, &streamed), req);
   if (escaped) std::rethrow_exception(escaped);
   TestResponse out = detail::read_test_response(wire, req.method() == "HEAD");
   out.streamed = streamed;

@@ -18,7 +18,8 @@ namespace grove::web::detail {
 // The request the test client sends: the target with the options' query, the headers
 // (Host, and Content-Type for the body), the body, the remote address and TLS facts (the
 // options must outlive the request).
-grove::http::Request make_test_request(std::string method, std::string target, RequestOptions& options);
+grove::http::Request make_test_request(std::string method, std::string target,
+                                       RequestOptions& options);
 // The app as a gateway application that keeps what it lets escape in `escaped` (answering
 // 500 meanwhile) and says in `streamed` whether the response is streamed.
 grove::http::Application guarded_application(App& app, std::exception_ptr& escaped, bool* streamed);

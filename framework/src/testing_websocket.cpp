@@ -21,8 +21,9 @@ using ws::detail::Opcode;
 using SteadyClock = std::chrono::steady_clock;
 
 WebSocketRefused::WebSocketRefused(TestResponse response)
-    : std::runtime_error("the WebSocket handshake was refused with " + std::to_string(response.status) +
-                         (response.body.empty() ? std::string() : ": " + response.body.substr(0, 200))),
+    : std::runtime_error(
+          "the WebSocket handshake was refused with " + std::to_string(response.status) +
+          (response.body.empty() ? std::string() : ": " + response.body.substr(0, 200))),
       response_(std::move(response)) {}
 
 struct TestWebSocket::State {
@@ -33,11 +34,11 @@ struct TestWebSocket::State {
   TestResponse response;
   std::string protocol;
   grove::http::WebSocketSettings server;
-  std::optional<ws::detail::WsReader> reader;     // made once the 101 says what was agreed
+  std::optional<ws::detail::WsReader> reader;    // made once the 101 says what was agreed
   std::optional<ws::detail::Deflater> deflater;  // permessage-deflate, if agreed
-  std::string in;        // received bytes the reader has not consumed
-  std::string out;       // the frame being sent
-  std::string squeezed;  // a message compressed for sending
+  std::string in;                                // received bytes the reader has not consumed
+  std::string out;                               // the frame being sent
+  std::string squeezed;                          // a message compressed for sending
   std::minstd_rand masks{std::random_device{}()};
   bool close_sent = false;
   bool closed = false;
@@ -101,8 +102,7 @@ struct TestWebSocket::State {
         case ws::detail::WsReader::Kind::ping:
           if (!close_sent) write(Opcode::pong, ev.data);
           continue;
-        case ws::detail::WsReader::Kind::pong:
-          continue;
+        case ws::detail::WsReader::Kind::pong: continue;
         case ws::detail::WsReader::Kind::close:
           if (!close_sent) {
             code = ev.code;
@@ -116,8 +116,7 @@ struct TestWebSocket::State {
           throw std::runtime_error("web::TestWebSocket: the handler of " + target +
                                    " sent what RFC 6455 forbids a server to send (" +
                                    std::to_string(ev.code) + " " + std::string(ev.data) + ")");
-        case ws::detail::WsReader::Kind::need_more:
-          break;
+        case ws::detail::WsReader::Kind::need_more: break;
       }
       std::string got = up->read(deadline);
       if (!got.empty()) {
@@ -144,8 +143,8 @@ std::optional<TestWebSocket::Message> TestWebSocket::receive() {
   bool timed_out = false;
   auto m = s_->next(SteadyClock::now() + s_->timeout, timed_out);
   if (timed_out)
-    throw std::runtime_error("web::TestWebSocket::receive: no message from the handler of " + s_->target +
-                             " within " + std::to_string(s_->timeout.count()) +
+    throw std::runtime_error("web::TestWebSocket::receive: no message from the handler of " +
+                             s_->target + " within " + std::to_string(s_->timeout.count()) +
                              " ms (receive(timeout) waits without failing)");
   return m;
 }
@@ -157,7 +156,9 @@ std::optional<TestWebSocket::Message> TestWebSocket::receive(std::chrono::millis
 
 void TestWebSocket::send(std::string_view text) { s_->send_data(Opcode::text, text); }
 void TestWebSocket::send_binary(std::string_view data) { s_->send_data(Opcode::binary, data); }
-void TestWebSocket::send(const Message& msg) { s_->send_data(msg.binary ? Opcode::binary : Opcode::text, msg.data); }
+void TestWebSocket::send(const Message& msg) {
+  s_->send_data(msg.binary ? Opcode::binary : Opcode::text, msg.data);
+}
 
 void TestWebSocket::close(std::uint16_t code, std::string_view reason) {
   if (!ws::valid_close_code(code))
@@ -214,7 +215,9 @@ std::optional<ws::DeflateParams> deflate_in(std::string_view extensions) {
     extensions.remove_prefix(semi == std::string_view::npos ? extensions.size() : semi + 1);
     std::size_t eq = part.find('=');
     std::string_view name = trim(part.substr(0, eq));
-    int bits = eq == std::string_view::npos ? 15 : std::atoi(std::string(trim(part.substr(eq + 1))).c_str());
+    int bits = eq == std::string_view::npos
+                   ? 15
+                   : std::atoi(std::string(trim(part.substr(eq + 1))).c_str());
     if (name == "permessage-deflate") p.emplace();
     else if (!p) continue;
     else if (name == "server_no_context_takeover") p->server_no_context_takeover = true;
@@ -244,9 +247,11 @@ TestWebSocket TestClient::websocket(std::string target, WebSocketOptions options
   ro.headers.setdefault("Connection", "Upgrade");
   ro.headers.setdefault("Sec-WebSocket-Key", new_key(s->masks));
   ro.headers.setdefault("Sec-WebSocket-Version", "13");
-  if (!options.subprotocols.empty()) ro.headers.set("Sec-WebSocket-Protocol", join(options.subprotocols));
+  if (!options.subprotocols.empty())
+    ro.headers.set("Sec-WebSocket-Protocol", join(options.subprotocols));
   if (!options.origin.empty()) ro.headers.set("Origin", options.origin);
-  if (options.deflate) ro.headers.set("Sec-WebSocket-Extensions", "permessage-deflate; client_max_window_bits");
+  if (options.deflate)
+    ro.headers.set("Sec-WebSocket-Extensions", "permessage-deflate; client_max_window_bits");
   const std::string key = ro.headers.get("Sec-WebSocket-Key", "");
   grove::http::Request req = detail::make_test_request("GET", target, ro);
   if (s->tls) req.set_tls(&*s->tls);
@@ -256,7 +261,8 @@ TestWebSocket TestClient::websocket(std::string target, WebSocketOptions options
   xo.remote_addr = options.remote_addr;
   xo.websocket = options.server;
   std::exception_ptr escaped;
-  s->up = grove::http::exchange_upgrade(detail::guarded_application(*app_, escaped, nullptr), std::move(req), xo);
+  s->up = grove::http::exchange_upgrade(detail::guarded_application(*app_, escaped, nullptr),
+                                        std::move(req), xo);
   if (escaped) std::rethrow_exception(escaped);
   s->response = detail::read_test_response(s->up->response(), false);
   if (!s->up->upgraded()) throw WebSocketRefused(std::move(s->response));

@@ -72,7 +72,8 @@ MultiDict parse_cookies(std::string_view header) {
     if (eq == std::string_view::npos || eq == 0) continue;
     std::string_view name = trim(part.substr(0, eq));
     std::string_view value = trim(part.substr(eq + 1));
-    if (value.size() >= 2 && value.front() == '"' && value.back() == '"') value = value.substr(1, value.size() - 2);
+    if (value.size() >= 2 && value.front() == '"' && value.back() == '"')
+      value = value.substr(1, value.size() - 2);
     if (seen.insert(name).second) out.add(std::string(name), url_decode(value));
   }
   return out;

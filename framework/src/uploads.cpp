@@ -16,7 +16,9 @@
 namespace grove::web {
 namespace {
 
-[[noreturn]] void throw_errno(const std::string& what) { throw std::system_error(errno, std::generic_category(), what); }
+[[noreturn]] void throw_errno(const std::string& what) {
+  throw std::system_error(errno, std::generic_category(), what);
+}
 
 void write_all(int fd, std::string_view bytes, const std::string& what) {
   while (!bytes.empty()) {
@@ -43,12 +45,9 @@ int anonymous_temp_file() {
 }  // namespace
 
 FileStorage::FileStorage(FileStorage&& other) noexcept
-    : name(std::move(other.name)),
-      filename(std::move(other.filename)),
-      content_type(std::move(other.content_type)),
-      headers(std::move(other.headers)),
-      memory_(std::move(other.memory_)),
-      fd_(std::exchange(other.fd_, -1)),
+    : name(std::move(other.name)), filename(std::move(other.filename)),
+      content_type(std::move(other.content_type)), headers(std::move(other.headers)),
+      memory_(std::move(other.memory_)), fd_(std::exchange(other.fd_, -1)),
       size_(std::exchange(other.size_, 0)) {}
 
 FileStorage& FileStorage::operator=(FileStorage&& other) noexcept {
@@ -137,8 +136,9 @@ const FileStorage* FileMultiDict::get(std::string_view key) const {
 
 const FileStorage& FileMultiDict::operator[](std::string_view key) const {
   if (const FileStorage* f = get(key)) return *f;
-  throw BadRequest("The browser (or proxy) sent a request that this server could not understand: no file '" +
-                   std::string(key) + "'");
+  throw BadRequest(
+      "The browser (or proxy) sent a request that this server could not understand: no file '" +
+      std::string(key) + "'");
 }
 
 std::vector<const FileStorage*> FileMultiDict::get_all(std::string_view key) const {

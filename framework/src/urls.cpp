@@ -27,10 +27,8 @@ std::string quote(std::string_view s, std::string_view safe) {
     auto c = static_cast<unsigned char>(ch);
     bool unreserved = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
                       c == '-' || c == '.' || c == '_' || c == '~';
-    if (unreserved || (c < 0x80 && safe.find(ch) != std::string_view::npos))
-      out.push_back(ch);
-    else
-      percent(out, c);
+    if (unreserved || (c < 0x80 && safe.find(ch) != std::string_view::npos)) out.push_back(ch);
+    else percent(out, c);
   }
   return out;
 }
@@ -39,7 +37,9 @@ std::string quote(std::string_view s, std::string_view safe) {
 constexpr std::string_view kSegmentSafe = "!$&'()*+,:;=@";
 constexpr std::string_view kPathSafe = "!$&'()*+,:;=@/";
 
-std::string describe(const Json& v) { return v.is_string() ? "\"" + v.as_string() + "\"" : v.dump(); }
+std::string describe(const Json& v) {
+  return v.is_string() ? "\"" + v.as_string() + "\"" : v.dump();
+}
 
 bool all_digits(std::string_view s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
@@ -74,7 +74,8 @@ std::optional<std::string> to_url(Rule::Converter conv, const Json& v) {
       if (v.is_string()) {
         const std::string& s = v.as_string();
         auto dot = s.find('.');
-        if (dot == std::string::npos || dot == 0 || !all_digits(s.substr(0, dot)) || !all_digits(s.substr(dot + 1)))
+        if (dot == std::string::npos || dot == 0 || !all_digits(s.substr(0, dot)) ||
+            !all_digits(s.substr(dot + 1)))
           return std::nullopt;
         return s;
       }
@@ -117,10 +118,12 @@ std::string resolve_endpoint(std::string_view endpoint) {
     throw BuildError(std::string(endpoint), {},
                      "Could not build url for endpoint '" + std::string(endpoint) +
                          "': a relative endpoint needs a request to know its blueprint; name the "
-                         "blueprint ('bp" + std::string(endpoint) + "')");
+                         "blueprint ('bp" +
+                         std::string(endpoint) + "')");
   const auto& names = request().blueprints();  // innermost first
   std::string dotted;
-  for (auto it = names.rbegin(); it != names.rend(); ++it) dotted += (dotted.empty() ? "" : ".") + *it;
+  for (auto it = names.rbegin(); it != names.rend(); ++it)
+    dotted += (dotted.empty() ? "" : ".") + *it;
   return dotted.empty() ? std::string(endpoint.substr(1)) : dotted + std::string(endpoint);
 }
 
@@ -144,9 +147,10 @@ Filled fill(const detail::RouteEntry& route, const Json& values) {
     auto text = to_url(part.converter, *v);
     if (!text)
       throw BuildError(route.endpoint, {},
-                       "Could not build url for endpoint '" + route.endpoint + "': parameter '" + part.text +
-                           "' of rule '" + route.rule.text() + "' is " + describe(*v) + ", which <" +
-                           converter_name(part.converter) + ":" + part.text + "> cannot take");
+                       "Could not build url for endpoint '" + route.endpoint + "': parameter '" +
+                           part.text + "' of rule '" + route.rule.text() + "' is " + describe(*v) +
+                           ", which <" + converter_name(part.converter) + ":" + part.text +
+                           "> cannot take");
     out.path += *text;
   }
   return out;
@@ -166,14 +170,14 @@ void append_query(std::string& url, const detail::RouteEntry& route, const Json&
       auto text = scalar_text(item);
       if (!text)
         throw BuildError(route.endpoint, {},
-                         "Could not build url for endpoint '" + route.endpoint + "': query value '" + key + "' is " +
-                             item.dump() + "; give a string, number, boolean or an array of them");
+                         "Could not build url for endpoint '" + route.endpoint +
+                             "': query value '" + key + "' is " + item.dump() +
+                             "; give a string, number, boolean or an array of them");
       query.add(key, std::move(*text));
     };
     if (v.is_array())
       for (const auto& item : v.as_array()) add(item);
-    else
-      add(v);
+    else add(v);
   }
   if (!query.empty()) url += "?" + encode_query(query);
 }
@@ -181,7 +185,8 @@ void append_query(std::string& url, const detail::RouteEntry& route, const Json&
 std::string option_text(const Json& values, std::string_view key) {
   const Json* v = values.find(key);
   if (!v || v->is_null()) return {};
-  if (!v->is_string()) throw std::invalid_argument("url_for: " + std::string(key) + " must be a string");
+  if (!v->is_string())
+    throw std::invalid_argument("url_for: " + std::string(key) + " must be a string");
   return v->as_string();
 }
 
@@ -205,12 +210,14 @@ std::string url_root(const App& app, const Json& values, const std::string& endp
 }  // namespace
 
 BuildError::BuildError(std::string endpoint, std::vector<std::string> missing, std::string message)
-    : std::runtime_error(std::move(message)), endpoint_(std::move(endpoint)), missing_(std::move(missing)) {}
+    : std::runtime_error(std::move(message)), endpoint_(std::move(endpoint)),
+      missing_(std::move(missing)) {}
 
 std::string url_for(std::string_view endpoint, const Json& values) {
   if (!has_request_context())
-    throw std::logic_error("grove::web::url_for(\"" + std::string(endpoint) +
-                           "\"): working outside of a request; call url_for(app, endpoint, values)");
+    throw std::logic_error(
+        "grove::web::url_for(\"" + std::string(endpoint) +
+        "\"): working outside of a request; call url_for(app, endpoint, values)");
   return url_for(current_app(), endpoint, values);
 }
 
@@ -230,7 +237,8 @@ std::string url_for(const App& app, std::string_view endpoint_in, const Json& va
   for (const auto& r : app.impl_->routes)
     if (r->endpoint == endpoint) rules.push_back(r.get());
   if (rules.empty())
-    throw BuildError(endpoint, {}, "Could not build url for endpoint '" + endpoint + "': no such endpoint");
+    throw BuildError(endpoint, {},
+                     "Could not build url for endpoint '" + endpoint + "': no such endpoint");
   std::stable_sort(rules.begin(), rules.end(),
                    [](auto* a, auto* b) { return a->rule.arity() > b->rule.arity(); });
 
@@ -256,23 +264,23 @@ std::string url_for(const App& app, std::string_view endpoint_in, const Json& va
                      "Could not build url for endpoint '" + endpoint + "' with method " + method +
                          ": no rule of it allows that method");
   throw BuildError(endpoint, missing,
-                   "Could not build url for endpoint '" + endpoint + "'. Did you forget to specify values [" +
-                       joined_names(missing) + "]?");
+                   "Could not build url for endpoint '" + endpoint +
+                       "'. Did you forget to specify values [" + joined_names(missing) + "]?");
 }
 
 Response redirect(std::string_view location, int code) {
   if (code < 300 || code > 399)
-    throw std::invalid_argument("redirect(\"" + std::string(location) + "\", " + std::to_string(code) +
+    throw std::invalid_argument("redirect(\"" + std::string(location) + "\", " +
+                                std::to_string(code) +
                                 "): a redirect needs a 3xx status (301, 302, 303, 307 or 308)");
   // iri_to_uri: bytes a Location header cannot carry as they are.
   std::string uri;
   for (char ch : location) {
     auto c = static_cast<unsigned char>(ch);
-    if (c >= 0x80 || c <= 0x20 || c == 0x7f || c == '"' || c == '<' || c == '>' || c == '\\' || c == '^' ||
-        c == '`' || c == '{' || c == '|' || c == '}')
+    if (c >= 0x80 || c <= 0x20 || c == 0x7f || c == '"' || c == '<' || c == '>' || c == '\\' ||
+        c == '^' || c == '`' || c == '{' || c == '|' || c == '}')
       percent(uri, c);
-    else
-      uri.push_back(ch);
+    else uri.push_back(ch);
   }
   std::string escaped;
   for (char c : uri) {

@@ -61,7 +61,8 @@ Scaffold& Scaffold::websocket(std::string rule, std::function<void(ws::WebSocket
   return add_url_rule(std::move(rule), std::move(v));
 }
 
-Scaffold& Scaffold::websocket(std::string rule, std::function<aio::Task<void>(AsyncWebSocket&)> handler,
+Scaffold& Scaffold::websocket(std::string rule,
+                              std::function<aio::Task<void>(AsyncWebSocket&)> handler,
                               ws::Options options, std::string endpoint) {
   if (!handler) throw std::invalid_argument("websocket(\"" + rule + "\"): the handler is empty");
   // Always the green bridge: the thread bridge would hold the connection's hub (and every
@@ -70,8 +71,8 @@ Scaffold& Scaffold::websocket(std::string rule, std::function<aio::Task<void>(As
     AsyncWebSocket async_ws(w);
     green_bridge(handler(async_ws));
   };
-  return websocket(std::move(rule), std::function<void(ws::WebSocket&)>(std::move(run)), std::move(options),
-                   std::move(endpoint));
+  return websocket(std::move(rule), std::function<void(ws::WebSocket&)>(std::move(run)),
+                   std::move(options), std::move(endpoint));
 }
 
 // --- AsyncWebSocket ----------------------------------------------------------------------------
@@ -139,7 +140,8 @@ aio::Task<std::optional<AsyncWebSocket::Message>> AsyncWebSocket::receive() {
   return receive_until(std::nullopt);
 }
 
-aio::Task<std::optional<AsyncWebSocket::Message>> AsyncWebSocket::receive(std::chrono::milliseconds timeout) {
+aio::Task<std::optional<AsyncWebSocket::Message>> AsyncWebSocket::receive(
+    std::chrono::milliseconds timeout) {
   return receive_until(timeout);
 }
 

@@ -186,7 +186,7 @@ void start_detector_from_env() {
   const long ms = std::strtol(env, &end, 10);
   if (*end || ms <= 0) {
     report(std::string("grove: GROVE_BLOCKING_WARN_MS=") + env +
-           " is not a positive number of milliseconds; the blocking detector stays off",
+               " is not a positive number of milliseconds; the blocking detector stays off",
            Severity::warning);
     return;
   }
@@ -228,7 +228,9 @@ void disable_blocking_detector() {
 
 bool blocking_detector_enabled() { return detail::g_detector_on.load(std::memory_order_relaxed); }
 
-std::uint64_t blocking_reports() noexcept { return detail::g_reports.load(std::memory_order_relaxed); }
+std::uint64_t blocking_reports() noexcept {
+  return detail::g_reports.load(std::memory_order_relaxed);
+}
 
 void set_blocking_sink(BlockingSink sink) {
   std::lock_guard lock(detail::detector().mutex);

@@ -114,17 +114,14 @@ Events Hub::wait_fd(int fd, Events events, std::optional<Duration> timeout) {
     throw;
   }
   switch (why) {
-    case Wake::notified:
-      return w.got;
+    case Wake::notified: return w.got;
     case Wake::closed:
       throw_pending();
       throw std::system_error(EBADF, std::generic_category(),
                               "grove: green thread '" + self->display_name() +
                                   "' was waiting on fd " + std::to_string(fd) +
                                   ", which was closed meanwhile");
-    default:
-      throw_pending();
-      return Events::none;
+    default: throw_pending(); return Events::none;
   }
 }
 

@@ -106,8 +106,7 @@ std::string frame_text(const Unwind& u, unw_cursor_t& cursor, unw_word_t ip) {
   std::string out;
   if (u.get_proc_name(&cursor, name, sizeof name, &offset) == 0)
     out = demangle(name) + "+" + hex(offset);
-  else
-    out = hex(ip);
+  else out = hex(ip);
   Dl_info info{};
   if (::dladdr(reinterpret_cast<void*>(ip), &info) && info.dli_fname && *info.dli_fname) {
     std::string file = info.dli_fname;
@@ -159,10 +158,12 @@ GreenThreadInfo describe(detail::Hub& hub, detail::GreenletBase* g, TimePoint no
   info.name = g->is_root ? "main" : g->display_name();
   info.state = state_name(g->state);
   if (g->state == detail::State::parked)
-    if (const auto* w = dynamic_cast<const detail::FdWait*>(g->parking)) info.waiting_on = "fd " + std::to_string(w->fd);
+    if (const auto* w = dynamic_cast<const detail::FdWait*>(g->parking))
+      info.waiting_on = "fd " + std::to_string(w->fd);
   if (!g->is_root) info.age = now - g->born;
   // A context that never ran has no frames yet; the caller's own is running.
-  if (g != hub.running() && g->started && !g->fresh && g->fctx) info.frames = unwind_suspended(g->fctx);
+  if (g != hub.running() && g->started && !g->fresh && g->fctx)
+    info.frames = unwind_suspended(g->fctx);
   return info;
 }
 
@@ -181,7 +182,8 @@ std::vector<GreenThreadInfo> green_threads() {
   detail::Hub* hub = detail::Hub::get_if_exists();
   if (!hub) return out;
   const TimePoint now = hub->loop().now();
-  for (detail::GreenletBase* g = hub->live_head(); g; g = g->live_next) out.push_back(describe(*hub, g, now));
+  for (detail::GreenletBase* g = hub->live_head(); g; g = g->live_next)
+    out.push_back(describe(*hub, g, now));
   detail::GreenletBase* root = hub->root();
   if (root != hub->running() && root->fctx) {
     GreenThreadInfo main = describe(*hub, root, now);
@@ -200,7 +202,8 @@ std::string dump_green_threads() {
     char age[32];
     std::snprintf(age, sizeof age, "%.3f", std::chrono::duration<double>(t.age).count());
     const std::string on = t.waiting_on.empty() ? "" : " on " + t.waiting_on;
-    out += "\ngreen thread " + std::to_string(t.id) + " \"" + t.name + "\" [" + t.state + on + ", " + age + " s]\n";
+    out += "\ngreen thread " + std::to_string(t.id) + " \"" + t.name + "\" [" + t.state + on +
+           ", " + age + " s]\n";
     for (std::size_t i = 0; i < t.frames.size(); ++i)
       out += "    #" + std::to_string(i) + " " + t.frames[i] + "\n";
   }

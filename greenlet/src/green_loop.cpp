@@ -140,8 +140,7 @@ Timer GreenLoop::call_every(Duration interval, Callback cb) {
 }
 
 IoWatcher GreenLoop::watch(int fd, Events events, IoCallback cb) {
-  return hub().loop().watch(fd, events,
-                            in_this_loop<false>(std::move(cb), "fd watcher callback"));
+  return hub().loop().watch(fd, events, in_this_loop<false>(std::move(cb), "fd watcher callback"));
 }
 
 void GreenLoop::forget_fd(int fd) { hub().forget_fd(fd); }
@@ -227,9 +226,7 @@ void GreenLoop::detach_hub() noexcept {
 
 void detail::Hub::add_facade(GreenLoop* loop) { facades_.push_back(loop); }
 
-void detail::Hub::remove_facade(GreenLoop* loop) noexcept {
-  std::erase(facades_, loop);
-}
+void detail::Hub::remove_facade(GreenLoop* loop) noexcept { std::erase(facades_, loop); }
 
 bool detail::Hub::has_facade(const GreenLoop* loop) const noexcept {
   return std::find(facades_.begin(), facades_.end(), loop) != facades_.end();

@@ -53,9 +53,9 @@ class GreenLoop final : public EventLoop {
   Capabilities caps_;
   WaitList runners_;
   WaitList turn_waiters_;
-  std::exception_ptr rethrown_;  // an exception the handler rethrew, for run() to throw
+  std::exception_ptr rethrown_;     // an exception the handler rethrew, for run() to throw
   std::vector<Callback> deferred_;  // held back behind a rethrown exception
-  std::vector<Timer> timers_;    // cancelled with the loop
+  std::vector<Timer> timers_;       // cancelled with the loop
   std::size_t prune_at_ = 64;
   bool stopping_ = false;
   int running_ = 0;

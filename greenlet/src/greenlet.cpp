@@ -31,13 +31,17 @@ void with_names_locked(F&& f) {
 }
 }  // namespace
 
-std::size_t configured_stack_size() noexcept { return g_stack_size.load(std::memory_order_relaxed); }
+std::size_t configured_stack_size() noexcept {
+  return g_stack_size.load(std::memory_order_relaxed);
+}
 std::size_t configured_guard() noexcept {
   if (!g_guarded.load(std::memory_order_relaxed)) return 0;
   const std::size_t guard = g_guard.load(std::memory_order_relaxed);
   return guard ? guard : StackPool::page_size();
 }
-std::size_t configured_pool_limit() noexcept { return g_pool_limit.load(std::memory_order_relaxed); }
+std::size_t configured_pool_limit() noexcept {
+  return g_pool_limit.load(std::memory_order_relaxed);
+}
 
 std::string GreenletBase::display_name() const {
   if (!name.empty()) return name;
@@ -202,7 +206,8 @@ void sleep(Duration d) {
   detail::throw_pending();
 }
 
-void kill(const Greenlet& g, std::exception_ptr error, bool block, std::optional<Duration> timeout) {
+void kill(const Greenlet& g, std::exception_ptr error, bool block,
+          std::optional<Duration> timeout) {
   g.kill(std::move(error), block, timeout);
 }
 

@@ -71,8 +71,7 @@ Hub& Hub::create() {
   return *t_hub;
 }
 
-Hub::Hub()
-    : loop_(make_hub_loop()), root_(new PlainGreenlet), self_(new PlainGreenlet) {
+Hub::Hub() : loop_(make_hub_loop()), root_(new PlainGreenlet), self_(new PlainGreenlet) {
   static std::once_flag once;
   std::call_once(once, [] {
     set_context_provider(&green_context);
@@ -182,7 +181,8 @@ void Hub::on_stuck() noexcept {
            "' would block forever: no green thread can run and the hub's loop (engine " +
            loop_->engine() +
            ") has no referenced watcher, timer, callback or outstanding work left that could "
-           "wake it (" + std::to_string(others) +
+           "wake it (" +
+           std::to_string(others) +
            " other green threads wait too). What it waits for can no longer happen: look "
            "for a missing set()/release()/put(), or give the wait a timeout";
   };
@@ -245,10 +245,8 @@ void Hub::die_unstarted(GreenletBase* g, std::exception_ptr error) noexcept {
     report("grove: cannot start the hub: " + describe(error));
     return;
   }
-  if (is_greenlet_exit(error))
-    g->exited_normally = true;
-  else
-    g->error = std::move(error);
+  if (is_greenlet_exit(error)) g->exited_normally = true;
+  else g->error = std::move(error);
   g->drop_function();
   finish(g);
   g->release();  // the hub's reference: there is no stack to reap
@@ -264,8 +262,9 @@ void Hub::cannot_park() {
         "The hub cannot wait; spawn a green thread for the blocking work (green::spawn) or "
         "await instead");
   if (current_->state == State::dead)
-    throw std::logic_error("grove: a link callback of a dying green thread tried to wait; "
-                           "link callbacks must not block");
+    throw std::logic_error(
+        "grove: a link callback of a dying green thread tried to wait; "
+        "link callbacks must not block");
   throw_pending();
   throw std::logic_error("grove: cannot_park() without a reason");
 }
@@ -304,8 +303,9 @@ void Hub::throw_into(GreenletBase* g, std::exception_ptr error) {
 void Hub::kill(GreenletBase* g, std::exception_ptr error, bool block,
                std::optional<Duration> timeout) {
   if (g->is_root || g->is_hub)
-    throw std::logic_error("grove: green::kill() on the main context or the hub; only spawned "
-                           "green threads can be killed");
+    throw std::logic_error(
+        "grove: green::kill() on the main context or the hub; only spawned "
+        "green threads can be killed");
   if (g->state == State::dead) return;
   if (!error) error = std::make_exception_ptr(GreenletExit{});
   throw_into(g, std::move(error));

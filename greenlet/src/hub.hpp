@@ -227,10 +227,8 @@ inline void Hub::enqueue(GreenletBase* g) noexcept {
   g->queued = true;
   g->run_next = nullptr;
   g->run_prev = run_tail_;
-  if (run_tail_)
-    run_tail_->run_next = g;
-  else
-    run_head_ = g;
+  if (run_tail_) run_tail_->run_next = g;
+  else run_head_ = g;
   run_tail_ = g;
 }
 
@@ -246,10 +244,8 @@ inline GreenletBase* Hub::dequeue() noexcept {
   GreenletBase* g = run_head_;
   if (!g) return nullptr;
   run_head_ = g->run_next;
-  if (run_head_)
-    run_head_->run_prev = nullptr;
-  else
-    run_tail_ = nullptr;
+  if (run_head_) run_head_->run_prev = nullptr;
+  else run_tail_ = nullptr;
   g->run_next = nullptr;
   g->queued = false;
   return g;
@@ -265,9 +261,7 @@ inline GreenletBase* Hub::next_ready() noexcept {
   return nullptr;
 }
 
-inline bool Hub::poll_due() const noexcept {
-  return Clock::now() - last_poll_ >= kPollInterval;
-}
+inline bool Hub::poll_due() const noexcept { return Clock::now() - last_poll_ >= kPollInterval; }
 
 // What runs when the running context stops: the head of the run queue, unless it is time
 // for the hub to poll (the queue is empty, or kPollEvery turns ran and the poll is due).
@@ -326,12 +320,9 @@ inline void Hub::link_live(GreenletBase* g) noexcept {
 }
 
 inline void Hub::unlink_live(GreenletBase* g) noexcept {
-  if (g->live_prev)
-    g->live_prev->live_next = g->live_next;
-  else if (live_head_ == g)
-    live_head_ = g->live_next;
-  else
-    return;  // not listed
+  if (g->live_prev) g->live_prev->live_next = g->live_next;
+  else if (live_head_ == g) live_head_ = g->live_next;
+  else return;  // not listed
   if (g->live_next) g->live_next->live_prev = g->live_prev;
   g->live_prev = g->live_next = nullptr;
   monitor_->live.store(--live_count_, std::memory_order_relaxed);

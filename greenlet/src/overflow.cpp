@@ -73,8 +73,9 @@ bool overflowed(const Stack& s, std::uintptr_t addr, std::uintptr_t sp) noexcept
   write_str(" overflowed its ");
   write_number(g->stack.usable);
   write_str("-byte stack\n");
-  write_str("grove: give it a bigger stack (SpawnOptions::stack_size, StackConfig::size) or "
-            "move large buffers off the stack\n");
+  write_str(
+      "grove: give it a bigger stack (SpawnOptions::stack_size, StackConfig::size) or "
+      "move large buffers off the stack\n");
   struct sigaction dfl {};
   dfl.sa_handler = SIG_DFL;
   ::sigaction(SIGABRT, &dfl, nullptr);

@@ -28,8 +28,10 @@ void Semaphore::release() {
 
 void BoundedSemaphore::release() {
   if (waiters_.empty() && count_ >= initial_)
-    throw std::logic_error("grove: BoundedSemaphore released more times than it was acquired "
-                           "(value " + std::to_string(initial_) + ")");
+    throw std::logic_error(
+        "grove: BoundedSemaphore released more times than it was acquired "
+        "(value " +
+        std::to_string(initial_) + ")");
   Semaphore::release();
 }
 

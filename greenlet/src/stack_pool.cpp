@@ -61,7 +61,8 @@ void StackPool::unmap(Stack stack) noexcept {
 
 Stack StackPool::acquire_cached(std::size_t usable) {
   const std::size_t guard = configured_guard();
-  // (hot_ did not match: acquire() looked at it.) The newest free stack first: its pages are the likeliest to be resident and in cache.
+  // (hot_ did not match: acquire() looked at it.) The newest free stack first: its pages are the
+  // likeliest to be resident and in cache.
   if (!free_.empty() && free_.back().requested == usable && free_.back().guard == guard) {
     Stack s = free_.back();
     free_.pop_back();

@@ -52,5 +52,4 @@ class StackPool {
   std::vector<Stack> free_;
 };
 
-
 }  // namespace grove::green::detail

@@ -92,10 +92,8 @@ inline Transfer Hub::resume(GreenletBase* next, GreenletBase* self) noexcept {
 inline void Hub::arrive(Transfer t) {
   auto* from = static_cast<GreenletBase*>(t.data);
   sanitizer_arrive(current_, from);
-  if (from->state == State::dead)
-    reap(from);
-  else
-    from->fctx = t.fctx;
+  if (from->state == State::dead) reap(from);
+  else from->fctx = t.fctx;
   *eh_ = current_->eh;
 }
 

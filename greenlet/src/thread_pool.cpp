@@ -134,7 +134,7 @@ void run_job(std::shared_ptr<ThreadJob> job) {
   for (;;) {
     const Wake why = hub.park_now(&wait, std::nullopt);
     if (why == Wake::notified) return;
-    throw_pending();  // killed or timed out: the job finishes on its own, unobserved
+    throw_pending();         // killed or timed out: the job finishes on its own, unobserved
     ticket->waiting = true;  // any other wake-up is spurious: the job still runs
   }
 }

@@ -30,8 +30,9 @@ Timeout::Timeout(std::optional<Duration> after, std::exception_ptr exception)
   if (!after) return;
   detail::Hub& hub = detail::Hub::get();
   if (hub.in_hub())
-    throw std::logic_error("grove: a green::Timeout was armed inside the hub (a loop callback "
-                           "or a coroutine); it can only interrupt a green thread");
+    throw std::logic_error(
+        "grove: a green::Timeout was armed inside the hub (a loop callback "
+        "or a coroutine); it can only interrupt a green thread");
   owner_ = hub.running();
   timer_ = hub.loop().call_at(*detail::deadline_for(after), [this] { fire(); });
   armed_ = true;

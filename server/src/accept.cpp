@@ -46,8 +46,7 @@ void Server::Impl::accept_loop(Listener* l) {
       case EINTR:
       case ECONNABORTED:
       case EPROTO:
-      case EPERM:
-        break;
+      case EPERM: break;
       case EMFILE:
       case ENFILE:
       case ENOBUFS:
@@ -73,7 +72,8 @@ void Server::Impl::accept_loop(Listener* l) {
         break;
       default:
         ++stats.accept_errors;
-        Log::write(LogLevel::error, std::string("accept on ") + l->name + " failed: " + std::strerror(err));
+        Log::write(LogLevel::error,
+                   std::string("accept on ") + l->name + " failed: " + std::strerror(err));
         green::sleep(100ms);
         break;
     }

@@ -12,8 +12,8 @@ enum : std::uint8_t {
   kFieldVchar = 2,  // field-vchar: VCHAR / obs-text
   kTargetChar = 4,  // what a request-target may contain (visible ASCII, no '#')
   kHex = 8,
-  kHostChar = 16,   // reg-name, IP-literal and port: unreserved / sub-delims / % : [ ]
-  kQdtext = 32,     // quoted-string text (without '"' and '\\')
+  kHostChar = 16,  // reg-name, IP-literal and port: unreserved / sub-delims / % : [ ]
+  kQdtext = 32,    // quoted-string text (without '"' and '\\')
 };
 
 constexpr std::array<std::uint8_t, 256> make_table() {
@@ -22,15 +22,17 @@ constexpr std::array<std::uint8_t, 256> make_table() {
     std::uint8_t v = 0;
     bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
     bool digit = c >= '0' && c <= '9';
-    if (alpha || digit || std::string_view("!#$%&'*+-.^_`|~").find(char(c)) != std::string_view::npos)
+    if (alpha || digit ||
+        std::string_view("!#$%&'*+-.^_`|~").find(char(c)) != std::string_view::npos)
       v |= kTchar;
     if ((c >= 0x21 && c <= 0x7e) || c >= 0x80) v |= kFieldVchar;
     if (c >= 0x21 && c <= 0x7e && c != '#') v |= kTargetChar;
     if (digit || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')) v |= kHex;
-    if (alpha || digit || std::string_view("-._~!$&'()*+,;=%:[]").find(char(c)) != std::string_view::npos)
+    if (alpha || digit ||
+        std::string_view("-._~!$&'()*+,;=%:[]").find(char(c)) != std::string_view::npos)
       v |= kHostChar;
-    if (c == '\t' || c == ' ' || c == 0x21 || (c >= 0x23 && c <= 0x5b) || (c >= 0x5d && c <= 0x7e) ||
-        c >= 0x80)
+    if (c == '\t' || c == ' ' || c == 0x21 || (c >= 0x23 && c <= 0x5b) ||
+        (c >= 0x5d && c <= 0x7e) || c >= 0x80)
       v |= kQdtext;
     t[c] = v;
   }

@@ -84,10 +84,8 @@ void Server::Impl::add_connection(int fd, const sockaddr_storage& ss, const List
   c->server = this;
   c->fd = fd;
   c->metrics = from.metrics;
-  if (from.tls)
-    c->transport.emplace<detail::TlsTransport>(fd, *cfg.tls);
-  else
-    c->transport = detail::PlainTransport(fd);
+  if (from.tls) c->transport.emplace<detail::TlsTransport>(fd, *cfg.tls);
+  else c->transport = detail::PlainTransport(fd);
   if (ss.ss_family == AF_INET) {
     auto* a = reinterpret_cast<const sockaddr_in*>(&ss);
     char host[INET_ADDRSTRLEN];
@@ -176,8 +174,8 @@ void Server::Impl::run_connection(Connection* c) {
       Log::write(LogLevel::debug, "connection from " + c->peer + " lost: " + e.what());
     keep = false;
   } catch (...) {
-    Log::write(LogLevel::error, "connection from " + c->peer +
-                                    " failed: " + detail::describe_current_exception());
+    Log::write(LogLevel::error,
+               "connection from " + c->peer + " failed: " + detail::describe_current_exception());
     keep = false;
   }
   c->ctx = nullptr;
@@ -239,7 +237,7 @@ void Server::Impl::close_connection(Connection* c) {
 // Sets `drained` when the read left nothing behind in the socket (it returned less than
 // it could), so the caller can wait for readiness instead of reading again for EAGAIN.
 ReadResult Server::Impl::read_some(Connection* c, Buffer& in, std::optional<TimePoint> deadline,
-                     bool* drained) {
+                                   bool* drained) {
   while (true) {
     std::size_t avail;
     char* p = in.prepare(4096, avail);
@@ -247,7 +245,8 @@ ReadResult Server::Impl::read_some(Connection* c, Buffer& in, std::optional<Time
     if (r.status == detail::IoResult::Status::done && r.bytes > 0) {
       in.commit(r.bytes);
       // A short TLS read says nothing of the socket: records may wait undecrypted.
-      if (drained) *drained = r.bytes < avail && std::holds_alternative<detail::PlainTransport>(c->transport);
+      if (drained)
+        *drained = r.bytes < avail && std::holds_alternative<detail::PlainTransport>(c->transport);
       return ReadResult::data;
     }
     if (r.status != detail::IoResult::Status::would_block) {
@@ -276,7 +275,8 @@ void Server::Impl::flush(Connection* c, Buffer& out, std::string_view extra) {
       extra.remove_prefix(r.bytes - from_out);
       continue;
     }
-    if (r.status == detail::IoResult::Status::error) throw detail::ConnectionLost(std::strerror(r.error));
+    if (r.status == detail::IoResult::Status::error)
+      throw detail::ConnectionLost(std::strerror(r.error));
     wait_writable(c);
   }
   if (auto* tls = std::get_if<detail::TlsTransport>(&c->transport)) flush_records(c, *tls);
@@ -285,7 +285,8 @@ void Server::Impl::flush(Connection* c, Buffer& out, std::string_view extra) {
 void Server::Impl::flush_records(Connection* c, detail::TlsTransport& tls) {
   while (tls.has_unsent_output()) {
     auto r = tls.flush();
-    if (r.status == detail::IoResult::Status::error) throw detail::ConnectionLost(std::strerror(r.error));
+    if (r.status == detail::IoResult::Status::error)
+      throw detail::ConnectionLost(std::strerror(r.error));
     if (r.status == detail::IoResult::Status::would_block) wait_writable(c);
   }
 }
@@ -298,17 +299,19 @@ bool Server::Impl::handshake(Connection* c, detail::TlsTransport& tls) {
     if (r.status == detail::IoResult::Status::error) {
       if (tls.plain_http()) {
         answer_plain_http(c);
-        Log::write(LogLevel::info, "plain HTTP request from " + c->peer + " on a TLS port: answered 400");
+        Log::write(LogLevel::info,
+                   "plain HTTP request from " + c->peer + " on a TLS port: answered 400");
       } else {
-        Log::write(LogLevel::info, "TLS handshake with " + c->peer + " failed: " +
-                                       (tls.failure().empty() ? std::strerror(r.error) : tls.failure()));
+        Log::write(LogLevel::info,
+                   "TLS handshake with " + c->peer + " failed: " +
+                       (tls.failure().empty() ? std::strerror(r.error) : tls.failure()));
       }
       return false;
     }
     auto left = deadline - TimePoint(Clock::now());
-    const bool ready = left > Duration::zero() &&
-                       (tls.want() == detail::TlsTransport::Want::read ? green::wait_readable(c->fd, left)
-                                                                       : green::wait_writable(c->fd, left));
+    const bool ready = left > Duration::zero() && (tls.want() == detail::TlsTransport::Want::read
+                                                       ? green::wait_readable(c->fd, left)
+                                                       : green::wait_writable(c->fd, left));
     if (!ready) {
       Log::write(LogLevel::info, "TLS handshake with " + c->peer + " timed out");
       return false;
@@ -343,14 +346,17 @@ void Server::Impl::wait_writable(Connection* c) {
 void Server::Impl::send_file(Connection* c, Buffer& out, int file, off_t offset, std::size_t n) {
   flush(c, out);
   while (n > 0) {
-    auto r = detail::with_transport(c->transport, [&](auto& t) { return t.send_file(file, offset, n); });
+    auto r =
+        detail::with_transport(c->transport, [&](auto& t) { return t.send_file(file, offset, n); });
     if (r.status == detail::IoResult::Status::done) {
       if (r.bytes == 0) throw detail::ConnectionLost("the file ended before the bytes to send");
-      if (std::holds_alternative<detail::PlainTransport>(c->transport)) stats.sendfile_bytes += r.bytes;
+      if (std::holds_alternative<detail::PlainTransport>(c->transport))
+        stats.sendfile_bytes += r.bytes;
       n -= r.bytes;
       continue;
     }
-    if (r.status == detail::IoResult::Status::error) throw detail::ConnectionLost(std::strerror(r.error));
+    if (r.status == detail::IoResult::Status::error)
+      throw detail::ConnectionLost(std::strerror(r.error));
     wait_writable(c);
   }
 }

@@ -9,7 +9,8 @@
 namespace grove::http {
 namespace detail {
 
-Response run_application(const Application& app, Request& req, std::string_view peer, bool& failed) {
+Response run_application(const Application& app, Request& req, std::string_view peer,
+                         bool& failed) {
   failed = false;
   Response resp;
   try {
@@ -78,14 +79,13 @@ class MemoryBody final : public BodyReader {
       case RequestFramer::BodyStatus::data:
         std::memcpy(buf, piece.data.data(), piece.data.size());
         return piece.data.size();
-      case RequestFramer::BodyStatus::done:
-        return 0;
+      case RequestFramer::BodyStatus::done: return 0;
       case RequestFramer::BodyStatus::error:
         throw HttpError(framer_.error().status, framer_.error().reason);
-      case RequestFramer::BodyStatus::need_more:
-        break;
+      case RequestFramer::BodyStatus::need_more: break;
     }
-    auto e = framer_.interrupt_body(400, "the client closed the connection before sending the whole body");
+    auto e = framer_.interrupt_body(
+        400, "the client closed the connection before sending the whole body");
     throw HttpError(e.status, e.reason);
   }
 
@@ -105,14 +105,16 @@ bool write_in_memory(std::string& out, Response& resp, const ResponsePlan& plan,
     throw;
   } catch (...) {
     Log::write(LogLevel::error, "streamed response failed for " + std::string(req.method()) + " " +
-                                    std::string(req.target()) + ": " + describe_current_exception());
+                                    std::string(req.target()) + ": " +
+                                    describe_current_exception());
     return false;
   }
 }
 
 }  // namespace
 
-bool write_last_in_memory(std::string& out, Response& resp, const Request& req, const HeadDefaults& d) {
+bool write_last_in_memory(std::string& out, Response& resp, const Request& req,
+                          const HeadDefaults& d) {
   ResponsePlan plan = plan_response(resp, req.version().minor, req.method() == "HEAD", false);
   return write_in_memory(out, resp, plan, d, req);
 }
@@ -128,7 +130,8 @@ std::string exchange(const Application& app, Request& req, const ExchangeOptions
   return out;
 }
 
-std::string exchange(const Application& app, std::string_view bytes, const ExchangeOptions& options) {
+std::string exchange(const Application& app, std::string_view bytes,
+                     const ExchangeOptions& options) {
   using namespace detail;
   std::string out;
   const HeadDefaults d{options.server_header, http_date()};
@@ -162,7 +165,8 @@ std::string exchange(const Application& app, std::string_view bytes, const Excha
     bool failed = false;
     Response resp = run_application(app, req, options.remote_addr, failed);
     auto after = framer.after_response(req.keep_alive(), true, false);
-    ResponsePlan plan = plan_response(resp, req.version().minor, is_head, after != RequestFramer::After::close);
+    ResponsePlan plan =
+        plan_response(resp, req.version().minor, is_head, after != RequestFramer::After::close);
     if (!write_in_memory(out, resp, plan, d, req) || !plan.keep) break;
     if (after == RequestFramer::After::drain) {
       char sink[4096];

@@ -127,7 +127,8 @@ class MemoryUpgrade final : public UpgradeExchange {
   bool wait_finished(SteadyTime deadline) override {
     if (!handler_) return true;
     auto now = std::chrono::steady_clock::now();
-    return handler_.wait(std::chrono::duration_cast<Duration>(std::max(deadline - now, SteadyTime::duration::zero())));
+    return handler_.wait(std::chrono::duration_cast<Duration>(
+        std::max(deadline - now, SteadyTime::duration::zero())));
   }
 
  private:

@@ -110,8 +110,7 @@ std::vector<std::pair<std::string, std::string>> parse_query(std::string_view qu
     std::string_view pair = query.substr(start, amp == query.npos ? query.npos : amp - start);
     if (!pair.empty()) {
       std::size_t eq = pair.find('=');
-      if (eq == pair.npos)
-        out.emplace_back(url_decode_lenient(pair, true), std::string());
+      if (eq == pair.npos) out.emplace_back(url_decode_lenient(pair, true), std::string());
       else
         out.emplace_back(url_decode_lenient(pair.substr(0, eq), true),
                          url_decode_lenient(pair.substr(eq + 1), true));

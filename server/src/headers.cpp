@@ -43,7 +43,8 @@ void Headers::set(std::string_view name, std::string_view value) {
   if (at == npos || aliases(name) || aliases(value)) {
     if (at != npos) {
       std::string copy = std::string(name) + std::string(value);
-      set(std::string_view(copy).substr(0, name.size()), std::string_view(copy).substr(name.size()));
+      set(std::string_view(copy).substr(0, name.size()),
+          std::string_view(copy).substr(name.size()));
       return;
     }
     add(name, value);
@@ -59,7 +60,8 @@ void Headers::set(std::string_view name, std::string_view value) {
   buffer_.append(value);
   entries_[at] = e;
   for (std::size_t i = entries_.size(); i-- > at + 1;)
-    if (iequals(field(entries_[i]).name, name)) entries_.erase(entries_.begin() + std::ptrdiff_t(i));
+    if (iequals(field(entries_[i]).name, name))
+      entries_.erase(entries_.begin() + std::ptrdiff_t(i));
 }
 
 std::size_t Headers::erase(std::string_view name) {

@@ -24,13 +24,9 @@ void RequestFramer::reset() noexcept {
 
 RequestFramer::Step RequestFramer::next_head(std::string_view in) {
   switch (parser_.parse(in, head_)) {
-    case RequestParser::Status::done:
-      return Step::head;
-    case RequestParser::Status::error:
-      error_ = parser_.error();
-      return Step::error;
-    case RequestParser::Status::incomplete:
-      break;
+    case RequestParser::Status::done: return Step::head;
+    case RequestParser::Status::error: error_ = parser_.error(); return Step::error;
+    case RequestParser::Status::incomplete: break;
   }
   return Step::need_more;
 }
@@ -48,7 +44,8 @@ RequestFramer::BodyPiece RequestFramer::decode_body(std::string_view in, std::si
   if (body_failed_) return {BodyStatus::error, 0, {}};
   if (body_done_) return {BodyStatus::done, 0, {}};
   if (body_kind_ == BodyKind::length) {
-    std::size_t k = std::size_t(std::min<std::uint64_t>({std::uint64_t(max), remaining_, in.size()}));
+    std::size_t k =
+        std::size_t(std::min<std::uint64_t>({std::uint64_t(max), remaining_, in.size()}));
     if (k == 0) return {BodyStatus::need_more, 0, {}};
     remaining_ -= k;
     if (remaining_ == 0) body_done_ = true;
@@ -62,15 +59,12 @@ RequestFramer::BodyPiece RequestFramer::decode_body(std::string_view in, std::si
       case ChunkedDecoder::Status::data:
         if (r.data.empty()) continue;
         return {BodyStatus::data, used, r.data};
-      case ChunkedDecoder::Status::done:
-        body_done_ = true;
-        return {BodyStatus::done, used, {}};
+      case ChunkedDecoder::Status::done: body_done_ = true; return {BodyStatus::done, used, {}};
       case ChunkedDecoder::Status::error:
         body_failed_ = true;
         error_ = chunked_.error();
         return {BodyStatus::error, used, {}};
-      case ChunkedDecoder::Status::need_more:
-        return {BodyStatus::need_more, used, {}};
+      case ChunkedDecoder::Status::need_more: return {BodyStatus::need_more, used, {}};
     }
   }
 }
@@ -234,7 +228,8 @@ std::optional<ParsedResponse> parse_response(std::string_view bytes, bool head_r
     std::size_t colon = f.find(':');
     if (colon == f.npos || colon == 0) return std::nullopt;
     std::string_view value = f.substr(colon + 1);
-    while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+    while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
+      value.remove_prefix(1);
     while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
     r.fields.emplace_back(f.substr(0, colon), value);
   }
@@ -314,7 +309,8 @@ StreamResult parse_stream(std::string_view bytes, const Limits& limits) {
     std::string_view rest = bytes.substr(off);
     auto step = framer.next_head(rest);
     if (step == RequestFramer::Step::need_more) return stop(RequestParser::Status::incomplete);
-    if (step == RequestFramer::Step::error) return stop(RequestParser::Status::error, framer.error());
+    if (step == RequestFramer::Step::error)
+      return stop(RequestParser::Status::error, framer.error());
     ParsedRequest r = own(framer.head());
     std::size_t pos = framer.head().size;
     framer.begin_body();

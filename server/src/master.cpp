@@ -29,9 +29,10 @@ std::string join_fds(const std::vector<int>& fds) {
 }
 
 std::string describe_status(int status) {
-  return WIFSIGNALED(status) ? std::string("was killed by signal ") + std::to_string(WTERMSIG(status)) + " (" +
-                                   ::strsignal(WTERMSIG(status)) + ")"
-                             : "exited with status " + std::to_string(WEXITSTATUS(status));
+  return WIFSIGNALED(status)
+             ? std::string("was killed by signal ") + std::to_string(WTERMSIG(status)) + " (" +
+                   ::strsignal(WTERMSIG(status)) + ")"
+             : "exited with status " + std::to_string(WEXITSTATUS(status));
 }
 
 }  // namespace
@@ -48,9 +49,10 @@ std::vector<int> take_fds_from_env(const char* name) {
     int fd = -1;
     auto [next, ec] = std::from_chars(p, end, fd);
     if (ec != std::errc() || fd < 0 || ::fcntl(fd, F_GETFD) < 0 || (next != end && *next != ','))
-      throw std::invalid_argument(std::string(name) + "='" + text +
-                                  "': expected open file descriptors separated by commas (set by the "
-                                  "master of a binary upgrade, SIGUSR2)");
+      throw std::invalid_argument(
+          std::string(name) + "='" + text +
+          "': expected open file descriptors separated by commas (set by the "
+          "master of a binary upgrade, SIGUSR2)");
     fds.push_back(fd);
     ::fcntl(fd, F_SETFD, FD_CLOEXEC);
     p = next == end ? end : next + 1;
@@ -148,11 +150,13 @@ void Master::reload_workers() {
   }
   for (pid_t pid : going) ::kill(pid, SIGTERM);
   if (ok)
-    Log::write(LogLevel::info, "reload: " + std::to_string(workers) + " new worker(s) accept; stopping " +
+    Log::write(LogLevel::info, "reload: " + std::to_string(workers) +
+                                   " new worker(s) accept; stopping " +
                                    std::to_string(going.size()) + " old one(s) gracefully");
   else
-    Log::write(LogLevel::error, "reload failed: the new workers did not all start accepting (see above); "
-                                "they are stopped and the old ones serve on");
+    Log::write(LogLevel::error,
+               "reload failed: the new workers did not all start accepting (see above); "
+               "they are stopped and the old ones serve on");
 }
 
 void Master::set_cloexec(bool on) {
@@ -165,7 +169,8 @@ void Master::begin_upgrade() {
   if (exec_argv.empty()) return;
   int p[2];
   if (::pipe2(p, O_CLOEXEC) != 0) {
-    Log::write(LogLevel::error, std::string("binary upgrade: pipe failed: ") + std::strerror(errno));
+    Log::write(LogLevel::error,
+               std::string("binary upgrade: pipe failed: ") + std::strerror(errno));
     return;
   }
   set_cloexec(false);
@@ -189,14 +194,16 @@ void Master::begin_upgrade() {
   ::close(p[1]);
   if (pid < 0) {
     ::close(p[0]);
-    Log::write(LogLevel::error, std::string("binary upgrade: fork failed: ") + std::strerror(errno));
+    Log::write(LogLevel::error,
+               std::string("binary upgrade: fork failed: ") + std::strerror(errno));
     return;
   }
   upgrade_pid_ = pid;
   upgrade_read_ = p[0];
   upgrade_deadline_ = Clock::now() + kReadyTimeout;
-  Log::write(LogLevel::info, "received SIGUSR2: binary upgrade: started " + exec_argv[0] + " (pid " +
-                                 std::to_string(pid) + ") on the same listening sockets");
+  Log::write(LogLevel::info, "received SIGUSR2: binary upgrade: started " + exec_argv[0] +
+                                 " (pid " + std::to_string(pid) +
+                                 ") on the same listening sockets");
 }
 
 void Master::abandon_upgrade(const std::string& why) {
@@ -212,7 +219,8 @@ void Master::check_upgrade() {
     char b = 0;
     ssize_t n = ::read(upgrade_read_, &b, 1);
     if (n == 1) {
-      Log::write(LogLevel::info, "binary upgrade: the new master (pid " + std::to_string(upgrade_pid_) +
+      Log::write(LogLevel::info, "binary upgrade: the new master (pid " +
+                                     std::to_string(upgrade_pid_) +
                                      ") and its workers accept; stopping this master's " +
                                      std::to_string(children_.size()) + " worker(s) gracefully");
       ::close(upgrade_read_);
@@ -248,7 +256,8 @@ void Master::release_listeners() {
   for (const auto* fds : {&config.listen_fds, &config.tls_listen_fds})
     for (int fd : *fds) released += ::dup2(null_fd, fd) == fd;
   ::close(null_fd);
-  Log::write(LogLevel::debug, "master: let go of the listening sockets (" + std::to_string(released) + ")");
+  Log::write(LogLevel::debug,
+             "master: let go of the listening sockets (" + std::to_string(released) + ")");
 }
 
 // At a stop, the listening sockets go first: once signalled, a worker may drain the accept
@@ -259,8 +268,8 @@ void Master::stop_all() {
   release_listeners();
   for (auto& [pid, w] : children_) {
     ::kill(pid, SIGTERM);
-    Log::write(LogLevel::debug, "master: sent SIGTERM to worker " + std::to_string(w.index) + " (pid " +
-                                    std::to_string(pid) + ")");
+    Log::write(LogLevel::debug, "master: sent SIGTERM to worker " + std::to_string(w.index) +
+                                    " (pid " + std::to_string(pid) + ")");
   }
 }
 
@@ -298,15 +307,16 @@ void Master::reap() {
     std::erase_if(recent_deaths_, [&](auto t) { return now - t > 10s; });
     recent_deaths_.push_back(now);
     if (recent_deaths_.size() > std::size_t(5 * workers)) {
-      Log::write(LogLevel::error, "worker " + std::to_string(w.index) + " " + how + "; workers keep dying, giving up");
+      Log::write(LogLevel::error, "worker " + std::to_string(w.index) + " " + how +
+                                      "; workers keep dying, giving up");
       stopping_ = true;
       status_ = 1;
       deadline_ = now + config.graceful_timeout + 5s;
       stop_all();
       continue;
     }
-    Log::write(LogLevel::warning, "worker " + std::to_string(w.index) + " (pid " + std::to_string(pid) + ") " +
-                                      how + "; starting a new one");
+    Log::write(LogLevel::warning, "worker " + std::to_string(w.index) + " (pid " +
+                                      std::to_string(pid) + ") " + how + "; starting a new one");
     spawn(w.index, -1, -1);
   }
 }
@@ -322,7 +332,8 @@ int Master::run() {
       char ready = 1;
       (void)!::write(upgrade_ready_fd, &ready, 1);
     } else {
-      Log::write(LogLevel::error, "binary upgrade: the workers did not all start accepting; stopping");
+      Log::write(LogLevel::error,
+                 "binary upgrade: the workers did not all start accepting; stopping");
       stopping_ = true;
       status_ = 1;
       deadline_ = Clock::now() + config.graceful_timeout + 5s;
@@ -344,8 +355,9 @@ int Master::run() {
       for (auto& [pid, w] : children_) ::kill(pid, SIGUSR1);
     if (sig == SIGTERM || sig == SIGINT) {
       if (!stopping_) {
-        Log::write(LogLevel::info, std::string("received ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT") +
-                                       ": stopping " + std::to_string(children_.size()) + " worker(s) gracefully");
+        Log::write(LogLevel::info, std::string("received ") +
+                                       (sig == SIGTERM ? "SIGTERM" : "SIGINT") + ": stopping " +
+                                       std::to_string(children_.size()) + " worker(s) gracefully");
         stopping_ = true;
         deadline_ = Clock::now() + config.graceful_timeout + 5s;
         if (upgrade_pid_ >= 0) {

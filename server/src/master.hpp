@@ -70,8 +70,8 @@ class Master {
   int status_ = 0;
   Clock::time_point deadline_{};
   std::vector<Clock::time_point> recent_deaths_;
-  pid_t upgrade_pid_ = -1;   // the new binary's master while it starts
-  int upgrade_read_ = -1;    // its readiness pipe
+  pid_t upgrade_pid_ = -1;  // the new binary's master while it starts
+  int upgrade_read_ = -1;   // its readiness pipe
   Clock::time_point upgrade_deadline_{};
 };
 

@@ -16,8 +16,8 @@ bool valid_name(std::string_view name, bool label) {
   if (name.empty()) return false;
   for (std::size_t i = 0; i < name.size(); ++i) {
     char c = name[i];
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || (!label && c == ':') ||
-              (i > 0 && c >= '0' && c <= '9');
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
+              (!label && c == ':') || (i > 0 && c >= '0' && c <= '9');
     if (!ok) return false;
   }
   return true;
@@ -25,9 +25,10 @@ bool valid_name(std::string_view name, bool label) {
 
 void check_name(std::string_view name, bool label) {
   if (!valid_name(name, label))
-    throw std::invalid_argument("grove::http metrics: \"" + std::string(name) + "\" is not a valid " +
-                                (label ? "label" : "metric") + " name ([a-zA-Z_" + (label ? "" : ":") +
-                                "][a-zA-Z0-9_" + (label ? "" : ":") + "]*)");
+    throw std::invalid_argument("grove::http metrics: \"" + std::string(name) +
+                                "\" is not a valid " + (label ? "label" : "metric") +
+                                " name ([a-zA-Z_" + (label ? "" : ":") + "][a-zA-Z0-9_" +
+                                (label ? "" : ":") + "]*)");
 }
 
 // Label values escape backslash, double quote and newline; HELP text backslash and newline.
@@ -41,8 +42,14 @@ void append_escaped(std::string& out, std::string_view text, bool quote) {
 }
 
 void append_number(std::string& out, double v) {
-  if (std::isnan(v)) { out += "NaN"; return; }
-  if (std::isinf(v)) { out += v > 0 ? "+Inf" : "-Inf"; return; }
+  if (std::isnan(v)) {
+    out += "NaN";
+    return;
+  }
+  if (std::isinf(v)) {
+    out += v > 0 ? "+Inf" : "-Inf";
+    return;
+  }
   char buf[32];
   auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
   out.append(buf, end);
@@ -80,11 +87,14 @@ void write_pools(MetricsWriter& w) {
   if (p.list.empty()) return;
   std::vector<PoolFigures> figures;
   for (auto& e : p.list) figures.push_back(e.figures());
-  auto labels = [&](std::size_t i) { return MetricLabels{{"client", p.list[i].client}, {"pool", p.list[i].pool}}; };
+  auto labels = [&](std::size_t i) {
+    return MetricLabels{{"client", p.list[i].client}, {"pool", p.list[i].pool}};
+  };
   for (std::size_t i = 0; i < figures.size(); ++i) {
     MetricLabels l = labels(i);
     l.emplace_back("state", "lent");
-    w.gauge("grove_pool_connections", "Open connections of a pool, lent or idle.", double(figures[i].lent), l);
+    w.gauge("grove_pool_connections", "Open connections of a pool, lent or idle.",
+            double(figures[i].lent), l);
     l.back().second = "idle";
     w.gauge("grove_pool_connections", "", double(figures[i].idle), l);
   }
@@ -95,19 +105,22 @@ void write_pools(MetricsWriter& w) {
     w.gauge("grove_pool_max_size", "Connections a pool may open.", double(f.max_size), l);
   });
   each([&](const PoolFigures& f, const MetricLabels& l) {
-    w.counter("grove_pool_waits_total", "Acquires that found every connection of the pool taken and waited.",
-              double(f.waits), l);
+    w.counter("grove_pool_waits_total",
+              "Acquires that found every connection of the pool taken and waited.", double(f.waits),
+              l);
   });
   each([&](const PoolFigures& f, const MetricLabels& l) {
     w.counter("grove_pool_wait_seconds_total", "Time acquires spent waiting for a free connection.",
               f.wait_seconds, l);
   });
   each([&](const PoolFigures& f, const MetricLabels& l) {
-    w.counter("grove_pool_timeouts_total", "Acquires that gave up (PoolTimeout).", double(f.timeouts), l);
+    w.counter("grove_pool_timeouts_total", "Acquires that gave up (PoolTimeout).",
+              double(f.timeouts), l);
   });
   each([&](const PoolFigures& f, const MetricLabels& l) {
-    w.counter("grove_pool_discarded_total", "Connections dropped as broken or failing the checkout check.",
-              double(f.discarded), l);
+    w.counter("grove_pool_discarded_total",
+              "Connections dropped as broken or failing the checkout check.", double(f.discarded),
+              l);
   });
 }
 
@@ -130,7 +143,8 @@ void MetricsWriter::family(std::string_view name, std::string_view help, std::st
   out_ += '\n';
 }
 
-void MetricsWriter::sample(std::string_view name, std::string_view suffix, const MetricLabels& labels,
+void MetricsWriter::sample(std::string_view name, std::string_view suffix,
+                           const MetricLabels& labels,
                            const std::pair<std::string, std::string>* extra, double value) {
   out_ += name;
   out_ += suffix;
@@ -153,19 +167,21 @@ void MetricsWriter::sample(std::string_view name, std::string_view suffix, const
   out_ += '\n';
 }
 
-void MetricsWriter::counter(std::string_view name, std::string_view help, double value, const MetricLabels& labels) {
+void MetricsWriter::counter(std::string_view name, std::string_view help, double value,
+                            const MetricLabels& labels) {
   family(name, help, "counter");
   sample(name, "", labels, nullptr, value);
 }
 
-void MetricsWriter::gauge(std::string_view name, std::string_view help, double value, const MetricLabels& labels) {
+void MetricsWriter::gauge(std::string_view name, std::string_view help, double value,
+                          const MetricLabels& labels) {
   family(name, help, "gauge");
   sample(name, "", labels, nullptr, value);
 }
 
 void MetricsWriter::histogram(std::string_view name, std::string_view help,
-                              const std::vector<std::pair<double, std::uint64_t>>& buckets, double sum,
-                              std::uint64_t count, const MetricLabels& labels) {
+                              const std::vector<std::pair<double, std::uint64_t>>& buckets,
+                              double sum, std::uint64_t count, const MetricLabels& labels) {
   family(name, help, "histogram");
   std::string le;
   for (const auto& [bound, n] : buckets) {
@@ -195,8 +211,11 @@ void remove_metrics_collector(std::uint64_t id) {
   std::erase_if(c.list, [id](const auto& e) { return e.first == id; });
 }
 
-std::uint64_t add_pool_metrics(std::string client, std::string pool, std::function<PoolFigures()> figures) {
-  if (!figures) throw std::invalid_argument("grove::http::add_pool_metrics: pass a function giving the figures");
+std::uint64_t add_pool_metrics(std::string client, std::string pool,
+                               std::function<PoolFigures()> figures) {
+  if (!figures)
+    throw std::invalid_argument(
+        "grove::http::add_pool_metrics: pass a function giving the figures");
   Pools& p = pools();
   std::lock_guard lock(p.mu);
   p.list.push_back({p.next, std::move(client), std::move(pool), std::move(figures)});
@@ -238,16 +257,17 @@ void RequestMetrics::record(std::string_view route, int status, double seconds) 
 void RequestMetrics::write(MetricsWriter& w) const {
   for (const auto& [route, r] : routes_)
     for (const auto& [status, n] : r.by_status)
-      w.counter("grove_http_requests_total", "HTTP requests answered, by route and status.", double(n),
-                {{"route", route}, {"status", std::to_string(status)}});
+      w.counter("grove_http_requests_total", "HTTP requests answered, by route and status.",
+                double(n), {{"route", route}, {"status", std::to_string(status)}});
   std::vector<std::pair<double, std::uint64_t>> cumulative(kBuckets.size());
   for (const auto& [route, r] : routes_) {
     if (r.count == 0) continue;  // refused requests only: no latency
     std::uint64_t running = 0;
-    for (std::size_t i = 0; i < kBuckets.size(); ++i) cumulative[i] = {kBuckets[i], running += r.buckets[i]};
+    for (std::size_t i = 0; i < kBuckets.size(); ++i)
+      cumulative[i] = {kBuckets[i], running += r.buckets[i]};
     w.histogram("grove_http_request_duration_seconds",
-                "Time from a request's head to its response written, by route.", cumulative, r.sum, r.count,
-                {{"route", route}});
+                "Time from a request's head to its response written, by route.", cumulative, r.sum,
+                r.count, {{"route", route}});
   }
 }
 

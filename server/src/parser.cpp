@@ -24,9 +24,8 @@ bool parse_content_length(std::string_view value, std::uint64_t& out) {
   std::size_t start = 0;
   while (true) {
     std::size_t comma = value.find(',', start);
-    std::string_view element =
-        chars::trim_ows(value.substr(start, comma == std::string_view::npos ? value.npos
-                                                                            : comma - start));
+    std::string_view element = chars::trim_ows(
+        value.substr(start, comma == std::string_view::npos ? value.npos : comma - start));
     if (element.empty() || element.size() > 18) return false;
     std::uint64_t v = 0;
     for (char c : element) {
@@ -50,9 +49,8 @@ bool for_each_token(std::string_view value, F&& f) {
   std::size_t start = 0;
   while (true) {
     std::size_t comma = value.find(',', start);
-    std::string_view element =
-        chars::trim_ows(value.substr(start, comma == std::string_view::npos ? value.npos
-                                                                            : comma - start));
+    std::string_view element = chars::trim_ows(
+        value.substr(start, comma == std::string_view::npos ? value.npos : comma - start));
     if (element.empty()) return false;
     for (char c : element)
       if (!chars::tchar(c)) return false;
@@ -190,8 +188,11 @@ RequestParser::Status RequestParser::parse_request_line(std::string_view line) {
   // request-line = method SP request-target SP HTTP-version (RFC 9112 §3), one SP each.
   std::size_t i = 0;
   while (i < line.size() && chars::tchar(line[i])) ++i;
-  if (i == 0) return fail(400, line.empty() || line[0] == ' ' ? "empty method" : "invalid character in the method");
-  if (i == line.size()) return fail(400, "request line without a target (HTTP/0.9 is not supported)");
+  if (i == 0)
+    return fail(
+        400, line.empty() || line[0] == ' ' ? "empty method" : "invalid character in the method");
+  if (i == line.size())
+    return fail(400, "request line without a target (HTTP/0.9 is not supported)");
   if (line[i] != ' ') return fail(400, "invalid character in the method");
   method_len_ = std::uint32_t(i);
   std::size_t t = ++i;
@@ -204,7 +205,8 @@ RequestParser::Status RequestParser::parse_request_line(std::string_view line) {
     ++i;
   }
   if (i == t) return fail(400, "empty request target or more than one space");
-  if (i == line.size()) return fail(400, "request line without an HTTP version (HTTP/0.9 is not supported)");
+  if (i == line.size())
+    return fail(400, "request line without an HTTP version (HTTP/0.9 is not supported)");
   target_off_ = std::uint32_t(line_start_ + t);
   target_len_ = std::uint32_t(i - t);
   std::string_view version = line.substr(i + 1);
@@ -333,8 +335,7 @@ RequestParser::Status RequestParser::finish(std::string_view data, RequestHead& 
           if (!ok) te_bad = true;
         }
         break;
-      default:
-        break;
+      default: break;
     }
   }
 
@@ -345,7 +346,8 @@ RequestParser::Status RequestParser::finish(std::string_view data, RequestHead& 
     head.form = TargetForm::origin;
     rest = target;
   } else if (target == "*") {
-    if (head.method != "OPTIONS") return fail(400, "asterisk-form target on a method other than OPTIONS");
+    if (head.method != "OPTIONS")
+      return fail(400, "asterisk-form target on a method other than OPTIONS");
     head.form = TargetForm::asterisk;
     head.path = target;
   } else if (head.method == "CONNECT") {
@@ -356,7 +358,8 @@ RequestParser::Status RequestParser::finish(std::string_view data, RequestHead& 
     head.form = TargetForm::authority;
   } else {
     std::size_t scheme_end = target.find("://");
-    std::string_view scheme = scheme_end == target.npos ? std::string_view() : target.substr(0, scheme_end);
+    std::string_view scheme =
+        scheme_end == target.npos ? std::string_view() : target.substr(0, scheme_end);
     if (!iequal(scheme, "http") && !iequal(scheme, "https"))
       return fail(400, "request target is neither a path nor an http(s) URI");
     std::string_view after = target.substr(scheme_end + 3);
@@ -386,8 +389,7 @@ RequestParser::Status RequestParser::finish(std::string_view data, RequestHead& 
 
   // --- message body length (RFC 9112 §6.1, §6.3) ---
   if (te_seen) {
-    if (minor_ == 0)
-      return fail(400, "Transfer-Encoding in an HTTP/1.0 request (faulty framing)");
+    if (minor_ == 0) return fail(400, "Transfer-Encoding in an HTTP/1.0 request (faulty framing)");
     if (cl_count) return fail(400, "both Content-Length and Transfer-Encoding");
     if (te_bad) return fail(400, "malformed Transfer-Encoding");
     // RFC 9112 §6.3: chunked not final means the length cannot be determined: 400 (a MUST),
@@ -493,7 +495,8 @@ ChunkedDecoder::Result ChunkedDecoder::decode(std::string_view in, std::size_t m
       case State::ext_qstring:
         if (c == '"') state_ = State::after_size;
         else if (c == '\\') state_ = State::ext_qescape;
-        else if (!chars::is(c, chars::kQdtext)) return fail(i, 400, "invalid quoted chunk extension value");
+        else if (!chars::is(c, chars::kQdtext))
+          return fail(i, 400, "invalid quoted chunk extension value");
         break;
       case State::ext_qescape:
         if (!chars::is(c, chars::kFieldVchar) && !chars::ows(c))
@@ -561,10 +564,8 @@ ChunkedDecoder::Result ChunkedDecoder::decode(std::string_view in, std::size_t m
         if (c != '\n') return fail(i, 400, "chunked body not terminated by CRLF");
         state_ = State::done;
         return {Status::done, i + 1, {}};
-      case State::done:
-        return {Status::done, i, {}};
-      case State::failed:
-        return {Status::error, i, {}};
+      case State::done: return {Status::done, i, {}};
+      case State::failed: return {Status::error, i, {}};
     }
     // Bytes of the chunk-size line and of the trailer count against their limits.
     if (state_ >= State::trailer_start && state_ <= State::final_lf) {

@@ -16,8 +16,8 @@ class RequestMetrics {
  public:
   // Upper bounds in seconds, Prometheus's defaults with finer steps below 5 ms (a grove
   // request on loopback takes tens of microseconds).
-  static constexpr std::array<double, 14> kBuckets = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-                                                      0.1,    0.25,  0.5,    1,     2.5,  5,     10};
+  static constexpr std::array<double, 14> kBuckets = {
+      0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
 
   // A response the application gave, `seconds` after its head was read.
   void record(std::string_view route, int status, double seconds);

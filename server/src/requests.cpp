@@ -94,9 +94,11 @@ bool Server::Impl::handle(Connection* c, Context& x) {
   x.in.consume(head.size);
 
   const bool measured = request_metrics && !c->metrics;
-  const auto began = measured ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
+  const auto began =
+      measured ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
   bool failed = false;
-  Response resp = answers_itself(c, req) ? answer_itself(c, req) : detail::run_application(app, req, c->peer, failed);
+  Response resp = answers_itself(c, req) ? answer_itself(c, req)
+                                         : detail::run_application(app, req, c->peer, failed);
   if (failed) ++stats.errors_5xx;
   if (resp.status == 101 && resp.upgrade) return upgrade(c, x, req, resp);
   // Keep the connection? Not if the client or the application says close, the body
@@ -114,16 +116,17 @@ bool Server::Impl::handle(Connection* c, Context& x) {
     throw;
   } catch (...) {
     // A streamed body failed midway: the client sees it cut short.
-    Log::write(LogLevel::error, "streamed response failed for " + std::string(req.method()) +
-                                    " " + std::string(req.target()) + ": " +
+    Log::write(LogLevel::error, "streamed response failed for " + std::string(req.method()) + " " +
+                                    std::string(req.target()) + ": " +
                                     detail::describe_current_exception());
     ++stats.errors_5xx;
     return false;
   }
   ++stats.requests;
   if (measured)
-    request_metrics->record(resp.route, resp.status,
-                            std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count());
+    request_metrics->record(
+        resp.route, resp.status,
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count());
   if (Log::access_log_enabled()) access_log(c, &req, resp.status, sent);
   if (!plan.keep) return false;
   if (after == After::drain) {
@@ -165,8 +168,12 @@ void ConnBodyReader::fill() {
   ParseError e;
   switch (server_->read_some(conn_, ctx_->in, deadline)) {
     case ReadResult::data: return;
-    case ReadResult::timeout: e = ctx_->framer.interrupt_body(408, "timed out waiting for the request body"); break;
-    default: e = ctx_->framer.interrupt_body(400, "the client closed the connection before sending the whole body");
+    case ReadResult::timeout:
+      e = ctx_->framer.interrupt_body(408, "timed out waiting for the request body");
+      break;
+    default:
+      e = ctx_->framer.interrupt_body(
+          400, "the client closed the connection before sending the whole body");
   }
   throw HttpError(e.status, e.reason);
 }
@@ -187,9 +194,7 @@ std::size_t ConnBodyReader::read(char* buf, std::size_t n) {
         std::memcpy(buf, piece.data.data(), piece.data.size());
         in.consume(piece.consumed);
         return piece.data.size();
-      case RequestFramer::BodyStatus::done:
-        in.consume(piece.consumed);
-        return 0;
+      case RequestFramer::BodyStatus::done: in.consume(piece.consumed); return 0;
       case RequestFramer::BodyStatus::error:
         in.consume(piece.consumed);
         throw HttpError(framer.error().status, framer.error().reason);

@@ -25,9 +25,9 @@
 #include <charconv>
 #include <cmath>
 #include <csignal>
-#include <functional>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <map>
 
 namespace grove::http {
@@ -39,7 +39,8 @@ namespace {
 // "10", "10s", "250ms", "1.5s", "2m" -> a duration. Plain numbers are seconds.
 Duration parse_duration(const std::string& flag, const std::string& text) {
   std::size_t i = 0;
-  while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '.')) ++i;
+  while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '.'))
+    ++i;
   std::string number = text.substr(0, i), unit = text.substr(i);
   char* end = nullptr;
   double v = number.empty() ? -1 : std::strtod(number.c_str(), &end);
@@ -112,10 +113,12 @@ TlsCertificate parse_sni_pair(const std::string& value) {
 // The TLS flags into cfg.tls; https:// binds without a certificate are refused.
 // Throws std::invalid_argument, or TlsError naming the file and the problem.
 void configure_tls(ServerConfig& cfg, const TlsFlags& flags) {
-  const bool any_https = std::any_of(cfg.binds.begin(), cfg.binds.end(),
-                                     [](const std::string& b) { return b.starts_with("https://"); });
+  const bool any_https = std::any_of(cfg.binds.begin(), cfg.binds.end(), [](const std::string& b) {
+    return b.starts_with("https://");
+  });
   if (flags.certfile.empty() && flags.keyfile.empty()) {
-    if (!flags.sni.empty()) throw std::invalid_argument("--sni needs --certfile and --keyfile (the default pair)");
+    if (!flags.sni.empty())
+      throw std::invalid_argument("--sni needs --certfile and --keyfile (the default pair)");
     if (any_https && !cfg.tls)
       throw std::invalid_argument("an https:// bind needs --certfile and --keyfile");
     return;
@@ -141,7 +144,8 @@ void configure_websocket(WebSocketSettings& ws, const std::string& max_message,
                          const std::string& ping_timeout, const std::string& idle_timeout) {
   using std::chrono::duration_cast;
   using ms = std::chrono::milliseconds;
-  if (!max_message.empty()) ws.max_message = std::size_t(parse_size("--ws-max-message", max_message));
+  if (!max_message.empty())
+    ws.max_message = std::size_t(parse_size("--ws-max-message", max_message));
   if (!max_frame.empty()) ws.max_frame = std::size_t(parse_size("--ws-max-frame", max_frame));
   if (!ping_interval.empty())
     ws.ping_interval = duration_cast<ms>(parse_duration("--ws-ping-interval", ping_interval));
@@ -165,7 +169,8 @@ int serve(Application app, int argc, char** argv, ServeOptions options) {
     program = slash == std::string::npos ? a0 : a0.substr(slash + 1);
   }
   ServerConfig cfg = options.config;
-  CLI::App cli(options.description.empty() ? "A grove HTTP/1.1 server" : options.description, program);
+  CLI::App cli(options.description.empty() ? "A grove HTTP/1.1 server" : options.description,
+               program);
   cli.option_defaults()->always_capture_default();
 
   std::vector<std::string> binds;
@@ -187,7 +192,8 @@ int serve(Application app, int argc, char** argv, ServeOptions options) {
   cli.add_option("-b,--bind", binds,
                  "Address to listen on, repeatable: host:port, [v6addr]:port or unix:/path; "
                  "https://host:port serves TLS (see --certfile) "
-                 "(default " + join(cfg.binds) + ")")
+                 "(default " +
+                     join(cfg.binds) + ")")
       ->check([](const std::string& v) {
         try {
           std::string_view spec = v;
@@ -198,25 +204,31 @@ int serve(Application app, int argc, char** argv, ServeOptions options) {
         }
         return std::string();
       });
-  cli.add_option("-w,--workers", workers, "Worker processes (pre-forked)")->check(CLI::Range(1, 1024));
+  cli.add_option("-w,--workers", workers, "Worker processes (pre-forked)")
+      ->check(CLI::Range(1, 1024));
   auto engines = hub_engines();
   cli.add_option("--backend", backend,
                  "Event loop engine: " + join(engines) + " (default " + selected_backend() + ")")
       ->check(CLI::IsMember(engines));
   cli.add_flag("--compat,!--no-compat", compat,
                "Patch blocking libc calls to be cooperative (grove::compat::patch_all)");
-  cli.add_option("--max-connections", max_connections, "Open connections per worker; beyond, accepting waits")
+  cli.add_option("--max-connections", max_connections,
+                 "Open connections per worker; beyond, accepting waits")
       ->check(CLI::Range(std::size_t(1), std::size_t(10'000'000)));
   cli.add_option("--max-body", max_body, "Largest request body: bytes or 512K, 4M (default 1M)");
   cli.add_option("--max-header-bytes", max_header_bytes, "Largest header section (default 64K)");
   cli.add_option("--max-headers", max_headers, "Most header fields (default 100)")
       ->check(CLI::Range(std::size_t(1), std::size_t(100000)));
   cli.add_option("--max-request-line", max_request_line, "Longest request line (default 8K)");
-  cli.add_option("--header-timeout", header_timeout, "Time to receive a request head (default 10s)");
+  cli.add_option("--header-timeout", header_timeout,
+                 "Time to receive a request head (default 10s)");
   cli.add_option("--body-timeout", body_timeout, "Longest wait for more body bytes (default 30s)");
-  cli.add_option("--keepalive-timeout", keepalive_timeout, "Idle time before a kept-alive connection closes (default 15s)");
-  cli.add_option("--write-timeout", write_timeout, "Longest wait for a client to take response bytes (default 30s)");
-  cli.add_option("--graceful-timeout", graceful_timeout, "Time a stop gives in-flight requests (default 30s)");
+  cli.add_option("--keepalive-timeout", keepalive_timeout,
+                 "Idle time before a kept-alive connection closes (default 15s)");
+  cli.add_option("--write-timeout", write_timeout,
+                 "Longest wait for a client to take response bytes (default 30s)");
+  cli.add_option("--graceful-timeout", graceful_timeout,
+                 "Time a stop gives in-flight requests (default 30s)");
   cli.add_option("--certfile", tls.certfile,
                  "TLS certificate (PEM, with its chain) for the https:// binds; with no https:// "
                  "bind, every bind serves TLS");
@@ -224,27 +236,41 @@ int serve(Application app, int argc, char** argv, ServeOptions options) {
   cli.add_option("--sni", tls.sni,
                  "CERTFILE,KEYFILE: one more pair, served to clients asking (SNI) for a name of "
                  "its certificate (repeatable; other names get --certfile)");
-  cli.add_option("--ca-certs", tls.ca_certs, "CA certificates (PEM) client certificates must chain to");
-  cli.add_option("--cert-reqs", tls.cert_reqs, "Client certificates: none, optional or required (default none)");
-  cli.add_option("--ciphers", tls.ciphers, "TLS 1.2 cipher list, OpenSSL syntax (default OpenSSL's)");
-  cli.add_option("--tls-min-version", tls.min_version, "Lowest TLS version: 1.2 or 1.3 (default 1.2)");
-  cli.add_option("--handshake-timeout", handshake_timeout, "Time from the accept to a finished TLS handshake (default 10s)");
-  cli.add_option("--ws-max-message", ws_max_message, "Largest WebSocket message, after decompression (default 1M)");
+  cli.add_option("--ca-certs", tls.ca_certs,
+                 "CA certificates (PEM) client certificates must chain to");
+  cli.add_option("--cert-reqs", tls.cert_reqs,
+                 "Client certificates: none, optional or required (default none)");
+  cli.add_option("--ciphers", tls.ciphers,
+                 "TLS 1.2 cipher list, OpenSSL syntax (default OpenSSL's)");
+  cli.add_option("--tls-min-version", tls.min_version,
+                 "Lowest TLS version: 1.2 or 1.3 (default 1.2)");
+  cli.add_option("--handshake-timeout", handshake_timeout,
+                 "Time from the accept to a finished TLS handshake (default 10s)");
+  cli.add_option("--ws-max-message", ws_max_message,
+                 "Largest WebSocket message, after decompression (default 1M)");
   cli.add_option("--ws-max-frame", ws_max_frame, "Largest WebSocket frame payload (default 1M)");
-  cli.add_option("--ws-ping-interval", ws_ping_interval, "WebSocket ping interval; 0 turns pings off (default 20s)");
-  cli.add_option("--ws-ping-timeout", ws_ping_timeout, "Time for a WebSocket pong to arrive (default 20s)");
-  cli.add_option("--ws-idle-timeout", ws_idle_timeout, "Time without a WebSocket message before closing; 0: none (default 0)");
-  cli.add_option("--access-log", access_log, "Access log (Combined Log Format): a file, or - for stderr");
+  cli.add_option("--ws-ping-interval", ws_ping_interval,
+                 "WebSocket ping interval; 0 turns pings off (default 20s)");
+  cli.add_option("--ws-ping-timeout", ws_ping_timeout,
+                 "Time for a WebSocket pong to arrive (default 20s)");
+  cli.add_option("--ws-idle-timeout", ws_idle_timeout,
+                 "Time without a WebSocket message before closing; 0: none (default 0)");
+  cli.add_option("--access-log", access_log,
+                 "Access log (Combined Log Format): a file, or - for stderr");
   cli.add_option("--error-log", error_log, "Error log: a file, or - for stderr");
   cli.add_option("--log-level", log_level, "debug, info, warning, error or off")
       ->check(CLI::IsMember({"debug", "info", "warning", "warn", "error", "off"}));
   cli.add_option("--metrics-bind", cfg.metrics_bind,
-                 "host:port serving GET /metrics (Prometheus text); loopback only; worker k of --workers uses port + k");
-  cli.add_flag("--metrics-public", cfg.metrics_public, "Allow a --metrics-bind address other than loopback");
-  cli.add_option("--health-path", cfg.health_path,
-                 "A path the server answers itself, before the app: 200 serving, 503 draining or not ready");
+                 "host:port serving GET /metrics (Prometheus text); loopback only; worker k of "
+                 "--workers uses port + k");
+  cli.add_flag("--metrics-public", cfg.metrics_public,
+               "Allow a --metrics-bind address other than loopback");
+  cli.add_option(
+      "--health-path", cfg.health_path,
+      "A path the server answers itself, before the app: 200 serving, 503 draining or not ready");
   cli.add_option("--health-drain-delay", health_drain_delay,
-                 "With --health-path: a stop first answers 503 there for this long while serving on (default 0)");
+                 "With --health-path: a stop first answers 503 there for this long while serving "
+                 "on (default 0)");
   cli.add_flag("--version", show_version, "Print the version and the built engines, then exit");
   if (options.add_flags) options.add_flags(&cli);
 
@@ -254,7 +280,8 @@ int serve(Application app, int argc, char** argv, ServeOptions options) {
     std::fputs(cli.help().c_str(), stdout);
     return 0;
   } catch (const CLI::ParseError& e) {
-    std::fprintf(stderr, "%s: error: %s (see --help)\n", program.c_str(), one_line(e.what()).c_str());
+    std::fprintf(stderr, "%s: error: %s (see --help)\n", program.c_str(),
+                 one_line(e.what()).c_str());
     return 2;
   }
   if (show_version) {
@@ -274,18 +301,23 @@ int serve(Application app, int argc, char** argv, ServeOptions options) {
       cfg.limits.max_header_bytes = std::size_t(parse_size("--max-header-bytes", max_header_bytes));
     if (!max_request_line.empty())
       cfg.limits.max_request_line = std::size_t(parse_size("--max-request-line", max_request_line));
-    if (!header_timeout.empty()) cfg.header_timeout = parse_duration("--header-timeout", header_timeout);
+    if (!header_timeout.empty())
+      cfg.header_timeout = parse_duration("--header-timeout", header_timeout);
     if (!body_timeout.empty()) cfg.body_timeout = parse_duration("--body-timeout", body_timeout);
-    if (!keepalive_timeout.empty()) cfg.keepalive_timeout = parse_duration("--keepalive-timeout", keepalive_timeout);
-    if (!write_timeout.empty()) cfg.write_timeout = parse_duration("--write-timeout", write_timeout);
-    if (!graceful_timeout.empty()) cfg.graceful_timeout = parse_duration("--graceful-timeout", graceful_timeout);
+    if (!keepalive_timeout.empty())
+      cfg.keepalive_timeout = parse_duration("--keepalive-timeout", keepalive_timeout);
+    if (!write_timeout.empty())
+      cfg.write_timeout = parse_duration("--write-timeout", write_timeout);
+    if (!graceful_timeout.empty())
+      cfg.graceful_timeout = parse_duration("--graceful-timeout", graceful_timeout);
     for (auto d : {cfg.header_timeout, cfg.body_timeout, cfg.keepalive_timeout, cfg.write_timeout})
       if (d <= Duration::zero()) throw std::invalid_argument("timeouts must be greater than zero");
     if (compat && !compat_available())
       throw std::invalid_argument("--compat: this build has no grove::compat");
     if (!health_drain_delay.empty())
       cfg.health_drain_delay = parse_duration("--health-drain-delay", health_drain_delay);
-    if (!handshake_timeout.empty()) cfg.handshake_timeout = parse_duration("--handshake-timeout", handshake_timeout);
+    if (!handshake_timeout.empty())
+      cfg.handshake_timeout = parse_duration("--handshake-timeout", handshake_timeout);
     configure_websocket(cfg.websocket, ws_max_message, ws_max_frame, ws_ping_interval,
                         ws_ping_timeout, ws_idle_timeout);
     configure_tls(cfg, tls);
@@ -354,10 +386,11 @@ int serve(Application app, int argc, char** argv, ServeOptions options) {
       }
       server.serve_forever();
       auto st = server.stats();
-      Log::write(LogLevel::info, "stopped after " + std::to_string(st.requests) + " request(s)" +
-                                     (st.closed_at_timeout ? "; " + std::to_string(st.closed_at_timeout) +
-                                                                 " connection(s) closed at the stop timeout"
-                                                           : std::string()));
+      Log::write(LogLevel::info,
+                 "stopped after " + std::to_string(st.requests) + " request(s)" +
+                     (st.closed_at_timeout ? "; " + std::to_string(st.closed_at_timeout) +
+                                                 " connection(s) closed at the stop timeout"
+                                           : std::string()));
       Log::flush();
       return 0;
     }

@@ -18,7 +18,8 @@ namespace grove::http {
 
 Server::Server(Application app, ServerConfig config)
     : impl_(std::make_unique<Impl>(std::move(app), std::move(config))) {
-  if (impl_->cfg.max_connections == 0) throw std::invalid_argument("max_connections must be at least 1");
+  if (impl_->cfg.max_connections == 0)
+    throw std::invalid_argument("max_connections must be at least 1");
   if (impl_->cfg.metrics || !impl_->cfg.metrics_bind.empty()) {
     impl_->request_metrics = std::make_unique<detail::RequestMetrics>();
     green::enable_run_queue_timing(true);  // grove_green_run_queue_delay_seconds
@@ -50,8 +51,9 @@ void Server::listen() {
       const bool tls = spec.starts_with("https://");
       if (tls) spec.remove_prefix(8);
       if (tls && !s.cfg.tls)
-        throw std::invalid_argument("bind https://" + std::string(spec) +
-                                    " needs a TLS configuration (ServerConfig::tls; --certfile and --keyfile)");
+        throw std::invalid_argument(
+            "bind https://" + std::string(spec) +
+            " needs a TLS configuration (ServerConfig::tls; --certfile and --keyfile)");
       auto ls = detail::open_listeners(detail::parse_bind(spec), s.cfg.backlog);
       for (auto& l : ls) {
         l.tls = tls;
@@ -137,7 +139,8 @@ void Server::serve_forever() {
   if (s.cfg.handle_signals) {
     auto on_signal = [&s](int signum) {
       if (!s.stopping_) {
-        Log::write(LogLevel::info, std::string("received ") + (signum == SIGTERM ? "SIGTERM" : "SIGINT") +
+        Log::write(LogLevel::info, std::string("received ") +
+                                       (signum == SIGTERM ? "SIGTERM" : "SIGINT") +
                                        ": stopping gracefully");
         s.begin_stop(std::nullopt);
       } else {
@@ -188,11 +191,14 @@ void Server::serve_forever() {
 
 bool Server::reload_tls() {
   Impl& s = *impl_;
-  if (!s.cfg.tls) throw std::logic_error("Server::reload_tls(): this server has no TLS context; set ServerConfig::tls");
+  if (!s.cfg.tls)
+    throw std::logic_error(
+        "Server::reload_tls(): this server has no TLS context; set ServerConfig::tls");
   try {
     s.cfg.tls->reload();
   } catch (const TlsError& e) {
-    Log::write(LogLevel::error, std::string("TLS reload failed; the old certificates keep serving: ") + e.what());
+    Log::write(LogLevel::error,
+               std::string("TLS reload failed; the old certificates keep serving: ") + e.what());
     return false;
   }
   Log::write(LogLevel::info, "TLS certificates reloaded: new handshakes use them");

@@ -118,29 +118,29 @@ struct Context {
 struct Connection {
   enum class State : std::uint8_t { idle, active, closed };
   Server::Impl* server = nullptr;
-  Transport transport;         // owns the socket; the green thread's bytes go through it
-  int fd = -1;                 // the socket, for readiness (watcher, waits)
-  IoWatcher watcher;           // read readiness while idle
+  Transport transport;  // owns the socket; the green thread's bytes go through it
+  int fd = -1;          // the socket, for readiness (watcher, waits)
+  IoWatcher watcher;    // read readiness while idle
   State state = State::idle;
-  bool fresh = true;           // no request seen yet
+  bool fresh = true;  // no request seen yet
   bool unix_peer = false;
-  bool metrics = false;        // came in on the metrics listener: served metrics, not the app
+  bool metrics = false;  // came in on the metrics listener: served metrics, not the app
   std::uint16_t peer_port = 0;
-  std::string peer;            // "127.0.0.1", "::1", "unix:"
-  TimePoint since;             // accepted, or went idle
-  Context* ctx = nullptr;      // while active
-  green::Greenlet green;       // while active
+  std::string peer;        // "127.0.0.1", "::1", "unix:"
+  TimePoint since;         // accepted, or went idle
+  Context* ctx = nullptr;  // while active
+  green::Greenlet green;   // while active
   // Intrusive lists: every open connection, and the idle ones in the order they idled.
   Connection* all_prev = nullptr;
   Connection* all_next = nullptr;
   Connection* idle_prev = nullptr;
   Connection* idle_next = nullptr;
-  int idle_list = -1;          // which idle list holds it (0 fresh, 1 keep-alive), or -1
-  bool lingering = false;      // shut for writing; reads dropped until closed (lingering close)
-  bool peer_closed = false;    // the client ended its side (EOF or reset): nothing to linger for
-  bool refused = false;        // answered with an error of the server's: close lingering
-  std::uint64_t linger_bytes = 0;  // read and dropped while lingering
-  TimePoint linger_until;      // the end of the lingering close
+  int idle_list = -1;        // which idle list holds it (0 fresh, 1 keep-alive), or -1
+  bool lingering = false;    // shut for writing; reads dropped until closed (lingering close)
+  bool peer_closed = false;  // the client ended its side (EOF or reset): nothing to linger for
+  bool refused = false;      // answered with an error of the server's: close lingering
+  std::uint64_t linger_bytes = 0;          // read and dropped while lingering
+  TimePoint linger_until;                  // the end of the lingering close
   UpgradedConnection* upgraded = nullptr;  // while an upgrade handler runs (WebSocket)
 };
 
@@ -182,7 +182,8 @@ std::string describe_current_exception();
 Response run_application(const Application& app, Request& req, std::string_view peer, bool& failed);
 // Writes `resp` into `out` as the server's last response to `req` on a connection
 // (`Connection: close`); false if a streamed body failed (logged).
-bool write_last_in_memory(std::string& out, Response& resp, const Request& req, const HeadDefaults& d);
+bool write_last_in_memory(std::string& out, Response& resp, const Request& req,
+                          const HeadDefaults& d);
 // Fills the server's reused Request from a parsed head whose bytes start at `base`
 // (headers keep offsets into one copy of the head). Throws HttpError(400) for a bad target.
 void fill_request(Request& req, const RequestHead& head, const char* base);
@@ -206,9 +207,11 @@ inline constexpr std::size_t kReadChunk = 16 * 1024;
 inline constexpr std::size_t kFlushAt = 64 * 1024;          // pipelined output flushed past this
 inline constexpr std::size_t kContextPool = 256;            // spare contexts kept per server
 inline constexpr std::uint64_t kLingerBytes = 1024 * 1024;  // dropped at most while lingering
-inline constexpr Duration kLingerTime = std::chrono::seconds(2);  // longest lingering close (nginx: 30 s)
-inline constexpr int kLingerList = 2;                       // the idle list of lingering connections
-inline constexpr Duration kFirstRequestGrace = std::chrono::seconds(1);  // a new connection's, at a stop
+inline constexpr Duration kLingerTime =
+    std::chrono::seconds(2);           // longest lingering close (nginx: 30 s)
+inline constexpr int kLingerList = 2;  // the idle list of lingering connections
+inline constexpr Duration kFirstRequestGrace =
+    std::chrono::seconds(1);  // a new connection's, at a stop
 
 enum class ReadResult { data, eof, again, timeout, error };
 

@@ -29,15 +29,17 @@ Duration Server::Impl::sweep_interval() const {
 void Server::Impl::begin_stop(std::optional<Duration> timeout) {
   if (!started || stopped_) return;
   Duration t = timeout.value_or(cfg.graceful_timeout);
-  if (!stopping_ && !draining_ && !cfg.health_path.empty() && cfg.health_drain_delay > Duration::zero() &&
-      t > Duration::zero()) {
+  if (!stopping_ && !draining_ && !cfg.health_path.empty() &&
+      cfg.health_drain_delay > Duration::zero() && t > Duration::zero()) {
     draining_ = true;
-    Log::write(LogLevel::info, "draining: " + cfg.health_path + " answers 503 for " +
-                                   std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                                      cfg.health_drain_delay)
-                                                      .count()) +
-                                   " ms, then the stop begins");
-    drain_timer = loop->call_later(cfg.health_drain_delay, [this, timeout] { begin_stop(timeout); });
+    Log::write(LogLevel::info,
+               "draining: " + cfg.health_path + " answers 503 for " +
+                   std::to_string(
+                       std::chrono::duration_cast<std::chrono::milliseconds>(cfg.health_drain_delay)
+                           .count()) +
+                   " ms, then the stop begins");
+    drain_timer =
+        loop->call_later(cfg.health_drain_delay, [this, timeout] { begin_stop(timeout); });
     return;
   }
   drain_timer.cancel();
@@ -58,7 +60,8 @@ void Server::Impl::begin_stop(std::optional<Duration> timeout) {
     for (int i = 0; i < 1024 && stats.open < cfg.max_connections; ++i) {
       sockaddr_storage ss;
       socklen_t len = sizeof ss;
-      int fd = ::accept4(l.fd, reinterpret_cast<sockaddr*>(&ss), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      int fd =
+          ::accept4(l.fd, reinterpret_cast<sockaddr*>(&ss), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
       if (fd < 0) break;
       add_connection(fd, ss, l);
     }
@@ -73,7 +76,8 @@ void Server::Impl::begin_stop(std::optional<Duration> timeout) {
   // that every other process sharing the listening socket (a reload's new workers) would have
   // served.
   const TimePoint now = loop->now();
-  const TimePoint fresh_since = now - cfg.header_timeout + std::min<Duration>(detail::kFirstRequestGrace, cfg.header_timeout);
+  const TimePoint fresh_since =
+      now - cfg.header_timeout + std::min<Duration>(detail::kFirstRequestGrace, cfg.header_timeout);
   for (int list = 0; list < 2; ++list) {
     Connection* c = idle_head[list];
     while (c) {
@@ -81,7 +85,8 @@ void Server::Impl::begin_stop(std::optional<Duration> timeout) {
       char b;
       ssize_t n = ::recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
       if (n > 0) activate(c);
-      else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && list == 0) c->since = std::min(c->since, fresh_since);
+      else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && list == 0)
+        c->since = std::min(c->since, fresh_since);
       else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) lingering_close(c);
       else close_connection(c);
       c = next;
@@ -140,7 +145,8 @@ void Server::Impl::lingering_close(Connection* c) {
   c->state = Connection::State::idle;
   c->lingering = true;
   detail::with_transport(c->transport, [](auto& t) { t.shutdown_write(); });
-  Duration d = stopping_ ? stop_linger_time(c) : std::min<Duration>(cfg.header_timeout, kLingerTime);
+  Duration d =
+      stopping_ ? stop_linger_time(c) : std::min<Duration>(cfg.header_timeout, kLingerTime);
   c->linger_until = loop->now() + d;
   c->watcher.start();
   push_idle(c, kLingerList);
@@ -183,7 +189,8 @@ void Server::Impl::expire_lingering() {
 void Server::Impl::linger_read(Connection* c) {
   char sink[4096];
   while (true) {
-    auto r = detail::with_transport(c->transport, [&](auto& t) { return t.read(sink, sizeof sink); });
+    auto r =
+        detail::with_transport(c->transport, [&](auto& t) { return t.read(sink, sizeof sink); });
     if (r.status == detail::IoResult::Status::would_block) return;
     if (r.status == detail::IoResult::Status::done && r.bytes > 0) {
       c->linger_bytes += r.bytes;

@@ -59,7 +59,7 @@ using detail::TlsGeneration;
 // Fails unless `path` names a regular file this process can open for reading.
 void check_readable(const std::string& what, const std::string& path) {
   if (path.empty()) throw TlsError("TLS: no " + what + " given");
-  struct stat st{};
+  struct stat st {};
   if (::stat(path.c_str(), &st) != 0)
     throw TlsError("TLS: " + what + " " + path + ": " +
                    (errno == ENOENT ? std::string("no such file") : std::strerror(errno)));
@@ -108,8 +108,8 @@ KeyPtr read_key(const std::string& path) {
              EVP_PKEY_free);
   BIO_free(file);
   if (!key)
-    throw TlsError("TLS: key file " + path + ": not an unencrypted PEM private key: " +
-                   take_openssl_errors());
+    throw TlsError("TLS: key file " + path +
+                   ": not an unencrypted PEM private key: " + take_openssl_errors());
   return key;
 }
 
@@ -181,7 +181,8 @@ SslCtxPtr make_context(const TlsConfig& config, const TlsCertificate& pair,
 std::vector<std::string> dns_names(SSL_CTX* ctx) {
   std::vector<std::string> out;
   X509* cert = SSL_CTX_get0_certificate(ctx);
-  auto* alt = static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
+  auto* alt =
+      static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
   for (int i = 0; alt && i < sk_GENERAL_NAME_num(alt); ++i) {
     const GENERAL_NAME* n = sk_GENERAL_NAME_value(alt, i);
     if (n->type != GEN_DNS) continue;

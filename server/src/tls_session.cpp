@@ -46,20 +46,14 @@ void TlsSession::receive_end() { BIO_set_mem_eof_return(in_, 0); }
 TlsSession::Step TlsSession::fail_or_wait(int result) {
   int error = SSL_get_error(ssl_, result);
   switch (error) {
-    case SSL_ERROR_WANT_READ:
-      ERR_clear_error();
-      return Step::want_input;
-    case SSL_ERROR_ZERO_RETURN:
-      ERR_clear_error();
-      return Step::closed;
+    case SSL_ERROR_WANT_READ: ERR_clear_error(); return Step::want_input;
+    case SSL_ERROR_ZERO_RETURN: ERR_clear_error(); return Step::closed;
     case SSL_ERROR_SYSCALL:
       // With memory BIOs only the end of the peer's input gets here.
       failure_ = ERR_peek_error() ? take_openssl_errors() : "the peer closed the connection";
       ERR_clear_error();
       return handshake_done() ? Step::closed : Step::failed;
-    default:
-      failure_ = take_openssl_errors();
-      return Step::failed;
+    default: failure_ = take_openssl_errors(); return Step::failed;
   }
 }
 

@@ -40,8 +40,8 @@ bool set_hmac_key(EVP_MAC_CTX* hctx, TicketKeys::Key& key) {
 
 // OpenSSL's contract: 1 ticket (en|de)crypted, 2 decrypted and to be renewed, 0 no such
 // key (full handshake), -1 failure.
-int ticket_callback(SSL* ssl, unsigned char key_name[16], unsigned char* iv,
-                    EVP_CIPHER_CTX* cipher, EVP_MAC_CTX* hmac, int encrypt) {
+int ticket_callback(SSL* ssl, unsigned char key_name[16], unsigned char* iv, EVP_CIPHER_CTX* cipher,
+                    EVP_MAC_CTX* hmac, int encrypt) {
   auto* keys = static_cast<TicketKeys*>(SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), ex_index()));
   if (!keys) return -1;
   TicketKeys::Key key;

@@ -44,10 +44,8 @@ IoResult TlsTransport::receive() {
   IoResult r = socket_.read(buf, sizeof buf);
   if (r.status == IoResult::Status::would_block) want_ = Want::read;
   if (r.status != IoResult::Status::done) return r;
-  if (r.bytes == 0)
-    session_->receive_end();
-  else
-    session_->receive(buf, r.bytes);
+  if (r.bytes == 0) session_->receive_end();
+  else session_->receive(buf, r.bytes);
   return r;
 }
 
@@ -55,7 +53,7 @@ IoResult TlsTransport::handshake() {
   for (;;) {
     TlsSession::Step step = session_->handshake();
     IoResult sent = flush();
-    if (step == TlsSession::Step::done) return done(0);  // tickets may still be queued
+    if (step == TlsSession::Step::done) return done(0);           // tickets may still be queued
     if (step == TlsSession::Step::failed) return failed(EPROTO);  // the alert went if it could
     if (sent.status == IoResult::Status::error) return sent;
     // Our flight must go out before the peer can answer it.

@@ -69,7 +69,7 @@ class TlsTransport {
 
   PlainTransport socket_;
   std::unique_ptr<TlsSession> session_;  // movable, as a variant alternative must be
-  std::string unsent_;  // records not yet taken by the socket, from sent_ on
+  std::string unsent_;                   // records not yet taken by the socket, from sent_ on
   std::size_t sent_ = 0;
   Want want_ = Want::read;
 };

@@ -22,7 +22,8 @@ class UpgradedConnection final : public UpgradedStream {
   UpgradedConnection(Server::Impl* server, Connection* c, Context& x)
       : server_(server), c_(c), x_(x) {}
 
-  ReadResult read(char* buf, std::size_t n, std::chrono::steady_clock::time_point deadline) override {
+  ReadResult read(char* buf, std::size_t n,
+                  std::chrono::steady_clock::time_point deadline) override {
     if (stop_pending_) {
       stop_pending_ = false;
       return {ReadStatus::stopping};

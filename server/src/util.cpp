@@ -4,7 +4,6 @@
 #include <grove/diagnostics.hpp>
 
 #include <arpa/inet.h>
-#include <atomic>
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -12,6 +11,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
+#include <atomic>
 
 #include <cerrno>
 #include <charconv>
@@ -83,7 +83,9 @@ int open_log_file(const std::string& path) {
 
 }  // namespace
 
-void Log::set_level(LogLevel level) noexcept { g_level.store(int(level), std::memory_order_relaxed); }
+void Log::set_level(LogLevel level) noexcept {
+  g_level.store(int(level), std::memory_order_relaxed);
+}
 LogLevel Log::level() noexcept { return LogLevel(g_level.load(std::memory_order_relaxed)); }
 
 namespace {
@@ -250,8 +252,8 @@ std::string_view log_date() {
     char sign = off < 0 ? '-' : '+';
     if (off < 0) off = -off;
     int n = std::snprintf(buf, sizeof buf, "%02d/%s/%04d:%02d:%02d:%02d %c%02ld%02ld", tm.tm_mday,
-                          kMonths[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
-                          tm.tm_sec, sign, off / 60, off % 60);
+                          kMonths[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                          sign, off / 60, off % 60);
     len = n > 0 ? std::size_t(n) : 0;
     cached = now;
   }
@@ -325,7 +327,8 @@ std::string socket_name(int fd) {
   }
   if (ss.ss_family == AF_UNIX) {
     auto* a = reinterpret_cast<sockaddr_un*>(&ss);
-    std::size_t n = len > offsetof(sockaddr_un, sun_path) ? len - offsetof(sockaddr_un, sun_path) : 0;
+    std::size_t n =
+        len > offsetof(sockaddr_un, sun_path) ? len - offsetof(sockaddr_un, sun_path) : 0;
     std::string path(a->sun_path, ::strnlen(a->sun_path, n));
     return "unix:" + path;
   }
@@ -378,11 +381,13 @@ std::vector<Listener> open_listeners(const BindSpec& spec, int backlog, bool reu
     throw std::system_error(EADDRNOTAVAIL, std::generic_category(),
                             "cannot resolve " + spec.host + ": " + ::gai_strerror(rc));
   std::unique_ptr<addrinfo, void (*)(addrinfo*)> guard(res, ::freeaddrinfo);
-  std::string shown = (spec.host.find(':') != std::string::npos ? "[" + spec.host + "]" : spec.host) +
-                      ":" + spec.port;
+  std::string shown =
+      (spec.host.find(':') != std::string::npos ? "[" + spec.host + "]" : spec.host) + ":" +
+      spec.port;
   try {
     for (addrinfo* ai = res; ai; ai = ai->ai_next) {
-      int fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
+      int fd =
+          ::socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
       if (fd < 0) throw_errno(errno, "socket() for " + shown);
       int one = 1;
       ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);

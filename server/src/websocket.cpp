@@ -19,8 +19,7 @@ using SteadyTime = SteadyClock::time_point;
 ConnectionClosed::ConnectionClosed(std::uint16_t code, std::string reason)
     : std::runtime_error("the WebSocket is closed (" + std::to_string(code) +
                          (reason.empty() ? std::string() : " " + reason) + ")"),
-      code_(code),
-      reason_(std::move(reason)) {}
+      code_(code), reason_(std::move(reason)) {}
 
 namespace {
 
@@ -55,9 +54,9 @@ struct WebSocket::State {
   WsReader reader;
   std::optional<detail::Deflater> deflater;
   std::string protocol;
-  std::string in;        // received bytes the reader has not consumed
-  std::string out;       // the frame being sent
-  std::string squeezed;  // a message compressed for sending
+  std::string in;          // received bytes the reader has not consumed
+  std::string out;         // the frame being sent
+  std::string squeezed;    // a message compressed for sending
   green::Lock write_lock;  // a handler may send from several green threads
   Phase phase = Phase::open;
   std::uint16_t code = close_code::abnormal;
@@ -66,10 +65,8 @@ struct WebSocket::State {
   std::optional<SteadyTime> pong_due;
 
   State(UpgradedStream& stream, const Handshake& hs, const Options& opts)
-      : io(stream),
-        settings(merged(stream.websocket_settings(), opts)),
-        reader(reader_config(settings, hs)),
-        protocol(hs.protocol) {
+      : io(stream), settings(merged(stream.websocket_settings(), opts)),
+        reader(reader_config(settings, hs)), protocol(hs.protocol) {
     if (hs.deflate)
       deflater.emplace(hs.deflate->server_max_window_bits, hs.deflate->server_no_context_takeover);
     last_message = SteadyClock::now();
@@ -140,9 +137,7 @@ struct WebSocket::State {
         case WsReader::Kind::ping:
           if (phase == Phase::open) write(Opcode::pong, ev.data, false);
           continue;
-        case WsReader::Kind::pong:
-          pong_due.reset();
-          continue;
+        case WsReader::Kind::pong: pong_due.reset(); continue;
         case WsReader::Kind::close:
           if (phase == Phase::open) {
             code = ev.code;
@@ -158,8 +153,7 @@ struct WebSocket::State {
           phase = Phase::closed;  // a faulty peer gets no wait for its Close
           return Got::closed;
         }
-        case WsReader::Kind::need_more:
-          break;
+        case WsReader::Kind::need_more: break;
       }
       if (auto got = wait_for_input(deadline)) return *got;
     }
@@ -171,24 +165,22 @@ struct WebSocket::State {
     auto until = deadline.value_or(SteadyClock::now() + std::chrono::hours(24));
     if (phase == Phase::open) {
       if (settings.ping_interval.count() > 0) until = std::min(until, pong_due.value_or(next_ping));
-      if (settings.idle_timeout.count() > 0) until = std::min(until, last_message + settings.idle_timeout);
+      if (settings.idle_timeout.count() > 0)
+        until = std::min(until, last_message + settings.idle_timeout);
     } else {
       until = std::min(until, close_deadline);
     }
     char buf[16 * 1024];
     auto r = io.read(buf, sizeof buf, until);
     switch (r.status) {
-      case UpgradedStream::ReadStatus::data:
-        in.append(buf, r.bytes);
-        return std::nullopt;
+      case UpgradedStream::ReadStatus::data: in.append(buf, r.bytes); return std::nullopt;
       case UpgradedStream::ReadStatus::end:
         broke("the client closed the connection without a Close");
         return Got::closed;
       case UpgradedStream::ReadStatus::stopping:
         send_close(close_code::going_away, "server stopping");
         return std::nullopt;
-      case UpgradedStream::ReadStatus::timeout:
-        break;
+      case UpgradedStream::ReadStatus::timeout: break;
     }
     auto now = SteadyClock::now();
     if (phase == Phase::closing && now >= close_deadline) {
@@ -273,8 +265,8 @@ Function<void(UpgradedStream&)> run_handler(Handshake hs, Options opts, Handler 
     } catch (const ConnectionClosed&) {
       return;  // sent to a closed connection and let it propagate: nothing more to say
     } catch (const std::exception& e) {
-      Log::write(LogLevel::error, "WebSocket handler for " + what + " from " + io.peer() +
-                                      " failed: " + e.what());
+      Log::write(LogLevel::error,
+                 "WebSocket handler for " + what + " from " + io.peer() + " failed: " + e.what());
       ws.close(close_code::internal_error, "internal error");
       return;
     }
@@ -288,7 +280,8 @@ Response accept(Request& req, Handler handler, Options opts) {
   Response r;
   r.status = 101;
   r.headers = accept_headers(hs);
-  r.upgrade = run_handler(std::move(hs), std::move(opts), std::move(handler), std::string(req.target()));
+  r.upgrade =
+      run_handler(std::move(hs), std::move(opts), std::move(handler), std::string(req.target()));
   return r;
 }
 

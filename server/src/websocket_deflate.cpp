@@ -106,7 +106,8 @@ void Deflater::compress(std::string_view message, std::string& out) {
     if (rc != Z_OK && rc != Z_BUF_ERROR) throw std::runtime_error("zlib deflate failed");
   } while (z.avail_in != 0 || z.avail_out == 0);
   // The sync flush ends with 00 00 FF FF, which the receiver puts back (§7.2.1).
-  if (out.size() - start >= 4 && out.compare(out.size() - 4, 4, reinterpret_cast<const char*>(kTail), 4) == 0)
+  if (out.size() - start >= 4 &&
+      out.compare(out.size() - 4, 4, reinterpret_cast<const char*>(kTail), 4) == 0)
     out.resize(out.size() - 4);
   if (out.size() == start) out.push_back('\0');  // an empty message: one empty block (§7.2.3.6)
   if (no_context_takeover_) deflateReset(&z);

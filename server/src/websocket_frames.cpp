@@ -88,7 +88,8 @@ WsReader::HeaderStep WsReader::read_header(std::string_view in, std::size_t& pos
   else if (is_control(op_) && len7 > kMaxControlPayload) fault = "control frame over 125 bytes";
   else if (rsv1 && (!cfg_.deflate || op_ == Opcode::continuation || is_control(op_)))
     fault = "RSV1 set outside the first frame of a compressed message";
-  else if (op_ == Opcode::continuation && !in_message_) fault = "continuation frame with no message";
+  else if (op_ == Opcode::continuation && !in_message_)
+    fault = "continuation frame with no message";
   else if ((op_ == Opcode::text || op_ == Opcode::binary) && in_message_)
     fault = "new data frame inside a fragmented message";
   if (fault) {
@@ -225,7 +226,8 @@ WsReader::Event WsReader::finish_message(std::size_t pos) {
 }
 
 WsReader::Event WsReader::close_event(std::size_t pos) {
-  if (control_.size() == 1) return fail(close_code::protocol_error, "close payload of one byte", pos);
+  if (control_.size() == 1)
+    return fail(close_code::protocol_error, "close payload of one byte", pos);
   std::uint16_t code = close_code::no_status;
   std::string_view reason;
   if (control_.size() >= 2) {

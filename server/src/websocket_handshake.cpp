@@ -24,7 +24,10 @@ std::vector<std::string_view> split_list(std::string_view s, char sep) {
   std::size_t start = 0;
   for (std::size_t i = 0; i <= s.size(); ++i) {
     if (i < s.size() && s[i] == '"') quoted = !quoted;
-    if (i < s.size() && s[i] == '\\' && quoted) { ++i; continue; }
+    if (i < s.size() && s[i] == '\\' && quoted) {
+      ++i;
+      continue;
+    }
     if (i == s.size() || (s[i] == sep && !quoted)) {
       auto item = chars::trim_ows(s.substr(start, i - start));
       if (!item.empty()) out.push_back(item);
@@ -42,8 +45,8 @@ bool has_token(const Headers& headers, std::string_view field, std::string_view 
 }
 
 bool base64_char(char c) {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-         c == '+' || c == '/';
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
+         c == '/';
 }
 
 // A Sec-WebSocket-Key must decode to 16 bytes: 22 base64 characters and "==".
@@ -126,8 +129,10 @@ std::string DeflateParams::response() const {
   std::string s = "permessage-deflate";
   if (server_no_context_takeover) s += "; server_no_context_takeover";
   if (client_no_context_takeover) s += "; client_no_context_takeover";
-  if (server_max_window_bits < 15) s += "; server_max_window_bits=" + std::to_string(server_max_window_bits);
-  if (client_max_window_bits < 15) s += "; client_max_window_bits=" + std::to_string(client_max_window_bits);
+  if (server_max_window_bits < 15)
+    s += "; server_max_window_bits=" + std::to_string(server_max_window_bits);
+  if (client_max_window_bits < 15)
+    s += "; client_max_window_bits=" + std::to_string(client_max_window_bits);
   return s;
 }
 
@@ -160,7 +165,8 @@ Handshake check_handshake(std::string_view method, Version version, const Header
   if (version.major != 1 || version.minor < 1)
     return refuse(400, "a WebSocket handshake needs HTTP/1.1");
   if (!is_upgrade(headers)) return refuse(400, "missing Upgrade: websocket");
-  if (!has_token(headers, "connection", "upgrade")) return refuse(400, "missing Connection: upgrade");
+  if (!has_token(headers, "connection", "upgrade"))
+    return refuse(400, "missing Connection: upgrade");
   auto ws_version = headers.get("sec-websocket-version");
   if (!ws_version || chars::trim_ows(*ws_version) != "13")
     return refuse(426, "only WebSocket version 13 is supported");

@@ -193,9 +193,8 @@ TEST_CASE("cancelling a gather cancels its children", "[cancel]") {
       }
       co_return 0;
     };
-    auto task = aio::create_task(aio::co_invoke([&]() -> aio::Task<void> {
-      co_await aio::gather(child(), child());
-    }));
+    auto task = aio::create_task(
+        aio::co_invoke([&]() -> aio::Task<void> { co_await aio::gather(child(), child()); }));
     // Cancelled before they start, children never run (asyncio's rule too): wait until both
     // are suspended in their sleep. A fixed delay is not enough on a loaded machine.
     for (int i = 0; i < 1000 && started < 2; ++i) co_await aio::sleep(1ms);
@@ -287,7 +286,8 @@ TEST_CASE("a task may catch CancelledError and finish normally", "[cancel]") {
   }());
 }
 
-TEST_CASE("a lock granted just before a cancel is kept, and the cancel hits the next await", "[cancel]") {
+TEST_CASE("a lock granted just before a cancel is kept, and the cancel hits the next await",
+          "[cancel]") {
   aio::run([]() -> aio::Task<void> {
     aio::Lock lock;
     co_await lock.acquire();

@@ -40,8 +40,9 @@ TEST_CASE("a capturing lambda coroutine run through co_invoke keeps its captures
     std::vector<aio::TaskHandle<std::string>> tasks;
     for (int i = 0; i < 3; ++i) {
       // The closure (captures by value) lives inside the co_invoke frame.
-      tasks.push_back(aio::create_task(aio::co_invoke(
-          [text = kLong, c = Counted(i), shared = std::make_shared<int>(i)]() -> aio::Task<std::string> {
+      tasks.push_back(aio::create_task(
+          aio::co_invoke([text = kLong, c = Counted(i),
+                          shared = std::make_shared<int>(i)]() -> aio::Task<std::string> {
             co_await aio::sleep(1ms);  // captures are read after suspensions
             co_await aio::sleep(0ms);
             co_return text + std::to_string(c.value) + std::to_string(*shared);
@@ -101,8 +102,8 @@ TEST_CASE("callables named before the co_await are destroyed exactly once", "[pi
   int v = aio::run(aio::co_invoke([]() -> aio::Task<int> {
     Counted c(5);
     auto job = [c, text = kLong] { return c.value + int(text.size() > 0); };
-    const int a = co_await aio::to_thread(job);             // a copy goes to the thread
-    const int b = co_await call_later(std::move(job));       // moved
+    const int a = co_await aio::to_thread(job);         // a copy goes to the thread
+    const int b = co_await call_later(std::move(job));  // moved
     std::function<int()> fn = [c] { return c.value; };
     const int d = co_await call_later(fn);
     co_return a + b + d;
@@ -110,8 +111,7 @@ TEST_CASE("callables named before the co_await are destroyed exactly once", "[pi
   CHECK(v == 17);
 }
 
-TEST_CASE("co_await in conditions, arguments and loops evaluates once and in order",
-          "[pitfalls]") {
+TEST_CASE("co_await in conditions, arguments and loops evaluates once and in order", "[pitfalls]") {
   CountScope counting;
   std::string trace;
   aio::run(aio::co_invoke([&]() -> aio::Task<void> {
@@ -122,10 +122,8 @@ TEST_CASE("co_await in conditions, arguments and loops evaluates once and in ord
     };
     bool flag = true;
     // An if without braces around a co_await statement (g++ bug 106188 in earlier 12.x).
-    if (flag)
-      co_await step('a', 1);
-    else
-      co_await step('X', 0);
+    if (flag) co_await step('a', 1);
+    else co_await step('X', 0);
     const int t = flag ? co_await step('b', 2) : co_await step('Y', 0);
     auto sum = [](int x, int y) { return x + y; };
     const int first = co_await step('c', 3);

@@ -167,9 +167,9 @@ TEST_CASE("return_exceptions: nothing is cancelled because of an error", "[gathe
   aio::run([]() -> aio::Task<void> {
     bool slow_cancelled = false;
     auto victim = aio::create_task(value_after(9, 10s));
-    auto g = aio::create_task(aio::gather(aio::return_exceptions, value_after(1, 20ms),
-                                          fail_after(1ms, "bad"), slow(slow_cancelled, 30ms),
-                                          victim));
+    auto g =
+        aio::create_task(aio::gather(aio::return_exceptions, value_after(1, 20ms),
+                                     fail_after(1ms, "bad"), slow(slow_cancelled, 30ms), victim));
     co_await aio::sleep(5ms);
     victim.cancel();
     auto [a, b, c, d] = co_await g;

@@ -100,9 +100,9 @@ class HttpTestServer {
       status = 404;
       body = "not found";
     }
-    const std::string response = "HTTP/1.1 " + std::to_string(status) + " X\r\nContent-Length: " +
-                                 std::to_string(body.size()) + "\r\n" + extra +
-                                 "Connection: close\r\n\r\n" + body;
+    const std::string response = "HTTP/1.1 " + std::to_string(status) +
+                                 " X\r\nContent-Length: " + std::to_string(body.size()) + "\r\n" +
+                                 extra + "Connection: close\r\n\r\n" + body;
     co_await conn.send(response, 5s);
   }
 
@@ -237,11 +237,10 @@ TEST_CASE("one-off requests overlap too", "[http]") {
   aio::run([]() -> aio::Task<void> {
     HttpTestServer server;
     const auto start = clock_now();
-    auto [a, b, c, d, e] = co_await aio::gather(aio::http_get(server.url("/delay/150")),
-                                                aio::http_get(server.url("/delay/150")),
-                                                aio::http_get(server.url("/delay/150")),
-                                                aio::http_get(server.url("/delay/150")),
-                                                aio::http_post(server.url("/echo"), "x"));
+    auto [a, b, c, d, e] = co_await aio::gather(
+        aio::http_get(server.url("/delay/150")), aio::http_get(server.url("/delay/150")),
+        aio::http_get(server.url("/delay/150")), aio::http_get(server.url("/delay/150")),
+        aio::http_post(server.url("/echo"), "x"));
     CHECK(ms_since(start) < 300);  // at most half of the 600 ms they take one after another
     for (const auto* r : {&a, &b, &c, &d}) CHECK(r->body == "slept 150");
     CHECK(e.body == "x");

@@ -116,9 +116,8 @@ TEST_CASE("wait_readable times out with TimeoutError", "[io]") {
 TEST_CASE("a wait on an fd that the loop is told is closing returns Events::closed", "[io]") {
   aio::run([]() -> aio::Task<void> {
     Pair p;
-    auto waiter = aio::create_task(aio::co_invoke([&]() -> aio::Task<Events> {
-      co_return co_await aio::wait_readable(p.a, 5s);
-    }));
+    auto waiter = aio::create_task(aio::co_invoke(
+        [&]() -> aio::Task<Events> { co_return co_await aio::wait_readable(p.a, 5s); }));
     co_await aio::sleep(1ms);
     aio::get_running_loop().close_fd(std::exchange(p.a, -1));
     const Events e = co_await waiter;
@@ -205,7 +204,8 @@ TEST_CASE("TCP echo: connect, send, recv, close against a local server", "[io][n
   }());
 }
 
-TEST_CASE("TCP echo: several clients at once and a payload larger than the buffers", "[io][net][tsan]") {
+TEST_CASE("TCP echo: several clients at once and a payload larger than the buffers",
+          "[io][net][tsan]") {
   aio::run([]() -> aio::Task<void> {
     EchoServer server;
     auto client = [](std::uint16_t port, int id) -> aio::Task<bool> {
@@ -263,9 +263,9 @@ TEST_CASE("recv and accept time out with TimeoutError naming the operation", "[i
     } catch (const aio::TimeoutError& e) {
       recv_error = e.what();
     }
-    CHECK_THAT(recv_error, Catch::Contains("recv from 127.0.0.1:" +
-                                           std::to_string(listener.port())) &&
-                               Catch::Contains("timed out after 15 ms"));
+    CHECK_THAT(recv_error,
+               Catch::Contains("recv from 127.0.0.1:" + std::to_string(listener.port())) &&
+                   Catch::Contains("timed out after 15 ms"));
   }());
 }
 

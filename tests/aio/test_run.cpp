@@ -51,18 +51,19 @@ TEST_CASE("run cancels leftover tasks, awaits them and names them in a warning",
   aio::Event ticked;  // outlives main: the ticker may still tick in main's last iteration
   const int result = aio::run([&]() -> aio::Task<int> {
     aio::create_task(aio::co_invoke([&]() -> aio::Task<void> {
-      Cleanup c(ticker_cleaned);
-      try {
-        for (;;) {
-          co_await aio::sleep(1ms);
-          ++ticks;
-          ticked.set();
-        }
-      } catch (const aio::CancelledError&) {
-        ticker_cancelled = true;
-        throw;
-      }
-    }), "ticker");
+                       Cleanup c(ticker_cleaned);
+                       try {
+                         for (;;) {
+                           co_await aio::sleep(1ms);
+                           ++ticks;
+                           ticked.set();
+                         }
+                       } catch (const aio::CancelledError&) {
+                         ticker_cancelled = true;
+                         throw;
+                       }
+                     }),
+                     "ticker");
     aio::create_task([]() -> aio::Task<void> { co_await aio::sleep(10s); }());
     co_await ticked.wait();  // the ticker is running in the background
     co_return 3;
@@ -95,18 +96,19 @@ TEST_CASE("run destroys leftover tasks that ignore their cancellation", "[run]")
   bool resumed_after_destroy = false;
   aio::run([&]() -> aio::Task<void> {
     aio::create_task(aio::co_invoke([&]() -> aio::Task<void> {
-      Cleanup c(cleaned);
-      aio::Event never;
-      try {
-        co_await never.wait();
-      } catch (const aio::CancelledError&) {
-      }
-      co_await never.wait();  // ignores the cancellation and waits again, forever
-      resumed_after_destroy = true;
-    }), "stubborn");
+                       Cleanup c(cleaned);
+                       aio::Event never;
+                       try {
+                         co_await never.wait();
+                       } catch (const aio::CancelledError&) {
+                       }
+                       co_await never.wait();  // ignores the cancellation and waits again, forever
+                       resumed_after_destroy = true;
+                     }),
+                     "stubborn");
     co_await aio::sleep(1ms);
   }());
-  CHECK(cleaned);  // its frame was destroyed: locals cleaned up...
+  CHECK(cleaned);                      // its frame was destroyed: locals cleaned up...
   CHECK_FALSE(resumed_after_destroy);  // ...and no code after the await point ran
   CHECK_THAT(warnings.all(), Catch::Contains("'stubborn'"));
 }
@@ -147,13 +149,15 @@ TEST_CASE("a leftover task's error during cancellation reaches the loop's except
         what = ex.what();
       }
     });
-    aio::create_task([]() -> aio::Task<void> {
-      try {
-        co_await aio::sleep(10s);
-      } catch (const aio::CancelledError&) {
-        throw std::runtime_error("failed while cancelling");
-      }
-    }(), "fragile");
+    aio::create_task(
+        []() -> aio::Task<void> {
+          try {
+            co_await aio::sleep(10s);
+          } catch (const aio::CancelledError&) {
+            throw std::runtime_error("failed while cancelling");
+          }
+        }(),
+        "fragile");
     co_await aio::sleep(1ms);
     co_return 1;
   }));
@@ -176,8 +180,7 @@ TEST_CASE("run from a context already running a loop says to await instead", "[r
   }());
 }
 
-TEST_CASE("run reports a main coroutine that waits for something that can never happen",
-          "[run]") {
+TEST_CASE("run reports a main coroutine that waits for something that can never happen", "[run]") {
   std::string what;
   try {
     aio::run([]() -> aio::Task<void> {

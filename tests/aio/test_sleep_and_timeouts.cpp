@@ -1,8 +1,8 @@
 // sleep(), the fairness of sleep(0), wait_for() and its TimeoutError.
 #include "aio_support.hpp"
 
-#include <string>
 #include <unistd.h>
+#include <string>
 #include <vector>
 
 using namespace grove;
@@ -33,7 +33,8 @@ TEST_CASE("sleep(0) yields: ready tasks take turns round-robin", "[sleep][fairne
   CHECK(order == "abcabcabcabc");
 }
 
-TEST_CASE("a task looping on sleep(0) starves neither timers nor other tasks", "[sleep][fairness]") {
+TEST_CASE("a task looping on sleep(0) starves neither timers nor other tasks",
+          "[sleep][fairness]") {
   aio::run([]() -> aio::Task<void> {
     bool stop = false;
     long spins = 0;

@@ -154,7 +154,8 @@ aio::Task<int> recurse(int depth) {
 }
 }  // namespace
 
-TEST_CASE("symmetric transfer: a deep chain of nested awaits unwinds in constant stack", "[tasks]") {
+TEST_CASE("symmetric transfer: a deep chain of nested awaits unwinds in constant stack",
+          "[tasks]") {
   CHECK(aio::run(recurse(100'000)) == 100'000);
 }
 
@@ -255,8 +256,7 @@ TEST_CASE("create_task without a running loop says how to start one", "[tasks]")
     aio::create_task(answer());
     FAIL("no exception");
   } catch (const aio::RuntimeError& e) {
-    CHECK_THAT(e.what(), Catch::Contains("no running event loop") &&
-                             Catch::Contains("aio::run"));
+    CHECK_THAT(e.what(), Catch::Contains("no running event loop") && Catch::Contains("aio::run"));
   }
 }
 
@@ -274,10 +274,12 @@ TEST_CASE("create_task on an explicit loop, driven by run_until_complete", "[tas
 TEST_CASE("a task's exception nobody retrieved is reported as a warning", "[tasks]") {
   WarningCapture warnings;
   aio::run([]() -> aio::Task<void> {
-    aio::create_task([]() -> aio::Task<void> {
-      throw CustomError(1);
-      co_return;
-    }(), "doomed");
+    aio::create_task(
+        []() -> aio::Task<void> {
+          throw CustomError(1);
+          co_return;
+        }(),
+        "doomed");
     co_await aio::sleep(2ms);
   }());
   CHECK_THAT(warnings.all(), Catch::Contains("never retrieved") && Catch::Contains("'doomed'") &&

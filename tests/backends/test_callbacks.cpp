@@ -84,9 +84,8 @@ TEST_CASE("exceptions escaping callbacks reach the handler and the loop goes on"
 TEST_CASE("a handler that rethrows makes run() throw and keeps the loop usable",
           "[callbacks][errors]") {
   auto loop = make_test_loop();
-  loop->set_exception_handler([](std::exception_ptr e, std::string_view) {
-    std::rethrow_exception(e);
-  });
+  loop->set_exception_handler(
+      [](std::exception_ptr e, std::string_view) { std::rethrow_exception(e); });
   std::vector<int> ran;
   loop->call_soon([&] { ran.push_back(1); });
   loop->call_soon([] { throw std::logic_error("stop here"); });

@@ -5,12 +5,12 @@
 
 #include <grove/diagnostics.hpp>
 
+#include <atomic>
 #include <stdexcept>
 #include <string>
 #include <system_error>
 #include <thread>
 #include <vector>
-#include <atomic>
 
 using namespace grove;
 using namespace grove::test;
@@ -51,9 +51,10 @@ TEST_CASE("describe_exception follows nested exceptions", "[diagnostics]") {
   }
   const std::string d = describe_exception(error);
   INFO(d);
-  REQUIRE(d.starts_with("std::runtime_error: starting the server\n"
-                        "  caused by: (anonymous namespace)::ParseFailure: reading the config\n"
-                        "  caused by: std::system_error: connect: "));
+  REQUIRE(
+      d.starts_with("std::runtime_error: starting the server\n"
+                    "  caused by: (anonymous namespace)::ParseFailure: reading the config\n"
+                    "  caused by: std::system_error: connect: "));
   REQUIRE(d.find("_Nested_exception") == std::string::npos);
   REQUIRE(d.find("St13runtime_error") == std::string::npos);
 }
@@ -71,8 +72,7 @@ TEST_CASE("the diagnostic sink hands records to the installed handler", "[diagno
   REQUIRE(records[1].logger == "a.logger");
 }
 
-TEST_CASE("the diagnostic handler is replaceable and returns the previous one",
-          "[diagnostics]") {
+TEST_CASE("the diagnostic handler is replaceable and returns the previous one", "[diagnostics]") {
   int a = 0, b = 0;
   DiagnosticHandler before = set_diagnostic_handler([&](const Diagnostic&) { ++a; });
   report(Severity::info, "test", "to a");

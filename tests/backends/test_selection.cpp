@@ -14,16 +14,12 @@ namespace {
 struct EnvGuard {
   explicit EnvGuard(const char* value) {
     if (const char* old = std::getenv("GROVE_LOOP")) saved = old, had = true;
-    if (value)
-      ::setenv("GROVE_LOOP", value, 1);
-    else
-      ::unsetenv("GROVE_LOOP");
+    if (value) ::setenv("GROVE_LOOP", value, 1);
+    else ::unsetenv("GROVE_LOOP");
   }
   ~EnvGuard() {
-    if (had)
-      ::setenv("GROVE_LOOP", saved.c_str(), 1);
-    else
-      ::unsetenv("GROVE_LOOP");
+    if (had) ::setenv("GROVE_LOOP", saved.c_str(), 1);
+    else ::unsetenv("GROVE_LOOP");
   }
   std::string saved;
   bool had = false;
@@ -96,9 +92,7 @@ struct SimulatedUnavailable {
 };
 
 // A build without liburing-dev: the name is the not-built error, whatever the kernel.
-void require_io_uring_not_built() {
-  REQUIRE_THROWS_AS(make_loop("io_uring"), UnknownEngine);
-}
+void require_io_uring_not_built() { REQUIRE_THROWS_AS(make_loop("io_uring"), UnknownEngine); }
 
 bool io_uring_built() {
   auto names = built_backends();
@@ -108,8 +102,7 @@ bool io_uring_built() {
 // What make_loop() does when io_uring is the build's default; in a build with another
 // default the same function is reached directly.
 std::unique_ptr<EventLoop> make_default_io_uring_loop() {
-  return default_backend() == "io_uring" ? make_loop()
-                                         : detail::make_loop_or_fallback("io_uring");
+  return default_backend() == "io_uring" ? make_loop() : detail::make_loop_or_fallback("io_uring");
 }
 }  // namespace
 
@@ -136,9 +129,8 @@ TEST_CASE("io_uring chosen explicitly on a kernel without it is refused with the
 TEST_CASE("io_uring forbidden by policy is refused naming EPERM") {
   if (!io_uring_built()) return require_io_uring_not_built();
   SimulatedUnavailable sim("EPERM");
-  REQUIRE_THROWS_WITH(make_loop("io_uring"),
-                      Catch::Contains("not permitted here (EPERM)") &&
-                          Catch::Contains("io_uring engine is unavailable"));
+  REQUIRE_THROWS_WITH(make_loop("io_uring"), Catch::Contains("not permitted here (EPERM)") &&
+                                                 Catch::Contains("io_uring engine is unavailable"));
 }
 
 TEST_CASE("an unavailable io_uring default falls back to the next built engine, warning") {

@@ -44,7 +44,8 @@ TEST_CASE("a stopped signal watcher is not called while others are", "[signals]"
 
 TEST_CASE("closing the last watcher restores the previous disposition", "[signals]") {
   static volatile std::sig_atomic_t previous_ran = 0;
-  struct sigaction sa{}, old{};
+  struct sigaction sa {
+  }, old{};
   sa.sa_handler = [](int) { previous_ran = 1; };
   ::sigaction(SIGUSR2, &sa, &old);
   {
@@ -59,8 +60,7 @@ TEST_CASE("closing the last watcher restores the previous disposition", "[signal
 
 TEST_CASE("watching SIGKILL or a bad number is a clear error", "[signals][errors]") {
   auto loop = make_test_loop();
-  REQUIRE_THROWS_WITH(loop->watch_signal(SIGKILL, [](int) {}),
-                      Catch::Contains("cannot be caught"));
+  REQUIRE_THROWS_WITH(loop->watch_signal(SIGKILL, [](int) {}), Catch::Contains("cannot be caught"));
   REQUIRE_THROWS_AS(loop->watch_signal(0, [](int) {}), std::invalid_argument);
 }
 

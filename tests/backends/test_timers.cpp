@@ -79,8 +79,7 @@ TEST_CASE("dropping a timer handle does not cancel it", "[timers]") {
   REQUIRE(fired);
 }
 
-TEST_CASE("repeating timers repeat until cancelled from their own callback",
-          "[timers]") {
+TEST_CASE("repeating timers repeat until cancelled from their own callback", "[timers]") {
   auto loop = make_test_loop();
   int ticks = 0;
   std::vector<TimePoint> at;

@@ -24,7 +24,8 @@ TEST_CASE("pg: cancelling a task mid-query cancels it on the server and discards
     auto start = SteadyClock::now();
     auto task = aio::create_task(conn.query("SELECT pg_sleep(30)"));
     co_await aio::sleep(100ms);
-    bool running = co_await still_running(watcher, pid);  // not inside CHECK: see test_pg_transaction.cpp
+    bool running =
+        co_await still_running(watcher, pid);  // not inside CHECK: see test_pg_transaction.cpp
     CHECK(running);
     task.cancel();
     bool cancelled = false;
@@ -56,15 +57,19 @@ TEST_CASE("pg: a result over max_bytes or max_rows is refused while it streams, 
     // functions are in the select list, where the server streams their rows as it makes
     // them (in FROM it would build the whole set first, a gigabyte and 10^8 rows of server
     // work before the first row is sent).
-    pg::Connection conn = co_await pg::Connection::connect(server->conninfo_unix(), {.max_bytes = 4u << 20});
+    pg::Connection conn =
+        co_await pg::Connection::connect(server->conninfo_unix(), {.max_bytes = 4u << 20});
     auto start = SteadyClock::now();
     CHECK_THROWS_WITH(co_await conn.query("SELECT repeat('x', 1000000), generate_series(1, 1000)"),
                       Catch::Contains("exceeded the limit"));
     CHECK(ms_since(start) < 10000);
     CHECK(conn.broken());
-    pg::Connection rows = co_await pg::Connection::connect(server->conninfo_unix(), {.max_rows = 1000});
-    CHECK_THROWS_AS(co_await rows.query("SELECT generate_series(1, 100000000)"), pg::ResultTooLarge);
-    pg::Connection fresh = co_await pg::Connection::connect(server->conninfo_unix(), {.max_rows = 1000});
+    pg::Connection rows =
+        co_await pg::Connection::connect(server->conninfo_unix(), {.max_rows = 1000});
+    CHECK_THROWS_AS(co_await rows.query("SELECT generate_series(1, 100000000)"),
+                    pg::ResultTooLarge);
+    pg::Connection fresh =
+        co_await pg::Connection::connect(server->conninfo_unix(), {.max_rows = 1000});
     pg::Result ok = co_await fresh.query("SELECT g FROM generate_series(1, 1000) g");
     CHECK(ok.size() == 1000);
   });

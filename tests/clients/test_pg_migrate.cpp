@@ -26,8 +26,8 @@ aio::Task<std::int64_t> count(pg::Connection& conn, const std::string& sql) {
 std::vector<pg::Migration> three(const std::string& t) {
   return {{1, "create", "CREATE TABLE " + t + " (id int PRIMARY KEY);"},
           {2, "add_note", "ALTER TABLE " + t + " ADD COLUMN note text; -- a comment\n"},
-          {5, "first_row", "INSERT INTO " + t + " VALUES (1, 'one'); INSERT INTO " + t +
-                               " VALUES (2, 'two');"}};
+          {5, "first_row",
+           "INSERT INTO " + t + " VALUES (1, 'one'); INSERT INTO " + t + " VALUES (2, 'two');"}};
 }
 
 struct TempDir {
@@ -58,8 +58,9 @@ TEST_CASE("pg: execute runs a script of statements, and the first failure stops 
     CHECK(n1 == 2);
     std::string thrown;
     try {
-      co_await conn.execute("INSERT INTO " + t + " VALUES (3); SELECT * FROM no_such_table_x; INSERT INTO " +
-                            t + " VALUES (4);");
+      co_await conn.execute("INSERT INTO " + t +
+                            " VALUES (3); SELECT * FROM no_such_table_x; INSERT INTO " + t +
+                            " VALUES (4);");
     } catch (const pg::ServerError& e) {
       thrown = e.sqlstate();
     }
@@ -126,7 +127,7 @@ TEST_CASE("pg: a failing migration is rolled back with its record, and the ones 
     CHECK(message.find("duplicate key") != std::string::npos);
     std::int64_t n6 = co_await count(conn, "SELECT count(*) FROM " + table);  // only 1
     CHECK(n6 == 1);
-    std::int64_t n7 = co_await count(conn, "SELECT count(*) FROM " + t);      // 2's first insert undone
+    std::int64_t n7 = co_await count(conn, "SELECT count(*) FROM " + t);  // 2's first insert undone
     CHECK(n7 == 0);
     // Fixed, it runs, and 3 after it.
     ms[1].sql = "INSERT INTO " + t + " VALUES (1);";
@@ -134,7 +135,8 @@ TEST_CASE("pg: a failing migration is rolled back with its record, and the ones 
     CHECK(r.applied == std::vector<std::int64_t>{2, 3});
     // The advisory lock was released after the failure: another session can take it.
     pg::Connection other = co_await pg::Connection::connect(server->conninfo_unix());
-    pg::Result lock = co_await other.query("SELECT pg_try_advisory_lock(hashtext($1)) AS ok", table);
+    pg::Result lock =
+        co_await other.query("SELECT pg_try_advisory_lock(hashtext($1)) AS ok", table);
     CHECK(lock[0].get<bool>("ok"));
   });
 }
@@ -156,7 +158,8 @@ TEST_CASE("pg: a migration changed after it was applied is refused, and misuse i
     } catch (const pg::MigrationError& e) {
       message = e.what();
     }
-    CHECK(message.find("migration 2_add_note was changed after it was applied") != std::string::npos);
+    CHECK(message.find("migration 2_add_note was changed after it was applied") !=
+          std::string::npos);
 
     const pg::MigrateOptions bad_table{.table = "Bad Name; DROP"};
     std::string misuse;
@@ -184,11 +187,13 @@ TEST_CASE("pg: instances migrating at once apply each migration exactly once", "
     std::string t = unique_name("race"), table = unique_name("migrations");
     const pg::MigrateOptions opts{.table = table};
     // Each migration appends one row: run twice, it would leave two.
-    std::vector<pg::Migration> ms{{1, "create", "CREATE TABLE " + t + " (n int); SELECT pg_sleep(0.05);"}};
+    std::vector<pg::Migration> ms{
+        {1, "create", "CREATE TABLE " + t + " (n int); SELECT pg_sleep(0.05);"}};
     for (int v = 2; v <= 6; ++v)
       ms.push_back({v, "row", "INSERT INTO " + t + " VALUES (" + std::to_string(v) + ");"});
     std::vector<pg::Connection> conns;
-    for (int i = 0; i < 4; ++i) conns.push_back(co_await pg::Connection::connect(server->conninfo_unix()));
+    for (int i = 0; i < 4; ++i)
+      conns.push_back(co_await pg::Connection::connect(server->conninfo_unix()));
     std::vector<aio::TaskHandle<pg::MigrationReport>> runs;
     for (auto& c : conns) runs.push_back(aio::create_task(pg::migrate(c, ms, opts)));
     std::size_t applied = 0;

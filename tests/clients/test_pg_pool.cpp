@@ -19,7 +19,8 @@ TEST_CASE("pg pool: concurrent queries overlap up to max_size", "[pg][pool]") {
     pg::Pool pool({.conninfo = server->conninfo_unix(), .max_size = 20});
     auto start = SteadyClock::now();
     std::vector<aio::TaskHandle<pg::Result>> queries;
-    for (int i = 0; i < 20; ++i) queries.push_back(aio::create_task(pool.query("SELECT pg_sleep(0.1)")));
+    for (int i = 0; i < 20; ++i)
+      queries.push_back(aio::create_task(pool.query("SELECT pg_sleep(0.1)")));
     for (auto& q : queries) co_await q;
     double took = ms_since(start);
     INFO("20 queries of 100 ms took " << took << " ms");
@@ -74,8 +75,9 @@ TEST_CASE("pg pool: a 10x burst gets PoolTimeout for what cannot be served in ti
   });
 }
 
-TEST_CASE("pg pool: checkout drops an idle connection the server closed, and broken ones never return",
-          "[pg][pool]") {
+TEST_CASE(
+    "pg pool: checkout drops an idle connection the server closed, and broken ones never return",
+    "[pg][pool]") {
   Service* server = grove::test::postgres();
   if (!server) return;
   run([&]() -> aio::Task<void> {
@@ -108,14 +110,17 @@ TEST_CASE("pg pool: checkout drops an idle connection the server closed, and bro
   });
 }
 
-TEST_CASE("pg pool: the server restarts under load: in-flight queries fail clearly, new ones "
-          "succeed after reconnecting", "[pg][pool]") {
+TEST_CASE(
+    "pg pool: the server restarts under load: in-flight queries fail clearly, new ones "
+    "succeed after reconnecting",
+    "[pg][pool]") {
   Service* server = grove::test::private_postgres();
   if (!server) return;
   run([&]() -> aio::Task<void> {
     pg::Pool pool({.conninfo = server->conninfo_tcp(), .max_size = 4, .acquire_timeout = 15s});
     std::vector<aio::TaskHandle<pg::Result>> in_flight;
-    for (int i = 0; i < 4; ++i) in_flight.push_back(aio::create_task(pool.query("SELECT pg_sleep(5)")));
+    for (int i = 0; i < 4; ++i)
+      in_flight.push_back(aio::create_task(pool.query("SELECT pg_sleep(5)")));
     co_await aio::sleep(300ms);
     co_await aio::to_thread([server] { server->stop(); });
     int failed_clearly = 0;
@@ -127,8 +132,7 @@ TEST_CASE("pg pool: the server restarts under load: in-flight queries fail clear
         if (what.find("terminating connection") != std::string::npos ||
             what.find("connection was lost") != std::string::npos)
           ++failed_clearly;
-        else
-          UNSCOPED_INFO(what);
+        else UNSCOPED_INFO(what);
       }
     }
     CHECK(failed_clearly == 4);

@@ -48,7 +48,8 @@ TEST_CASE("pg: reading a value as the wrong type or a NULL as a plain type throw
     pg::Result r = co_await conn.query("SELECT 'abc' AS word, NULL::int AS nothing, 70000 AS big");
     pg::Row row = r[0];
     CHECK_THROWS_AS(row.get<int>("word"), pg::TypeError);
-    CHECK_THROWS_WITH(row.get<int>("nothing"), Catch::Contains("NULL") && Catch::Contains("std::optional"));
+    CHECK_THROWS_WITH(row.get<int>("nothing"),
+                      Catch::Contains("NULL") && Catch::Contains("std::optional"));
     CHECK_THROWS_AS(row.get<std::int16_t>("big"), pg::TypeError);  // out of range
     CHECK(row.get<std::int32_t>("big") == 70000);
     CHECK_THROWS_WITH(row.get<int>("missing"), Catch::Contains("word, nothing, big"));
@@ -123,7 +124,8 @@ TEST_CASE("pg: connect gives up after connect_timeout when the server never answ
   REQUIRE(::listen(l, 16) == 0);
   socklen_t len = sizeof a;
   ::getsockname(l, reinterpret_cast<sockaddr*>(&a), &len);
-  std::string conninfo = "host=127.0.0.1 user=grove dbname=postgres port=" + std::to_string(ntohs(a.sin_port));
+  std::string conninfo =
+      "host=127.0.0.1 user=grove dbname=postgres port=" + std::to_string(ntohs(a.sin_port));
   auto start = SteadyClock::now();
   std::string error = run([&]() -> aio::Task<std::string> {
     try {
@@ -164,12 +166,12 @@ TEST_CASE("pg: the native client connects over TLS with sslmode=require and veri
   Service* server = grove::test::postgres_tls(certs.server.cert, certs.server.key);
   if (!server) return;
   run([&]() -> aio::Task<void> {
-    for (const std::string extra : {std::string("sslmode=require"),
-                                    "sslmode=verify-full sslrootcert=" + certs.ca.cert}) {
+    for (const std::string extra :
+         {std::string("sslmode=require"), "sslmode=verify-full sslrootcert=" + certs.ca.cert}) {
       INFO(extra);
       pg::Connection conn = co_await pg::Connection::connect(server->conninfo_localhost(extra));
-      pg::Result r = co_await conn.query(
-          "SELECT ssl, version FROM pg_stat_ssl WHERE pid = pg_backend_pid()");
+      pg::Result r =
+          co_await conn.query("SELECT ssl, version FROM pg_stat_ssl WHERE pid = pg_backend_pid()");
       REQUIRE(r.size() == 1);
       CHECK(r[0].get<bool>("ssl"));
       CHECK(r[0].get<std::string>("version").rfind("TLSv1.", 0) == 0);

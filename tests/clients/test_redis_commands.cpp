@@ -124,7 +124,8 @@ TEST_CASE("redis: a pipeline is one round trip, with error replies in place", "[
   });
 }
 
-TEST_CASE("redis: MULTI/EXEC transactions, WATCH aborts, queueing errors run nothing", "[redis][transaction]") {
+TEST_CASE("redis: MULTI/EXEC transactions, WATCH aborts, queueing errors run nothing",
+          "[redis][transaction]") {
   Service* server = grove::test::redis();
   if (!server) return;
   run([&]() -> aio::Task<void> {
@@ -132,8 +133,9 @@ TEST_CASE("redis: MULTI/EXEC transactions, WATCH aborts, queueing errors run not
     redis::Connection other = co_await redis::Connection::connect(url_of(*server));
     std::string key = unique_key("tx");
 
-    const std::vector<redis::Command> mixed{redis::command("SET", key, 10), redis::command("INCR", key),
-                                            redis::command("LPUSH", key, "x"), redis::command("GET", key)};
+    const std::vector<redis::Command> mixed{
+        redis::command("SET", key, 10), redis::command("INCR", key),
+        redis::command("LPUSH", key, "x"), redis::command("GET", key)};
     auto r = co_await c.transaction(mixed);
     REQUIRE(r.has_value());
     REQUIRE(r->size() == 4);
@@ -143,7 +145,8 @@ TEST_CASE("redis: MULTI/EXEC transactions, WATCH aborts, queueing errors run not
 
     bool refused = false;
     try {
-      const std::vector<redis::Command> bad_arity{redis::command("INCR", key), redis::command("SET", key)};
+      const std::vector<redis::Command> bad_arity{redis::command("INCR", key),
+                                                  redis::command("SET", key)};
       co_await c.transaction(bad_arity);
     } catch (const redis::ServerError& e) {
       refused = std::string(e.what()).find("nothing was run") != std::string::npos;
@@ -162,7 +165,8 @@ TEST_CASE("redis: MULTI/EXEC transactions, WATCH aborts, queueing errors run not
   });
 }
 
-TEST_CASE("redis: the URL's database (SELECT), RESP3 (HELLO 3) and ACL user (AUTH)", "[redis][url]") {
+TEST_CASE("redis: the URL's database (SELECT), RESP3 (HELLO 3) and ACL user (AUTH)",
+          "[redis][url]") {
   Service* server = grove::test::redis();
   if (!server) return;
   run([&]() -> aio::Task<void> {
@@ -199,7 +203,8 @@ TEST_CASE("redis: the URL's database (SELECT), RESP3 (HELLO 3) and ACL user (AUT
 
     std::string message;
     try {
-      co_await redis::Connection::connect("redis://" + user + ":wrong@127.0.0.1:" + std::to_string(server->port()));
+      co_await redis::Connection::connect("redis://" + user +
+                                          ":wrong@127.0.0.1:" + std::to_string(server->port()));
     } catch (const redis::ConnectionError& e) {
       message = e.what();
     }

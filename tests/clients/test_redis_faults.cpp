@@ -16,7 +16,8 @@ std::uint16_t closed_port() {
 }
 }  // namespace
 
-TEST_CASE("redis faults: the server killed mid-command and mid-pipeline", "[redis][faults][restart]") {
+TEST_CASE("redis faults: the server killed mid-command and mid-pipeline",
+          "[redis][faults][restart]") {
   Service* server = grove::test::private_redis();
   if (!server) return;
   run([&]() -> aio::Task<void> {
@@ -69,7 +70,8 @@ TEST_CASE("redis faults: connection refused says where and what to check", "[red
   });
 }
 
-TEST_CASE("redis faults: a server that accepts but never answers times out the connect", "[redis][faults]") {
+TEST_CASE("redis faults: a server that accepts but never answers times out the connect",
+          "[redis][faults]") {
   run([&]() -> aio::Task<void> {
     aio::Listener silent = aio::Listener::bind("127.0.0.1", 0);  // the kernel accepts; nobody reads
     auto start = SteadyClock::now();
@@ -86,7 +88,8 @@ TEST_CASE("redis faults: a server that accepts but never answers times out the c
   });
 }
 
-TEST_CASE("redis faults: a server that does not speak RESP is a clear error, not a hang", "[redis][faults]") {
+TEST_CASE("redis faults: a server that does not speak RESP is a clear error, not a hang",
+          "[redis][faults]") {
   run([&]() -> aio::Task<void> {
     aio::Listener http = aio::Listener::bind("127.0.0.1", 0);
     auto serve = aio::create_task(aio::co_invoke([&]() -> aio::Task<void> {
@@ -109,11 +112,13 @@ TEST_CASE("redis faults: a server that does not speak RESP is a clear error, not
   });
 }
 
-TEST_CASE("redis faults: a command timeout throws Timeout and discards the connection", "[redis][faults]") {
+TEST_CASE("redis faults: a command timeout throws Timeout and discards the connection",
+          "[redis][faults]") {
   Service* server = grove::test::redis();
   if (!server) return;
   run([&]() -> aio::Task<void> {
-    redis::Connection c = co_await redis::Connection::connect(url_of(*server), {.command_timeout = 150ms});
+    redis::Connection c =
+        co_await redis::Connection::connect(url_of(*server), {.command_timeout = 150ms});
     auto v24 = co_await c.command("PING");
     CHECK(v24.as_string() == "PONG");
     auto start = SteadyClock::now();
@@ -130,7 +135,8 @@ TEST_CASE("redis faults: a command timeout throws Timeout and discards the conne
   });
 }
 
-TEST_CASE("redis faults: a reply past a limit is refused before it is buffered", "[redis][faults]") {
+TEST_CASE("redis faults: a reply past a limit is refused before it is buffered",
+          "[redis][faults]") {
   Service* server = grove::test::redis();
   if (!server) return;
   run([&]() -> aio::Task<void> {
@@ -168,7 +174,8 @@ TEST_CASE("redis faults: a reply past a limit is refused before it is buffered",
   });
 }
 
-TEST_CASE("redis faults: cancelling a command mid-flight discards the connection", "[redis][faults]") {
+TEST_CASE("redis faults: cancelling a command mid-flight discards the connection",
+          "[redis][faults]") {
   Service* server = grove::test::redis();
   if (!server) return;
   run([&]() -> aio::Task<void> {

@@ -15,7 +15,8 @@ TEST_CASE("redis pool: concurrent commands overlap up to max_size", "[redis][poo
     auto start = SteadyClock::now();
     std::vector<aio::TaskHandle<redis::Reply>> waits;
     for (int i = 0; i < 20; ++i)
-      waits.push_back(aio::create_task(pool.command("BLPOP", key + ":" + std::to_string(i), "0.2")));
+      waits.push_back(
+          aio::create_task(pool.command("BLPOP", key + ":" + std::to_string(i), "0.2")));
     for (auto& w : waits) {
       auto v29 = co_await w;
       CHECK(v29.is_nil());
@@ -72,13 +73,14 @@ TEST_CASE("redis pool: a 10x burst gets PoolTimeout for what cannot be served in
   });
 }
 
-TEST_CASE("redis pool: checkout drops an idle connection the server closed, and broken ones never return",
-          "[redis][pool]") {
+TEST_CASE(
+    "redis pool: checkout drops an idle connection the server closed, and broken ones never return",
+    "[redis][pool]") {
   Service* server = grove::test::redis();
   if (!server) return;
   run([&]() -> aio::Task<void> {
-    redis::Pool pool({.url = url_of(*server), .max_size = 2,
-                      .connection = {.command_timeout = 100ms}});
+    redis::Pool pool(
+        {.url = url_of(*server), .max_size = 2, .connection = {.command_timeout = 100ms}});
     std::int64_t first_id;
     {
       redis::PooledConnection c = co_await pool.acquire();
@@ -108,8 +110,10 @@ TEST_CASE("redis pool: checkout drops an idle connection the server closed, and 
   });
 }
 
-TEST_CASE("redis pool: after a server restart under load, in-flight commands fail clearly and new ones succeed",
-          "[redis][pool][restart]") {
+TEST_CASE(
+    "redis pool: after a server restart under load, in-flight commands fail clearly and new ones "
+    "succeed",
+    "[redis][pool][restart]") {
   Service* server = grove::test::private_redis();
   if (!server) return;
   run([&]() -> aio::Task<void> {
@@ -117,7 +121,8 @@ TEST_CASE("redis pool: after a server restart under load, in-flight commands fai
     std::string key = unique_key("restart");
     co_await pool.command("PING");
     std::vector<aio::TaskHandle<redis::Reply>> in_flight;
-    for (int i = 0; i < 10; ++i) in_flight.push_back(aio::create_task(pool.command("BLPOP", key, 30)));
+    for (int i = 0; i < 10; ++i)
+      in_flight.push_back(aio::create_task(pool.command("BLPOP", key, 30)));
     co_await aio::sleep(100ms);
     server->stop();  // blocks this loop while redis-server exits: the BLPOPs are waiting
     int lost = 0;

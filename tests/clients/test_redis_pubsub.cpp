@@ -42,7 +42,8 @@ TEST_CASE("redis pubsub: SUBSCRIBE and PSUBSCRIBE deliver messages in order, RES
   }
 }
 
-TEST_CASE("redis pubsub: messages arriving during a subscribe call are queued, not lost", "[redis][pubsub]") {
+TEST_CASE("redis pubsub: messages arriving during a subscribe call are queued, not lost",
+          "[redis][pubsub]") {
   Service* server = grove::test::redis();
   if (!server) return;
   run([&]() -> aio::Task<void> {
@@ -64,8 +65,9 @@ TEST_CASE("redis pubsub: messages arriving during a subscribe call are queued, n
   });
 }
 
-TEST_CASE("redis pubsub: a quiet timeout leaves the subscriber usable, and UNSUBSCRIBE stops delivery",
-          "[redis][pubsub]") {
+TEST_CASE(
+    "redis pubsub: a quiet timeout leaves the subscriber usable, and UNSUBSCRIBE stops delivery",
+    "[redis][pubsub]") {
   Service* server = grove::test::redis();
   if (!server) return;
   run([&]() -> aio::Task<void> {
@@ -91,7 +93,8 @@ TEST_CASE("redis pubsub: a quiet timeout leaves the subscriber usable, and UNSUB
   });
 }
 
-TEST_CASE("redis pubsub: the server going away ends the stream with ConnectionError", "[redis][pubsub][restart]") {
+TEST_CASE("redis pubsub: the server going away ends the stream with ConnectionError",
+          "[redis][pubsub][restart]") {
   Service* server = grove::test::private_redis();
   if (!server) return;
   run([&]() -> aio::Task<void> {

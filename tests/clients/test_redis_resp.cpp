@@ -51,7 +51,8 @@ TEST_CASE("redis resp: RESP2 scalars", "[redis][resp]") {
   CHECK(parse_one("$5\r\nhello\r\n").as_string() == "hello");
   CHECK(parse_one("$0\r\n\r\n").as_string().empty());
   // Binary-safe: CR, LF and NUL inside a bulk string.
-  CHECK(parse_one(std::string_view("$6\r\na\r\n\0bc\r\n", 12)).as_string() == std::string("a\r\n\0bc", 6));
+  CHECK(parse_one(std::string_view("$6\r\na\r\n\0bc\r\n", 12)).as_string() ==
+        std::string("a\r\n\0bc", 6));
   CHECK(parse_one("$-1\r\n").is_nil());
   CHECK(parse_one("*-1\r\n").is_nil());
   CHECK_FALSE(parse_one("$-1\r\n").as_optional_string().has_value());
@@ -102,7 +103,8 @@ TEST_CASE("redis resp: aggregates and nesting", "[redis][resp]") {
   CHECK(d.as_integer() == 7);
 }
 
-TEST_CASE("redis resp: attributes are read and dropped, at the top and inside aggregates", "[redis][resp]") {
+TEST_CASE("redis resp: attributes are read and dropped, at the top and inside aggregates",
+          "[redis][resp]") {
   CHECK(parse_one("|1\r\n+ttl\r\n:3600\r\n$3\r\nval\r\n").as_string() == "val");
   Reply a = parse_one("*2\r\n:1\r\n|1\r\n+key-popularity\r\n%1\r\n$1\r\na\r\n,0.19\r\n:2\r\n");
   REQUIRE(a.elements().size() == 2);
@@ -200,24 +202,24 @@ TEST_CASE("redis resp: limits refuse a reply as soon as its header announces it"
 
 TEST_CASE("redis resp: malformed input is a ProtocolError naming the offset", "[redis][resp]") {
   const char* bad[] = {
-      "?what\r\n",           // unknown type byte
-      ":12a\r\n",            // not an integer
-      ":\r\n",               // empty integer
+      "?what\r\n",                  // unknown type byte
+      ":12a\r\n",                   // not an integer
+      ":\r\n",                      // empty integer
       ":99999999999999999999\r\n",  // overflows 64 bits
-      "$abc\r\nxyz\r\n",     // length not a number
-      "$-2\r\n",             // negative length
-      "$3\r\nabcd\r\n",      // data longer than announced
-      "*-5\r\n",             // negative count
-      "%-1\r\n",             // only $ and * have nulls
-      "+OK\n",               // LF without CR
-      "+OK\rX\r\n",          // CR without LF
-      "#x\r\n",              // boolean not t/f
-      ",1.5x\r\n",           // double with junk
-      "(12a\r\n",            // big number with junk
-      "_1\r\n",              // null with a value
-      "=3\r\ntxt\r\n",       // verbatim without "fmt:"
-      "\r\n",                // an empty line
-      "*2\r\n:1\r\n?\r\n",   // bad element inside an aggregate
+      "$abc\r\nxyz\r\n",            // length not a number
+      "$-2\r\n",                    // negative length
+      "$3\r\nabcd\r\n",             // data longer than announced
+      "*-5\r\n",                    // negative count
+      "%-1\r\n",                    // only $ and * have nulls
+      "+OK\n",                      // LF without CR
+      "+OK\rX\r\n",                 // CR without LF
+      "#x\r\n",                     // boolean not t/f
+      ",1.5x\r\n",                  // double with junk
+      "(12a\r\n",                   // big number with junk
+      "_1\r\n",                     // null with a value
+      "=3\r\ntxt\r\n",              // verbatim without "fmt:"
+      "\r\n",                       // an empty line
+      "*2\r\n:1\r\n?\r\n",          // bad element inside an aggregate
   };
   for (const char* wire : bad) {
     INFO("input: " << wire);
@@ -239,10 +241,12 @@ TEST_CASE("redis resp: the offset in the message counts bytes already consumed",
   CHECK(p.next());
   CHECK(p.next());
   p.feed("?\r\n");
-  CHECK_THROWS_WITH(p.next(), Catch::Contains("at byte 9") && Catch::Contains("unknown type byte '?'"));
+  CHECK_THROWS_WITH(p.next(),
+                    Catch::Contains("at byte 9") && Catch::Contains("unknown type byte '?'"));
 }
 
-TEST_CASE("redis resp: typed access refuses the wrong type with a TypeError that says why", "[redis][resp]") {
+TEST_CASE("redis resp: typed access refuses the wrong type with a TypeError that says why",
+          "[redis][resp]") {
   CHECK_THROWS_WITH(parse_one("$-1\r\n").as_string(), Catch::Contains("as_optional_"));
   CHECK_THROWS_AS(parse_one("$3\r\nabc\r\n").as_integer(), TypeError);
   CHECK(parse_one("$2\r\n42\r\n").as_integer() == 42);  // GET of a counter

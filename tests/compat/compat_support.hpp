@@ -163,7 +163,8 @@ ConcurrentRun run_concurrently(int n, Fetch fetch, const std::string& expected) 
   std::vector<green::Handle<std::string>> runs;
   auto start = SteadyClock::now();
   for (int i = 0; i < n; ++i)
-    runs.push_back(green::spawn(green::SpawnOptions{"run-" + std::to_string(i), 256 * 1024}, fetch));
+    runs.push_back(
+        green::spawn(green::SpawnOptions{"run-" + std::to_string(i), 256 * 1024}, fetch));
   ConcurrentRun out;
   for (auto& r : runs) {
     std::string result = r.join();

@@ -13,8 +13,8 @@
 #include <thread>
 
 #include <fcntl.h>
-#include <time.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 using namespace std::chrono_literals;
@@ -77,7 +77,8 @@ int run(const std::string& scenario) {
     });
     checker.join();
     std::printf("inherited_read=%d\n", reader.join() ? 1 : 0);
-    std::printf("nonblock_after=%d\n", (compat::original::fcntl(sv[0], F_GETFL) & O_NONBLOCK) ? 1 : 0);
+    std::printf("nonblock_after=%d\n",
+                (compat::original::fcntl(sv[0], F_GETFL) & O_NONBLOCK) ? 1 : 0);
     // connect() on an inherited socket passes through (with a warning).
     auto connector = green::spawn([&] {
       sockaddr_storage none{};
@@ -98,9 +99,11 @@ int run(const std::string& scenario) {
       errno = 0;
       ssize_t n = ::read(sv[0], &c, 1);
       int err = errno;
-      double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-      std::printf("timeout_read=%zd errno=%s waited_enough=%d\n", n, err == EAGAIN ? "EAGAIN" : std::strerror(err),
-                  ms >= 29 ? 1 : 0);
+      double ms =
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+              .count();
+      std::printf("timeout_read=%zd errno=%s waited_enough=%d\n", n,
+                  err == EAGAIN ? "EAGAIN" : std::strerror(err), ms >= 29 ? 1 : 0);
     });
     reader.join();
   } else if (scenario == "blocking") {

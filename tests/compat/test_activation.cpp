@@ -85,20 +85,23 @@ TEST_CASE("a bad GROVE_PATCH is named with the valid values", "[compat][activati
   INFO(out.text);
   CHECK(out.status == 0);
   CHECK(out.has("patched=none"));
-  CHECK(out.has("grove: warning: GROVE_PATCH='sockets' was ignored: grove::compat: unknown "
-                "patch name 'sockets'; valid names: all, none, time, socket, os, select, dns. "
-                "Set GROVE_PATCH=all, or a list such as GROVE_PATCH=socket,time."));
+  CHECK(
+      out.has("grove: warning: GROVE_PATCH='sockets' was ignored: grove::compat: unknown "
+              "patch name 'sockets'; valid names: all, none, time, socket, os, select, dns. "
+              "Set GROVE_PATCH=all, or a list such as GROVE_PATCH=socket,time."));
   CHECK(out.has("warning=compat.bad-grove-patch"));
 }
 
-TEST_CASE("patching again with different arguments warns, and the union stays", "[compat][activation]") {
+TEST_CASE("patching again with different arguments warns, and the union stays",
+          "[compat][activation]") {
   auto out = run_command(probe("twice"));
   INFO(out.text);
   CHECK(out.has("patched=time,socket"));
-  CHECK(out.has("grove: warning: grove::compat::patch() was called again with different "
-                "arguments (first socket, now time,socket). Patching is a union and is never "
-                "undone: now patched: time,socket. Patch once, at start-up, with everything "
-                "the program needs (usually grove::compat::patch_all())."));
+  CHECK(
+      out.has("grove: warning: grove::compat::patch() was called again with different "
+              "arguments (first socket, now time,socket). Patching is a union and is never "
+              "undone: now patched: time,socket. Patch once, at start-up, with everything "
+              "the program needs (usually grove::compat::patch_all())."));
   // Patching twice with the same arguments is silent: one warning only.
   auto first = out.text.find("called again");
   CHECK(out.text.find("called again", first + 1) == std::string::npos);
@@ -109,19 +112,22 @@ TEST_CASE("patching after other threads exist warns", "[compat][activation]") {
   INFO(out.text);
   CHECK(out.has("patched=all"));
   CHECK(out.has("warning=compat.patch-after-threads"));
-  CHECK(out.has("grove: warning: grove::compat::patch(all) ran while 1 other OS thread(s) "
-                "already existed"));
-  CHECK(out.has("Call grove::compat::patch_all() first thing in main(), or set "
-                "GROVE_PATCH=all in the environment, before creating threads or starting "
-                "the server."));
+  CHECK(
+      out.has("grove: warning: grove::compat::patch(all) ran while 1 other OS thread(s) "
+              "already existed"));
+  CHECK(
+      out.has("Call grove::compat::patch_all() first thing in main(), or set "
+              "GROVE_PATCH=all in the environment, before creating threads or starting "
+              "the server."));
 }
 
 TEST_CASE("patching from another thread warns", "[compat][activation]") {
   auto out = run_command(probe("off-main"));
   INFO(out.text);
   CHECK(out.has("warning=compat.patch-off-main-thread"));
-  CHECK(out.has("grove: warning: grove::compat::patch(all) was called from a thread other "
-                "than the main thread."));
+  CHECK(
+      out.has("grove: warning: grove::compat::patch(all) was called from a thread other "
+              "than the main thread."));
 }
 
 TEST_CASE("patching first thing in main is silent", "[compat][activation]") {
@@ -141,13 +147,16 @@ TEST_CASE("the self-check names a link that defeats interposition", "[compat][ac
   CHECK(out.has("not_interposed=read"));
   CHECK(out.has("not_interposed=getaddrinfo"));
   CHECK(out.has("warning=compat.not-interposed"));
-  CHECK(out.has("grove: warning: grove::compat is patched, but this process does not resolve "
-                "read, write,"));
-  CHECK(out.has("to grove's definitions, so those calls go straight to libc and block the "
-                "whole OS thread. grove_compat must be linked into the executable itself"));
+  CHECK(
+      out.has("grove: warning: grove::compat is patched, but this process does not resolve "
+              "read, write,"));
+  CHECK(
+      out.has("to grove's definitions, so those calls go straight to libc and block the "
+              "whole OS thread. grove_compat must be linked into the executable itself"));
   CHECK(out.has("-Wl,--undefined=grove_compat_interposers"));
-  CHECK(out.has("Do not link the executable with -static, do not hide the archive's symbols "
-                "(-Wl,--exclude-libs"));
+  CHECK(
+      out.has("Do not link the executable with -static, do not hide the archive's symbols "
+              "(-Wl,--exclude-libs"));
 }
 
 TEST_CASE("inherited fds never become non-blocking", "[compat][activation]") {
@@ -157,8 +166,9 @@ TEST_CASE("inherited fds never become non-blocking", "[compat][activation]") {
   CHECK(out.has("inherited_read=1"));
   CHECK(out.has("nonblock_after=0"));
   CHECK(out.has("warning=compat.connect-inherited-fd"));
-  CHECK(out.has("grove: warning: connect() was called in a green thread on a blocking socket "
-                "the process already had when grove::compat was patched."));
+  CHECK(
+      out.has("grove: warning: connect() was called in a green thread on a blocking socket "
+              "the process already had when grove::compat was patched."));
 }
 
 TEST_CASE("socket timeouts set before patching are honoured", "[compat][activation]") {
@@ -167,11 +177,13 @@ TEST_CASE("socket timeouts set before patching are honoured", "[compat][activati
   CHECK(out.has("timeout_read=-1 errno=EAGAIN waited_enough=1"));
 }
 
-TEST_CASE("a blocking call the patch cannot reach is reported with the fix", "[compat][activation]") {
+TEST_CASE("a blocking call the patch cannot reach is reported with the fix",
+          "[compat][activation]") {
   auto out = run_command(probe("blocking"));
   INFO(out.text);
   CHECK(out.has("warning=compat.blocking-call:busy-worker"));
-  CHECK(out.has("grove: warning: green thread 'busy-worker' held its hub for more than 50 ms "
-                "without switching although grove::compat is patched"));
+  CHECK(
+      out.has("grove: warning: green thread 'busy-worker' held its hub for more than 50 ms "
+              "without switching although grove::compat is patched"));
   CHECK(out.has("Move that work into grove::green::run_in_thread(...)"));
 }

@@ -56,7 +56,8 @@ TEST_CASE("patched: accept and connect wait only their green threads", "[compat]
       return std::string(buf, n > 0 ? std::size_t(n) : 0);
     }));
   }
-  for (int i = 0; i < 3; ++i) CHECK(clients[std::size_t(i)].join() == "client " + std::to_string(i));
+  for (int i = 0; i < 3; ++i)
+    CHECK(clients[std::size_t(i)].join() == "client " + std::to_string(i));
   CHECK(server.join() == 3);
   ticker.stop();
   CHECK(ticker.max_gap_ms() < 90);

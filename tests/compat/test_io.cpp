@@ -475,7 +475,8 @@ TEST_CASE("patched: outside green threads every call is libc's", "[compat][io][t
 
 TEST_CASE("patched: a signal handler does not make a waiting read fail", "[compat][io][tsan]") {
   compat::patch_all();
-  struct sigaction sa {}, old{};
+  struct sigaction sa {
+  }, old{};
   sa.sa_handler = [](int) {};
   sigemptyset(&sa.sa_mask);
   sa.sa_flags = 0;  // no SA_RESTART

@@ -61,21 +61,60 @@ struct Api {
   unsigned (*sleep)(unsigned);
 };
 
-const Api ours{
-    &::read, &::write, &::readv, &::writev, &::recv, &::send, &::recvfrom, &::sendto,
-    &::recvmsg, &::sendmsg, &::accept, &::accept4, &::connect, &::close, &::shutdown, &::dup,
-    &::dup2, &::dup3, [](int fd, int cmd, long arg) { return ::fcntl(fd, cmd, arg); },
-    [](int fd, unsigned long req, void* arg) { return ::ioctl(fd, req, arg); }, &::poll,
-    &::ppoll, &::select, &::nanosleep, &::clock_nanosleep, &::usleep, &::sleep};
-const Api libc{&original::read,     &original::write,    &original::readv,
-               &original::writev,   &original::recv,     &original::send,
-               &original::recvfrom, &original::sendto,   &original::recvmsg,
-               &original::sendmsg,  &original::accept,   &original::accept4,
-               &original::connect,  &original::close,    &original::shutdown,
-               &original::dup,      &original::dup2,     &original::dup3,
-               &original::fcntl,    &original::ioctl,    &original::poll,
-               &original::ppoll,    &original::select,   &original::nanosleep,
-               &original::clock_nanosleep, &original::usleep, &original::sleep};
+const Api ours{&::read,
+               &::write,
+               &::readv,
+               &::writev,
+               &::recv,
+               &::send,
+               &::recvfrom,
+               &::sendto,
+               &::recvmsg,
+               &::sendmsg,
+               &::accept,
+               &::accept4,
+               &::connect,
+               &::close,
+               &::shutdown,
+               &::dup,
+               &::dup2,
+               &::dup3,
+               [](int fd, int cmd, long arg) { return ::fcntl(fd, cmd, arg); },
+               [](int fd, unsigned long req, void* arg) { return ::ioctl(fd, req, arg); },
+               &::poll,
+               &::ppoll,
+               &::select,
+               &::nanosleep,
+               &::clock_nanosleep,
+               &::usleep,
+               &::sleep};
+const Api libc{&original::read,
+               &original::write,
+               &original::readv,
+               &original::writev,
+               &original::recv,
+               &original::send,
+               &original::recvfrom,
+               &original::sendto,
+               &original::recvmsg,
+               &original::sendmsg,
+               &original::accept,
+               &original::accept4,
+               &original::connect,
+               &original::close,
+               &original::shutdown,
+               &original::dup,
+               &original::dup2,
+               &original::dup3,
+               &original::fcntl,
+               &original::ioctl,
+               &original::poll,
+               &original::ppoll,
+               &original::select,
+               &original::nanosleep,
+               &original::clock_nanosleep,
+               &original::usleep,
+               &original::sleep};
 
 // Records what each call returned and what errno was then. errno is set to a value no call
 // sets before each one, so a success that touched errno shows.
@@ -233,7 +272,7 @@ TEST_CASE("unpatched: poll, select and sleeps match libc", "[compat][passthrough
     timeval tv{0, 0};
     t([&] { return api.select(p.a + 1, &rd, nullptr, nullptr, &tv); });
     t([&] { return api.select(-1, nullptr, nullptr, nullptr, &tv); });  // EINVAL
-    t([&] { return api.nanosleep(&bad, nullptr); });                   // EINVAL
+    t([&] { return api.nanosleep(&bad, nullptr); });                    // EINVAL
     timespec tiny{0, 1000};
     t([&] { return api.nanosleep(&tiny, nullptr); });
     // clock_nanosleep returns the error instead of setting errno.
@@ -252,13 +291,13 @@ TEST_CASE("unpatched: poll, select and sleeps match libc", "[compat][passthrough
   ::close(ep);
 }
 
-#define SAME(ours_expr, libc_expr)                     \
-  do {                                                  \
-    errno = 777;                                        \
-    Result a_{long(ours_expr), errno};                  \
-    errno = 777;                                        \
-    Result b_{long(libc_expr), errno};                  \
-    CHECK(a_ == b_);                                    \
+#define SAME(ours_expr, libc_expr)     \
+  do {                                 \
+    errno = 777;                       \
+    Result a_{long(ours_expr), errno}; \
+    errno = 777;                       \
+    Result b_{long(libc_expr), errno}; \
+    CHECK(a_ == b_);                   \
   } while (0)
 
 TEST_CASE("unpatched: name resolution matches libc", "[compat][passthrough]") {
@@ -296,7 +335,8 @@ TEST_CASE("unpatched: name resolution matches libc", "[compat][passthrough]") {
 TEST_CASE("unpatched: a signal interrupts a blocking read with EINTR, as in libc",
           "[compat][passthrough][tsan]") {
   require_interposed();
-  struct sigaction sa {}, old{};
+  struct sigaction sa {
+  }, old{};
   sa.sa_handler = [](int) {};
   sigemptyset(&sa.sa_mask);
   sa.sa_flags = 0;  // no SA_RESTART

@@ -73,10 +73,10 @@ TEST_CASE("libpq: 50 green threads each connect and run pg_sleep(0.1) concurrent
   Service* pg = postgres();
   if (!pg) return;
   compat::patch_all();
-  auto [how, conninfo] = GENERATE_REF(table<std::string, std::string>(
-      {{"TCP", pg->conninfo_tcp()},
-       {"a Unix socket", pg->conninfo_unix()},
-       {"host=localhost", pg->conninfo_localhost()}}));
+  auto [how, conninfo] =
+      GENERATE_REF(table<std::string, std::string>({{"TCP", pg->conninfo_tcp()},
+                                                    {"a Unix socket", pg->conninfo_unix()},
+                                                    {"host=localhost", pg->conninfo_localhost()}}));
   INFO("over " << how << ": " << conninfo);
   auto start = SteadyClock::now();
   int ok = run_clients(50, conninfo, "SELECT pg_sleep(0.1)");
@@ -101,8 +101,8 @@ TEST_CASE("libpq: connect_timeout ends a connect the server never answers, and s
   ticker.stop();
   INFO(r << " after " << took << " ms; " << ticker.ticks() << " ticks");
   CHECK(r.find("timeout expired") != std::string::npos);
-  CHECK(took >= 1900);   // libpq's own timeout (2 s), not an early failure
-  CHECK(took < 10000);   // and not a hang
+  CHECK(took >= 1900);          // libpq's own timeout (2 s), not an early failure
+  CHECK(took < 10000);          // and not a hang
   CHECK(ticker.ticks() > 200);  // about 2000 1-ms ticks if the hub never blocked
 }
 

@@ -79,7 +79,8 @@ TEST_CASE("proof: 50 libcurl HTTPS transfers to a blocking OpenSSL server run co
   TestCertificates certs;
   TlsDelayServer server(certs.server, 100ms);
   const std::string url = "https://localhost:" + std::to_string(server.port()) + "/delay";
-  ConcurrentRun run = run_concurrently(50, [&url, &certs] { return fetch(url, certs.ca.cert); }, "200 ok");
+  ConcurrentRun run = run_concurrently(
+      50, [&url, &certs] { return fetch(url, certs.ca.cert); }, "200 ok");
   INFO("50 HTTPS transfers took " << run.ms << " ms");
   CHECK(run.matched == 50);
   CHECK(run.ms >= 100);

@@ -65,7 +65,8 @@ TEST_CASE("proof: 50 libcurl easy transfers run concurrently in green threads", 
   curl_global_init(CURL_GLOBAL_DEFAULT);
   DelayServer server(100ms);
   std::string url = "http://127.0.0.1:" + std::to_string(server.port()) + "/delay";
-  ConcurrentRun run = run_concurrently(50, [&url] { return fetch(url); }, "200 ok");
+  ConcurrentRun run = run_concurrently(
+      50, [&url] { return fetch(url); }, "200 ok");
   INFO("50 transfers took " << run.ms << " ms");
   CHECK(run.matched == 50);
   CHECK(run.ms >= 100);

@@ -51,7 +51,8 @@ TEST_CASE("patched: every sleep call sleeps only its green thread", "[compat][sl
     }
     ::clock_nanosleep(CLOCK_REALTIME, TIMER_ABSTIME, &t, nullptr);
   })));
-  sleepers.push_back(green::spawn(timed([] { std::this_thread::sleep_until(SteadyClock::now() + 100ms); })));
+  sleepers.push_back(
+      green::spawn(timed([] { std::this_thread::sleep_until(SteadyClock::now() + 100ms); })));
   auto start = SteadyClock::now();
   for (auto& s : sleepers) {
     double took = s.join();

@@ -34,8 +34,8 @@ struct Outcome {
   int read_ret = 99;
   int ssl_error = -1;
   int errno_after = -1;
-  unsigned long queued_after = 0;       // the reader's queue after its SSL_read
-  unsigned long sibling_first = 0;      // the sibling's first error, read after its wait
+  unsigned long queued_after = 0;   // the reader's queue after its SSL_read
+  unsigned long sibling_first = 0;  // the sibling's first error, read after its wait
   int sibling_handshake_error = -1;
 };
 
@@ -48,8 +48,8 @@ Outcome interleave(const TestCertificates& certs, Ending ending) {
   SSL_CTX_set_verify(client_ctx, SSL_VERIFY_PEER, nullptr);
 
   SSL_CTX_set_num_tickets(server_ctx, 0);  // nothing after the handshake but the ending
-  Listener listener;  // the reader's TLS server
-  Listener garbage;   // the sibling's: not TLS at all
+  Listener listener;                       // the reader's TLS server
+  Listener garbage;                        // the sibling's: not TLS at all
   green::Event sibling_failed;
   Pipe sibling_wakes;  // the sibling waits in a patched read() until the reader is done
   Outcome out;
@@ -150,8 +150,9 @@ TEST_CASE("compat: OpenSSL's error queue and errno stay with the green thread th
   }
 }
 
-TEST_CASE("compat: a wait keeps the green thread's own OpenSSL errors, data and system errors included",
-          "[compat][tls]") {
+TEST_CASE(
+    "compat: a wait keeps the green thread's own OpenSSL errors, data and system errors included",
+    "[compat][tls]") {
   compat::patch_all();
   green::spawn([] {
     ERR_clear_error();

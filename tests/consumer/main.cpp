@@ -67,7 +67,8 @@ int main() {
     }
     co_return "";
   }());
-  if (refused.find("refused") == std::string::npos) return fail("grove::pg's connect was not refused");
+  if (refused.find("refused") == std::string::npos)
+    return fail("grove::pg's connect was not refused");
   std::printf("pg: ok\n");
   return 0;
 }

@@ -49,9 +49,9 @@ struct CurlRequest {
   std::string url;
   std::vector<std::string> headers;
   std::optional<std::string> body;
-  bool chunked = false;       // send the body with Transfer-Encoding: chunked
+  bool chunked = false;  // send the body with Transfer-Encoding: chunked
   long timeout_ms = 10000;
-  std::string ca_file{};            // HTTPS: the CA the server's certificate chains to
+  std::string ca_file{};                // HTTPS: the CA the server's certificate chains to
   std::string cert_file{}, key_file{};  // HTTPS: a client certificate
 };
 
@@ -66,8 +66,10 @@ inline size_t on_header(char* p, size_t s, size_t n, void* u) {
   if (colon != std::string_view::npos) {
     std::string_view v = line.substr(colon + 1);
     while (!v.empty() && (v.front() == ' ')) v.remove_prefix(1);
-    while (!v.empty() && (v.back() == '\r' || v.back() == '\n' || v.back() == ' ')) v.remove_suffix(1);
-    static_cast<HttpResult*>(u)->headers.emplace_back(std::string(line.substr(0, colon)), std::string(v));
+    while (!v.empty() && (v.back() == '\r' || v.back() == '\n' || v.back() == ' '))
+      v.remove_suffix(1);
+    static_cast<HttpResult*>(u)->headers.emplace_back(std::string(line.substr(0, colon)),
+                                                      std::string(v));
   } else if (line.starts_with("HTTP/")) {
     static_cast<HttpResult*>(u)->headers.clear();  // a 100 Continue head came first
   }
@@ -159,7 +161,9 @@ inline std::string output_of(const std::string& cmd, int* status) {
 }
 
 // "name=value" of a Set-Cookie field.
-inline std::string cookie_pair(const std::string& set_cookie) { return set_cookie.substr(0, set_cookie.find(';')); }
+inline std::string cookie_pair(const std::string& set_cookie) {
+  return set_cookie.substr(0, set_cookie.find(';'));
+}
 
 // Runs every request at once (curl multi) and returns when all are done.
 inline std::vector<HttpResult> http_parallel(const std::vector<CurlRequest>& requests) {

@@ -66,7 +66,8 @@ TEST_CASE("web: bridges: leftover tasks are cancelled and named in a warning", "
   CHECK(text.find("cancelled") != std::string::npos);
 }
 
-TEST_CASE("web: bridges: calling a bridge where a loop runs is an error naming the fix", "[bridges][tsan]") {
+TEST_CASE("web: bridges: calling a bridge where a loop runs is an error naming the fix",
+          "[bridges][tsan]") {
   const char* name = GENERATE("thread", "green");
   INFO("bridge " << name);
   AsyncToSync bridge = bridge_from_name(name);
@@ -86,7 +87,9 @@ TEST_CASE("web: bridges: calling a bridge where a loop runs is an error naming t
   }
 }
 
-TEST_CASE("web: bridges: the thread bridge runs a fresh loop of the default engine on another thread", "[bridges][tsan]") {
+TEST_CASE(
+    "web: bridges: the thread bridge runs a fresh loop of the default engine on another thread",
+    "[bridges][tsan]") {
   std::thread::id caller = std::this_thread::get_id();
   std::thread::id ran_on;
   std::string engine;
@@ -132,7 +135,8 @@ TEST_CASE("web: bridges: the green bridge waits only the calling green thread", 
   CHECK(ticks >= 10);
 }
 
-TEST_CASE("web: bridges: a sibling green thread never sees another's running loop", "[bridges][tsan]") {
+TEST_CASE("web: bridges: a sibling green thread never sees another's running loop",
+          "[bridges][tsan]") {
   std::vector<std::string> seen;
   std::string inside;
   bool in_coroutine = false, sibling_looked = false, a_done = false;
@@ -168,7 +172,8 @@ TEST_CASE("web: bridges: a sibling green thread never sees another's running loo
   for (auto& s : seen) CHECK(s == "sibling-clean");
 }
 
-TEST_CASE("web: bridges: concurrent requests in green threads each keep their own request", "[bridges][tsan]") {
+TEST_CASE("web: bridges: concurrent requests in green threads each keep their own request",
+          "[bridges][tsan]") {
   App app;
   app.async_to_sync = green_bridge;
   app.route("/who/<int:ms>", [](int ms) -> aio::Task<std::string> {
@@ -181,7 +186,9 @@ TEST_CASE("web: bridges: concurrent requests in green threads each keep their ow
   std::vector<green::Handle<std::string>> hs;
   for (int i = 0; i < 8; ++i)
     hs.push_back(green::spawn([&app, i] {
-      return app.test_client().get("/who/" + std::to_string(5 * (8 - i)) + "?tag=" + std::to_string(i)).text();
+      return app.test_client()
+          .get("/who/" + std::to_string(5 * (8 - i)) + "?tag=" + std::to_string(i))
+          .text();
     }));
   for (int i = 0; i < 8; ++i) {
     std::string p = "/who/" + std::to_string(5 * (8 - i));
@@ -189,7 +196,9 @@ TEST_CASE("web: bridges: concurrent requests in green threads each keep their ow
   }
 }
 
-TEST_CASE("web: bridges: killing a green thread that waits in the green bridge cancels its coroutine", "[bridges][tsan]") {
+TEST_CASE(
+    "web: bridges: killing a green thread that waits in the green bridge cancels its coroutine",
+    "[bridges][tsan]") {
   auto cancelled = std::make_shared<std::atomic<bool>>(false);
   auto g = green::spawn([&] { green_bridge(forever(cancelled)); });
   green::sleep(20ms);
@@ -209,7 +218,8 @@ TEST_CASE("web: bridges: names", "[bridges][tsan]") {
   CHECK_THROWS_WITH(bridge_from_name("fast"), Catch::Contains("known: green, thread"));
 }
 
-TEST_CASE("web: bridges: check_deployment names the thread bridge under a patched green server", "[bridges]") {
+TEST_CASE("web: bridges: check_deployment names the thread bridge under a patched green server",
+          "[bridges]") {
   App app;
   app.route("/sync", [] { return "s"; });
   CHECK(app.check_deployment(true, true).empty());  // no coroutines: nothing to say
@@ -218,7 +228,7 @@ TEST_CASE("web: bridges: check_deployment names the thread bridge under a patche
   CHECK(app.check_deployment(false, true).empty());  // compat off
   CHECK(app.check_deployment(true, false).empty());  // not under the green server
   app.async_to_sync = green_bridge;
-  CHECK(app.check_deployment(true, true).empty());   // the green bridge is the fix
+  CHECK(app.check_deployment(true, true).empty());  // the green bridge is the fix
   app.async_to_sync = thread_bridge;
   auto ids = app.check_deployment(true, true);
   REQUIRE(ids.size() == 1);

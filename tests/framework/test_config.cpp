@@ -2,9 +2,9 @@
 // JSON files and prefixed environment variables (Flask's test_config.py, as behaviours).
 #include "web_support.hpp"
 
+#include <unistd.h>
 #include <cstdio>
 #include <fstream>
-#include <unistd.h>
 
 using namespace grove::web;
 using namespace grove::web::test;
@@ -34,7 +34,8 @@ std::string error_of(const std::function<void()>& f) {
 }
 }  // namespace
 
-TEST_CASE("web: config: typed access, and a wrong type names the key, its source and the type", "[config]") {
+TEST_CASE("web: config: typed access, and a wrong type names the key, its source and the type",
+          "[config]") {
   Config c;
   c["PORT"] = "eighty";
   c["DEBUG"] = true;
@@ -54,8 +55,10 @@ TEST_CASE("web: config: typed access, and a wrong type names the key, its source
         "config key \"PORT\" (from app.config) must be an integer, not \"eighty\"");
   CHECK(error_of([&] { c.get<std::string>("DEBUG", ""); }) ==
         "config key \"DEBUG\" (from app.config) must be a string, not true");
-  CHECK(error_of([&] { c.get<bool>("RATIO", false); }).find("must be true or false, not 0.5") != std::string::npos);
-  CHECK(error_of([&] { c.get<std::uint16_t>("BIG", 0); }).find("from 0 to 65535, not 70000") != std::string::npos);
+  CHECK(error_of([&] { c.get<bool>("RATIO", false); }).find("must be true or false, not 0.5") !=
+        std::string::npos);
+  CHECK(error_of([&] { c.get<std::uint16_t>("BIG", 0); }).find("from 0 to 65535, not 70000") !=
+        std::string::npos);
   CHECK(error_of([&] { c.get<int>("DEBUG", 0); }).find("\"DEBUG\"") != std::string::npos);
   c["NAMES"] = Json::array({"a", 1});
   CHECK(error_of([&] { c.get<std::vector<std::string>>("NAMES", {}); }).find("a list of strings") !=
@@ -96,7 +99,8 @@ TEST_CASE("web: config: a JSON file loads key by key and its errors name the fil
   CHECK(e.find("invalid JSON") != std::string::npos);
   CHECK_FALSE(c.contains("A"));
   TempFile list("[1, 2]");
-  CHECK(error_of([&] { c.from_file(list.path); }).find("must hold a JSON object") != std::string::npos);
+  CHECK(error_of([&] { c.from_file(list.path); }).find("must hold a JSON object") !=
+        std::string::npos);
   CHECK(error_of([&] { c.from_file("/nonexistent/grove.json"); }).find("/nonexistent/grove.json") !=
         std::string::npos);
   CHECK_FALSE(c.from_file("/nonexistent/grove.json", /*silent=*/true));
@@ -115,11 +119,14 @@ TEST_CASE("web: config: prefixed environment variables, parsed as JSON when they
   CHECK(c.get<bool>("DEBUG", false));
   CHECK(c.get<std::vector<std::string>>("HOSTS", {}).size() == 2);
   CHECK(error_of([&] { c.get<int>("LIMIT", 0); }) ==
-        "config key \"LIMIT\" (from environment variable GROVE_CFGTEST_LIMIT) must be an integer, not \"lots\"");
-  for (const char* k : {"PORT", "NAME", "DEBUG", "HOSTS", "LIMIT"}) ::unsetenv(("GROVE_CFGTEST_" + std::string(k)).c_str());
+        "config key \"LIMIT\" (from environment variable GROVE_CFGTEST_LIMIT) must be an integer, "
+        "not \"lots\"");
+  for (const char* k : {"PORT", "NAME", "DEBUG", "HOSTS", "LIMIT"})
+    ::unsetenv(("GROVE_CFGTEST_" + std::string(k)).c_str());
 }
 
-TEST_CASE("web: config: a wrongly typed framework key fails the request with the key named", "[config]") {
+TEST_CASE("web: config: a wrongly typed framework key fails the request with the key named",
+          "[config]") {
   App app;
   LogCapture log(app);
   app.config["SECRET_KEY"] = 12345;

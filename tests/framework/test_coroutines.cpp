@@ -48,7 +48,8 @@ aio::Task<std::string> index() {
 void build_async_app(App& app) {
   app.route("/", {"GET", "POST"}, &index);
   app.route("/home", {"GET", "POST"}, &index);
-  app.errorhandler<AppError>([](const AppError&) -> aio::Task<Response> { co_return Response("", 412); });
+  app.errorhandler<AppError>(
+      [](const AppError&) -> aio::Task<Response> { co_return Response("", 412); });
   app.route("/error", []() -> aio::Task<std::string> {
     co_await aio::sleep(0ms);
     throw AppError();
@@ -59,7 +60,8 @@ void build_async_app(App& app) {
     co_await aio::sleep(1ms);
     co_return req.method();  // the parameter, after a suspension
   });
-  bp.errorhandler<BlueprintError>([](const BlueprintError&) -> aio::Task<Response> { co_return Response("", 412); });
+  bp.errorhandler<BlueprintError>(
+      [](const BlueprintError&) -> aio::Task<Response> { co_return Response("", 412); });
   bp.route("/error", []() -> aio::Task<std::string> {
     co_await aio::sleep(0ms);
     throw BlueprintError();
@@ -73,7 +75,9 @@ const char* bridge_param() { return GENERATE("thread", "green"); }
 
 }  // namespace
 
-TEST_CASE("web: coroutines: the same coroutine view on routes, a blueprint, a View and a MethodView", "[coroutines][tsan]") {
+TEST_CASE(
+    "web: coroutines: the same coroutine view on routes, a blueprint, a View and a MethodView",
+    "[coroutines][tsan]") {
   const char* bridge = bridge_param();
   INFO("bridge " << bridge);
   App app;
@@ -88,7 +92,8 @@ TEST_CASE("web: coroutines: the same coroutine view on routes, a blueprint, a Vi
   }
 }
 
-TEST_CASE("web: coroutines: coroutine error handlers at app and blueprint scope", "[coroutines][tsan]") {
+TEST_CASE("web: coroutines: coroutine error handlers at app and blueprint scope",
+          "[coroutines][tsan]") {
   const char* bridge = bridge_param();
   INFO("bridge " << bridge);
   App app;
@@ -99,7 +104,8 @@ TEST_CASE("web: coroutines: coroutine error handlers at app and blueprint scope"
   CHECK(c.get("/bp/error").status == 412);
 }
 
-TEST_CASE("web: coroutines: coroutine before and after hooks at app and blueprint scope", "[coroutines][tsan]") {
+TEST_CASE("web: coroutines: coroutine before and after hooks at app and blueprint scope",
+          "[coroutines][tsan]") {
   const char* bridge = bridge_param();
   INFO("bridge " << bridge);
   struct Flags {
@@ -141,7 +147,8 @@ TEST_CASE("web: coroutines: coroutine before and after hooks at app and blueprin
   CHECK(flags.bp_after);
 }
 
-TEST_CASE("web: coroutines: sync and async hooks mixed keep Flask's order and short-circuit", "[coroutines][tsan]") {
+TEST_CASE("web: coroutines: sync and async hooks mixed keep Flask's order and short-circuit",
+          "[coroutines][tsan]") {
   const char* bridge = bridge_param();
   INFO("bridge " << bridge);
   static std::vector<std::string> trace;
@@ -156,7 +163,10 @@ TEST_CASE("web: coroutines: sync and async hooks mixed keep Flask's order and sh
     co_return std::nullopt;
   });
   app.before_request([] { trace.push_back("before-last"); });
-  app.after_request([](Response& r) { trace.push_back("after-sync"); r.headers.set("X-Sync", "1"); });
+  app.after_request([](Response& r) {
+    trace.push_back("after-sync");
+    r.headers.set("X-Sync", "1");
+  });
   app.after_request([](Response r) -> aio::Task<Response> {
     co_await aio::sleep(0ms);
     trace.push_back("after-async");
@@ -175,7 +185,8 @@ TEST_CASE("web: coroutines: sync and async hooks mixed keep Flask's order and sh
   auto r = c.get("/");
   CHECK(r.text() == "done");
   CHECK(r.headers.get("X-Sync", "") == "1");
-  CHECK(joined(trace) == "before-sync,before-async,before-last,view,after-async,after-sync,teardown-async");
+  CHECK(joined(trace) ==
+        "before-sync,before-async,before-last,view,after-async,after-sync,teardown-async");
   trace.clear();
   auto s = c.get("/?stop=1");
   CHECK(s.status == 429);
@@ -198,7 +209,8 @@ TEST_CASE("web: coroutines: exceptions keep their type across the bridge", "[cor
     co_await aio::sleep(0ms);
     abort(409);
   });
-  app.errorhandler<Special>([](const Special& e) { return Response(std::string("caught ") + e.what(), 400); });
+  app.errorhandler<Special>(
+      [](const Special& e) { return Response(std::string("caught ") + e.what(), 400); });
   auto c = app.test_client();
   CHECK(c.get("/special").text() == "caught special");
   CHECK(c.get("/http").status == 409);
@@ -221,13 +233,14 @@ TEST_CASE("web: coroutines: a streamed body from a coroutine view", "[coroutines
     co_await aio::sleep(0ms);
     int n = r.args().get_as<int>("n", 3);
     auto state = std::make_shared<int>(0);
-    co_return Response::stream(Response::AsyncSource([state, n]() -> aio::Task<std::optional<std::string>> {
-      return [](std::shared_ptr<int> s, int total) -> aio::Task<std::optional<std::string>> {
-        co_await aio::sleep(1ms);
-        if (*s == total) co_return std::nullopt;
-        co_return request().path() + "#" + std::to_string((*s)++) + ";";
-      }(state, n);
-    }));
+    co_return Response::stream(
+        Response::AsyncSource([state, n]() -> aio::Task<std::optional<std::string>> {
+          return [](std::shared_ptr<int> s, int total) -> aio::Task<std::optional<std::string>> {
+            co_await aio::sleep(1ms);
+            if (*s == total) co_return std::nullopt;
+            co_return request().path() + "#" + std::to_string((*s)++) + ";";
+          }(state, n);
+        }));
   });
   app.route("/sync-source", []() -> aio::Task<Response> {
     co_await aio::sleep(0ms);
@@ -243,7 +256,9 @@ TEST_CASE("web: coroutines: a streamed body from a coroutine view", "[coroutines
   CHECK(c.get("/sync-source").text() == "01");
 }
 
-TEST_CASE("web: coroutines: replacing async_to_sync takes effect everywhere, without re-registering", "[coroutines][tsan]") {
+TEST_CASE(
+    "web: coroutines: replacing async_to_sync takes effect everywhere, without re-registering",
+    "[coroutines][tsan]") {
   static std::atomic<int> bridged{0};
   App app;
   Blueprint bp("bp");
@@ -303,7 +318,8 @@ TEST_CASE("web: coroutines: ensure_sync wraps any callable", "[coroutines][tsan]
   CHECK(hits == 1);
 }
 
-TEST_CASE("web: coroutines: the request stays readable after suspensions in tasks the view creates", "[coroutines][tsan]") {
+TEST_CASE("web: coroutines: the request stays readable after suspensions in tasks the view creates",
+          "[coroutines][tsan]") {
   const char* bridge = bridge_param();
   INFO("bridge " << bridge);
   App app;

@@ -13,7 +13,6 @@
 using namespace grove::web;
 using namespace grove::web::test;
 
-
 namespace {
 std::size_t count(const std::string& text, std::string_view what) {
   std::size_t n = 0;
@@ -82,8 +81,10 @@ TEST_CASE("web: demo: every route over HTTP", "[demo]") {
     CHECK(j.contains("elapsed_ms"));
     CHECK(r.body.starts_with(R"({"statuses":[200,200,200],"elapsed_ms":)"));
   }
-  CHECK(http({"POST", demo.url("/echo"), {"Content-Type: text/plain"}, "plain body"}).body == "plain body");
-  CHECK(http({"POST", demo.url("/echo"), {}, std::string(3000, 'z'), true}).body == std::string(3000, 'z'));
+  CHECK(http({"POST", demo.url("/echo"), {"Content-Type: text/plain"}, "plain body"}).body ==
+        "plain body");
+  CHECK(http({"POST", demo.url("/echo"), {}, std::string(3000, 'z'), true}).body ==
+        std::string(3000, 'z'));
   auto stream = http_get(demo.url("/stream?n=4"));
   CHECK(stream.body == "chunk 0\nchunk 1\nchunk 2\nchunk 3\n");
   CHECK(stream.header("Transfer-Encoding") == "chunked");
@@ -98,7 +99,8 @@ TEST_CASE("web: demo: every route over HTTP", "[demo]") {
 namespace {
 
 bool have_websockets() {
-  if (std::system((grove::test::python3() + " -c 'import websockets' 2>/dev/null").c_str()) == 0) return true;
+  if (std::system((grove::test::python3() + " -c 'import websockets' 2>/dev/null").c_str()) == 0)
+    return true;
   WARN("python3-websockets is not installed (scripts/install-deps.sh test)");
   return false;
 }
@@ -144,7 +146,8 @@ asyncio.run(main())
   CHECK(http_get(demo.url("/ws/echo")).status == 400);  // a plain GET is no handshake
 }
 
-TEST_CASE("web: demo: /chat in headless Chromium: a message sent in one page shows in another", "[demo]") {
+TEST_CASE("web: demo: /chat in headless Chromium: a message sent in one page shows in another",
+          "[demo]") {
   if (!have_websockets()) return;
   const char* chromium = "/usr/bin/chromium";
   if (::access(chromium, X_OK) != 0) {
@@ -156,7 +159,9 @@ TEST_CASE("web: demo: /chat in headless Chromium: a message sent in one page sho
   CHECK(page.status == 200);
   CHECK(page.header("Content-Type") == "text/html; charset=utf-8");
   int status = 0;
-  std::string out = output_of(grove::test::python3() + " " GROVE_CHAT_BROWSER_PY " " + chromium + " " + demo.base(), &status);
+  std::string out = output_of(
+      grove::test::python3() + " " GROVE_CHAT_BROWSER_PY " " + chromium + " " + demo.base(),
+      &status);
   INFO(out);
   CHECK(status == 0);
   CHECK(out.find("page 1: [\"hello from page 1\"]") != std::string::npos);
@@ -188,7 +193,8 @@ void fifty_concurrent(DemoProcess& demo, const char* route) {
 }
 }  // namespace
 
-TEST_CASE("web: demo: 50 concurrent /async-sleep?ms=500, compat on, green bridge", "[demo][combination]") {
+TEST_CASE("web: demo: 50 concurrent /async-sleep?ms=500, compat on, green bridge",
+          "[demo][combination]") {
   DemoProcess demo({});
   fifty_concurrent(demo, "/async-sleep?ms=500");
 }
@@ -198,12 +204,14 @@ TEST_CASE("web: demo: the same with a coroutine teardown hook", "[demo][combinat
   fifty_concurrent(demo, "/async-sleep?ms=500");
 }
 
-TEST_CASE("web: demo: 50 concurrent /sleep?ms=500 (plain usleep) under compat", "[demo][combination]") {
+TEST_CASE("web: demo: 50 concurrent /sleep?ms=500 (plain usleep) under compat",
+          "[demo][combination]") {
   DemoProcess demo({});
   fifty_concurrent(demo, "/sleep?ms=500");
 }
 
-TEST_CASE("web: demo: the thread bridge warns once and still answers every request", "[demo][combination]") {
+TEST_CASE("web: demo: the thread bridge warns once and still answers every request",
+          "[demo][combination]") {
   DemoProcess demo({"--bridge", "thread"});
   std::vector<CurlRequest> reqs;
   for (int i = 0; i < 10; ++i) {
@@ -223,7 +231,8 @@ TEST_CASE("web: demo: the thread bridge warns once and still answers every reque
   CHECK(out.find("blocks the OS thread that runs the hub") != std::string::npos);
 }
 
-TEST_CASE("web: demo: --config loads app.config and a bad file stops it naming the file", "[demo][config]") {
+TEST_CASE("web: demo: --config loads app.config and a bad file stops it naming the file",
+          "[demo][config]") {
   {
     DemoProcess demo({});
     auto r = http_get(demo.url("/visits"));
@@ -242,7 +251,8 @@ TEST_CASE("web: demo: --config loads app.config and a bad file stops it naming t
     CHECK(first.body == "1");
     std::string cookie = first.header("Set-Cookie");
     REQUIRE(cookie.starts_with("demo="));
-    auto second = http({"GET", demo.url("/visits"), {"Cookie: " + cookie.substr(0, cookie.find(';'))}});
+    auto second =
+        http({"GET", demo.url("/visits"), {"Cookie: " + cookie.substr(0, cookie.find(';'))}});
     CHECK(second.body == "2");
   }
   std::string bad = std::string(path) + ".missing";
@@ -253,7 +263,8 @@ TEST_CASE("web: demo: --config loads app.config and a bad file stops it naming t
       std::fclose(f);
     }
     int status = 0;
-    std::string out = output_of(std::string(GROVE_DEMO_PATH) + " --bind 127.0.0.1:0 --config " + file, &status);
+    std::string out =
+        output_of(std::string(GROVE_DEMO_PATH) + " --bind 127.0.0.1:0 --config " + file, &status);
     INFO(out);
     CHECK(out.find("error: config file " + file) != std::string::npos);
     CHECK(status == 2);

@@ -26,7 +26,8 @@ std::string redis_url(const grove::test::Service& s) {
 // Runs grove-demo with `args` expecting it to refuse to start; returns its output and status.
 std::string failed_start(const std::string& args) {
   int status = 0;
-  std::string out = output_of(std::string(GROVE_DEMO_PATH) + " --bind 127.0.0.1:0 " + args, &status);
+  std::string out =
+      output_of(std::string(GROVE_DEMO_PATH) + " --bind 127.0.0.1:0 " + args, &status);
   return out + "rc=" + std::to_string(status);
 }
 
@@ -35,7 +36,8 @@ std::pair<int, double> concurrent(DemoProcess& demo, const std::string& route, i
   std::vector<CurlRequest> reqs(n, CurlRequest{"GET", demo.url(route)});
   auto start = std::chrono::steady_clock::now();
   auto results = http_parallel(reqs);
-  double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  double ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   int ok = 0;
   for (auto& r : results) {
     if (r.status == 200) ++ok;
@@ -103,7 +105,8 @@ TEST_CASE("web: demo: a wrong database password or an unreachable Redis stops it
   CHECK(out2.find("rc=2") != std::string::npos);
 }
 
-TEST_CASE("web: demo: a database that goes away gives 503 and the demo keeps serving", "[demo][databases]") {
+TEST_CASE("web: demo: a database that goes away gives 503 and the demo keeps serving",
+          "[demo][databases]") {
   auto* redis = grove::test::private_redis();
   if (!redis) return;
   DemoProcess demo({"--redis-url", redis_url(*redis)});
@@ -118,7 +121,8 @@ TEST_CASE("web: demo: a database that goes away gives 503 and the demo keeps ser
 }
 
 #ifdef GROVE_WORKER_PATH
-TEST_CASE("web: demo: /tasks/add enqueues a task that grove-worker runs", "[demo][databases][tasks]") {
+TEST_CASE("web: demo: /tasks/add enqueues a task that grove-worker runs",
+          "[demo][databases][tasks]") {
   auto* redis = grove::test::redis();
   if (!redis) return;
   // A prefix of this process's own: the ctest run's Redis is shared.
@@ -130,8 +134,8 @@ TEST_CASE("web: demo: /tasks/add enqueues a task that grove-worker runs", "[demo
   auto before = Json::parse(http_get(demo.url("/tasks/result/" + id)).body);
   CHECK(before.at("status").as_string() == "pending");  // no worker yet
 
-  std::string worker_cmd = std::string(GROVE_WORKER_PATH) + " --redis " + redis_url(*redis) + " --prefix " + prefix +
-                           " --concurrency 10 > /dev/null 2>&1 & echo $!";
+  std::string worker_cmd = std::string(GROVE_WORKER_PATH) + " --redis " + redis_url(*redis) +
+                           " --prefix " + prefix + " --concurrency 10 > /dev/null 2>&1 & echo $!";
   FILE* p = ::popen(worker_cmd.c_str(), "r");
   REQUIRE(p);
   char pid_text[32] = {};

@@ -27,8 +27,8 @@ TEST_CASE("aio warnings reach the diagnostic sink", "[diagnostics]") {
 
 TEST_CASE("a green thread's death reaches the diagnostic sink, demangled", "[diagnostics]") {
   CapturedReports captured;
-  auto g = green::spawn(green::SpawnOptions{"doomed"},
-                        [] { throw std::invalid_argument("bad input"); });
+  auto g =
+      green::spawn(green::SpawnOptions{"doomed"}, [] { throw std::invalid_argument("bad input"); });
   REQUIRE_THROWS_AS(g.join(), std::invalid_argument);
   Record r;
   REQUIRE(captured.has("green", "green thread 'doomed' died", &r));

@@ -38,11 +38,14 @@ TEST_CASE("web: errors: handlers by status, abort()", "[errors]") {
   CHECK_THROWS_AS(app.errorhandler(200, [] { return ""; }), std::invalid_argument);
 }
 
-TEST_CASE("web: errors: the most derived registered exception type wins, whatever the order", "[errors]") {
+TEST_CASE("web: errors: the most derived registered exception type wins, whatever the order",
+          "[errors]") {
   for (bool base_first : {true, false}) {
     App app;
     auto on_base = [](const Base& e) { return Response(std::string("base:") + e.what(), 500); };
-    auto on_derived = [](const Derived& e) { return Response(std::string("derived:") + e.what(), 500); };
+    auto on_derived = [](const Derived& e) {
+      return Response(std::string("derived:") + e.what(), 500);
+    };
     if (base_first) {
       app.errorhandler<Base>(on_base);
       app.errorhandler<Derived>(on_derived);
@@ -50,7 +53,8 @@ TEST_CASE("web: errors: the most derived registered exception type wins, whateve
       app.errorhandler<Derived>(on_derived);
       app.errorhandler<Base>(on_base);
     }
-    app.errorhandler<std::exception>([](const std::exception& e) { return Response(std::string("std:") + e.what(), 500); });
+    app.errorhandler<std::exception>(
+        [](const std::exception& e) { return Response(std::string("std:") + e.what(), 500); });
     app.route("/base", []() -> std::string { throw Base("b"); });
     app.route("/derived", []() -> std::string { throw Derived("d"); });
     app.route("/more", []() -> std::string { throw MoreDerived("m"); });
@@ -81,7 +85,10 @@ TEST_CASE("web: errors: blueprint handlers before app handlers, status before ty
   CHECK(c.get("/nowhere").text() == "app-404");
 }
 
-TEST_CASE("web: errors: unhandled exceptions become 500, are logged, and the 500 handler sees the original", "[errors]") {
+TEST_CASE(
+    "web: errors: unhandled exceptions become 500, are logged, and the 500 handler sees the "
+    "original",
+    "[errors]") {
   App app;
   LogCapture log(app);
   app.route("/boom", []() -> std::string { throw std::runtime_error("kaboom"); });
@@ -110,7 +117,8 @@ TEST_CASE("web: errors: unhandled exceptions become 500, are logged, and the 500
   CHECK(j.json()["error"].as_string() == "kaboom");
 }
 
-TEST_CASE("web: errors: PROPAGATE_EXCEPTIONS / TESTING let exceptions reach the caller", "[errors]") {
+TEST_CASE("web: errors: PROPAGATE_EXCEPTIONS / TESTING let exceptions reach the caller",
+          "[errors]") {
   App app;
   int teardowns = 0;
   app.teardown_request([&] { ++teardowns; });
@@ -122,7 +130,8 @@ TEST_CASE("web: errors: PROPAGATE_EXCEPTIONS / TESTING let exceptions reach the 
   CHECK(app.test_client().get("/boom").status == 500);
 }
 
-TEST_CASE("web: errors: non-std exceptions are not swallowed (a green thread being killed)", "[errors]") {
+TEST_CASE("web: errors: non-std exceptions are not swallowed (a green thread being killed)",
+          "[errors]") {
   App app;
   std::exception_ptr seen;
   app.teardown_request([&](std::exception_ptr e) { seen = e; });

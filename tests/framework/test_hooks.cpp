@@ -10,17 +10,32 @@ TEST_CASE("web: hooks: order across app and blueprint", "[hooks]") {
   std::vector<std::string> trace;
   app.before_request([&] { trace.push_back("app-before-1"); });
   app.before_request([&] { trace.push_back("app-before-2"); });
-  app.after_request([&](Response r) { trace.push_back("app-after-1"); return r; });
-  app.after_request([&](Response r) { trace.push_back("app-after-2"); return r; });
+  app.after_request([&](Response r) {
+    trace.push_back("app-after-1");
+    return r;
+  });
+  app.after_request([&](Response r) {
+    trace.push_back("app-after-2");
+    return r;
+  });
   app.teardown_request([&] { trace.push_back("app-teardown-1"); });
   app.teardown_request([&](std::exception_ptr) { trace.push_back("app-teardown-2"); });
-  app.route("/", [&] { trace.push_back("view"); return "root"; });
+  app.route("/", [&] {
+    trace.push_back("view");
+    return "root";
+  });
 
   Blueprint bp("bp", "/bp");
   bp.before_request([&] { trace.push_back("bp-before"); });
-  bp.after_request([&](Response& r) { trace.push_back("bp-after"); r.headers.set("X-Bp", "1"); });
+  bp.after_request([&](Response& r) {
+    trace.push_back("bp-after");
+    r.headers.set("X-Bp", "1");
+  });
   bp.teardown_request([&] { trace.push_back("bp-teardown"); });
-  bp.route("/", [&] { trace.push_back("bp-view"); return "bp root"; });
+  bp.route("/", [&] {
+    trace.push_back("bp-view");
+    return "bp root";
+  });
   app.register_blueprint(bp);
 
   auto c = app.test_client();
@@ -36,7 +51,8 @@ TEST_CASE("web: hooks: order across app and blueprint", "[hooks]") {
         "app-teardown-2,app-teardown-1");
 }
 
-TEST_CASE("web: hooks: a before_request result short-circuits the view and later before hooks", "[hooks]") {
+TEST_CASE("web: hooks: a before_request result short-circuits the view and later before hooks",
+          "[hooks]") {
   App app;
   std::vector<std::string> trace;
   app.before_request([&](Request& r) -> std::optional<Response> {
@@ -51,7 +67,10 @@ TEST_CASE("web: hooks: a before_request result short-circuits the view and later
     return r;
   });
   app.teardown_request([&] { trace.push_back("teardown"); });
-  app.route("/", [&] { trace.push_back("view"); return "ok"; });
+  app.route("/", [&] {
+    trace.push_back("view");
+    return "ok";
+  });
   auto c = app.test_client();
   auto denied = c.get("/?deny=1");
   CHECK(denied.status == 403);
@@ -134,7 +153,10 @@ TEST_CASE("web: hooks: blueprint hooks apply only to the blueprint's routes", "[
   CHECK(bp_before == 1);
   // Hooks added after registration still apply (looked up per request).
   int late = 0;
-  bp.after_request([&](Response& r) { ++late; (void)r; });
+  bp.after_request([&](Response& r) {
+    ++late;
+    (void)r;
+  });
   c.get("/admin/panel");
   CHECK(late == 1);
   // Routes added after registration are an error.

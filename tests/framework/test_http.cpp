@@ -41,18 +41,24 @@ void build(App& app, std::vector<std::string>* trace, std::mutex* mu) {
     return std::nullopt;
   });
   app.after_request([](Response& r) { r.headers.set("X-After", "1"); });
-  app.teardown_request([log](std::exception_ptr e) { log(std::string("teardown ") + (e ? "error" : "ok")); });
+  app.teardown_request(
+      [log](std::exception_ptr e) { log(std::string("teardown ") + (e ? "error" : "ok")); });
   app.route("/user/<int:id>", [](std::int64_t id) { return Json{{"id", id}}; });
   app.route("/files/<path:rest>", [](std::string rest) { return rest; });
   app.route("/only-post", {"POST"}, [] { return "posted"; });
-  app.route("/form", {"POST"}, [](Request& r) { return r.form().get("a", "") + "+" + r.form().get("b", ""); });
-  app.route("/json", {"POST"}, [](Request& r) { return Json{{"double", r.json().at("n").as_int() * 2}}; });
+  app.route("/form", {"POST"},
+            [](Request& r) { return r.form().get("a", "") + "+" + r.form().get("b", ""); });
+  app.route("/json", {"POST"}, [](Request& r) {
+    return Json{{"double", r.json().at("n").as_int() * 2}};
+  });
   app.route("/cookies", [](Request& r) {
     Response resp(r.cookies().get("k", "none"));
     resp.set_cookie("seen", "yes");
     return resp;
   });
-  app.route("/args", [](Request& r) { return r.args().get("q", "") + "|" + r.headers().get("X-Custom", ""); });
+  app.route("/args", [](Request& r) {
+    return r.args().get("q", "") + "|" + r.headers().get("X-Custom", "");
+  });
   app.route("/async/<name>", [](std::string name) -> aio::Task<std::string> {
     co_await aio::sleep(2ms);
     co_return name + " " + request().method() + " " + request().path();
@@ -63,7 +69,8 @@ void build(App& app, std::vector<std::string>* trace, std::mutex* mu) {
     throw Failure();
   });
   app.route("/crash", []() -> std::string { throw std::runtime_error("crash"); });
-  app.errorhandler<Failure>([](const Failure&) -> aio::Task<Response> { co_return Response("failure handled", 412); });
+  app.errorhandler<Failure>(
+      [](const Failure&) -> aio::Task<Response> { co_return Response("failure handled", 412); });
   app.errorhandler(404, [] { return Response(Json{{"error", "not here"}}, 404); });
   app.add_url_rule("/things/<int:id>", as_view<Things>("things"));
   app.route("/stream", [](Request& r) -> aio::Task<Response> {
@@ -115,11 +122,16 @@ TEST_CASE("web: http: the framework's behaviours over a real connection", "[http
   auto opts = http({"OPTIONS", served.url("/only-post")});
   CHECK(opts.header("Allow") == "OPTIONS, POST");
 
-  CHECK(http({"POST", served.url("/form"), {"Content-Type: application/x-www-form-urlencoded"}, "a=1+2&b=%26"}).body ==
-        "1 2+&");
-  CHECK(http({"POST", served.url("/json"), {"Content-Type: application/json"}, R"({"n":21})"}).body ==
-        R"({"double":42})");
-  CHECK(http({"POST", served.url("/json"), {"Content-Type: application/json"}, "{oops"}).status == 400);
+  CHECK(http({"POST",
+              served.url("/form"),
+              {"Content-Type: application/x-www-form-urlencoded"},
+              "a=1+2&b=%26"})
+            .body == "1 2+&");
+  CHECK(
+      http({"POST", served.url("/json"), {"Content-Type: application/json"}, R"({"n":21})"}).body ==
+      R"({"double":42})");
+  CHECK(http({"POST", served.url("/json"), {"Content-Type: application/json"}, "{oops"}).status ==
+        400);
   auto ck = http({"GET", served.url("/cookies"), {"Cookie: k=v"}});
   CHECK(ck.body == "v");
   CHECK(ck.header("Set-Cookie") == "seen=yes; Path=/");
@@ -146,8 +158,9 @@ TEST_CASE("web: http: the framework's behaviours over a real connection", "[http
   std::string big(100000, 'x');
   for (std::size_t i = 0; i < big.size(); i += 7) big[i] = char('a' + i % 26);
   CHECK(http({"POST", served.url("/echo"), {}, big}).body == big);
-  CHECK(http({"POST", served.url("/echo"), {}, std::string("chunked body, in several pieces"), true}).body ==
-        "chunked body, in several pieces");
+  CHECK(
+      http({"POST", served.url("/echo"), {}, std::string("chunked body, in several pieces"), true})
+          .body == "chunked body, in several pieces");
 
   CHECK(http_get(served.url("/bp/x")).body == "bp");
   auto denied = http({"GET", served.url("/user/1"), {"X-Deny: 1"}});
@@ -159,8 +172,9 @@ TEST_CASE("web: http: the framework's behaviours over a real connection", "[http
   CHECK(std::find(trace.begin(), trace.end(), "bp before") != trace.end());
 }
 
-TEST_CASE("web: http: coroutine views on the green bridge overlap, sync siblings see no running loop",
-          "[http][tsan]") {
+TEST_CASE(
+    "web: http: coroutine views on the green bridge overlap, sync siblings see no running loop",
+    "[http][tsan]") {
   App app;
   app.async_to_sync = green_bridge;
   app.route("/nap", [](Request& r) -> aio::Task<std::string> {
@@ -169,11 +183,13 @@ TEST_CASE("web: http: coroutine views on the green bridge overlap, sync siblings
   });
   app.route("/probe", [] {
     // A sync view in its own green thread while coroutines of other requests are suspended.
-    return std::string(aio::is_loop_running() || grove::current_context().running_loop ? "leak" : "clean");
+    return std::string(aio::is_loop_running() || grove::current_context().running_loop ? "leak"
+                                                                                       : "clean");
   });
   ServedApp served(app);
   std::vector<CurlRequest> reqs;
-  for (int i = 0; i < 20; ++i) reqs.push_back({"GET", served.url("/nap?ms=300&i=" + std::to_string(i))});
+  for (int i = 0; i < 20; ++i)
+    reqs.push_back({"GET", served.url("/nap?ms=300&i=" + std::to_string(i))});
   for (int i = 0; i < 10; ++i) reqs.push_back({"GET", served.url("/probe")});
   auto start = std::chrono::steady_clock::now();
   auto results = http_parallel(reqs);
@@ -191,7 +207,8 @@ TEST_CASE("web: http: the gateway passes body limits and server errors through",
   app.route("/echo", {"POST"}, [](Request& r) { return r.data(); });
   app.errorhandler(413, [] { return Response("too big, said the app", 413); });
   ServedApp served(app, [](grove::http::ServerConfig& c) { c.limits.max_body = 1000; });
-  CHECK(http({"POST", served.url("/echo"), {}, std::string(500, 'a')}).body == std::string(500, 'a'));
+  CHECK(http({"POST", served.url("/echo"), {}, std::string(500, 'a')}).body ==
+        std::string(500, 'a'));
   auto big = http({"POST", served.url("/echo"), {}, std::string(5000, 'a')});
   CHECK(big.status == 413);
   auto chunked = http({"POST", served.url("/echo"), {}, std::string(5000, 'b'), true});
@@ -217,6 +234,7 @@ TEST_CASE("web: http: the metrics label requests with the route's rule", "[http]
   CHECK(http_get(served.url("/nowhere")).status == 404);
   std::string text = http_get("http://" + metrics + "/metrics").body;
   INFO(text);
-  CHECK(text.find("grove_http_requests_total{route=\"/user/<int:id>\",status=\"200\"} 2\n") != std::string::npos);
+  CHECK(text.find("grove_http_requests_total{route=\"/user/<int:id>\",status=\"200\"} 2\n") !=
+        std::string::npos);
   CHECK(text.find("grove_http_requests_total{route=\"\",status=\"404\"} 1\n") != std::string::npos);
 }

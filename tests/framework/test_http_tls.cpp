@@ -13,19 +13,22 @@ namespace {
 
 // What a view knows of the connection, as JSON.
 void build(App& app) {
-  app.route("/facts", {"GET"}, [](Request& r) {
-    Json facts{{"scheme", r.scheme()},
-               {"secure", r.is_secure()},
-               {"url", r.url()},
-               {"external", url_for("facts", {{"_external", true}})}};
-    if (const grove::http::TlsFacts* t = r.tls()) {
-      facts["version"] = t->version;
-      facts["subject"] = t->client_subject;
-      facts["issuer"] = t->client_issuer;
-      facts["verified"] = t->client_verified;
-    }
-    return facts;
-  }, "facts");
+  app.route(
+      "/facts", {"GET"},
+      [](Request& r) {
+        Json facts{{"scheme", r.scheme()},
+                   {"secure", r.is_secure()},
+                   {"url", r.url()},
+                   {"external", url_for("facts", {{"_external", true}})}};
+        if (const grove::http::TlsFacts* t = r.tls()) {
+          facts["version"] = t->version;
+          facts["subject"] = t->client_subject;
+          facts["issuer"] = t->client_issuer;
+          facts["verified"] = t->client_verified;
+        }
+        return facts;
+      },
+      "facts");
 }
 
 struct HttpsApp {

@@ -16,7 +16,8 @@ TEST_CASE("web: json: objects keep insertion order and serialise compactly", "[j
 }
 
 TEST_CASE("web: json: round trip of every kind", "[json]") {
-  const char* text = R"({"a":null,"b":true,"c":false,"d":-12,"e":1.5,"f":"x\"y\\z\n","g":[1,[2,[]],{}],"h":{"i":{}}})";
+  const char* text =
+      R"({"a":null,"b":true,"c":false,"d":-12,"e":1.5,"f":"x\"y\\z\n","g":[1,[2,[]],{}],"h":{"i":{}}})";
   Json j = Json::parse(text);
   CHECK(j.dump() == text);
   CHECK(j["d"].as_int() == -12);
@@ -45,18 +46,18 @@ TEST_CASE("web: json: strings, escapes and UTF-8", "[json]") {
   CHECK(Json::parse(R"("\u00e9")").as_string() == "\xc3\xa9");
   CHECK(Json::parse(R"("\ud83d\ude00")").as_string() == "\xf0\x9f\x98\x80");
   CHECK(Json::parse("\"\xe2\x82\xac\"").as_string() == "\xe2\x82\xac");
-  CHECK_THROWS_AS(Json::parse(R"("\ud83d")"), JsonError);      // lone high surrogate
-  CHECK_THROWS_AS(Json::parse(R"("\ude00")"), JsonError);      // lone low surrogate
-  CHECK_THROWS_AS(Json::parse("\"\xc0\xaf\""), JsonError);     // overlong
-  CHECK_THROWS_AS(Json::parse("\"\xed\xa0\x80\""), JsonError); // encoded surrogate
-  CHECK_THROWS_AS(Json::parse("\"a\nb\""), JsonError);         // raw control character
+  CHECK_THROWS_AS(Json::parse(R"("\ud83d")"), JsonError);       // lone high surrogate
+  CHECK_THROWS_AS(Json::parse(R"("\ude00")"), JsonError);       // lone low surrogate
+  CHECK_THROWS_AS(Json::parse("\"\xc0\xaf\""), JsonError);      // overlong
+  CHECK_THROWS_AS(Json::parse("\"\xed\xa0\x80\""), JsonError);  // encoded surrogate
+  CHECK_THROWS_AS(Json::parse("\"a\nb\""), JsonError);          // raw control character
   CHECK_THROWS_AS(Json::parse(R"("\x")"), JsonError);
   CHECK(Json(std::string("\x01\x1f")).dump() == R"("\u0001\u001f")");
 }
 
 TEST_CASE("web: json: malformed documents name the offset", "[json]") {
-  for (const char* bad : {"", "{", "[1,]", "{\"a\":1,}", "{\"a\" 1}", "{a:1}", "[1 2]", "tru", "nul", "[1]x", "'a'",
-                          "{\"a\":1}}", "[[[]]"}) {
+  for (const char* bad : {"", "{", "[1,]", "{\"a\":1,}", "{\"a\" 1}", "{a:1}", "[1 2]", "tru",
+                          "nul", "[1]x", "'a'", "{\"a\":1}}", "[[[]]"}) {
     INFO(bad);
     CHECK_THROWS_AS(Json::parse(bad), JsonError);
   }

@@ -54,7 +54,8 @@ TEST_CASE("web: examples/pg_app migrates at start-up and serves its JSON API fro
   std::int64_t kept_id = 0;
   {
     DemoProcess app({"--database-url", db.url()}, {}, GROVE_PG_APP_PATH);
-    CHECK(app.output().find("migrations applied now: 1, 2; already applied: none") != std::string::npos);
+    CHECK(app.output().find("migrations applied now: 1, 2; already applied: none") !=
+          std::string::npos);
     auto milk = post_json(app, "/items", R"({"title": "milk"})");
     REQUIRE(milk.status == 201);
     auto item = Json::parse(milk.body);
@@ -82,7 +83,8 @@ TEST_CASE("web: examples/pg_app migrates at start-up and serves its JSON API fro
   }
   // Started again: nothing to migrate, and the data is still there.
   DemoProcess again({"--database-url", db.url()}, {}, GROVE_PG_APP_PATH);
-  CHECK(again.output().find("migrations applied now: none; already applied: 1, 2") != std::string::npos);
+  CHECK(again.output().find("migrations applied now: none; already applied: 1, 2") !=
+        std::string::npos);
   auto kept = http_get(again.url("/items/" + std::to_string(kept_id)));
   REQUIRE(kept.status == 200);
   CHECK(Json::parse(kept.body)["title"].as_string() == "bread");
@@ -99,9 +101,10 @@ TEST_CASE("web: examples/pg_app stops at start-up when a migration fails, naming
   std::ofstream(dir / "0001_ok.sql") << "CREATE TABLE t (id int);";
   std::ofstream(dir / "0002_typo.sql") << "CREATE TABEL oops (id int);";
   int status = 0;
-  std::string out = output_of(std::string(GROVE_PG_APP_PATH) + " --bind 127.0.0.1:0 --database-url '" +
-                                  db.url() + "' --migrations " + dir.string(),
-                              &status);
+  std::string out =
+      output_of(std::string(GROVE_PG_APP_PATH) + " --bind 127.0.0.1:0 --database-url '" + db.url() +
+                    "' --migrations " + dir.string(),
+                &status);
   std::filesystem::remove_all(dir);
   INFO(out);
   CHECK(out.find("migration 2_typo failed and was rolled back") != std::string::npos);

@@ -46,7 +46,8 @@ TEST_CASE("web: request: a missing args key read with [] is a 400", "[request]")
 
 TEST_CASE("web: request: form, JSON and raw bodies", "[request]") {
   App app;
-  app.route("/form", {"POST"}, [](Request& r) { return r.form().get("name", "?") + "|" + r.form().get("x", "?"); });
+  app.route("/form", {"POST"},
+            [](Request& r) { return r.form().get("name", "?") + "|" + r.form().get("x", "?"); });
   app.route("/json", {"POST"}, [](Request& r) {
     const Json& j = r.json();
     return Json{{"got", j.at("n").as_int() + 1}, {"is_json", r.is_json()}};
@@ -85,8 +86,12 @@ TEST_CASE("web: response: made from strings, tuples, JSON", "[response]") {
   app.route("/s", [] { return "plain"; });
   app.route("/std", [] { return std::string("std"); });
   app.route("/pair", [] { return std::make_pair(std::string("created"), 201); });
-  app.route("/tuple", [] { return std::make_tuple(std::string("teapot"), 418, Headers{{"X-T", "1"}}); });
-  app.route("/hdrs", [] { return std::make_tuple(std::string("h"), Headers{{"Content-Type", "text/plain"}}); });
+  app.route("/tuple", [] {
+    return std::make_tuple(std::string("teapot"), 418, Headers{{"X-T", "1"}});
+  });
+  app.route("/hdrs", [] {
+    return std::make_tuple(std::string("h"), Headers{{"Content-Type", "text/plain"}});
+  });
   app.route("/json", [] { return Json{{"message", "Hello, World!"}}; });
   app.route("/resp", [] { return Response("r", 202, {{"X-R", "2"}}); });
   app.route("/text", [] { return Response::text("Hello, World!"); });
@@ -148,7 +153,9 @@ TEST_CASE("web: response: cookies", "[response]") {
 TEST_CASE("web: request: g, and web::request() in sync code", "[request]") {
   App app;
   app.before_request([] { request().g()["user"] = std::string("ann"); });
-  app.route("/", [] { return std::any_cast<std::string>(request().g().at("user")) + " " + request().method(); });
+  app.route("/", [] {
+    return std::any_cast<std::string>(request().g().at("user")) + " " + request().method();
+  });
   CHECK(app.test_client().get("/").text() == "ann GET");
   CHECK_FALSE(has_request_context());
   CHECK_THROWS_AS(request(), std::logic_error);

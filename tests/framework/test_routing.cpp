@@ -24,7 +24,8 @@ TEST_CASE("web: routing: typed path parameters reach the view converted", "[rout
   CHECK(c.get("/hello/world").text() == "hi world");
   CHECK(c.get("/hello/a%20b").text() == "hi a b");  // decoded
   CHECK(c.get("/sv/x").text() == "sv x");
-  CHECK(c.get("/id/12345678-1234-1234-1234-123456789abc").text() == "uuid 12345678-1234-1234-1234-123456789abc");
+  CHECK(c.get("/id/12345678-1234-1234-1234-123456789abc").text() ==
+        "uuid 12345678-1234-1234-1234-123456789abc");
   CHECK(c.get("/both/3/x/y").text() == "GET 3 y");
 
   CHECK(c.get("/user/abc").status == 404);
@@ -32,8 +33,8 @@ TEST_CASE("web: routing: typed path parameters reach the view converted", "[rout
   CHECK(c.get("/user/99999999999999999999").status == 404);  // overflows int64
   CHECK(c.get("/small/99999999999").status == 404);          // does not fit int
   CHECK(c.get("/price/2").status == 404);
-  CHECK(c.get("/hello/a/b").status == 404);                  // string takes no '/'
-  CHECK(c.get("/files/").status == 404);                     // path takes one or more
+  CHECK(c.get("/hello/a/b").status == 404);  // string takes no '/'
+  CHECK(c.get("/files/").status == 404);     // path takes one or more
   CHECK(c.get("/id/not-a-uuid").status == 404);
 }
 
@@ -80,7 +81,8 @@ TEST_CASE("web: routing: HEAD follows GET, OPTIONS is automatic", "[routing]") {
   CHECK(c.delete_("/x").text() == "deleted");
 }
 
-TEST_CASE("web: routing: static rules win over parameters, lighter converters over heavier", "[routing]") {
+TEST_CASE("web: routing: static rules win over parameters, lighter converters over heavier",
+          "[routing]") {
   App app;
   app.route("/p/<path:rest>", [](std::string r) { return "path " + r; });
   app.route("/p/<name>", [](std::string n) { return "string " + n; });
@@ -104,22 +106,27 @@ TEST_CASE("web: routing: mismatches between rule and view are registration error
   CHECK_THROWS_WITH(app.route("/u/<bogus:x>", [](std::string) { return ""; }),
                     Catch::Contains("unknown converter 'bogus'"));
   CHECK_THROWS_AS(app.route("no-slash", [] { return ""; }), std::invalid_argument);
-  CHECK_THROWS_AS(app.route("/u/<x>/<x>", [](std::string, std::string) { return ""; }), std::invalid_argument);
-  CHECK_THROWS_AS(app.route("/u/<a><b>", [](std::string, std::string) { return ""; }), std::invalid_argument);
+  CHECK_THROWS_AS(app.route("/u/<x>/<x>", [](std::string, std::string) { return ""; }),
+                  std::invalid_argument);
+  CHECK_THROWS_AS(app.route("/u/<a><b>", [](std::string, std::string) { return ""; }),
+                  std::invalid_argument);
   CHECK_THROWS_AS(app.route("/u/<oops", [] { return ""; }), std::invalid_argument);
-  CHECK_THROWS_WITH(app.route("/g/<x>", [](auto&&...) { return ""; }), Catch::Contains("generic callable"));
+  CHECK_THROWS_WITH(app.route("/g/<x>", [](auto&&...) { return ""; }),
+                    Catch::Contains("generic callable"));
   // A view that takes only Request& reads the parameters itself... but must still declare them.
-  CHECK_THROWS_AS(app.route("/g2/<x>", [](Request& r) { return r.view_args()["x"]; }), std::invalid_argument);
+  CHECK_THROWS_AS(app.route("/g2/<x>", [](Request& r) { return r.view_args()["x"]; }),
+                  std::invalid_argument);
 }
 
 TEST_CASE("web: routing: view_args, endpoint and url_map", "[routing]") {
   App app;
-  app.route("/v/<int:id>/<path:p>", {"GET"},
-            [](Request& r, int, std::string) {
-              return r.endpoint() + " " + r.url_rule() + " " + r.view_args()["p"] + " " +
-                     std::to_string(r.view_args().get_int("id"));
-            },
-            "thing");
+  app.route(
+      "/v/<int:id>/<path:p>", {"GET"},
+      [](Request& r, int, std::string) {
+        return r.endpoint() + " " + r.url_rule() + " " + r.view_args()["p"] + " " +
+               std::to_string(r.view_args().get_int("id"));
+      },
+      "thing");
   auto c = app.test_client();
   CHECK(c.get("/v/5/x/y").text() == "thing /v/<int:id>/<path:p> x/y 5");
   auto map = app.url_map();

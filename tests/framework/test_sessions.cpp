@@ -12,7 +12,9 @@ using namespace grove::web::test;
 namespace {
 
 std::int64_t now_s() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 
 void session_views(App& app) {
@@ -66,7 +68,8 @@ TEST_CASE("web: sessions: a value set in one request is there in the next", "[se
   CHECK(Json::parse(*payload) == Json{{"user", "ada"}, {"lang", "fr"}});
 }
 
-TEST_CASE("web: sessions: the cookie is written only when modified, or permanent and refreshed", "[sessions]") {
+TEST_CASE("web: sessions: the cookie is written only when modified, or permanent and refreshed",
+          "[sessions]") {
   App app;
   session_views(app);
   Browser b(app);
@@ -135,8 +138,10 @@ TEST_CASE("web: sessions: cookie attributes come from the config", "[sessions]")
   CHECK(log.contains("SESSION_COOKIE_SAMESITE"));
 }
 
-TEST_CASE("web: sessions: tampered, foreign, expired, oversized or malformed cookies give an empty session",
-          "[sessions]") {
+TEST_CASE(
+    "web: sessions: tampered, foreign, expired, oversized or malformed cookies give an empty "
+    "session",
+    "[sessions]") {
   App app;
   session_views(app);
   app.logger.set_level(Logger::Level::debug);
@@ -170,7 +175,8 @@ TEST_CASE("web: sessions: tampered, foreign, expired, oversized or malformed coo
   }
   SECTION("a changed timestamp") {
     auto first = good.find('.'), last = good.rfind('.');
-    refused(good.substr(0, first + 1) + "1" + good.substr(first + 1, last - first - 1) + good.substr(last),
+    refused(good.substr(0, first + 1) + "1" + good.substr(first + 1, last - first - 1) +
+                good.substr(last),
             "bad signature");
   }
   SECTION("signed with another key") {
@@ -210,7 +216,8 @@ TEST_CASE("web: sessions: SECRET_KEY_FALLBACKS are read, the new key signs", "[s
   CHECK(b.get("/get/user").text() == "ada");
 }
 
-TEST_CASE("web: sessions: without SECRET_KEY reading is empty and writing says to set it", "[sessions]") {
+TEST_CASE("web: sessions: without SECRET_KEY reading is empty and writing says to set it",
+          "[sessions]") {
   App app;
   session_views(app);
   app.config["SECRET_KEY"] = nullptr;
@@ -224,7 +231,8 @@ TEST_CASE("web: sessions: without SECRET_KEY reading is empty and writing says t
   CHECK_THROWS_AS(session(), std::logic_error);  // outside a request
 }
 
-TEST_CASE("web: sessions: flashed messages reach the next request once, with categories", "[sessions]") {
+TEST_CASE("web: sessions: flashed messages reach the next request once, with categories",
+          "[sessions]") {
   App app;
   app.config["SECRET_KEY"] = "k";
   app.route("/flash", [] {
@@ -242,7 +250,8 @@ TEST_CASE("web: sessions: flashed messages reach the next request once, with cat
   Browser b(app);
   CHECK(b.get("/show").text() == "||");
   b.get("/flash");
-  CHECK(b.get("/show").text() == "saved,disk almost full|saved,disk almost full|warning:disk almost full");
+  CHECK(b.get("/show").text() ==
+        "saved,disk almost full|saved,disk almost full|warning:disk almost full");
   CHECK(b.get("/show").text() == "||");  // consumed
   // Flashed twice before being shown: both, in order.
   b.get("/flash");

@@ -5,24 +5,34 @@
 using namespace grove::web;
 using namespace grove::web::test;
 
-TEST_CASE("web: http: a login flow keeps its session in a signed cookie", "[http][sessions][tsan]") {
+TEST_CASE("web: http: a login flow keeps its session in a signed cookie",
+          "[http][sessions][tsan]") {
   App app;
   app.config["SECRET_KEY"] = "http test key";
   Blueprint auth("auth", "/auth");
-  auth.route("/login", {"POST"}, [](Request& r) {
-    session()["user"] = r.form()["name"];
-    flash("Welcome, " + r.form()["name"]);
-    return redirect(url_for("index"));
-  }, "login");
-  auth.route("/logout", {"GET"}, [] {
-    session().clear();
-    return redirect(url_for("index"), 303);
-  }, "logout");
-  app.route("/", {"GET"}, [] {
-    std::string out = session().get<std::string>("user", "anonymous");
-    for (auto& m : get_flashed_messages()) out += " [" + m + "]";
-    return out + " " + url_for("auth.login", {{"_external", true}});
-  }, "index");
+  auth.route(
+      "/login", {"POST"},
+      [](Request& r) {
+        session()["user"] = r.form()["name"];
+        flash("Welcome, " + r.form()["name"]);
+        return redirect(url_for("index"));
+      },
+      "login");
+  auth.route(
+      "/logout", {"GET"},
+      [] {
+        session().clear();
+        return redirect(url_for("index"), 303);
+      },
+      "logout");
+  app.route(
+      "/", {"GET"},
+      [] {
+        std::string out = session().get<std::string>("user", "anonymous");
+        for (auto& m : get_flashed_messages()) out += " [" + m + "]";
+        return out + " " + url_for("auth.login", {{"_external", true}});
+      },
+      "index");
   app.register_blueprint(auth);
   ServedApp served(app);
   const std::string host = served.base().substr(std::string("http://").size());
@@ -31,7 +41,9 @@ TEST_CASE("web: http: a login flow keeps its session in a signed cookie", "[http
   CHECK(anon.body == "anonymous http://" + host + "/auth/login");
   CHECK_FALSE(anon.has_header("Set-Cookie"));
 
-  auto login = http({"POST", served.url("/auth/login"), {"Content-Type: application/x-www-form-urlencoded"},
+  auto login = http({"POST",
+                     served.url("/auth/login"),
+                     {"Content-Type: application/x-www-form-urlencoded"},
                      std::string("name=ada")});
   CHECK(login.status == 302);
   CHECK(login.header("Location") == "/");
@@ -47,7 +59,8 @@ TEST_CASE("web: http: a login flow keeps its session in a signed cookie", "[http
   CHECK(http({"GET", served.url("/"), {"Cookie: " + after}}).body.starts_with("ada http://"));
 
   // A forged cookie is an anonymous visit, not an error.
-  std::string forged = "session=" + base64url_encode(R"({"user":"root"})") + after.substr(after.find('.'));
+  std::string forged =
+      "session=" + base64url_encode(R"({"user":"root"})") + after.substr(after.find('.'));
   auto f = http({"GET", served.url("/"), {"Cookie: " + forged}});
   CHECK(f.status == 200);
   CHECK(f.body.starts_with("anonymous "));

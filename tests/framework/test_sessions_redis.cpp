@@ -14,7 +14,9 @@ using namespace grove::web::test;
 
 namespace {
 
-std::string redis_url(const grove::test::Service& s) { return "redis://127.0.0.1:" + std::to_string(s.port()); }
+std::string redis_url(const grove::test::Service& s) {
+  return "redis://127.0.0.1:" + std::to_string(s.port());
+}
 
 // One command against Redis from the test thread, on a loop of its own.
 template <class... Args>
@@ -55,7 +57,8 @@ void session_app(App& app, const std::string& url) {
 
 }  // namespace
 
-TEST_CASE("web: redis sessions: logged in through one instance, read through another", "[http][sessions]") {
+TEST_CASE("web: redis sessions: logged in through one instance, read through another",
+          "[http][sessions]") {
   auto* redis_server = grove::test::redis();
   if (!redis_server) return;
   const std::string url = redis_url(*redis_server);
@@ -64,7 +67,9 @@ TEST_CASE("web: redis sessions: logged in through one instance, read through ano
   session_app(b, url);
   ServedApp served_a(a), served_b(b);
 
-  auto login = http({"POST", served_a.url("/login"), {"Content-Type: application/x-www-form-urlencoded"},
+  auto login = http({"POST",
+                     served_a.url("/login"),
+                     {"Content-Type: application/x-www-form-urlencoded"},
                      std::string("name=ada")});
   REQUIRE(login.status == 200);
   const std::string set_cookie = login.header("Set-Cookie");
@@ -94,8 +99,9 @@ TEST_CASE("web: redis sessions: logged in through one instance, read through ano
   CHECK(http({"GET", served_a.url("/whoami"), {cookie}}).body == "anonymous");
 }
 
-TEST_CASE("web: redis sessions: an unknown, expired or forged id starts a new session under a new id",
-          "[sessions]") {
+TEST_CASE(
+    "web: redis sessions: an unknown, expired or forged id starts a new session under a new id",
+    "[sessions]") {
   auto* redis_server = grove::test::redis();
   if (!redis_server) return;
   const std::string url = redis_url(*redis_server);
@@ -132,7 +138,8 @@ TEST_CASE("web: redis sessions: an unknown, expired or forged id starts a new se
   CHECK(log.contains("bad signature"));
 }
 
-TEST_CASE("web: redis sessions: a permanent session's expiry moves forward on each request", "[sessions]") {
+TEST_CASE("web: redis sessions: a permanent session's expiry moves forward on each request",
+          "[sessions]") {
   auto* redis_server = grove::test::redis();
   if (!redis_server) return;
   const std::string url = redis_url(*redis_server);
@@ -160,8 +167,10 @@ TEST_CASE("web: redis sessions: a permanent session's expiry moves forward on ea
   CHECK(redis_call(url, "GET", key).as_string() == R"({"user":"ada","_permanent":true})");
 }
 
-TEST_CASE("web: redis sessions: with Redis down requests still answer, reads are empty, writes are logged",
-          "[http][sessions]") {
+TEST_CASE(
+    "web: redis sessions: with Redis down requests still answer, reads are empty, writes are "
+    "logged",
+    "[http][sessions]") {
   auto* redis_server = grove::test::private_redis();
   if (!redis_server) return;
   const std::string url = redis_url(*redis_server);
@@ -170,7 +179,9 @@ TEST_CASE("web: redis sessions: with Redis down requests still answer, reads are
   LogCapture log(app);
   ServedApp served(app);
 
-  auto login = http({"POST", served.url("/login"), {"Content-Type: application/x-www-form-urlencoded"},
+  auto login = http({"POST",
+                     served.url("/login"),
+                     {"Content-Type: application/x-www-form-urlencoded"},
                      std::string("name=ada")});
   const std::string cookie = "Cookie: " + cookie_pair(login.header("Set-Cookie"));
   CHECK(http({"GET", served.url("/whoami"), {cookie}}).body == "ada");
@@ -180,30 +191,39 @@ TEST_CASE("web: redis sessions: with Redis down requests still answer, reads are
   CHECK(read.status == 200);
   CHECK(read.body == "anonymous");
   CHECK(log.contains("ERROR: the session store is unreachable"));
-  auto write = http({"POST", served.url("/login"), {"Content-Type: application/x-www-form-urlencoded"},
+  auto write = http({"POST",
+                     served.url("/login"),
+                     {"Content-Type: application/x-www-form-urlencoded"},
                      std::string("name=eve")});
   CHECK(write.status == 200);
   CHECK(write.body == "welcome");
   CHECK_FALSE(write.has_header("Set-Cookie"));  // nothing stored, so no id to hand out
   CHECK(log.contains("ERROR: the session was not saved"));
-  auto write_known = http({"POST", served.url("/login"), {cookie, "Content-Type: application/x-www-form-urlencoded"},
+  auto write_known = http({"POST",
+                           served.url("/login"),
+                           {cookie, "Content-Type: application/x-www-form-urlencoded"},
                            std::string("name=eve")});
   CHECK(write_known.status == 200);
   CHECK(log.contains("ERROR: session changes lost"));
 
   // Back (empty: the test server keeps nothing on disk): new sessions work again.
   REQUIRE(redis_server->start() == 0);
-  auto relogin = http({"POST", served.url("/login"), {"Content-Type: application/x-www-form-urlencoded"},
+  auto relogin = http({"POST",
+                       served.url("/login"),
+                       {"Content-Type: application/x-www-form-urlencoded"},
                        std::string("name=ada")});
   REQUIRE(relogin.has_header("Set-Cookie"));
-  CHECK(http({"GET", served.url("/whoami"), {"Cookie: " + cookie_pair(relogin.header("Set-Cookie"))}}).body == "ada");
+  CHECK(
+      http({"GET", served.url("/whoami"), {"Cookie: " + cookie_pair(relogin.header("Set-Cookie"))}})
+          .body == "ada");
 }
 
 TEST_CASE("web: redis sessions: SESSION_TYPE and SESSION_REDIS_URL are checked", "[sessions]") {
   App app;
   app.config["SESSION_TYPE"] = "memcached";
-  CHECK_THROWS_WITH(app.active_session_interface(),
-                    Catch::Contains("\"SESSION_TYPE\" must be \"cookie\" or \"redis\", not \"memcached\""));
+  CHECK_THROWS_WITH(
+      app.active_session_interface(),
+      Catch::Contains("\"SESSION_TYPE\" must be \"cookie\" or \"redis\", not \"memcached\""));
   App no_url;
   no_url.config["SESSION_TYPE"] = "redis";
   CHECK_THROWS_AS(no_url.active_session_interface(), ConfigError);

@@ -66,11 +66,12 @@ TEST_CASE("static: url_for builds the static endpoint", "[static][urls]") {
 // (An encoded NUL never reaches the app: the server answers 400; test_static_http.cpp.)
 TEST_CASE("static: traversal payloads are 404 and never show the secret", "[static][security]") {
   StaticApp s;
-  for (std::string target : {"/static/../secret.txt", "/static/%2e%2e/secret.txt", "/static/%2E%2E%2Fsecret.txt",
-                             "/static/css/../../secret.txt", "/static/css/%2e%2e/%2e%2e/secret.txt",
-                             "/static/..%2fsecret.txt", "/static/%2fetc/passwd", "/static//etc/passwd",
-                             "/static/escape.txt", "/static/absolute.txt", "/static/etc/passwd",
-                             "/static/css", "/static/fifo", "/static/missing.txt"}) {
+  for (std::string target :
+       {"/static/../secret.txt", "/static/%2e%2e/secret.txt", "/static/%2E%2E%2Fsecret.txt",
+        "/static/css/../../secret.txt", "/static/css/%2e%2e/%2e%2e/secret.txt",
+        "/static/..%2fsecret.txt", "/static/%2fetc/passwd", "/static//etc/passwd",
+        "/static/escape.txt", "/static/absolute.txt", "/static/etc/passwd", "/static/css",
+        "/static/fifo", "/static/missing.txt"}) {
     INFO(target);
     auto r = s.get(target);
     CHECK((r.status == 404 || r.status == 400));
@@ -79,7 +80,8 @@ TEST_CASE("static: traversal payloads are 404 and never show the secret", "[stat
   }
 }
 
-TEST_CASE("static: safe_join refuses what would leave the folder by its spelling", "[static][security]") {
+TEST_CASE("static: safe_join refuses what would leave the folder by its spelling",
+          "[static][security]") {
   CHECK(safe_join("/srv", "a/b.txt") == "/srv/a/b.txt");
   CHECK(safe_join("/srv/", "./a") == "/srv/./a");
   CHECK(safe_join("/srv", "a..b") == "/srv/a..b");  // dots inside a name are a name
@@ -92,7 +94,8 @@ TEST_CASE("static: safe_join refuses what would leave the folder by its spelling
   CHECK_FALSE(safe_join("/srv", ""));
 }
 
-TEST_CASE("static: If-None-Match and If-Modified-Since give 304 without a body", "[static][conditional]") {
+TEST_CASE("static: If-None-Match and If-Modified-Since give 304 without a body",
+          "[static][conditional]") {
   StaticApp s;
   auto first = s.get("/static/hello.txt");
   std::string etag = first.headers.get("ETag", "");
@@ -102,17 +105,23 @@ TEST_CASE("static: If-None-Match and If-Modified-Since give 304 without a body",
   CHECK(r.headers.get("ETag", "") == etag);
   CHECK_FALSE(r.headers.contains("Content-Type"));
   CHECK(s.get("/static/hello.txt", {{"If-None-Match", "\"other\", " + etag}}).status == 304);
-  CHECK(s.get("/static/hello.txt", {{"If-None-Match", "W/" + etag}}).status == 304);  // weak comparison
+  CHECK(s.get("/static/hello.txt", {{"If-None-Match", "W/" + etag}}).status ==
+        304);  // weak comparison
   CHECK(s.get("/static/hello.txt", {{"If-None-Match", "*"}}).status == 304);
   CHECK(s.get("/static/hello.txt", {{"If-None-Match", "\"other\""}}).status == 200);
 
   CHECK(s.get("/static/hello.txt", {{"If-Modified-Since", StaticTree::kMtimeText}}).status == 304);
-  CHECK(s.get("/static/hello.txt", {{"If-Modified-Since", "Tuesday, 14-Nov-23 22:13:20 GMT"}}).status == 304);
-  CHECK(s.get("/static/hello.txt", {{"If-Modified-Since", "Tue Nov 14 22:13:20 2023"}}).status == 304);
-  CHECK(s.get("/static/hello.txt", {{"If-Modified-Since", "Tue, 14 Nov 2023 22:13:19 GMT"}}).status == 200);
+  CHECK(s.get("/static/hello.txt", {{"If-Modified-Since", "Tuesday, 14-Nov-23 22:13:20 GMT"}})
+            .status == 304);
+  CHECK(s.get("/static/hello.txt", {{"If-Modified-Since", "Tue Nov 14 22:13:20 2023"}}).status ==
+        304);
+  CHECK(
+      s.get("/static/hello.txt", {{"If-Modified-Since", "Tue, 14 Nov 2023 22:13:19 GMT"}}).status ==
+      200);
   CHECK(s.get("/static/hello.txt", {{"If-Modified-Since", "not a date"}}).status == 200);
   // If-None-Match wins over If-Modified-Since (RFC 9110 §13.2.2).
-  CHECK(s.get("/static/hello.txt", {{"If-None-Match", "\"other\""}, {"If-Modified-Since", StaticTree::kMtimeText}})
+  CHECK(s.get("/static/hello.txt",
+              {{"If-None-Match", "\"other\""}, {"If-Modified-Since", StaticTree::kMtimeText}})
             .status == 200);
 }
 
@@ -121,9 +130,12 @@ TEST_CASE("static: If-Match and If-Unmodified-Since that fail give 412", "[stati
   std::string etag = s.get("/static/hello.txt").headers.get("ETag", "");
   CHECK(s.get("/static/hello.txt", {{"If-Match", "\"other\""}}).status == 412);
   CHECK(s.get("/static/hello.txt", {{"If-Match", etag}}).status == 200);
-  CHECK(s.get("/static/hello.txt", {{"If-Match", "W/" + etag}}).status == 412);  // strong comparison
-  CHECK(s.get("/static/hello.txt", {{"If-Unmodified-Since", "Mon, 13 Nov 2023 00:00:00 GMT"}}).status == 412);
-  CHECK(s.get("/static/hello.txt", {{"If-Unmodified-Since", StaticTree::kMtimeText}}).status == 200);
+  CHECK(s.get("/static/hello.txt", {{"If-Match", "W/" + etag}}).status ==
+        412);  // strong comparison
+  CHECK(s.get("/static/hello.txt", {{"If-Unmodified-Since", "Mon, 13 Nov 2023 00:00:00 GMT"}})
+            .status == 412);
+  CHECK(s.get("/static/hello.txt", {{"If-Unmodified-Since", StaticTree::kMtimeText}}).status ==
+        200);
 }
 
 TEST_CASE("static: a single Range gives 206 with Content-Range", "[static][range]") {
@@ -156,8 +168,8 @@ TEST_CASE("static: an unsatisfiable Range gives 416, a malformed one the whole f
   CHECK(r.status == 416);
   CHECK(r.headers.get("Content-Range", "") == "bytes */100000");
   CHECK(s.get("/static/data.bin", {{"Range", "bytes=-0"}}).status == 416);
-  for (std::string field : {"bytes=5-2", "bytes=abc", "items=0-5", "bytes=0-1,x", "bytes=0-1,5-2", "bytes=",
-                            "bytes=--1", "bytes=,"}) {
+  for (std::string field : {"bytes=5-2", "bytes=abc", "items=0-5", "bytes=0-1,x", "bytes=0-1,5-2",
+                            "bytes=", "bytes=--1", "bytes=,"}) {
     INFO(field);
     auto whole = s.get("/static/data.bin", {{"Range", field}});
     CHECK(whole.status == 200);
@@ -165,8 +177,10 @@ TEST_CASE("static: an unsatisfiable Range gives 416, a malformed one the whole f
   }
 }
 
-TEST_CASE("static: several ranges give a 206 multipart/byteranges body, one part per range (RFC 9110 §14.6)",
-          "[static][range]") {
+TEST_CASE(
+    "static: several ranges give a 206 multipart/byteranges body, one part per range (RFC 9110 "
+    "§14.6)",
+    "[static][range]") {
   StaticApp s;
   const std::string all = StaticTree::digits(100000);
   auto r = s.get("/static/data.bin", {{"Range", "bytes=0-9,20-29,-5"}});
@@ -178,16 +192,19 @@ TEST_CASE("static: several ranges give a 206 multipart/byteranges body, one part
   CHECK(r.headers.get("Content-Length", "") == std::to_string(r.body.size()));
   CHECK_FALSE(r.headers.contains("Content-Range"));  // it is in each part
   CHECK(r.headers.get("ETag", "").starts_with("\""));
-  const std::string part_head = "\r\nContent-Type: application/octet-stream\r\nContent-Range: bytes ";
-  CHECK(r.body == "\r\n--" + boundary + part_head + "0-9/100000\r\n\r\n0123456789" +   //
-                      "\r\n--" + boundary + part_head + "20-29/100000\r\n\r\n0123456789" +  //
+  const std::string part_head =
+      "\r\nContent-Type: application/octet-stream\r\nContent-Range: bytes ";
+  CHECK(r.body == "\r\n--" + boundary + part_head + "0-9/100000\r\n\r\n0123456789" +         //
+                      "\r\n--" + boundary + part_head + "20-29/100000\r\n\r\n0123456789" +   //
                       "\r\n--" + boundary + part_head + "99995-99999/100000\r\n\r\n56789" +  //
                       "\r\n--" + boundary + "--\r\n");
-  CHECK(s.get("/static/data.bin", {{"Range", "bytes=0-9,20-29"}}).headers.get("Content-Type", "") != type);
+  CHECK(s.get("/static/data.bin", {{"Range", "bytes=0-9,20-29"}}).headers.get("Content-Type", "") !=
+        type);
 
   // Each part has the file's own type.
   auto text = s.get("/static/hello.txt", {{"Range", "bytes=0-4,7-12"}});
-  auto parts = split_byteranges(text.body, byteranges_boundary(text.headers.get("Content-Type", "")));
+  auto parts =
+      split_byteranges(text.body, byteranges_boundary(text.headers.get("Content-Type", "")));
   REQUIRE(parts.size() == 2);
   CHECK(parts[0].content_type == "text/plain; charset=utf-8");
   CHECK(parts[0].data == "Hello");
@@ -195,8 +212,10 @@ TEST_CASE("static: several ranges give a 206 multipart/byteranges body, one part
   CHECK(parts[1].data == "static");
 }
 
-TEST_CASE("static: overlapping and adjacent ranges are coalesced and sorted, and more than 16 get the whole file",
-          "[static][range]") {
+TEST_CASE(
+    "static: overlapping and adjacent ranges are coalesced and sorted, and more than 16 get the "
+    "whole file",
+    "[static][range]") {
   StaticApp s;
   const std::string all = StaticTree::digits(100000);
   // Adjacent and overlapping: one range, sent as a plain 206.
@@ -219,10 +238,12 @@ TEST_CASE("static: overlapping and adjacent ranges are coalesced and sorted, and
   CHECK(once.body == all);
   // Sixteen disjoint ranges are served; seventeen are ignored (200, the whole file).
   std::string sixteen = "bytes=0-0";
-  for (int i = 1; i < 16; ++i) sixteen += "," + std::to_string(i * 10) + "-" + std::to_string(i * 10);
+  for (int i = 1; i < 16; ++i)
+    sixteen += "," + std::to_string(i * 10) + "-" + std::to_string(i * 10);
   auto many = s.get("/static/data.bin", {{"Range", sixteen}});
   CHECK(many.status == 206);
-  CHECK(split_byteranges(many.body, byteranges_boundary(many.headers.get("Content-Type", ""))).size() == 16);
+  CHECK(split_byteranges(many.body, byteranges_boundary(many.headers.get("Content-Type", "")))
+            .size() == 16);
   auto too_many = s.get("/static/data.bin", {{"Range", sixteen + ",500-500"}});
   CHECK(too_many.status == 200);
   CHECK(too_many.body == all);
@@ -232,33 +253,41 @@ TEST_CASE("static: overlapping and adjacent ranges are coalesced and sorted, and
   CHECK(kept.headers.get("Content-Range", "") == "bytes 0-1/100000");
   CHECK(s.get("/static/data.bin", {{"Range", "bytes=200000-,300000-300001,-0"}}).status == 416);
   // If-Range that fails: the whole file, as for one range.
-  CHECK(s.get("/static/data.bin", {{"Range", "bytes=0-1,5-6"}, {"If-Range", "\"old\""}}).status == 200);
+  CHECK(s.get("/static/data.bin", {{"Range", "bytes=0-1,5-6"}, {"If-Range", "\"old\""}}).status ==
+        200);
 }
 
 TEST_CASE("static: If-Range applies the range only to the same file", "[static][range]") {
   StaticApp s;
   std::string etag = s.get("/static/hello.txt").headers.get("ETag", "");
   CHECK(s.get("/static/hello.txt", {{"Range", "bytes=0-4"}, {"If-Range", etag}}).body == "Hello");
-  CHECK(s.get("/static/hello.txt", {{"Range", "bytes=0-4"}, {"If-Range", StaticTree::kMtimeText}}).status == 206);
+  CHECK(s.get("/static/hello.txt", {{"Range", "bytes=0-4"}, {"If-Range", StaticTree::kMtimeText}})
+            .status == 206);
   auto stale = s.get("/static/hello.txt", {{"Range", "bytes=0-4"}, {"If-Range", "\"old\""}});
   CHECK(stale.status == 200);
   CHECK(stale.body == "Hello, static world!\n");
-  CHECK(s.get("/static/hello.txt", {{"Range", "bytes=0-4"}, {"If-Range", "Mon, 13 Nov 2023 00:00:00 GMT"}})
+  CHECK(s.get("/static/hello.txt",
+              {{"Range", "bytes=0-4"}, {"If-Range", "Mon, 13 Nov 2023 00:00:00 GMT"}})
             .status == 200);
 }
 
-TEST_CASE("send_file: downloads name the file, in RFC 5987 form when it is not ASCII", "[static][send_file]") {
+TEST_CASE("send_file: downloads name the file, in RFC 5987 form when it is not ASCII",
+          "[static][send_file]") {
   StaticTree tree;
   App app;
-  app.route("/plain", [&] { return send_file(tree.path("static/hello.txt"), {.as_attachment = true}); });
+  app.route("/plain",
+            [&] { return send_file(tree.path("static/hello.txt"), {.as_attachment = true}); });
   app.route("/named", [&] {
     return send_file(tree.path("static/hello.txt"),
                      {.as_attachment = true, .download_name = "Bericht für \"2026\".txt"});
   });
-  app.route("/inline", [&] { return send_file(tree.path("static/data.bin"), {.download_name = "d.csv"}); });
-  app.route("/typed", [&] { return send_file(tree.path("static/noext"), {.mimetype = "text/x-grove"}); });
+  app.route("/inline",
+            [&] { return send_file(tree.path("static/data.bin"), {.download_name = "d.csv"}); });
+  app.route("/typed",
+            [&] { return send_file(tree.path("static/noext"), {.mimetype = "text/x-grove"}); });
   auto c = app.test_client();
-  CHECK(c.get("/plain").headers.get("Content-Disposition", "") == "attachment; filename=\"hello.txt\"");
+  CHECK(c.get("/plain").headers.get("Content-Disposition", "") ==
+        "attachment; filename=\"hello.txt\"");
   CHECK(c.get("/named").headers.get("Content-Disposition", "") ==
         "attachment; filename=\"Bericht fr \\\"2026\\\".txt\"; "
         "filename*=UTF-8''Bericht%20f%C3%BCr%20%222026%22.txt");
@@ -268,7 +297,8 @@ TEST_CASE("send_file: downloads name the file, in RFC 5987 form when it is not A
   CHECK(c.get("/typed").headers.get("Content-Type", "") == "text/x-grove");
 }
 
-TEST_CASE("send_file: max_age and SEND_FILE_MAX_AGE_DEFAULT set Cache-Control and Expires", "[static][send_file]") {
+TEST_CASE("send_file: max_age and SEND_FILE_MAX_AGE_DEFAULT set Cache-Control and Expires",
+          "[static][send_file]") {
   StaticTree tree;
   App app;
   app.route("/a", [&] { return send_file(tree.path("static/hello.txt"), {.max_age = 3600}); });

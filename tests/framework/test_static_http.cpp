@@ -48,7 +48,8 @@ struct Served {
   explicit Served(std::function<void(grove::http::ServerConfig&)> tweak = {}) {
     tree.write("static/big.bin", StaticTree::digits(8 << 20));
     app.serve_static(tree.folder());
-    app.route("/sendfile-bytes", [this] { return std::to_string(served->server().stats().sendfile_bytes); });
+    app.route("/sendfile-bytes",
+              [this] { return std::to_string(served->server().stats().sendfile_bytes); });
     served = std::make_unique<ServedApp>(app, std::move(tweak));
   }
 };
@@ -78,13 +79,18 @@ TEST_CASE("web: http: an 8 MiB static file goes out with sendfile, whole and in 
   CHECK(head.header("Content-Length") == "8388608");
   CHECK(head.body.empty());
 
-  auto again = http({"GET", s.served->url("/static/hello.txt"), {"If-None-Match: " + http_get(s.served->url("/static/hello.txt")).header("ETag")}});
+  auto again =
+      http({"GET",
+            s.served->url("/static/hello.txt"),
+            {"If-None-Match: " + http_get(s.served->url("/static/hello.txt")).header("ETag")}});
   CHECK(again.status == 304);
   CHECK(again.body.empty());
 }
 
-TEST_CASE("web: http: several ranges of an 8 MiB file come as multipart/byteranges to libcurl and python requests",
-          "[http][static][range]") {
+TEST_CASE(
+    "web: http: several ranges of an 8 MiB file come as multipart/byteranges to libcurl and python "
+    "requests",
+    "[http][static][range]") {
   Served s;
   const std::string all = StaticTree::digits(8 << 20);
   auto r = http({"GET", s.served->url("/static/big.bin"), {"Range: bytes=0-9,1000000-2999999,-7"}});
@@ -110,7 +116,8 @@ print(json.dumps({"status": r.status_code, "multipart": msg.is_multipart(),
                   "length": int(r.headers["Content-Length"]) == len(r.content), "parts": parts}))
 )PY";
   int status = -1;
-  std::string out = output_of(grove::test::python3() + " -c '" + script + "' " + s.served->url("/static/big.bin"), &status);
+  std::string out = output_of(
+      grove::test::python3() + " -c '" + script + "' " + s.served->url("/static/big.bin"), &status);
   INFO(out);
   CHECK(status == 0);
   Json result = Json::parse(out);
@@ -131,7 +138,8 @@ TEST_CASE("web: http: several clients at once get their files", "[http][static]"
   Served s;
   const std::string all = StaticTree::digits(8 << 20);
   std::vector<CurlRequest> many;
-  for (int i = 0; i < 6; ++i) many.push_back({"GET", s.served->url(i % 2 ? "/static/big.bin" : "/static/css/app.css")});
+  for (int i = 0; i < 6; ++i)
+    many.push_back({"GET", s.served->url(i % 2 ? "/static/big.bin" : "/static/css/app.css")});
   auto results = http_parallel(many);
   for (std::size_t i = 0; i < results.size(); ++i) {
     INFO(i << " " << results[i].error);
@@ -142,10 +150,11 @@ TEST_CASE("web: http: several clients at once get their files", "[http][static]"
 
 TEST_CASE("web: http: pipelined requests after a file body are framed right", "[http][static]") {
   Served s;
-  std::string out = raw_exchange(port_of(s.served->base()),
-                                 "GET /static/hello.txt HTTP/1.1\r\nHost: t\r\n\r\n"
-                                 "GET /static/data.bin HTTP/1.1\r\nHost: t\r\nRange: bytes=0-9\r\n\r\n"
-                                 "GET /static/css/app.css HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+  std::string out =
+      raw_exchange(port_of(s.served->base()),
+                   "GET /static/hello.txt HTTP/1.1\r\nHost: t\r\n\r\n"
+                   "GET /static/data.bin HTTP/1.1\r\nHost: t\r\nRange: bytes=0-9\r\n\r\n"
+                   "GET /static/css/app.css HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
   auto first = grove::http::detail::parse_response(out);
   REQUIRE(first);
   CHECK(first->body == "Hello, static world!\n");
@@ -164,13 +173,15 @@ TEST_CASE("web: http: traversal payloads on the wire are 404 or 400 and the serv
           "[http][static][security]") {
   Served s;
   const int port = port_of(s.served->base());
-  for (std::string path : {"/static/../secret.txt", "/static/%2e%2e/secret.txt", "/static/%2e%2e%2fsecret.txt",
-                           "/static/css/../../secret.txt", "/static/..%5c..%5csecret.txt", "/static/escape.txt",
-                           "/static/absolute.txt", "/static/etc/passwd", "/static//etc/passwd",
-                           "/static/%2fetc%2fpasswd", "/static/hello.txt%00", "/static/fifo",
-                           "/static/....//....//secret.txt"}) {
+  for (std::string path :
+       {"/static/../secret.txt", "/static/%2e%2e/secret.txt", "/static/%2e%2e%2fsecret.txt",
+        "/static/css/../../secret.txt", "/static/..%5c..%5csecret.txt", "/static/escape.txt",
+        "/static/absolute.txt", "/static/etc/passwd", "/static//etc/passwd",
+        "/static/%2fetc%2fpasswd", "/static/hello.txt%00", "/static/fifo",
+        "/static/....//....//secret.txt"}) {
     INFO(path);
-    std::string out = raw_exchange(port, "GET " + path + " HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+    std::string out =
+        raw_exchange(port, "GET " + path + " HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
     auto r = grove::http::detail::parse_response(out);
     REQUIRE(r);
     CHECK((r->status == 404 || r->status == 400));

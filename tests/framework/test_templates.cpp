@@ -23,8 +23,9 @@ struct TemplatedApp {
 
 }  // namespace
 
-TEST_CASE("web: templates: {{x}} is escaped in .html templates and strings, {{{x}}} and {{&x}} never",
-          "[templates]") {
+TEST_CASE(
+    "web: templates: {{x}} is escaped in .html templates and strings, {{{x}}} and {{&x}} never",
+    "[templates]") {
   TemplatedApp t;
   t.tree.write("app/escaping.html", "{{text}}|{{{text}}}|{{&text}}\n");
   t.tree.write("app/escaping.txt", "{{text}}|{{{text}}}\n");
@@ -41,7 +42,9 @@ TEST_CASE("web: templates: {{x}} is escaped in .html templates and strings, {{{x
 
 TEST_CASE("web: templates: a view returns a rendered page as text/html", "[templates]") {
   TemplatedApp t;
-  t.tree.write("app/hello.html", "<h1>Hello {{name}}!</h1>{{#items}}<li>{{.}}</li>{{/items}}{{^items}}none{{/items}}");
+  t.tree.write(
+      "app/hello.html",
+      "<h1>Hello {{name}}!</h1>{{#items}}<li>{{.}}</li>{{/items}}{{^items}}none{{/items}}");
   t.app.route("/hello/<name>", [](std::string name) {
     return render_template("hello.html", {{"name", name}, {"items", Json::array({"a", 2, 2.5})}});
   });
@@ -52,21 +55,27 @@ TEST_CASE("web: templates: a view returns a rendered page as text/html", "[templ
   CHECK(render_template(t.app, "hello.html", {{"name", "x"}}) == "<h1>Hello x!</h1>none");
 }
 
-TEST_CASE("web: templates: JSON values in the context: nested objects, dotted names, null and false are false",
-          "[templates]") {
+TEST_CASE(
+    "web: templates: JSON values in the context: nested objects, dotted names, null and false are "
+    "false",
+    "[templates]") {
   TemplatedApp t;
   Json ctx{{"user", {{"name", "Ann"}, {"admin", false}, {"tags", Json::array({"x", "y"})}}},
            {"nothing", nullptr},
            {"empty", ""},
            {"count", 3}};
-  CHECK(render_template_string(t.app, "{{user.name}} {{#user}}{{name}}{{/user}} {{count}}", ctx) == "Ann Ann 3");
-  CHECK(render_template_string(t.app, "{{#user.admin}}admin{{/user.admin}}{{^user.admin}}user{{/user.admin}}", ctx) ==
+  CHECK(render_template_string(t.app, "{{user.name}} {{#user}}{{name}}{{/user}} {{count}}", ctx) ==
+        "Ann Ann 3");
+  CHECK(render_template_string(
+            t.app, "{{#user.admin}}admin{{/user.admin}}{{^user.admin}}user{{/user.admin}}", ctx) ==
         "user");
-  CHECK(render_template_string(t.app, "{{#nothing}}x{{/nothing}}{{^nothing}}null is false{{/nothing}}", ctx) ==
-        "null is false");
+  CHECK(render_template_string(t.app,
+                               "{{#nothing}}x{{/nothing}}{{^nothing}}null is false{{/nothing}}",
+                               ctx) == "null is false");
   CHECK(render_template_string(t.app, "{{#user.tags}}[{{.}}]{{/user.tags}}", ctx) == "[x][y]");
-  CHECK(render_template_string(t.app, "[{{empty}}]{{#empty}}x{{/empty}}{{^empty}}empty is false{{/empty}}", ctx) ==
-        "[]empty is false");
+  CHECK(render_template_string(t.app,
+                               "[{{empty}}]{{#empty}}x{{/empty}}{{^empty}}empty is false{{/empty}}",
+                               ctx) == "[]empty is false");
   CHECK(render_template_string(t.app, "[{{missing}}][{{user.missing}}]", ctx) == "[][]");
 }
 
@@ -81,8 +90,10 @@ TEST_CASE("web: templates: request, session, config and url_for are in every tem
     session()["user"] = name;
     return "ok";
   });
-  t.app.route("/page", {"GET"}, [] { return render_template("standard.html"); }, "page");
-  t.app.route("/show/<int:id>", {"GET"}, [](int) { return ""; }, "show");
+  t.app.route(
+      "/page", {"GET"}, [] { return render_template("standard.html"); }, "page");
+  t.app.route(
+      "/show/<int:id>", {"GET"}, [](int) { return ""; }, "show");
   Browser b(t.app);
   b.get("/login/%3CAnn%3E");
   auto r = b.get("/page?q=hi");
@@ -90,25 +101,32 @@ TEST_CASE("web: templates: request, session, config and url_for are in every tem
   CHECK(r.headers.get("Vary", "") == "Cookie");  // the template read the session
 }
 
-TEST_CASE("web: templates: url_for in a template: static files, blueprints, '.name', quoting and options",
-          "[templates]") {
+TEST_CASE(
+    "web: templates: url_for in a template: static files, blueprints, '.name', quoting and options",
+    "[templates]") {
   TemplatedApp t;
   t.app.serve_static(t.tree.app());
   Blueprint admin("admin", "/admin");
-  admin.route("/users/<name>", {"GET"}, [](std::string) { return ""; }, "user");
-  admin.route("/", {"GET"}, [] {
-    return render_template_string("{{#url_for}}.user name={{who}}{{/url_for}} "
-                                  "{{#url_for}}admin.user name=\"a b\" _anchor=top{{/url_for}} "
-                                  "{{#url_for}}static filename=css/app.css{{/url_for}} "
-                                  "{{#url_for}}.user name=x _external=true{{/url_for}}",
-                                  {{"who", "a&b"}});
-  }, "index");
+  admin.route(
+      "/users/<name>", {"GET"}, [](std::string) { return ""; }, "user");
+  admin.route(
+      "/", {"GET"},
+      [] {
+        return render_template_string(
+            "{{#url_for}}.user name={{who}}{{/url_for}} "
+            "{{#url_for}}admin.user name=\"a b\" _anchor=top{{/url_for}} "
+            "{{#url_for}}static filename=css/app.css{{/url_for}} "
+            "{{#url_for}}.user name=x _external=true{{/url_for}}",
+            {{"who", "a&b"}});
+      },
+      "index");
   t.app.register_blueprint(admin);
   auto r = t.app.test_client().get("/admin/");
   CHECK(r.status == 200);
   // '&' may stand in a path segment; the URL is then HTML-escaped like any value.
   CHECK(r.body ==
-        "/admin/users/a&amp;b /admin/users/a%20b#top /static/css/app.css http://localhost/admin/users/x");
+        "/admin/users/a&amp;b /admin/users/a%20b#top /static/css/app.css "
+        "http://localhost/admin/users/x");
 
   // Outside a request: url_for(app, ...).
   CHECK(render_template_string(t.app, "{{#url_for}}admin.index{{/url_for}}") == "/admin/");
@@ -116,11 +134,13 @@ TEST_CASE("web: templates: url_for in a template: static files, blueprints, '.na
 
 TEST_CASE("web: templates: url_for errors in a template say what is wrong", "[templates]") {
   TemplatedApp t;
-  t.app.route("/show/<int:id>", {"GET"}, [](int) { return ""; }, "show");
+  t.app.route(
+      "/show/<int:id>", {"GET"}, [](int) { return ""; }, "show");
   CHECK_THROWS_AS(render_template_string(t.app, "{{#url_for}}show{{/url_for}}"), BuildError);
   CHECK_THROWS_WITH(render_template_string(t.app, "{{#url_for}}show{{/url_for}}"),
                     Catch::Contains("show") && Catch::Contains("id"));
-  CHECK_THROWS_WITH(render_template_string(t.app, "{{#url_for}} {{/url_for}}"), Catch::Contains("needs an endpoint"));
+  CHECK_THROWS_WITH(render_template_string(t.app, "{{#url_for}} {{/url_for}}"),
+                    Catch::Contains("needs an endpoint"));
   CHECK_THROWS_WITH(render_template_string(t.app, "{{#url_for}}show 7{{/url_for}}"),
                     Catch::Contains("\"7\" is not key=value"));
   CHECK_THROWS_WITH(render_template_string(t.app, "{{#url_for}}show id=\"7{{/url_for}}"),
@@ -128,12 +148,15 @@ TEST_CASE("web: templates: url_for errors in a template say what is wrong", "[te
   CHECK_THROWS_WITH(render_template_string(t.app, "{{url_for}}"), Catch::Contains("Lambda"));
 }
 
-TEST_CASE("web: templates: flashed messages are taken out of the session only by a template that shows them",
-          "[templates]") {
+TEST_CASE(
+    "web: templates: flashed messages are taken out of the session only by a template that shows "
+    "them",
+    "[templates]") {
   TemplatedApp t;
-  t.tree.write("app/flashes.html",
-               "{{#get_flashed_messages}}<p class=\"{{category}}\">{{message}}</p>{{/get_flashed_messages}}"
-               "{{^get_flashed_messages}}no messages{{/get_flashed_messages}}");
+  t.tree.write(
+      "app/flashes.html",
+      "{{#get_flashed_messages}}<p class=\"{{category}}\">{{message}}</p>{{/get_flashed_messages}}"
+      "{{^get_flashed_messages}}no messages{{/get_flashed_messages}}");
   t.tree.write("app/plain.html", "plain");
   t.app.route("/flash", [] {
     flash("Saved <b>", "info");
@@ -145,20 +168,26 @@ TEST_CASE("web: templates: flashed messages are taken out of the session only by
   Browser b(t.app);
   b.get("/flash");
   CHECK(b.get("/plain").body == "plain");  // the messages stay
-  CHECK(b.get("/show").body == "<p class=\"info\">Saved &lt;b&gt;</p><p class=\"warning\">Careful</p>");
+  CHECK(b.get("/show").body ==
+        "<p class=\"info\">Saved &lt;b&gt;</p><p class=\"warning\">Careful</p>");
   CHECK(b.get("/show").body == "no messages");
 }
 
-TEST_CASE("web: templates: context processors add to the context, and the view's context wins", "[templates]") {
+TEST_CASE("web: templates: context processors add to the context, and the view's context wins",
+          "[templates]") {
   TemplatedApp t;
   t.app.context_processor([] { return Json{{"site", "grove"}, {"shared", "app"}}; });
   t.app.context_processor([] { return Json{{"shared", "second app processor"}}; });
   Blueprint shop("shop", "/shop");
   shop.context_processor([] { return Json{{"shared", "shop"}, {"in_shop", true}}; });
-  shop.route("/", [] { return render_template_string("{{site}} {{shared}} {{#in_shop}}in shop{{/in_shop}}"); });
+  shop.route("/", [] {
+    return render_template_string("{{site}} {{shared}} {{#in_shop}}in shop{{/in_shop}}");
+  });
   shop.route("/own", [] { return render_template_string("{{shared}}", {{"shared", "view"}}); });
   t.app.register_blueprint(shop);
-  t.app.route("/", [] { return render_template_string("{{site}} {{shared}} {{#in_shop}}in shop{{/in_shop}}"); });
+  t.app.route("/", [] {
+    return render_template_string("{{site}} {{shared}} {{#in_shop}}in shop{{/in_shop}}");
+  });
 
   auto client = t.app.test_client();
   CHECK(client.get("/").body == "grove second app processor ");
@@ -173,8 +202,10 @@ TEST_CASE("web: templates: context processors add to the context, and the view's
   CHECK_THROWS_AS(t.app.context_processor({}), std::invalid_argument);
 }
 
-TEST_CASE("web: templates: the app's folder is searched first, then each blueprint's in registration order",
-          "[templates]") {
+TEST_CASE(
+    "web: templates: the app's folder is searched first, then each blueprint's in registration "
+    "order",
+    "[templates]") {
   TemplatedApp t;
   t.tree.write("app/page.html", "app page");
   t.tree.write("admin/page.html", "admin page");
@@ -191,14 +222,15 @@ TEST_CASE("web: templates: the app's folder is searched first, then each bluepri
   t.app.register_blueprint(shop);
 
   auto client = t.app.test_client();
-  CHECK(client.get("/admin/").body == "app page");   // the app's folder wins
-  CHECK(client.get("/shop/").body == "shop only");   // only in a blueprint's folder
+  CHECK(client.get("/admin/").body == "app page");                   // the app's folder wins
+  CHECK(client.get("/shop/").body == "shop only");                   // only in a blueprint's folder
   CHECK(render_template(t.app, "admin/only.html") == "admin only");  // the first registered wins
   CHECK(admin.template_folder() == t.tree.admin());
 }
 
-TEST_CASE("web: templates: a missing template is TemplateNotFound naming it and every folder searched",
-          "[templates]") {
+TEST_CASE(
+    "web: templates: a missing template is TemplateNotFound naming it and every folder searched",
+    "[templates]") {
   TemplatedApp t;
   Blueprint admin("admin", "/admin");
   admin.template_folder(t.tree.admin());
@@ -209,15 +241,15 @@ TEST_CASE("web: templates: a missing template is TemplateNotFound naming it and 
   } catch (const TemplateNotFound& e) {
     CHECK(e.name() == "nope.html");
     CHECK(e.searched() == std::vector<std::string>{t.tree.app(), t.tree.admin()});
-    CHECK_THAT(e.what(), Catch::Contains("\"nope.html\" not found") && Catch::Contains(t.tree.app()) &&
-                             Catch::Contains(t.tree.admin()));
+    CHECK_THAT(e.what(), Catch::Contains("\"nope.html\" not found") &&
+                             Catch::Contains(t.tree.app()) && Catch::Contains(t.tree.admin()));
   }
   // Names that leave the folders are never looked up.
   t.tree.write("secret.html", "secret");
   CHECK_THROWS_AS(render_template(t.app, "../secret.html"), TemplateNotFound);
   CHECK_THROWS_AS(render_template(t.app, "admin/../../secret.html"), TemplateNotFound);
   CHECK_THROWS_AS(render_template(t.app, t.tree.app() + "/../secret.html"), TemplateNotFound);
-  CHECK_THROWS_AS(render_template(t.app, "."), TemplateNotFound);   // a directory is no template
+  CHECK_THROWS_AS(render_template(t.app, "."), TemplateNotFound);  // a directory is no template
   CHECK_THROWS_AS(render_template(t.app, ""), TemplateNotFound);
 
   // In a view: a 500, logged.
@@ -227,14 +259,15 @@ TEST_CASE("web: templates: a missing template is TemplateNotFound naming it and 
   CHECK(log.contains("nope.html"));
 }
 
-TEST_CASE("web: templates: a syntax error names the file, line, column and what is wrong", "[templates]") {
+TEST_CASE("web: templates: a syntax error names the file, line, column and what is wrong",
+          "[templates]") {
   TemplatedApp t;
   auto error_of = [&](const std::string& name) -> std::string {
     try {
       render_template(t.app, name);
     } catch (const TemplateSyntaxError& e) {
-      return std::string(e.file()) + ":" + std::to_string(e.line()) + ":" + std::to_string(e.column()) + " " +
-             e.what();
+      return std::string(e.file()) + ":" + std::to_string(e.line()) + ":" +
+             std::to_string(e.column()) + " " + e.what();
     }
     return "no TemplateSyntaxError";
   };
@@ -243,30 +276,39 @@ TEST_CASE("web: templates: a syntax error names the file, line, column and what 
   t.tree.write("app/unopened.html", "ok\nok {{/items}}");
   t.tree.write("app/delimiters.html", "{{=<% =}}");
   t.tree.write("app/includes_bad.html", "fine\n{{> unclosed_tag.html}}");
-  CHECK_THAT(error_of("unclosed_tag.html"), Catch::StartsWith(t.tree.app() + "/unclosed_tag.html:2:6 ") &&
-                                                Catch::Contains("Unclosed tag") && Catch::Contains("line 2, column 6"));
+  CHECK_THAT(error_of("unclosed_tag.html"),
+             Catch::StartsWith(t.tree.app() + "/unclosed_tag.html:2:6 ") &&
+                 Catch::Contains("Unclosed tag") && Catch::Contains("line 2, column 6"));
   CHECK_THAT(error_of("unclosed_section.html"),
-             Catch::StartsWith(t.tree.app() + "/unclosed_section.html:1:1 ") && Catch::Contains("Unclosed section \"items\""));
+             Catch::StartsWith(t.tree.app() + "/unclosed_section.html:1:1 ") &&
+                 Catch::Contains("Unclosed section \"items\""));
   CHECK_THAT(error_of("unopened.html"), Catch::StartsWith(t.tree.app() + "/unopened.html:2:4 ") &&
                                             Catch::Contains("Unopened section \"items\""));
   CHECK_THAT(error_of("delimiters.html"), Catch::Contains("Invalid set delimiter tag"));
   // A partial's error names the partial's file.
-  CHECK_THAT(error_of("includes_bad.html"), Catch::StartsWith(t.tree.app() + "/unclosed_tag.html:2:6 "));
-  CHECK_THROWS_WITH(render_template_string(t.app, "x\n{{#a}}"),
-                    Catch::Contains("<template string> at line 2, column 1: Unclosed section \"a\""));
+  CHECK_THAT(error_of("includes_bad.html"),
+             Catch::StartsWith(t.tree.app() + "/unclosed_tag.html:2:6 "));
+  CHECK_THROWS_WITH(
+      render_template_string(t.app, "x\n{{#a}}"),
+      Catch::Contains("<template string> at line 2, column 1: Unclosed section \"a\""));
 }
 
-TEST_CASE("web: templates: partials are templates from the folders, escaped as the template that includes them",
-          "[templates]") {
+TEST_CASE(
+    "web: templates: partials are templates from the folders, escaped as the template that "
+    "includes them",
+    "[templates]") {
   TemplatedApp t;
   Blueprint admin("admin", "/admin");
   admin.template_folder(t.tree.admin());
   t.app.register_blueprint(admin);
-  t.tree.write("app/layout.html", "<title>{{title}}</title>{{> admin/nav.html}}{{#items}}{{> item.html}}{{/items}}");
+  t.tree.write("app/layout.html",
+               "<title>{{title}}</title>{{> admin/nav.html}}{{#items}}{{> item.html}}{{/items}}");
   t.tree.write("admin/admin/nav.html", "<nav>{{user}}</nav>");
   t.tree.write("app/item.html", "<li>{{name}}</li>");
   t.tree.write("app/plain.txt", "{{title}} {{> item.html}}");
-  Json ctx{{"title", "A & B"}, {"user", "<ann>"}, {"items", Json::array({Json{{"name", "x<"}}, Json{{"name", "y"}}})},
+  Json ctx{{"title", "A & B"},
+           {"user", "<ann>"},
+           {"items", Json::array({Json{{"name", "x<"}}, Json{{"name", "y"}}})},
            {"name", "<top>"}};
   CHECK(render_template(t.app, "layout.html", ctx) ==
         "<title>A &amp; B</title><nav>&lt;ann&gt;</nav><li>x&lt;</li><li>y</li>");
@@ -274,7 +316,8 @@ TEST_CASE("web: templates: partials are templates from the folders, escaped as t
   CHECK_THROWS_AS(render_template_string(t.app, "{{> missing.html}}"), TemplateNotFound);
 }
 
-TEST_CASE("web: templates: a partial that includes itself is an error, not a stack overflow", "[templates]") {
+TEST_CASE("web: templates: a partial that includes itself is an error, not a stack overflow",
+          "[templates]") {
   TemplatedApp t;
   t.tree.write("app/loop.html", "x{{> loop.html}}");
   t.tree.write("app/ping.html", "{{> pong.html}}");
@@ -285,12 +328,15 @@ TEST_CASE("web: templates: a partial that includes itself is an error, not a sta
   // Ten levels of honest nesting are fine.
   for (int i = 0; i < 10; ++i)
     t.tree.write("app/level" + std::to_string(i) + ".html",
-                 std::to_string(i) + (i < 9 ? "{{> level" + std::to_string(i + 1) + ".html}}" : std::string()));
+                 std::to_string(i) +
+                     (i < 9 ? "{{> level" + std::to_string(i + 1) + ".html}}" : std::string()));
   CHECK(render_template(t.app, "level0.html") == "0123456789");
 }
 
-TEST_CASE("web: templates: sources are cached, and TEMPLATES_AUTO_RELOAD (default: DEBUG) reloads a changed file",
-          "[templates]") {
+TEST_CASE(
+    "web: templates: sources are cached, and TEMPLATES_AUTO_RELOAD (default: DEBUG) reloads a "
+    "changed file",
+    "[templates]") {
   TemplatedApp t;
   t.tree.write("app/page.html", "one");
   CHECK(render_template(t.app, "page.html") == "one");
@@ -318,8 +364,10 @@ TEST_CASE("web: templates: sources are cached, and TEMPLATES_AUTO_RELOAD (defaul
   CHECK_THROWS_AS(render_template(t.app, "page.html"), ConfigError);
 }
 
-TEST_CASE("web: templates: render_template(name) outside a request says to pass the app", "[templates]") {
-  CHECK_THROWS_WITH(render_template("x.html"), Catch::Contains("render_template(app, name, context)"));
+TEST_CASE("web: templates: render_template(name) outside a request says to pass the app",
+          "[templates]") {
+  CHECK_THROWS_WITH(render_template("x.html"),
+                    Catch::Contains("render_template(app, name, context)"));
   CHECK_THROWS_AS(render_template_string("x"), std::logic_error);
   App app;  // the default folder: ./templates at construction
   CHECK(app.template_folder().ends_with("/templates"));

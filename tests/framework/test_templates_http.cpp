@@ -22,22 +22,34 @@ struct Served {
     app.config["SECRET_KEY"] = "template http tests";
     tree.write("app/layout.html",
                "<link href=\"{{#url_for}}static filename=app.css{{/url_for}}\">"
-               "{{#get_flashed_messages}}<p class=\"{{category}}\">{{message}}</p>{{/get_flashed_messages}}"
+               "{{#get_flashed_messages}}<p "
+               "class=\"{{category}}\">{{message}}</p>{{/get_flashed_messages}}"
                "<h1>{{title}}</h1>{{#session.user}}<a href=\"{{#url_for}}logout{{/url_for}}\">"
                "log out {{session.user}}</a>{{/session.user}}");
     tree.write("app/app.css", "h1 { color: green }");
     for (int i = 0; i < 10; ++i)
       tree.write("app/level" + std::to_string(i) + ".html",
-                 "<div>{{name}}" + (i < 9 ? "{{> level" + std::to_string(i + 1) + ".html}}" : std::string()) + "</div>");
+                 "<div>{{name}}" +
+                     (i < 9 ? "{{> level" + std::to_string(i + 1) + ".html}}" : std::string()) +
+                     "</div>");
     tree.write("app/loop.html", "{{> loop.html}}");
     app.serve_static(tree.app());
-    app.route("/", {"GET"}, [] { return render_template("layout.html", {{"title", "<Home>"}}); }, "index");
-    app.route("/login", {"POST"}, [](Request& r) {
-      session()["user"] = r.form()["name"];
-      flash("Welcome, " + r.form()["name"], "info");
-      return redirect(url_for("index"));
-    }, "login");
-    app.route("/logout", {"GET"}, [] { return ""; }, "logout");
+    app.route(
+        "/", {"GET"},
+        [] {
+          return render_template("layout.html", {{"title", "<Home>"}});
+        },
+        "index");
+    app.route(
+        "/login", {"POST"},
+        [](Request& r) {
+          session()["user"] = r.form()["name"];
+          flash("Welcome, " + r.form()["name"], "info");
+          return redirect(url_for("index"));
+        },
+        "login");
+    app.route(
+        "/logout", {"GET"}, [] { return ""; }, "logout");
     app.route("/nested", [] { return render_template("level0.html", {{"name", "n"}}); });
     app.route("/loop", [] { return render_template("loop.html"); });
     served = std::make_unique<ServedApp>(app);
@@ -46,8 +58,9 @@ struct Served {
 
 }  // namespace
 
-TEST_CASE("web: http: a templated page with url_for, the session and a flashed message across requests",
-          "[http][templates]") {
+TEST_CASE(
+    "web: http: a templated page with url_for, the session and a flashed message across requests",
+    "[http][templates]") {
   Served s;
   auto home = http_get(s.served->url("/"));
   REQUIRE(home.error.empty());
@@ -56,24 +69,30 @@ TEST_CASE("web: http: a templated page with url_for, the session and a flashed m
   CHECK(home.body == "<link href=\"/static/app.css\"><h1>&lt;Home&gt;</h1>");
   CHECK(http_get(s.served->url("/static/app.css")).body == "h1 { color: green }");
 
-  auto login = http({"POST", s.served->url("/login"), {"Content-Type: application/x-www-form-urlencoded"},
+  auto login = http({"POST",
+                     s.served->url("/login"),
+                     {"Content-Type: application/x-www-form-urlencoded"},
                      std::string("name=Ann%20%3C3")});
   CHECK(login.status == 302);
   CHECK(login.header("Location") == "/");
   const std::string cookie = "Cookie: " + cookie_pair(login.header("Set-Cookie"));
 
   auto after = http({"GET", s.served->url("/"), {cookie}});
-  CHECK(after.body ==
-        "<link href=\"/static/app.css\"><p class=\"info\">Welcome, Ann &lt;3</p><h1>&lt;Home&gt;</h1>"
-        "<a href=\"/logout\">log out Ann &lt;3</a>");
+  CHECK(
+      after.body ==
+      "<link href=\"/static/app.css\"><p class=\"info\">Welcome, Ann &lt;3</p><h1>&lt;Home&gt;</h1>"
+      "<a href=\"/logout\">log out Ann &lt;3</a>");
   // The flash was consumed: the session cookie that came back no longer holds it.
   const std::string next = "Cookie: " + cookie_pair(after.header("Set-Cookie"));
   CHECK(http({"GET", s.served->url("/"), {next}}).body ==
-        "<link href=\"/static/app.css\"><h1>&lt;Home&gt;</h1><a href=\"/logout\">log out Ann &lt;3</a>");
+        "<link href=\"/static/app.css\"><h1>&lt;Home&gt;</h1><a href=\"/logout\">log out Ann "
+        "&lt;3</a>");
 }
 
-TEST_CASE("web: http: partials nested ten deep render in a connection's green thread, and a self-including one is a 500",
-          "[http][templates]") {
+TEST_CASE(
+    "web: http: partials nested ten deep render in a connection's green thread, and a "
+    "self-including one is a 500",
+    "[http][templates]") {
   Served s;
   auto nested = http_get(s.served->url("/nested"));
   CHECK(nested.status == 200);
@@ -88,7 +107,8 @@ TEST_CASE("web: http: partials nested ten deep render in a connection's green th
   CHECK(http_get(s.served->url("/nested")).status == 200);  // the server carries on
 }
 
-TEST_CASE("web: http: a template edited under a DEBUG server is served as edited", "[http][templates]") {
+TEST_CASE("web: http: a template edited under a DEBUG server is served as edited",
+          "[http][templates]") {
   Served s(/*debug=*/true);
   CHECK(http_get(s.served->url("/nested")).body.starts_with("<div>n<div>n"));
   s.tree.write("app/level0.html", "edited {{name}}");

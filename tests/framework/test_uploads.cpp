@@ -32,8 +32,8 @@ App& report_app(App& app) {
     std::string out;
     for (const auto& [k, v] : r.form()) out += k + "=" + v + ";";
     for (const auto& [k, f] : r.files())
-      out += "|" + k + ":" + f.filename + ":" + f.content_type + ":" + std::to_string(f.size()) + ":" +
-             (f.in_memory() ? "memory" : "disk");
+      out += "|" + k + ":" + f.filename + ":" + f.content_type + ":" + std::to_string(f.size()) +
+             ":" + (f.in_memory() ? "memory" : "disk");
     return out;
   });
   return app;
@@ -51,9 +51,11 @@ std::string slurp(const std::string& path) {
 TEST_CASE("uploads: multipart fields and files reach request.form and request.files", "[uploads]") {
   App app;
   report_app(app);
-  std::string body = "preamble is ignored\r\n" + field("title", "My notes") + field("tag", "a") + field("tag", "b") +
+  std::string body = "preamble is ignored\r\n" + field("title", "My notes") + field("tag", "a") +
+                     field("tag", "b") +
                      file_part("doc", "notes.txt", "text/plain", "line 1\r\nline 2\r\n-XyZ") +
-                     "--XyZ\r\nContent-Disposition: form-data; name=\"raw\"; filename=\"r.bin\"\r\n\r\n\x01\x02\r\n" +
+                     "--XyZ\r\nContent-Disposition: form-data; name=\"raw\"; "
+                     "filename=\"r.bin\"\r\n\r\n\x01\x02\r\n" +
                      kEnd + "epilogue too";
   auto r = app.test_client().post("/upload", body, kType);
   CHECK(r.status == 200);
@@ -78,8 +80,10 @@ TEST_CASE("uploads: a large file is spooled to disk and saved whole", "[uploads]
     CHECK(f.read(0, head, 4) == 4);
     return std::string(head, 4) + " " + r.form()["after"];
   });
-  auto r = app.test_client().post("/upload", file_part("blob", "b.bin", "application/octet-stream", big) +
-                                                 field("after", "yes") + kEnd, kType);
+  auto r = app.test_client().post(
+      "/upload",
+      file_part("blob", "b.bin", "application/octet-stream", big) + field("after", "yes") + kEnd,
+      kType);
   CHECK(r.status == 200);
   CHECK(r.body == "abcd yes");
   const std::string saved = slurp(target);
@@ -97,19 +101,24 @@ TEST_CASE("uploads: limits answer 413", "[uploads][limits]") {
   auto big = c.post("/upload", field("a", "this value is too long") + kEnd, kType);
   CHECK(big.status == 413);
   // Files do not count against the memory limit: they spool.
-  CHECK(c.post("/upload", file_part("f", "x", "text/plain", std::string(100, 'x')) + kEnd, kType).status == 200);
+  CHECK(c.post("/upload", file_part("f", "x", "text/plain", std::string(100, 'x')) + kEnd, kType)
+            .status == 200);
   app.config["MAX_FORM_MEMORY_SIZE"] = 500000;
 
   app.config["MAX_FORM_PARTS"] = 2;
   CHECK(c.post("/upload", field("a", "1") + field("b", "2") + kEnd, kType).status == 200);
-  CHECK(c.post("/upload", field("a", "1") + field("b", "2") + field("c", "3") + kEnd, kType).status == 413);
+  CHECK(
+      c.post("/upload", field("a", "1") + field("b", "2") + field("c", "3") + kEnd, kType).status ==
+      413);
   app.config["MAX_FORM_PARTS"] = 1000;
 
   app.config["MAX_CONTENT_LENGTH"] = 100;
-  CHECK(c.post("/upload", file_part("f", "x", "text/plain", std::string(200, 'x')) + kEnd, kType).status == 413);
+  CHECK(c.post("/upload", file_part("f", "x", "text/plain", std::string(200, 'x')) + kEnd, kType)
+            .status == 413);
 }
 
-TEST_CASE("uploads: malformed multipart bodies answer 400 with what is wrong", "[uploads][errors]") {
+TEST_CASE("uploads: malformed multipart bodies answer 400 with what is wrong",
+          "[uploads][errors]") {
   App app;
   report_app(app);
   auto c = app.test_client();
@@ -119,15 +128,20 @@ TEST_CASE("uploads: malformed multipart bodies answer 400 with what is wrong", "
   for (const Case& k : std::vector<Case>{
            {"multipart/form-data", field("a", "1") + kEnd, "boundary"},
            {"multipart/form-data; boundary=", field("a", "1") + kEnd, "boundary"},
-           {kType, field("a", "1"), "before its closing boundary"},                       // truncated
-           {kType, "--XyZ\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nunterminated", "closing boundary"},
+           {kType, field("a", "1"), "before its closing boundary"},  // truncated
+           {kType, "--XyZ\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nunterminated",
+            "closing boundary"},
            {kType, "no boundary at all", "no multipart boundary"},
-           {kType, "--XyZ\r\nContent-Type: text/plain\r\n\r\nx\r\n" + kEnd, "no Content-Disposition"},
-           {kType, "--XyZ\r\nContent-Disposition: attachment; name=\"a\"\r\n\r\nx\r\n" + kEnd, "form-data"},
+           {kType, "--XyZ\r\nContent-Type: text/plain\r\n\r\nx\r\n" + kEnd,
+            "no Content-Disposition"},
+           {kType, "--XyZ\r\nContent-Disposition: attachment; name=\"a\"\r\n\r\nx\r\n" + kEnd,
+            "form-data"},
            {kType, "--XyZ\r\nContent-Disposition: form-data\r\n\r\nx\r\n" + kEnd, "no name"},
            {kType, "--XyZ\r\nBroken header line\r\n\r\nx\r\n" + kEnd, "no name"},
-           {kType, "--XyZ\r\nContent-Disposition: form-data; name=\"a\r\n\r\nx\r\n" + kEnd, "unclosed quote"},
-           {kType, "--XyZ\r\nX-Bomb: " + std::string(9000, 'b') + "\r\n\r\nx\r\n" + kEnd, "longer than"},
+           {kType, "--XyZ\r\nContent-Disposition: form-data; name=\"a\r\n\r\nx\r\n" + kEnd,
+            "unclosed quote"},
+           {kType, "--XyZ\r\nX-Bomb: " + std::string(9000, 'b') + "\r\n\r\nx\r\n" + kEnd,
+            "longer than"},
            {kType, "--XyZjunk\r\n", "not followed by CRLF"},
        }) {
     INFO(k.body.substr(0, 80));
@@ -144,10 +158,12 @@ TEST_CASE("uploads: filename* and quoted names are decoded", "[uploads]") {
   std::string body =
       "--XyZ\r\nContent-Disposition: form-data; name=\"f\"; filename=\"fallback.txt\"; "
       "filename*=UTF-8''r%C3%A9sum%C3%A9.txt\r\n\r\nx\r\n"
-      "--XyZ\r\nContent-Disposition: form-data; name=\"g\"; filename=\"a \\\"q\\\".txt\"\r\n\r\ny\r\n" +
+      "--XyZ\r\nContent-Disposition: form-data; name=\"g\"; filename=\"a "
+      "\\\"q\\\".txt\"\r\n\r\ny\r\n" +
       kEnd;
   CHECK(app.test_client().post("/upload", body, kType).body ==
-        "|f:résumé.txt:application/octet-stream:1:memory|g:a \"q\".txt:application/octet-stream:1:memory");
+        "|f:résumé.txt:application/octet-stream:1:memory|g:a "
+        "\"q\".txt:application/octet-stream:1:memory");
 }
 
 TEST_CASE("uploads: urlencoded forms and request.stream", "[uploads]") {
@@ -160,12 +176,13 @@ TEST_CASE("uploads: urlencoded forms and request.stream", "[uploads]") {
       total += n;
       largest = std::max(largest, n);
     }
-    return std::to_string(total) + " in reads of at most " + std::to_string(largest) + ", data() then " +
-           std::to_string(r.data().size());
+    return std::to_string(total) + " in reads of at most " + std::to_string(largest) +
+           ", data() then " + std::to_string(r.data().size());
   });
   auto c = app.test_client();
   CHECK(c.post("/form", "a=1+2&b=%C3%A9", "application/x-www-form-urlencoded").body == "1 2,é");
-  CHECK(c.post("/stream", std::string(10000, 'z')).body == "10000 in reads of at most 1000, data() then 0");
+  CHECK(c.post("/stream", std::string(10000, 'z')).body ==
+        "10000 in reads of at most 1000, data() then 0");
   app.config["MAX_CONTENT_LENGTH"] = 5000;
   CHECK(c.post("/stream", std::string(10000, 'z')).status == 413);
 }
@@ -177,8 +194,10 @@ TEST_CASE("uploads: secure_filename keeps a name safe to join", "[uploads]") {
   CHECK(secure_filename("..") == "");
 }
 
-TEST_CASE("uploads: the parser gives the same parts however the body is split", "[uploads][multipart]") {
-  std::string body = field("a", "alpha") + file_part("f", "f.txt", "text/plain", std::string(5000, 'q') + "\r\n-") +
+TEST_CASE("uploads: the parser gives the same parts however the body is split",
+          "[uploads][multipart]") {
+  std::string body = field("a", "alpha") +
+                     file_part("f", "f.txt", "text/plain", std::string(5000, 'q') + "\r\n-") +
                      field("b", "") + kEnd;
   auto parse = [&](std::size_t piece) {
     MultipartParser p("XyZ");
@@ -186,7 +205,8 @@ TEST_CASE("uploads: the parser gives the same parts however the body is split", 
     p.on_part = [&](const PartHead& h) { log += "[" + h.name + "]"; };
     p.on_data = [&](std::string_view d) { log += d; };
     p.on_part_end = [&] { log += "<end>"; };
-    for (std::size_t at = 0; at < body.size(); at += piece) REQUIRE(p.feed(std::string_view(body).substr(at, piece)));
+    for (std::size_t at = 0; at < body.size(); at += piece)
+      REQUIRE(p.feed(std::string_view(body).substr(at, piece)));
     REQUIRE(p.finish());
     return log;
   };

@@ -16,7 +16,8 @@ using namespace grove::web::test;
 namespace {
 
 // POSTs `fields` and one file (name "doc") as multipart/form-data with curl_mime.
-HttpResult post_multipart(const std::string& url, const std::vector<std::pair<std::string, std::string>>& fields,
+HttpResult post_multipart(const std::string& url,
+                          const std::vector<std::pair<std::string, std::string>>& fields,
                           const std::string& filename, const std::string& data) {
   detail_http::Transfer t(CurlRequest{"POST", url, {}, std::nullopt});
   curl_mime* mime = curl_mime_init(t.easy);
@@ -66,10 +67,14 @@ TEST_CASE("web: http: a 10 MiB multipart upload is spooled, saved whole, and bad
   CHECK(ss.str().size() == data.size());
   CHECK((ss.str() == data));  // not decomposed: Catch would print megabytes
 
-  auto bad = http({"POST", served.url("/upload"), {"Content-Type: multipart/form-data; boundary=zz"},
-                   std::string("--zz\r\nContent-Disposition: form-data; name=\"title\"\r\n\r\nno end")});
+  auto bad =
+      http({"POST",
+            served.url("/upload"),
+            {"Content-Type: multipart/form-data; boundary=zz"},
+            std::string("--zz\r\nContent-Disposition: form-data; name=\"title\"\r\n\r\nno end")});
   CHECK(bad.status == 400);
-  auto no_boundary = http({"POST", served.url("/upload"), {"Content-Type: multipart/form-data"}, std::string("x")});
+  auto no_boundary = http(
+      {"POST", served.url("/upload"), {"Content-Type: multipart/form-data"}, std::string("x")});
   CHECK(no_boundary.status == 400);
   auto small = post_multipart(served.url("/upload"), {{"title", "small"}}, "s.txt", "hello");
   CHECK(small.body == "small s.txt 5 memory");
@@ -94,13 +99,16 @@ void describe_upload(App& app) {
     std::string out;
     for (const auto& [k, v] : r.form()) out += "field " + k + "=" + v + "\n";
     for (const auto& [k, f] : r.files())
-      out += "file " + k + " " + f.filename + " " + f.content_type + " " + std::to_string(f.size()) + " " +
-             (f.in_memory() ? "memory" : "disk") + " " + std::to_string(std::hash<std::string>{}(f.read())) + "\n";
+      out += "file " + k + " " + f.filename + " " + f.content_type + " " +
+             std::to_string(f.size()) + " " + (f.in_memory() ? "memory" : "disk") + " " +
+             std::to_string(std::hash<std::string>{}(f.read())) + "\n";
     return out;
   });
 }
 
-std::string hash_line(const std::string& data) { return std::to_string(std::hash<std::string>{}(data)); }
+std::string hash_line(const std::string& data) {
+  return std::to_string(std::hash<std::string>{}(data));
+}
 
 }  // namespace
 
@@ -120,14 +128,20 @@ TEST_CASE("web: http: uploads from curl -F and Python requests, and 413 past MAX
   const std::string url = served.url("/describe");
 
   SECTION("curl -F") {
-    std::string out = run_client(d, "curl -sS -F 'title=a b&c' -F 'doc=@" + d + "/note.txt;type=text/plain' -F 'blob=@" +
-                                        d + "/big.bin' '" + url + "'");
-    CHECK(out == "exit 0\nfield title=a b&c\n"
-                 "file doc note.txt text/plain 25 memory " + hash_line("hello\r\n--not a boundary\r\n") + "\n"
-                 "file blob big.bin application/octet-stream 2097155 disk " + hash_line(big) + "\n");
+    std::string out =
+        run_client(d, "curl -sS -F 'title=a b&c' -F 'doc=@" + d +
+                          "/note.txt;type=text/plain' -F 'blob=@" + d + "/big.bin' '" + url + "'");
+    CHECK(out ==
+          "exit 0\nfield title=a b&c\n"
+          "file doc note.txt text/plain 25 memory " +
+              hash_line("hello\r\n--not a boundary\r\n") +
+              "\n"
+              "file blob big.bin application/octet-stream 2097155 disk " +
+              hash_line(big) + "\n");
     // Over MAX_CONTENT_LENGTH: 413 (from the declared length, before the body is read).
     std::ofstream(d + "/huge.bin", std::ios::binary) << std::string(5 * 1024 * 1024, 'h');
-    out = run_client(d, "curl -sS -o /dev/null -w '%{http_code}' -F 'doc=@" + d + "/huge.bin' '" + url + "'");
+    out = run_client(
+        d, "curl -sS -o /dev/null -w '%{http_code}' -F 'doc=@" + d + "/huge.bin' '" + url + "'");
     CHECK(out == "exit 0\n413");
     CHECK(http_get(served.url("/nothing")).status == 404);  // the server carries on
   }
@@ -146,14 +160,22 @@ r = requests.post(url, files={'doc': ('huge.bin', b'h' * (5 << 20))})
 print(r.status_code)
 )";
     // Debian's python3 (with python3-requests), not whichever python3 is first on PATH.
-    const std::string python = ::access("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3" : "python3";
+    const std::string python =
+        ::access("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3" : "python3";
     std::string out = run_client(d, python + " " + d + "/client.py '" + url + "' " + d);
-    CHECK(out == "exit 0\n200\nfield title=résumé\nfield tag=x\nfield tag=y\n"
-                 "file doc naïve.txt text/plain 3 memory " + hash_line("abc") + "\n"
-                 "file blob big.bin application/octet-stream 2097155 disk " + hash_line(big) + "\n"
-                 "200 chunked\nfield title=streamed\n"
-                 "file blob big.bin application/octet-stream 2097155 disk " + hash_line(big) + "\n"
-                 "413\n");
+    CHECK(out ==
+          "exit 0\n200\nfield title=résumé\nfield tag=x\nfield tag=y\n"
+          "file doc naïve.txt text/plain 3 memory " +
+              hash_line("abc") +
+              "\n"
+              "file blob big.bin application/octet-stream 2097155 disk " +
+              hash_line(big) +
+              "\n"
+              "200 chunked\nfield title=streamed\n"
+              "file blob big.bin application/octet-stream 2097155 disk " +
+              hash_line(big) +
+              "\n"
+              "413\n");
   }
   std::system(("rm -rf " + d).c_str());
 }

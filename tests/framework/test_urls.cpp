@@ -8,18 +8,26 @@ using namespace grove::web::test;
 namespace {
 // The text a view returns for url_for(endpoint, values) built inside a request.
 std::string built_in_request(App& app, const std::string& at, std::function<std::string()> build) {
-  app.route("/__build" + at, {"GET"}, [build] { return build(); }, "__build" + at);
+  app.route(
+      "/__build" + at, {"GET"}, [build] { return build(); }, "__build" + at);
   return app.test_client().get("/__build" + at).text();
 }
 }  // namespace
 
-TEST_CASE("web: url_for: fills parameters through converters and routes back to the view", "[urls]") {
+TEST_CASE("web: url_for: fills parameters through converters and routes back to the view",
+          "[urls]") {
   App app;
-  app.route("/user/<int:id>", {"GET"}, [](std::int64_t id) { return "user " + std::to_string(id); }, "user");
-  app.route("/hello/<name>", {"GET"}, [](std::string n) { return "hi " + n; }, "hello");
-  app.route("/files/<path:rest>", {"GET"}, [](std::string r) { return "file " + r; }, "files");
-  app.route("/price/<float:p>", {"GET"}, [](double p) { return "price " + std::to_string(p); }, "price");
-  app.route("/id/<uuid:u>", {"GET"}, [](std::string u) { return "uuid " + u; }, "uuid");
+  app.route(
+      "/user/<int:id>", {"GET"}, [](std::int64_t id) { return "user " + std::to_string(id); },
+      "user");
+  app.route(
+      "/hello/<name>", {"GET"}, [](std::string n) { return "hi " + n; }, "hello");
+  app.route(
+      "/files/<path:rest>", {"GET"}, [](std::string r) { return "file " + r; }, "files");
+  app.route(
+      "/price/<float:p>", {"GET"}, [](double p) { return "price " + std::to_string(p); }, "price");
+  app.route(
+      "/id/<uuid:u>", {"GET"}, [](std::string u) { return "uuid " + u; }, "uuid");
 
   CHECK(url_for(app, "user", {{"id", 7}}) == "/user/7");
   CHECK(url_for(app, "user", {{"id", "42"}}) == "/user/42");  // digits as text, as werkzeug's int()
@@ -43,7 +51,8 @@ TEST_CASE("web: url_for: fills parameters through converters and routes back to 
 
 TEST_CASE("web: url_for: other values become the query string, options are not", "[urls]") {
   App app;
-  app.route("/search", {"GET"}, [] { return ""; }, "search");
+  app.route(
+      "/search", {"GET"}, [] { return ""; }, "search");
   CHECK(url_for(app, "search", {{"q", "a b&c"}, {"page", 2}}) == "/search?q=a%20b%26c&page=2");
   CHECK(url_for(app, "search", {{"tag", Json::array({"x", "y"})}}) == "/search?tag=x&tag=y");
   CHECK(url_for(app, "search", {{"q", nullptr}}) == "/search");  // None is left out
@@ -53,13 +62,18 @@ TEST_CASE("web: url_for: other values become the query string, options are not",
                     Catch::Contains("query value 'q'"));
 
   // The query string the view receives is what was given.
-  app.route("/echo", {"GET"}, [](Request& r) { return r.args().get("q", "") + "|" + r.args().get("n", ""); }, "echo");
-  CHECK(app.test_client().get(url_for(app, "echo", {{"q", "a b&c=d"}, {"n", 5}})).text() == "a b&c=d|5");
+  app.route(
+      "/echo", {"GET"},
+      [](Request& r) { return r.args().get("q", "") + "|" + r.args().get("n", ""); }, "echo");
+  CHECK(app.test_client().get(url_for(app, "echo", {{"q", "a b&c=d"}, {"n", 5}})).text() ==
+        "a b&c=d|5");
 }
 
-TEST_CASE("web: url_for: unknown endpoints and missing parameters are BuildErrors naming them", "[urls]") {
+TEST_CASE("web: url_for: unknown endpoints and missing parameters are BuildErrors naming them",
+          "[urls]") {
   App app;
-  app.route("/user/<int:id>/<name>", {"GET"}, [](std::int64_t, std::string) { return ""; }, "user");
+  app.route(
+      "/user/<int:id>/<name>", {"GET"}, [](std::int64_t, std::string) { return ""; }, "user");
 
   try {
     url_for(app, "nope");
@@ -85,20 +99,25 @@ TEST_CASE("web: url_for: unknown endpoints and missing parameters are BuildError
   // A value its converter cannot take names the parameter and the rule.
   CHECK_THROWS_WITH(url_for(app, "user", {{"id", -1}, {"name", "x"}}),
                     Catch::Contains("parameter 'id'") && Catch::Contains("<int:id>"));
-  CHECK_THROWS_WITH(url_for(app, "user", {{"id", "abc"}, {"name", "x"}}), Catch::Contains("\"abc\""));
-  CHECK_THROWS_WITH(url_for(app, "user", {{"id", 1}, {"name", ""}}), Catch::Contains("parameter 'name'"));
+  CHECK_THROWS_WITH(url_for(app, "user", {{"id", "abc"}, {"name", "x"}}),
+                    Catch::Contains("\"abc\""));
+  CHECK_THROWS_WITH(url_for(app, "user", {{"id", 1}, {"name", ""}}),
+                    Catch::Contains("parameter 'name'"));
   CHECK_THROWS_AS(url_for(app, "user", Json::array({1})), std::invalid_argument);
 
   // Raised in a view and not handled: a 500, as any exception.
-  app.route("/broken", {"GET"}, [] { return url_for("nope"); }, "broken");
+  app.route(
+      "/broken", {"GET"}, [] { return url_for("nope"); }, "broken");
   CHECK(app.test_client().get("/broken").status == 500);
 }
 
-TEST_CASE("web: url_for: an endpoint with several rules builds the fullest one it can fill", "[urls]") {
+TEST_CASE("web: url_for: an endpoint with several rules builds the fullest one it can fill",
+          "[urls]") {
   App app;
   auto page = [](Request& r) { return r.path(); };
   app.route("/", {"GET"}, page, "index");
-  app.route("/page/<int:n>", {"GET"}, [](std::int64_t n) { return std::to_string(n); }, "index");
+  app.route(
+      "/page/<int:n>", {"GET"}, [](std::int64_t n) { return std::to_string(n); }, "index");
   app.route("/thing", {"GET"}, page, "thing");
   app.route("/thing", {"POST"}, page, "thing_post");
   app.route("/both", {"GET"}, page, "both");
@@ -111,19 +130,29 @@ TEST_CASE("web: url_for: an endpoint with several rules builds the fullest one i
   CHECK_THROWS_WITH(url_for(app, "thing", {{"_method", "DELETE"}}), Catch::Contains("DELETE"));
 }
 
-TEST_CASE("web: url_for: blueprint endpoints are prefixed, '.name' is the current blueprint's", "[urls]") {
+TEST_CASE("web: url_for: blueprint endpoints are prefixed, '.name' is the current blueprint's",
+          "[urls]") {
   App app;
   Blueprint auth("auth", "/auth");
-  auth.route("/login", {"GET"}, [] { return url_for(".login") + " " + url_for("auth.logout") + " " + url_for(".index"); },
-             "login");
-  auth.route("/logout", {"GET"}, [] { return ""; }, "logout");
-  auth.route("/", {"GET"}, [] { return ""; }, "index");
+  auth.route(
+      "/login", {"GET"},
+      [] { return url_for(".login") + " " + url_for("auth.logout") + " " + url_for(".index"); },
+      "login");
+  auth.route(
+      "/logout", {"GET"}, [] { return ""; }, "logout");
+  auth.route(
+      "/", {"GET"}, [] { return ""; }, "index");
   Blueprint admin("admin", "/admin");
   Blueprint users("users", "/users");
-  users.route("/<int:id>", {"GET"}, [](std::int64_t) { return url_for(".show", {{"id", 9}}) + " " + url_for("index"); },
-              "show");
+  users.route(
+      "/<int:id>", {"GET"},
+      [](std::int64_t) {
+        return url_for(".show", {{"id", 9}}) + " " + url_for("index");
+      },
+      "show");
   admin.register_blueprint(users);
-  app.route("/", {"GET"}, [] { return url_for(".index") + " " + url_for("auth.login"); }, "index");
+  app.route(
+      "/", {"GET"}, [] { return url_for(".index") + " " + url_for("auth.login"); }, "index");
   app.register_blueprint(auth);
   app.register_blueprint(admin);
 
@@ -136,12 +165,17 @@ TEST_CASE("web: url_for: blueprint endpoints are prefixed, '.name' is the curren
   CHECK_THROWS_WITH(url_for(app, "login"), Catch::Contains("'login'"));
 }
 
-TEST_CASE("web: url_for: _external uses the request's scheme and host, else SERVER_NAME", "[urls]") {
+TEST_CASE("web: url_for: _external uses the request's scheme and host, else SERVER_NAME",
+          "[urls]") {
   App app;
-  app.route("/", {"GET"}, [] { return ""; }, "index");
-  CHECK(built_in_request(app, "a", [] { return url_for("index", {{"_external", true}}); }) == "http://localhost/");
-  CHECK(built_in_request(app, "b", [] { return url_for("index", {{"_external", true}, {"_scheme", "https"}}); }) ==
-        "https://localhost/");
+  app.route(
+      "/", {"GET"}, [] { return ""; }, "index");
+  CHECK(built_in_request(app, "a", [] {
+          return url_for("index", {{"_external", true}});
+        }) == "http://localhost/");
+  CHECK(built_in_request(app, "b", [] {
+          return url_for("index", {{"_external", true}, {"_scheme", "https"}});
+        }) == "https://localhost/");
   CHECK(built_in_request(app, "c", [] { return url_for("index", {{"_external", false}}); }) == "/");
 
   CHECK_THROWS_WITH(url_for(app, "index", {{"_external", true}}), Catch::Contains("SERVER_NAME"));
@@ -149,15 +183,18 @@ TEST_CASE("web: url_for: _external uses the request's scheme and host, else SERV
   app.config["SERVER_NAME"] = "example.com:8080";
   CHECK(url_for(app, "index", {{"_external", true}}) == "http://example.com:8080/");
   app.config["PREFERRED_URL_SCHEME"] = "https";
-  CHECK(url_for(app, "index", {{"_external", true}, {"_anchor", "a"}}) == "https://example.com:8080/#a");
+  CHECK(url_for(app, "index", {{"_external", true}, {"_anchor", "a"}}) ==
+        "https://example.com:8080/#a");
   // The free function needs a request.
   CHECK_THROWS_AS(url_for("index"), std::logic_error);
 }
 
-TEST_CASE("web: redirect: 3xx with Location and a link, and abort(redirect(...)) answers with it", "[urls]") {
+TEST_CASE("web: redirect: 3xx with Location and a link, and abort(redirect(...)) answers with it",
+          "[urls]") {
   App app;
   app.route("/old", [] { return redirect(url_for("new")); });
-  app.route("/new", {"GET"}, [] { return "new"; }, "new");
+  app.route(
+      "/new", {"GET"}, [] { return "new"; }, "new");
   app.route("/moved", [] { return redirect("/new", 301); });
   app.route("/guarded", []() -> std::string { abort(redirect("/login", 303)); });
   auto c = app.test_client();

@@ -8,13 +8,17 @@ namespace {
 struct Greeting : View {
   static inline std::vector<std::string> methods = {"GET", "POST"};
   explicit Greeting(std::string word) : word_(std::move(word)) {}
-  std::string dispatch_request(Request& req, std::string name) { return word_ + " " + name + " via " + req.method(); }
+  std::string dispatch_request(Request& req, std::string name) {
+    return word_ + " " + name + " via " + req.method();
+  }
   std::string word_;
 };
 
 struct Items : MethodView {
   Response get(int id) { return Response("get " + std::to_string(id)); }
-  Response post(Request& req, int id) { return Response("post " + std::to_string(id) + " " + req.data(), 201); }
+  Response post(Request& req, int id) {
+    return Response("post " + std::to_string(id) + " " + req.data(), 201);
+  }
   std::string delete_(int id) { return "deleted " + std::to_string(id); }
 };
 
@@ -66,7 +70,8 @@ TEST_CASE("web: views: MethodView's allowed methods are the ones it defines", "[
 
 TEST_CASE("web: views: a MethodView's parameters are checked against the rule", "[views]") {
   App app;
-  CHECK_THROWS_WITH(app.add_url_rule("/b/<name>", as_view<BadParams>("b")), Catch::Contains("MethodView::GET"));
+  CHECK_THROWS_WITH(app.add_url_rule("/b/<name>", as_view<BadParams>("b")),
+                    Catch::Contains("MethodView::GET"));
   CHECK_NOTHROW(app.add_url_rule("/b/<int:id>", as_view<BadParams>("b")));
 }
 

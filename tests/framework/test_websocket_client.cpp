@@ -44,7 +44,8 @@ int refused_status(TestClient& client, std::string target) {
 
 }  // namespace
 
-TEST_CASE("web: test client websocket: echo through the app's handshake, then the close handshake", "[websocket]") {
+TEST_CASE("web: test client websocket: echo through the app's handshake, then the close handshake",
+          "[websocket]") {
   App app;
   build(app);
   auto client = app.test_client();
@@ -73,7 +74,8 @@ TEST_CASE("web: test client websocket: echo through the app's handshake, then th
   CHECK(s.receive()->data == "joined vault over https");
 }
 
-TEST_CASE("web: test client websocket: refusals come back as the HTTP response the app sent", "[websocket]") {
+TEST_CASE("web: test client websocket: refusals come back as the HTTP response the app sent",
+          "[websocket]") {
   App app;
   build(app);
   auto client = app.test_client();
@@ -170,7 +172,8 @@ TEST_CASE("web: test client websocket: subprotocol negotiation and the Origin", 
   app.websocket(
       "/chat",
       [](ws::WebSocket& w) {
-        w.send("protocol " + w.protocol() + " from " + request().headers().get("Origin", "nowhere"));
+        w.send("protocol " + w.protocol() + " from " +
+               request().headers().get("Origin", "nowhere"));
       },
       opts);
   auto client = app.test_client();
@@ -231,7 +234,10 @@ TEST_CASE("web: test client websocket: a coroutine handler", "[websocket]") {
   CHECK(w.close_code() == 1000);
 }
 
-TEST_CASE("web: test client websocket: the server's pings are answered, and a silent handler fails the receive", "[websocket]") {
+TEST_CASE(
+    "web: test client websocket: the server's pings are answered, and a silent handler fails the "
+    "receive",
+    "[websocket]") {
   App app;
   app.websocket("/quiet", [](ws::WebSocket& w) {
     while (auto m = w.receive()) {

@@ -119,14 +119,16 @@ void build_hub(App& app, Hub& hub) {
     while (auto m = w.receive()) {
       if (m->data.rfind("flood ", 0) == 0) {
         int n = std::stoi(m->data.substr(6));
-        for (int i = 0; i < n; ++i) hub.publish("room", std::to_string(i) + ":" + std::string(64 * 1024, 'x'));
+        for (int i = 0; i < n; ++i)
+          hub.publish("room", std::to_string(i) + ":" + std::string(64 * 1024, 'x'));
       } else {
         hub.publish("room", m->data);
       }
     }
   });
   app.route("/hub/stats", [&hub] {
-    return Response(Json{{"members", std::int64_t(hub.size("room"))}, {"dropped", std::int64_t(hub.dropped())}});
+    return Response(Json{{"members", std::int64_t(hub.size("room"))},
+                         {"dropped", std::int64_t(hub.dropped())}});
   });
 }
 
@@ -168,7 +170,8 @@ async def main():
         print("fast got", await asyncio.wait_for(fast.recv(), 30))
     print("dropped for the slow one:", "some" if stats()["dropped"] > 0 else "none")
     slow.close()
-)py", served.base(), &out);
+)py",
+                      served.base(), &out);
   CHECK(rc == 0);
   CHECK(out.find("HTTP/1.1 101 Switching Protocols") != std::string::npos);
   CHECK(out.find("fast got 200 in order") != std::string::npos);
@@ -205,7 +208,8 @@ async def main():
         except websockets.exceptions.ConnectionClosed as e:
             out.append("boom: %d" % e.code)
     print("\n".join(out))
-)py", served.base(), &out);
+)py",
+                      served.base(), &out);
   INFO(out);
   CHECK(rc == 0);
   CHECK(out.find("joined lobby at /ws/lobby") != std::string::npos);
@@ -253,7 +257,8 @@ async def main():
         await ws.send("late")
         out.append(await ws.recv())
     print("\n".join(out))
-)py", served.base(), &out);
+)py",
+                      served.base(), &out);
   INFO(out);
   CHECK(rc == 0);
   CHECK(out.find("async lobby\n") != std::string::npos);
@@ -282,7 +287,8 @@ async def main():
             print("closed %d" % e.code, flush=True)
 asyncio.run(main())
 )py";
-  FILE* p = ::popen((grove::test::python3() + " " + script + " " + served.base() + " 2>&1").c_str(), "r");
+  FILE* p =
+      ::popen((grove::test::python3() + " " + script + " " + served.base() + " 2>&1").c_str(), "r");
   REQUIRE(p);
   char line[512] = {};
   REQUIRE(std::fgets(line, sizeof line, p));

@@ -27,8 +27,8 @@ namespace {
   std::fprintf(stderr, "fuzz_byte_ranges: invariant broken: %s\n", what);
   std::abort();
 }
-#define CHECK(cond) \
-  do {              \
+#define CHECK(cond)           \
+  do {                        \
     if (!(cond)) fail(#cond); \
   } while (0)
 
@@ -53,7 +53,8 @@ Asked asked_bytes(std::string_view value, std::uint64_t size) {
     if (!spec.empty()) {
       std::size_t dash = spec.find('-');
       auto digits = [](std::string_view s) {
-        return !s.empty() && s.size() < 10 && s.find_first_not_of("0123456789") == std::string_view::npos;
+        return !s.empty() && s.size() < 10 &&
+               s.find_first_not_of("0123456789") == std::string_view::npos;
       };
       if (dash == std::string_view::npos) return {false, {}};
       std::string_view x = spec.substr(0, dash), y = spec.substr(dash + 1);

@@ -29,8 +29,8 @@ namespace {
   std::fprintf(stderr, "fuzz_http_parser: invariant broken: %s\n", what);
   std::abort();
 }
-#define CHECK(cond) \
-  do {              \
+#define CHECK(cond)           \
+  do {                        \
     if (!(cond)) fail(#cond); \
   } while (0)
 
@@ -210,7 +210,8 @@ void check_request(const ParsedRequest& r, const Limits& limits) {
   for (const auto& [n, v] : r.fields) {
     CHECK(is_token(n));
     for (unsigned char c : v) CHECK(c == '\t' || (c >= 0x20 && c != 0x7f));
-    CHECK(v.empty() || (v.front() != ' ' && v.front() != '\t' && v.back() != ' ' && v.back() != '\t'));
+    CHECK(v.empty() ||
+          (v.front() != ' ' && v.front() != '\t' && v.back() != ' ' && v.back() != '\t'));
   }
   // Never both framings; chunked only on HTTP/1.1.
   CHECK(!(has_field(r, "content-length") && has_field(r, "transfer-encoding")));
@@ -250,7 +251,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   // What the result says about the stream.
   CHECK(one.consumed <= stream.size());
-  if (one.end == RequestParser::Status::done && !(one.requests.size() && !one.requests.back().keep_alive))
+  if (one.end == RequestParser::Status::done &&
+      !(one.requests.size() && !one.requests.back().keep_alive))
     CHECK(one.consumed == stream.size());
   if (one.end == RequestParser::Status::error) CHECK(one.error.status >= 400);
   else CHECK(one.error.status == 0);
@@ -277,7 +279,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     StreamResult re = parse_stream(again, limits);
     CHECK(re.end == RequestParser::Status::done);
     CHECK(re.requests.size() == one.requests.size());
-    for (std::size_t i = 0; i < re.requests.size(); ++i) CHECK(same(re.requests[i], one.requests[i]));
+    for (std::size_t i = 0; i < re.requests.size(); ++i)
+      CHECK(same(re.requests[i], one.requests[i]));
   }
   return 0;
 }

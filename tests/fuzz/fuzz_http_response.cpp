@@ -31,8 +31,8 @@ namespace {
   std::fprintf(stderr, "fuzz_http_response: invariant broken: %s\n", what);
   std::abort();
 }
-#define CHECK(cond) \
-  do {              \
+#define CHECK(cond)           \
+  do {                        \
     if (!(cond)) fail(#cond); \
   } while (0)
 
@@ -165,8 +165,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::size_t at = 0;
   for (const auto& [name, value] : set) {
     if (iequals(name, "connection")) continue;
-    while (at < r->fields.size() && !(iequals(r->fields[at].first, name) &&
-                                     r->fields[at].second == trim(value)))
+    while (at < r->fields.size() &&
+           !(iequals(r->fields[at].first, name) && r->fields[at].second == trim(value)))
       ++at;
     CHECK(at < r->fields.size());
     ++at;

@@ -26,15 +26,16 @@ namespace {
   std::fprintf(stderr, "fuzz_multipart: invariant broken: %s\n", what);
   std::abort();
 }
-#define CHECK(cond) \
-  do {              \
+#define CHECK(cond)           \
+  do {                        \
     if (!(cond)) fail(#cond); \
   } while (0)
 
 const std::string kBoundary = "b0undary";
 
 struct Outcome {
-  std::vector<std::string> events;  // "part name|filename|type", "data <bytes>" merged per part, "end"
+  std::vector<std::string>
+      events;  // "part name|filename|type", "data <bytes>" merged per part, "end"
   bool ok = true;
   bool finished = false;
   bool too_large = false;
@@ -86,7 +87,8 @@ void round_trip(std::string_view input) {
   std::size_t start = 0;
   while (start <= input.size() && values.size() < 6) {
     std::size_t cut = input.find('\xff', start);
-    values.emplace_back(input.substr(start, cut == std::string_view::npos ? std::string_view::npos : cut - start));
+    values.emplace_back(
+        input.substr(start, cut == std::string_view::npos ? std::string_view::npos : cut - start));
     if (cut == std::string_view::npos) break;
     start = cut + 1;
   }
@@ -94,8 +96,8 @@ void round_trip(std::string_view input) {
     if (v.find(kBoundary) != std::string::npos || v.size() > 4096) return;
   std::string body = "preamble\r\n";
   for (std::size_t i = 0; i < values.size(); ++i)
-    body += "--" + kBoundary + "\r\nContent-Disposition: form-data; name=\"f" + std::to_string(i) + "\"\r\n\r\n" +
-            values[i] + "\r\n";
+    body += "--" + kBoundary + "\r\nContent-Disposition: form-data; name=\"f" + std::to_string(i) +
+            "\"\r\n\r\n" + values[i] + "\r\n";
   body += "--" + kBoundary + "--\r\nepilogue";
   web::MultipartLimits limits;
   web::MultipartParser p(kBoundary, limits);

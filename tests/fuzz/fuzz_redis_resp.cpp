@@ -25,14 +25,17 @@ namespace {
   std::fprintf(stderr, "fuzz_redis_resp: invariant broken: %s\n", what);
   std::abort();
 }
-#define CHECK(cond) \
-  do {              \
+#define CHECK(cond)           \
+  do {                        \
     if (!(cond)) fail(#cond); \
   } while (0)
 
 // Small limits, so that inputs of a few KB reach every refusal.
-constexpr redis::Limits kLimits{.max_bulk_bytes = 512, .max_elements = 64, .max_depth = 8,
-                                .max_reply_bytes = 2048, .max_line_bytes = 128};
+constexpr redis::Limits kLimits{.max_bulk_bytes = 512,
+                                .max_elements = 64,
+                                .max_depth = 8,
+                                .max_reply_bytes = 2048,
+                                .max_line_bytes = 128};
 
 enum class End { more, protocol_error, too_large };
 
@@ -87,7 +90,10 @@ void write_resp3(std::string& out, const redis::Reply& r) {
     case T::map:
     case T::set:
     case T::push: {
-      const char type = r.type() == T::map ? '%' : r.type() == T::set ? '~' : r.type() == T::push ? '>' : '*';
+      const char type = r.type() == T::map    ? '%'
+                        : r.type() == T::set  ? '~'
+                        : r.type() == T::push ? '>'
+                                              : '*';
       std::size_t n = r.elements().size();
       line(type, std::to_string(r.type() == T::map ? n / 2 : n));
       for (const redis::Reply& e : r.elements()) write_resp3(out, e);
@@ -113,8 +119,11 @@ void as_stream(std::string_view data) {
   for (const redis::Reply& r : whole.replies) {
     std::string again;
     write_resp3(again, r);
-    redis::Parser p({.max_bulk_bytes = 1 << 20, .max_elements = 1 << 16, .max_depth = 64,
-                     .max_reply_bytes = 1 << 24, .max_line_bytes = 1 << 16});
+    redis::Parser p({.max_bulk_bytes = 1 << 20,
+                     .max_elements = 1 << 16,
+                     .max_depth = 64,
+                     .max_reply_bytes = 1 << 24,
+                     .max_line_bytes = 1 << 16});
     p.feed(again);
     std::optional<redis::Reply> back = p.next();
     CHECK(back.has_value());

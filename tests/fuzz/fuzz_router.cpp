@@ -31,8 +31,8 @@ namespace {
   std::fprintf(stderr, "fuzz_router: invariant broken: %s\n", what);
   std::abort();
 }
-#define CHECK(cond) \
-  do {              \
+#define CHECK(cond)           \
+  do {                        \
     if (!(cond)) fail(#cond); \
   } while (0)
 
@@ -59,7 +59,8 @@ std::string canonical(const Rule& rule) {
   std::string out;
   for (const auto& part : rule.parts()) {
     if (!part.is_param) out += part.text;
-    else out += std::string("<") + grove::web::converter_name(part.converter) + ":" + part.text + ">";
+    else
+      out += std::string("<") + grove::web::converter_name(part.converter) + ":" + part.text + ">";
   }
   return out;
 }
@@ -191,7 +192,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   for (std::size_t i = 0; i < rule->parts().size(); ++i) {
     const auto& a = rule->parts()[i];
     const auto& b = canon->parts()[i];
-    CHECK(a.is_param == b.is_param && a.text == b.text && (!a.is_param || a.converter == b.converter));
+    CHECK(a.is_param == b.is_param && a.text == b.text &&
+          (!a.is_param || a.converter == b.converter));
   }
 
   check_match(*rule, line[1]);
@@ -199,7 +201,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   // Build from valid values, match, build again.
   Chooser choose{in};
   std::vector<std::string> values;
-  for (std::size_t i = 0; i < rule->arity(); ++i) values.push_back(choose.value(rule->param_converter(i)));
+  for (std::size_t i = 0; i < rule->arity(); ++i)
+    values.push_back(choose.value(rule->param_converter(i)));
   std::string url = build(*rule, values);
   ViewArgs args;
   CHECK(rule->match(url, args));

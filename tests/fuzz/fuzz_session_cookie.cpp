@@ -27,8 +27,8 @@ namespace {
   std::fprintf(stderr, "fuzz_session_cookie: invariant broken: %s\n", what);
   std::abort();
 }
-#define CHECK(cond) \
-  do {              \
+#define CHECK(cond)           \
+  do {                        \
     if (!(cond)) fail(#cond); \
   } while (0)
 

@@ -33,8 +33,8 @@ namespace {
   std::fprintf(stderr, "fuzz_tls_session: invariant broken: %s\n", what);
   std::abort();
 }
-#define CHECK(cond) \
-  do {              \
+#define CHECK(cond)           \
+  do {                        \
     if (!(cond)) fail(#cond); \
   } while (0)
 

@@ -30,8 +30,8 @@ namespace {
   std::fprintf(stderr, "fuzz_ws_deflate: invariant broken: %s\n", what);
   std::abort();
 }
-#define CHECK(cond) \
-  do {              \
+#define CHECK(cond)           \
+  do {                        \
     if (!(cond)) fail(#cond); \
   } while (0)
 

@@ -31,8 +31,8 @@ namespace {
   std::fprintf(stderr, "fuzz_ws_frames: invariant broken: %s\n", what);
   std::abort();
 }
-#define CHECK(cond) \
-  do {              \
+#define CHECK(cond)           \
+  do {                        \
     if (!(cond)) fail(#cond); \
   } while (0)
 
@@ -75,16 +75,10 @@ std::vector<Seen> read(std::string_view wire, std::size_t step, const WsReader::
 
 void check_event(const Seen& s, const WsReader::Config& cfg) {
   switch (s.kind) {
-    case Kind::text:
-      CHECK(detail::valid_utf8(s.data));
-      [[fallthrough]];
-    case Kind::binary:
-      CHECK(s.data.size() <= cfg.max_message);
-      break;
+    case Kind::text: CHECK(detail::valid_utf8(s.data)); [[fallthrough]];
+    case Kind::binary: CHECK(s.data.size() <= cfg.max_message); break;
     case Kind::ping:
-    case Kind::pong:
-      CHECK(s.data.size() <= ws::detail::kMaxControlPayload);
-      break;
+    case Kind::pong: CHECK(s.data.size() <= ws::detail::kMaxControlPayload); break;
     case Kind::close:
       CHECK(s.code == ws::close_code::no_status || ws::valid_close_code(s.code));
       CHECK(s.data.size() <= ws::detail::kMaxControlPayload - 2);
@@ -95,8 +89,7 @@ void check_event(const Seen& s, const WsReader::Config& cfg) {
             s.code == ws::close_code::too_big);
       CHECK(!s.data.empty());
       break;
-    case Kind::need_more:
-      fail("need_more reported as an event");
+    case Kind::need_more: fail("need_more reported as an event");
   }
 }
 

@@ -174,7 +174,7 @@ TEST_CASE("green threads running aio::run concurrently each see only their own l
     loops.insert(seen);
   }
   sibling.join();
-  REQUIRE(loops.size() == kThreads);            // one loop per green thread's run()
+  REQUIRE(loops.size() == kThreads);  // one loop per green thread's run()
   // They ran concurrently: every coroutine had started sleeping before the first woke.
   REQUIRE(*std::max_element(began.begin(), began.end()) <
           *std::min_element(ended.begin(), ended.end()));

@@ -173,7 +173,8 @@ TEST_CASE("the blocking detector does not count time the hub's thread was preemp
     const auto start = Clock::now();
     const auto cpu_start = thread_cpu_time();
     // Hold the hub for 2x the threshold of wall time, or until 0.8x of CPU time.
-    while (Clock::now() - start < 2 * threshold && thread_cpu_time() - cpu_start < 0.8 * threshold) {
+    while (Clock::now() - start < 2 * threshold &&
+           thread_cpu_time() - cpu_start < 0.8 * threshold) {
     }
     wall = Clock::now() - start;
     cpu_time = thread_cpu_time() - cpu_start;
@@ -182,10 +183,11 @@ TEST_CASE("the blocking detector does not count time the hub's thread was preemp
   green::sleep(2 * threshold / 5);  // two more samples of the watchdog
   stop = true;
   hog.join();
-  INFO("held the hub for " << std::chrono::duration_cast<std::chrono::milliseconds>(wall).count()
-                           << " ms of wall time, "
-                           << std::chrono::duration_cast<std::chrono::milliseconds>(cpu_time).count()
-                           << " ms of CPU time");
+  INFO(
+      "held the hub for " << std::chrono::duration_cast<std::chrono::milliseconds>(wall).count()
+                          << " ms of wall time, "
+                          << std::chrono::duration_cast<std::chrono::milliseconds>(cpu_time).count()
+                          << " ms of CPU time");
   // The hold was a stall by the wall clock: without the discount it would be reported.
   REQUIRE(wall >= 1.5 * threshold);
   REQUIRE(cpu_time < threshold);

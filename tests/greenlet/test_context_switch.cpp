@@ -37,9 +37,8 @@ TEST_CASE("the floating-point rounding mode follows the context switch's contrac
   std::fesetround(FE_TONEAREST);
   CHECK(kept_by_changer == FE_UPWARD);
   if (green::context_switch() == "native")
-    CHECK(seen_by_observer == FE_UPWARD);  // one environment for the OS thread
-  else
-    CHECK(seen_by_observer == FE_TONEAREST);  // each green thread its own
+    CHECK(seen_by_observer == FE_UPWARD);        // one environment for the OS thread
+  else CHECK(seen_by_observer == FE_TONEAREST);  // each green thread its own
 }
 
 TEST_CASE("deep call chains on both sides of a switch return to the right frames",

@@ -45,10 +45,8 @@ TEST_CASE("Event: some waiters time out while others are woken", "[green][event]
   std::vector<green::Greenlet> gs;
   for (int i = 0; i < 20; ++i)
     gs.push_back(green::spawn([&, i] {
-      if (e.wait(i % 2 ? 5ms : 1s))
-        ++woken;
-      else
-        ++timed_out;
+      if (e.wait(i % 2 ? 5ms : 1s)) ++woken;
+      else ++timed_out;
     }));
   const auto t0 = now();
   while (timed_out < 10 && ms_since(t0) < 2000) green::sleep(1ms);

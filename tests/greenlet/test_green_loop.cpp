@@ -45,7 +45,7 @@ TEST_CASE("a green loop's watchers outlive it inert, and its capabilities say so
     return e.find("outlive a destroyed green loop") != std::string::npos;
   }));
   REQUIRE(::write(p.b, "x", 1) == 1);
-  green::sleep(20ms);  // the hub turns with the fd readable
+  green::sleep(20ms);   // the hub turns with the fd readable
   REQUIRE(calls == 0);  // inert
   w.close();
   REQUIRE_FALSE(w.active());
@@ -106,8 +106,8 @@ TEST_CASE("the running loop is per green thread: siblings never see another's",
     ExecutionContext* mine = &current_context();
     REQUIRE(mine->running_loop == nullptr);
     loop->call_later(5ms, [&] {
-      runner_during = mine->running_loop;                 // the runner's own context
-      hub_during = current_context().running_loop;        // the hub's context
+      runner_during = mine->running_loop;           // the runner's own context
+      hub_during = current_context().running_loop;  // the hub's context
       loop->stop();
     });
     loop->run();
@@ -150,7 +150,8 @@ TEST_CASE("run() from inside the hub is a clear error", "[green][engine][errors]
   REQUIRE_THAT(message, Catch::Contains("inside the hub"));
 }
 
-TEST_CASE("a blocking green call inside the hub is a clear error", "[green][engine][errors][tsan]") {
+TEST_CASE("a blocking green call inside the hub is a clear error",
+          "[green][engine][errors][tsan]") {
   std::string message;
   green::hub_loop().call_soon([&] {
     try {

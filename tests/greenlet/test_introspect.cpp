@@ -47,7 +47,8 @@ TEST_CASE("introspect: the run-queue delay counts each turn a runnable green thr
   const green::RunQueueDelay after = green::run_queue_delay();
   // Each thread was queued once at its spawn and once per yield.
   CHECK(after.count - before.count >= std::uint64_t(kThreads * (kYields + 1)));
-  const std::uint64_t in_buckets = std::accumulate(after.buckets.begin(), after.buckets.end(), std::uint64_t(0));
+  const std::uint64_t in_buckets =
+      std::accumulate(after.buckets.begin(), after.buckets.end(), std::uint64_t(0));
   CHECK(in_buckets <= after.count);
   CHECK(after.sum > before.sum);
 
@@ -58,14 +59,16 @@ TEST_CASE("introspect: the run-queue delay counts each turn a runnable green thr
   CHECK(green::run_queue_delay().count == off_before);
 }
 
-TEST_CASE("introspect: the dump names each green thread, its state and age, and the function it waits in",
-          "[green][introspect]") {
+TEST_CASE(
+    "introspect: the dump names each green thread, its state and age, and the function it waits in",
+    "[green][introspect]") {
   green::Event ev;
   green::SpawnOptions options;
   options.name = "dump-me";
-  auto waiting = green::spawn(std::move(options), [&ev] { return parked_in_named_function_for_dump(ev); });
+  auto waiting =
+      green::spawn(std::move(options), [&ev] { return parked_in_named_function_for_dump(ev); });
   auto quick = green::spawn([] {});
-  green::sleep(5ms);                 // `waiting` parks; `fresh` runs and ends
+  green::sleep(5ms);  // `waiting` parks; `fresh` runs and ends
   auto unstarted = green::spawn([] {});
 
   const auto threads = green::green_threads();
@@ -82,12 +85,15 @@ TEST_CASE("introspect: the dump names each green thread, its state and age, and 
   CHECK(dump.find("[created, ") != std::string::npos);  // `unstarted`
   if (green::dump_has_stacks()) {
     bool named = false;
-    for (const auto& f : info->frames) named |= f.find("parked_in_named_function_for_dump") != std::string::npos;
+    for (const auto& f : info->frames)
+      named |= f.find("parked_in_named_function_for_dump") != std::string::npos;
     CHECK(named);
     // Its waiting frame is below the hub's switch, and the green thread's entry is further out.
     CHECK(dump.find("parked_in_named_function_for_dump") != std::string::npos);
   } else if (dump_must_have_stacks()) {
-    FAIL("no stacks in the dump, and CI is set: install libunwind-dev (scripts/install-deps.sh build)");
+    FAIL(
+        "no stacks in the dump, and CI is set: install libunwind-dev (scripts/install-deps.sh "
+        "build)");
   } else {
     WARN("this build has no libunwind: the dump has no stacks");
   }
@@ -96,7 +102,8 @@ TEST_CASE("introspect: the dump names each green thread, its state and age, and 
   unstarted.join();
 }
 
-TEST_CASE("introspect: a green thread parked on a file descriptor says which", "[green][introspect]") {
+TEST_CASE("introspect: a green thread parked on a file descriptor says which",
+          "[green][introspect]") {
   GreenFdPair pair;
   green::SpawnOptions options;
   options.name = "reader";
@@ -106,8 +113,8 @@ TEST_CASE("introspect: a green thread parked on a file descriptor says which", "
   for (const auto& t : green::green_threads())
     if (t.name == "reader") waiting_on = t.waiting_on;
   CHECK(waiting_on == "fd " + std::to_string(pair.a));
-  CHECK(green::dump_green_threads().find("\"reader\" [parked on fd " + std::to_string(pair.a) + ", ") !=
-        std::string::npos);
+  CHECK(green::dump_green_threads().find("\"reader\" [parked on fd " + std::to_string(pair.a) +
+                                         ", ") != std::string::npos);
   char b = 1;
   REQUIRE(::write(pair.b, &b, 1) == 1);
   reader.join();

@@ -59,7 +59,8 @@ TEST_CASE("kill with a custom exception: it is thrown where the thread waits and
   REQUIRE_FALSE(g.successful());
 }
 
-TEST_CASE("killing a green thread that has not started means it never runs", "[green][kill][tsan]") {
+TEST_CASE("killing a green thread that has not started means it never runs",
+          "[green][kill][tsan]") {
   bool ran = false;
   auto g = green::spawn([&] { ran = true; });
   green::kill(g);
@@ -107,7 +108,8 @@ TEST_CASE("a green thread may kill another, and catch GreenletExit to clean up",
   REQUIRE(cleanups == 1);
 }
 
-TEST_CASE("kill with a timeout gives up waiting for a stubborn green thread", "[green][kill][tsan]") {
+TEST_CASE("kill with a timeout gives up waiting for a stubborn green thread",
+          "[green][kill][tsan]") {
   green::Event release;
   auto stubborn = green::spawn([&] {
     for (;;) {
@@ -128,7 +130,8 @@ TEST_CASE("kill with a timeout gives up waiting for a stubborn green thread", "[
   stubborn.join(1s);
 }
 
-TEST_CASE("killing a dead green thread does nothing - killing main is an error", "[green][kill][tsan]") {
+TEST_CASE("killing a dead green thread does nothing - killing main is an error",
+          "[green][kill][tsan]") {
   auto g = green::spawn([] { return 1; });
   g.join();
   REQUIRE_NOTHROW(green::kill(g));

@@ -80,7 +80,8 @@ TEST_CASE("an overflow of an unnamed green thread with a custom stack names both
   REQUIRE_THAT(r.err, Catch::Contains(" overflowed its 131072-byte stack\n"));
 }
 
-TEST_CASE("a fault that is not an overflow still gets the default action", "[green][overflow][tsan]") {
+TEST_CASE("a fault that is not an overflow still gets the default action",
+          "[green][overflow][tsan]") {
   auto r = run_in_child([] {
     auto g = green::spawn([] {
       volatile int* p = nullptr;

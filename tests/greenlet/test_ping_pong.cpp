@@ -55,7 +55,8 @@ TEST_CASE("10,000 green threads do socket ping-pong over 5,000 socketpairs at on
   constexpr int kPairs = 5000, kRounds = 3;
 #endif
   if (!ensure_fd_limit(2 * kPairs + 200)) {
-    WARN("RLIMIT_NOFILE hard limit is below " << 2 * kPairs + 200 << "; raise it (ulimit -Hn) to run this test");
+    WARN("RLIMIT_NOFILE hard limit is below " << 2 * kPairs + 200
+                                              << "; raise it (ulimit -Hn) to run this test");
     return;
   }
   struct Pair {

@@ -20,7 +20,8 @@ TEST_CASE("Group: join waits for every member - dead members leave", "[green][gr
   REQUIRE(group.empty());
 }
 
-TEST_CASE("Group: join with a timeout returns false - kill stops everyone", "[green][group][tsan]") {
+TEST_CASE("Group: join with a timeout returns false - kill stops everyone",
+          "[green][group][tsan]") {
   green::Group group;
   int exits = 0;
   for (int i = 0; i < 5; ++i)
@@ -57,7 +58,8 @@ TEST_CASE("Group: add and discard members spawned elsewhere", "[green][group][ts
   g.join();
 }
 
-TEST_CASE("Pool: never more live members than its size - spawn waits when full", "[green][pool][tsan]") {
+TEST_CASE("Pool: never more live members than its size - spawn waits when full",
+          "[green][pool][tsan]") {
   green::Pool pool(3);
   int live = 0, most = 0, done = 0;
   for (int i = 0; i < 12; ++i) {

@@ -74,7 +74,8 @@ TEST_CASE("Queue: the bound holds - put waits while full", "[green][queue][tsan]
   REQUIRE(largest <= 2);
 }
 
-TEST_CASE("Queue: get and put time out with QueueEmpty and QueueFull", "[green][queue][timeout][tsan]") {
+TEST_CASE("Queue: get and put time out with QueueEmpty and QueueFull",
+          "[green][queue][timeout][tsan]") {
   green::Queue<int> q(1);
   auto t0 = now();
   REQUIRE_THROWS_AS(q.get(10ms), green::QueueEmpty);

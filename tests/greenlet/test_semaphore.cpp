@@ -6,7 +6,8 @@
 using namespace grove;
 using namespace grove::test;
 
-TEST_CASE("Semaphore: never more holders than permits, under contention", "[green][semaphore][tsan]") {
+TEST_CASE("Semaphore: never more holders than permits, under contention",
+          "[green][semaphore][tsan]") {
   green::Semaphore sem(3);
   int holders = 0, most = 0, done = 0;
   std::vector<green::Greenlet> gs;
@@ -109,7 +110,8 @@ TEST_CASE("Lock: acquire times out while another holds it", "[green][lock][timeo
   holder.join();
 }
 
-TEST_CASE("RLock: the holder may re-acquire - others wait until fully released", "[green][lock][tsan]") {
+TEST_CASE("RLock: the holder may re-acquire - others wait until fully released",
+          "[green][lock][tsan]") {
   green::RLock lock;
   std::vector<std::string> trace;
   auto a = green::spawn([&] {

@@ -62,7 +62,8 @@ TEST_CASE("a move-only result is moved out by join", "[green][spawn][tsan]") {
   REQUIRE(*v == "moved");
 }
 
-TEST_CASE("join rethrows the exception with its original type", "[green][spawn][exceptions][tsan]") {
+TEST_CASE("join rethrows the exception with its original type",
+          "[green][spawn][exceptions][tsan]") {
   CapturedDiagnostics diag;
   auto g1 = green::spawn([]() -> int { throw DerivedError(); });
   REQUIRE_THROWS_AS(g1.join(), DerivedError);
@@ -117,7 +118,10 @@ TEST_CASE("current() is the running green thread", "[green][spawn][tsan]") {
 TEST_CASE("join with a timeout throws Timeout and leaves the green thread running",
           "[green][spawn][timeout][tsan]") {
   green::Event go;
-  auto g = green::spawn([&] { go.wait(); return 1; });
+  auto g = green::spawn([&] {
+    go.wait();
+    return 1;
+  });
   REQUIRE_THROWS_AS(g.join(20ms), green::Timeout);
   REQUIRE_FALSE(g.dead());
   go.set();

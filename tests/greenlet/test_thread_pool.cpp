@@ -18,8 +18,7 @@ TEST_CASE("run_in_thread returns the value computed on another OS thread",
   REQUIRE(g.join() == 42);
 }
 
-TEST_CASE("run_in_thread rethrows the job's exception with its type",
-          "[green][threadpool][tsan]") {
+TEST_CASE("run_in_thread rethrows the job's exception with its type", "[green][threadpool][tsan]") {
   auto g = green::spawn([] { green::run_in_thread([] { throw std::overflow_error("job"); }); });
   REQUIRE_THROWS_AS(g.join(), std::overflow_error);
 }
@@ -100,13 +99,10 @@ TEST_CASE("killing a green thread waiting for a job abandons the result safely",
 
 TEST_CASE("run_in_thread from the main context and under a Timeout", "[green][threadpool][tsan]") {
   REQUIRE(green::run_in_thread([] { return 5; }) == 5);
-  REQUIRE_THROWS_AS(green::with_timeout(5ms,
-                                        [] {
-                                          green::run_in_thread([] {
-                                            std::this_thread::sleep_for(30ms);
-                                          });
-                                        }),
-                    green::Timeout);
+  REQUIRE_THROWS_AS(
+      green::with_timeout(5ms,
+                          [] { green::run_in_thread([] { std::this_thread::sleep_for(30ms); }); }),
+      green::Timeout);
   green::sleep(40ms);  // let the abandoned job come back before the next test
 }
 

@@ -17,12 +17,8 @@ TEST_CASE("a Timeout interrupts sleep, Event, Queue, Lock, join and fd waits",
   auto forever = green::spawn([&] { stop.wait(); });
 
   std::vector<std::function<void()>> waits = {
-      [] { green::sleep(10s); },
-      [&] { never.wait(); },
-      [&] { (void)empty.get(); },
-      [&] { held.acquire(); },
-      [&] { forever.join(); },
-      [&] { green::wait(p.a, Events::read); },
+      [] { green::sleep(10s); }, [&] { never.wait(); },   [&] { (void)empty.get(); },
+      [&] { held.acquire(); },   [&] { forever.join(); }, [&] { green::wait(p.a, Events::read); },
   };
   for (std::size_t i = 0; i < waits.size(); ++i) {
     auto g = green::spawn([&, i] {
@@ -44,7 +40,8 @@ TEST_CASE("a Timeout interrupts sleep, Event, Queue, Lock, join and fd waits",
   held.release();
 }
 
-TEST_CASE("a Timeout that does not expire is cancelled when its scope ends", "[green][timeout][tsan]") {
+TEST_CASE("a Timeout that does not expire is cancelled when its scope ends",
+          "[green][timeout][tsan]") {
   auto g = green::spawn([] {
     {
       // A deadline far enough away that a loaded machine does not reach it within the scope.

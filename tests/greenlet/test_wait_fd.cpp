@@ -74,7 +74,8 @@ TEST_CASE("a reader and a writer may wait on one fd at the same time", "[green][
   REQUIRE(writer.join() == Events::write);
 }
 
-TEST_CASE("two green threads waiting to read one fd is a clear error", "[green][fd][errors][tsan]") {
+TEST_CASE("two green threads waiting to read one fd is a clear error",
+          "[green][fd][errors][tsan]") {
   GreenFdPair p;
   auto first = green::spawn([&] { return green::wait(p.a, Events::read, 2s); });
   auto second = green::spawn([&]() -> std::string {

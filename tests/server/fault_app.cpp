@@ -48,6 +48,7 @@ Response fault(Request& req) {
 int main(int argc, char** argv) {
   grove::http::ServeOptions options;
   options.program = "grove_fault_app";
-  options.description = "grove_fault_app: an application with faults, for tests/server/test_faults.cpp";
+  options.description =
+      "grove_fault_app: an application with faults, for tests/server/test_faults.cpp";
   return grove::http::serve(fault, argc, argv, options);
 }

@@ -96,7 +96,8 @@ class ServerThread {
   int port() const {
     for (auto& a : server_->addresses()) {
       auto colon = a.rfind(':');
-      if (a.rfind("unix:", 0) != 0 && colon != std::string::npos) return std::stoi(a.substr(colon + 1));
+      if (a.rfind("unix:", 0) != 0 && colon != std::string::npos)
+        return std::stoi(a.substr(colon + 1));
     }
     return -1;
   }
@@ -360,7 +361,8 @@ inline std::optional<HttpResponse> try_get(int port, std::string_view target = "
                                            std::chrono::milliseconds timeout = 2000ms) {
   try {
     Socket s = Socket::tcp(port);
-    if (!s.try_send("GET " + std::string(target) + " HTTP/1.1\r\nHost: t\r\n\r\n")) return std::nullopt;
+    if (!s.try_send("GET " + std::string(target) + " HTTP/1.1\r\nHost: t\r\n\r\n"))
+      return std::nullopt;
     ResponseReader rr(s);
     return rr.next(false, timeout);
   } catch (const std::runtime_error&) {
@@ -414,8 +416,8 @@ class Child {
  public:
   Child() = default;
   // argv[0] is the program path. `setup` runs in the child before exec (e.g. setrlimit).
-  Child(std::vector<std::string> argv, std::string log_path,
-        std::function<void()> setup = nullptr, std::map<std::string, std::string> env = {})
+  Child(std::vector<std::string> argv, std::string log_path, std::function<void()> setup = nullptr,
+        std::map<std::string, std::string> env = {})
       : log_(std::move(log_path)) {
     // Created empty here, before the fork, so that no earlier content is ever read as this
     // child's.
@@ -441,7 +443,9 @@ class Child {
       ::_exit(127);
     }
   }
-  Child(Child&& o) noexcept : pid_(o.pid_), log_(std::move(o.log_)), status_(o.status_) { o.pid_ = -1; }
+  Child(Child&& o) noexcept : pid_(o.pid_), log_(std::move(o.log_)), status_(o.status_) {
+    o.pid_ = -1;
+  }
   ~Child() {
     if (pid_ > 0 && !exited_) {
       ::kill(pid_, SIGKILL);

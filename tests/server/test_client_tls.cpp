@@ -19,9 +19,9 @@ struct TlsServer {
   Child child;
   int port = -1;
   TlsServer(const grove::test::TestCertificates& certs, const grove::test::CertFiles& pair)
-      : child(start_hello(dir.path, {"--certfile", pair.cert, "--keyfile", pair.key,
-                                     "--ca-certs", certs.ca.cert, "--cert-reqs", "optional",
-                                     "--bind", "127.0.0.1:0", "--bind", "https://127.0.0.1:0"})) {
+      : child(start_hello(dir.path, {"--certfile", pair.cert, "--keyfile", pair.key, "--ca-certs",
+                                     certs.ca.cert, "--cert-reqs", "optional", "--bind",
+                                     "127.0.0.1:0", "--bind", "https://127.0.0.1:0"})) {
     const std::string log = child.log();
     auto at = log.find("https://");
     REQUIRE(at != std::string::npos);
@@ -58,19 +58,21 @@ std::string failure(aio::HttpRequest r) {
 TEST_CASE("aio::HttpClient over HTTPS verifies grove's server against the test CA") {
   grove::test::TestCertificates certs;
   TlsServer server(certs, certs.server);
-  auto [tls, big, mine] = aio::run([](const TlsServer& s, const grove::test::TestCertificates& c)
-                                       -> aio::Task<std::tuple<std::string, std::size_t, std::string>> {
-    aio::HttpClient http;
-    // Concurrent requests on the client's connections, then one more on a kept one.
-    auto [a, b] = co_await aio::gather(http.request(https_get(s.url("localhost", "/tls"), c.ca.cert)),
-                                       http.request(https_get(s.url("localhost", "/big?n=1000000"), c.ca.cert)));
-    aio::HttpRequest with_cert = https_get(s.url("localhost", "/tls"), c.ca.cert);
-    with_cert.tls.cert_file = c.client.cert;
-    with_cert.tls.key_file = c.client.key;
-    aio::HttpResponse m = co_await http.request(std::move(with_cert));
-    co_return std::tuple{a.status == 200 ? a.body : "status " + std::to_string(a.status),
-                         b.body == std::string(1000000, 'x') ? b.body.size() : 0, m.body};
-  }(server, certs));
+  auto [tls, big, mine] =
+      aio::run([](const TlsServer& s, const grove::test::TestCertificates& c)
+                   -> aio::Task<std::tuple<std::string, std::size_t, std::string>> {
+        aio::HttpClient http;
+        // Concurrent requests on the client's connections, then one more on a kept one.
+        auto [a, b] = co_await aio::gather(
+            http.request(https_get(s.url("localhost", "/tls"), c.ca.cert)),
+            http.request(https_get(s.url("localhost", "/big?n=1000000"), c.ca.cert)));
+        aio::HttpRequest with_cert = https_get(s.url("localhost", "/tls"), c.ca.cert);
+        with_cert.tls.cert_file = c.client.cert;
+        with_cert.tls.key_file = c.client.key;
+        aio::HttpResponse m = co_await http.request(std::move(with_cert));
+        co_return std::tuple{a.status == 200 ? a.body : "status " + std::to_string(a.status),
+                             b.body == std::string(1000000, 'x') ? b.body.size() : 0, m.body};
+      }(server, certs));
   CHECK(tls.starts_with("scheme=https\nversion=TLSv1.3\n"));
   CHECK(tls.find("\nsni=localhost\nalpn=http/1.1\nclient=\n") != std::string::npos);
   CHECK(big == 1000000);

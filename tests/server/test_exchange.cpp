@@ -55,9 +55,11 @@ TEST_CASE("exchange() writes byte for byte what the server sends for the same by
       "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabc",
       "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
       "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n",
-      "POST /ignore HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabcGET /b HTTP/1.1\r\nHost: t\r\n\r\n",
-      "GET /a HTTP/1.1\r\nHost: t\r\n\r\nGET /b HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\nGET /c HTTP/1.1\r\n\r\n",
-      "GET /a HTTP/1.1\r\n\r\n",        // no Host: 400
+      "POST /ignore HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabcGET /b HTTP/1.1\r\nHost: "
+      "t\r\n\r\n",
+      "GET /a HTTP/1.1\r\nHost: t\r\n\r\nGET /b HTTP/1.1\r\nHost: t\r\nConnection: "
+      "close\r\n\r\nGET /c HTTP/1.1\r\n\r\n",
+      "GET /a HTTP/1.1\r\n\r\n",  // no Host: 400
       "GET /%zz HTTP/1.1\r\nHost: t\r\n\r\n",
       "CONNECT t:443 HTTP/1.1\r\nHost: t\r\n\r\n",
   };

@@ -141,7 +141,8 @@ int failures_over(int port, double seconds, int* total = nullptr) {
 
 }  // namespace
 
-TEST_CASE("fault: slowloris with 1000 dribbling connections while normal clients keep p99 under 50 ms") {
+TEST_CASE(
+    "fault: slowloris with 1000 dribbling connections while normal clients keep p99 under 50 ms") {
   constexpr int kSlow = 1000;
   // The client and the server share this process: two descriptors per slow connection.
   REQUIRE(raise_fd_limit() >= rlim_t(2 * kSlow + 200));
@@ -166,7 +167,8 @@ TEST_CASE("fault: slowloris with 1000 dribbling connections while normal clients
   std::thread dribbler([&] {
     std::size_t next = 0;
     while (!stop) {
-      for (int i = 0; i < kSlow / 20; ++i, next = (next + 1) % slow.size()) slow[next].try_send("a");
+      for (int i = 0; i < kSlow / 20; ++i, next = (next + 1) % slow.size())
+        slow[next].try_send("a");
       std::this_thread::sleep_for(5ms);
     }
   });
@@ -210,11 +212,14 @@ TEST_CASE("fault: slowloris with 1000 dribbling connections while normal clients
   }
   const double all_cut_s = seconds_since(t_open);
 
-  WARN("slowloris figures: " << kSlow << " slow connections opened in " << open_s << " s, " << open_now
-       << " still open during the measurement; " << ms.size() << " normal requests from " << kClients
-       << " clients in 1 s: p50 " << p50 << " ms, p99 " << p99 << " ms, max " << max << " ms, "
-       << failed.load() << " failed; " << cut << " cut (" << got_408 << " with 408) by " << all_cut_s
-       << " s after the first opened (header timeout 2 s); p99 limit " << kP99LimitMs << " ms");
+  WARN("slowloris figures: " << kSlow << " slow connections opened in " << open_s << " s, "
+                             << open_now << " still open during the measurement; " << ms.size()
+                             << " normal requests from " << kClients << " clients in 1 s: p50 "
+                             << p50 << " ms, p99 " << p99 << " ms, max " << max << " ms, "
+                             << failed.load() << " failed; " << cut << " cut (" << got_408
+                             << " with 408) by " << all_cut_s
+                             << " s after the first opened (header timeout 2 s); p99 limit "
+                             << kP99LimitMs << " ms");
   CHECK(open_now == kSlow);
   CHECK(failed == 0);
   CHECK(ms.size() >= kMinRequests);
@@ -263,12 +268,14 @@ TEST_CASE("fault: clients resetting mid head and mid body and mid response leak 
   CHECK(g_bodies_read == 0);
   // Every descriptor the server opened for them is closed again.
   const int after = wait_fds_at_most(baseline);
-  WARN("resets: " << 3 * kRounds << " connections reset; descriptors before " << baseline << ", after "
-                  << after);
+  WARN("resets: " << 3 * kRounds << " connections reset; descriptors before " << baseline
+                  << ", after " << after);
   CHECK(after <= baseline);
   // And the server still serves a pipelined burst and a large body.
   Socket s = Socket::tcp(port);
-  s.send("GET / HTTP/1.1\r\nHost: t\r\n\r\nPOST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello");
+  s.send(
+      "GET / HTTP/1.1\r\nHost: t\r\n\r\nPOST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: "
+      "5\r\n\r\nhello");
   ResponseReader rr(s);
   auto a = rr.next();
   auto b = rr.next();
@@ -284,7 +291,8 @@ TEST_CASE("fault: an application that throws gets 500 and the server carries on"
   std::vector<Socket> conns;
   for (int i = 0; i < 50; ++i) {
     conns.push_back(Socket::tcp(port));
-    conns.back().send("GET /throw HTTP/1.1\r\nHost: t\r\n\r\nGET /after HTTP/1.1\r\nHost: t\r\n\r\n");
+    conns.back().send(
+        "GET /throw HTTP/1.1\r\nHost: t\r\n\r\nGET /after HTTP/1.1\r\nHost: t\r\n\r\n");
   }
   int ok = 0;
   for (auto& s : conns) {
@@ -376,13 +384,15 @@ TEST_CASE("fault: a worker killed with SIGKILL is replaced and service continues
   // other worker takes them while the new one starts.
   std::string log = c.wait_for_log("was killed by signal 9", 5000ms);
   INFO(c.log());
-  CHECK(log.find("(pid " + std::to_string(victim) + ") was killed by signal 9") != std::string::npos);
+  CHECK(log.find("(pid " + std::to_string(victim) + ") was killed by signal 9") !=
+        std::string::npos);
   const double reaped_s = seconds_since(t0);
   int total = 0;
   const int failed = failures_over(port, 0.5, &total);
   auto now = worker_pids(port);
   WARN("SIGKILL: worker reaped and replaced " << reaped_s * 1000 << " ms after the kill; " << total
-                                               << " requests in the next 0.5 s, " << failed << " failed");
+                                              << " requests in the next 0.5 s, " << failed
+                                              << " failed");
   CHECK(failed == 0);
   CHECK(now.size() == 2);
   CHECK(now.count(std::to_string(victim)) == 0);

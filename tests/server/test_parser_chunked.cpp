@@ -52,19 +52,19 @@ TEST_CASE("chunked decoding gives the same result at every split") {
 
 TEST_CASE("invalid chunked framing gets 400") {
   const char* cases[] = {
-      "\r\nhello\r\n0\r\n\r\n",            // no size
-      "g\r\nhello\r\n0\r\n\r\n",           // not hex
-      "-5\r\nhello\r\n0\r\n\r\n",          // sign
+      "\r\nhello\r\n0\r\n\r\n",    // no size
+      "g\r\nhello\r\n0\r\n\r\n",   // not hex
+      "-5\r\nhello\r\n0\r\n\r\n",  // sign
       "+5\r\nhello\r\n0\r\n\r\n",
-      "0x5\r\nhello\r\n0\r\n\r\n",         // 0x prefix
-      " 5\r\nhello\r\n0\r\n\r\n",          // leading space
-      "5 \r\nhello\r\n0\r\n\r\n",          // trailing space without an extension
-      "5\nhello\r\n0\r\n\r\n",             // bare LF after the size
-      "5\rhello\r\n0\r\n\r\n",             // bare CR after the size
-      "5\r\nhello\n0\r\n\r\n",             // bare LF after data
-      "5\r\nhelloX\r\n0\r\n\r\n",          // data longer than the size
-      "5\r\nhell\r\n0\r\n\r\n",            // shorter (CRLF lands inside data, then junk)
-      "5;\r\nhello\r\n0\r\n\r\n",          // empty extension name
+      "0x5\r\nhello\r\n0\r\n\r\n",  // 0x prefix
+      " 5\r\nhello\r\n0\r\n\r\n",   // leading space
+      "5 \r\nhello\r\n0\r\n\r\n",   // trailing space without an extension
+      "5\nhello\r\n0\r\n\r\n",      // bare LF after the size
+      "5\rhello\r\n0\r\n\r\n",      // bare CR after the size
+      "5\r\nhello\n0\r\n\r\n",      // bare LF after data
+      "5\r\nhelloX\r\n0\r\n\r\n",   // data longer than the size
+      "5\r\nhell\r\n0\r\n\r\n",     // shorter (CRLF lands inside data, then junk)
+      "5;\r\nhello\r\n0\r\n\r\n",   // empty extension name
       "5;=v\r\nhello\r\n0\r\n\r\n",
       "5;a=\r\nhello\r\n0\r\n\r\n",        // empty extension value
       "5;a=\"open\r\nhello\r\n0\r\n\r\n",  // unterminated quoted string
@@ -86,7 +86,7 @@ TEST_CASE("invalid chunked framing gets 400") {
 }
 
 TEST_CASE("chunk-size overflow gets 400, not a wrapped size") {
-  CHECK(error_status(chunked("10000000000000000\r\nx\r\n0\r\n\r\n")) == 400);   // 2^64
+  CHECK(error_status(chunked("10000000000000000\r\nx\r\n0\r\n\r\n")) == 400);  // 2^64
   CHECK(error_status(chunked("1000000000000000a\r\nx\r\n0\r\n\r\n")) == 400);
   CHECK(error_status(chunked("ffffffffffffffffffff\r\nx\r\n0\r\n\r\n")) == 400);
   // Leading zeros are not significant digits.

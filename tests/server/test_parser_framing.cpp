@@ -48,11 +48,14 @@ TEST_CASE("Content-Length over the body limit gets 413 before the body is read")
 }
 
 TEST_CASE("Content-Length and Transfer-Encoding together get 400") {
-  CHECK(error_status(post("Content-Length: 3\r\nTransfer-Encoding: chunked\r\n", "0\r\n\r\n")) == 400);
-  CHECK(error_status(post("Transfer-Encoding: chunked\r\nContent-Length: 3\r\n", "0\r\n\r\n")) == 400);
+  CHECK(error_status(post("Content-Length: 3\r\nTransfer-Encoding: chunked\r\n", "0\r\n\r\n")) ==
+        400);
+  CHECK(error_status(post("Transfer-Encoding: chunked\r\nContent-Length: 3\r\n", "0\r\n\r\n")) ==
+        400);
 }
 
-TEST_CASE("an unknown coding before a final chunked gets 501 and chunked not final or misused gets 400") {
+TEST_CASE(
+    "an unknown coding before a final chunked gets 501 and chunked not final or misused gets 400") {
   // RFC 9112 §6.1: a coding the server does not implement, chunked final: 501.
   CHECK(error_status(post("Transfer-Encoding: gzip, chunked\r\n")) == 501);
   CHECK(error_status(post("Transfer-Encoding: x-custom, chunked\r\n")) == 501);
@@ -74,7 +77,8 @@ TEST_CASE("an unknown coding before a final chunked gets 501 and chunked not fin
 
 TEST_CASE("Transfer-Encoding: chunked is case-insensitive and may carry OWS") {
   CHECK(one(post("Transfer-Encoding: Chunked\r\n", "0\r\n\r\n")).body_kind == BodyKind::chunked);
-  CHECK(one(post("Transfer-Encoding:   chunked  \r\n", "0\r\n\r\n")).body_kind == BodyKind::chunked);
+  CHECK(one(post("Transfer-Encoding:   chunked  \r\n", "0\r\n\r\n")).body_kind ==
+        BodyKind::chunked);
 }
 
 TEST_CASE("Transfer-Encoding in an HTTP/1.0 request is faulty framing: 400") {

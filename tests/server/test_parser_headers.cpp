@@ -5,7 +5,8 @@ using namespace grove::http;
 using namespace grove::http::test;
 
 TEST_CASE("header fields keep their order, names and trimmed values") {
-  auto r = one("GET / HTTP/1.1\r\nHost: x\r\nX-A:  one \t\r\nx-a:two\r\nEmpty:\r\nSpaced: a  b\r\n\r\n");
+  auto r =
+      one("GET / HTTP/1.1\r\nHost: x\r\nX-A:  one \t\r\nx-a:two\r\nEmpty:\r\nSpaced: a  b\r\n\r\n");
   REQUIRE(r.fields.size() == 5);
   CHECK(r.fields[1] == std::pair<std::string, std::string>("X-A", "one"));
   CHECK(r.fields[2] == std::pair<std::string, std::string>("x-a", "two"));
@@ -50,9 +51,9 @@ TEST_CASE("malformed header fields get 400") {
 }
 
 TEST_CASE("Host rules") {
-  CHECK(error_status("GET / HTTP/1.1\r\n\r\n") == 400);                            // missing
-  CHECK(error_status("GET / HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n") == 400);      // twice
-  CHECK(error_status("GET / HTTP/1.1\r\nHost: a b\r\n\r\n") == 400);               // invalid
+  CHECK(error_status("GET / HTTP/1.1\r\n\r\n") == 400);                        // missing
+  CHECK(error_status("GET / HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n") == 400);  // twice
+  CHECK(error_status("GET / HTTP/1.1\r\nHost: a b\r\n\r\n") == 400);           // invalid
   CHECK(error_status("GET / HTTP/1.1\r\nHost: a/b\r\n\r\n") == 400);
   CHECK(error_status("GET / HTTP/1.1\r\nHost: a@b\r\n\r\n") == 400);
   CHECK(one("GET / HTTP/1.1\r\nHost:\r\n\r\n").host.empty());  // empty is allowed
@@ -77,7 +78,8 @@ TEST_CASE("a header section over 64 KiB gets 431, complete or not") {
   CHECK(error_status("GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + big) == 431);
   // Many fields adding up.
   std::string extra;
-  for (int i = 0; i < 60; ++i) extra += "X-" + std::to_string(i) + ": " + std::string(1200, 'v') + "\r\n";
+  for (int i = 0; i < 60; ++i)
+    extra += "X-" + std::to_string(i) + ": " + std::string(1200, 'v') + "\r\n";
   CHECK(error_status(get(extra)) == 431);
   // Just under is fine.
   CHECK(error_status(get("X-Big: " + std::string(60 * 1024, 'a') + "\r\n")) == 0);
@@ -95,7 +97,8 @@ TEST_CASE("header limits are configurable") {
 }
 
 TEST_CASE("Expect: 100-continue is recognised and other expectations get 417") {
-  auto r = one("POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-Continue\r\nContent-Length: 3\r\n\r\nabc");
+  auto r =
+      one("POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-Continue\r\nContent-Length: 3\r\n\r\nabc");
   CHECK(r.expect_continue);
   CHECK(r.body == "abc");
   auto no_body = one("GET / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n\r\n");

@@ -49,30 +49,30 @@ TEST_CASE("the request line limit is configurable") {
 
 TEST_CASE("malformed request lines get 400") {
   const char* cases[] = {
-      "GET  / HTTP/1.1\r\nHost: x\r\n\r\n",        // two spaces
-      "GET /  HTTP/1.1\r\nHost: x\r\n\r\n",        // two spaces
-      "GET / HTTP/1.1 \r\nHost: x\r\n\r\n",        // trailing space
-      " GET / HTTP/1.1\r\nHost: x\r\n\r\n",        // leading space
-      "GET\t/ HTTP/1.1\r\nHost: x\r\n\r\n",        // tab as separator
-      "GET /\tx HTTP/1.1\r\nHost: x\r\n\r\n",      // tab in target
-      "GET / http/1.1\r\nHost: x\r\n\r\n",         // version is case-sensitive
-      "GET / HTTP/1\r\nHost: x\r\n\r\n",           // short version
-      "GET / HTTP/1.10\r\nHost: x\r\n\r\n",        // two-digit minor
+      "GET  / HTTP/1.1\r\nHost: x\r\n\r\n",    // two spaces
+      "GET /  HTTP/1.1\r\nHost: x\r\n\r\n",    // two spaces
+      "GET / HTTP/1.1 \r\nHost: x\r\n\r\n",    // trailing space
+      " GET / HTTP/1.1\r\nHost: x\r\n\r\n",    // leading space
+      "GET\t/ HTTP/1.1\r\nHost: x\r\n\r\n",    // tab as separator
+      "GET /\tx HTTP/1.1\r\nHost: x\r\n\r\n",  // tab in target
+      "GET / http/1.1\r\nHost: x\r\n\r\n",     // version is case-sensitive
+      "GET / HTTP/1\r\nHost: x\r\n\r\n",       // short version
+      "GET / HTTP/1.10\r\nHost: x\r\n\r\n",    // two-digit minor
       "GET / HTTP/1.1x\r\nHost: x\r\n\r\n",
-      "GET /\r\n\r\n",                             // HTTP/0.9
+      "GET /\r\n\r\n",  // HTTP/0.9
       "GET\r\n\r\n",
-      "G(T / HTTP/1.1\r\nHost: x\r\n\r\n",         // not a token
-      "GET /a#frag HTTP/1.1\r\nHost: x\r\n\r\n",   // fragment
-      "GET /a\x7f HTTP/1.1\r\nHost: x\r\n\r\n",    // DEL
-      "GET /\xc3\xa9 HTTP/1.1\r\nHost: x\r\n\r\n", // raw UTF-8 must be percent-encoded
-      "GET /%zz HTTP/1.1\r\nHost: x\r\n\r\n",      // bad escape
-      "GET /%4 HTTP/1.1\r\nHost: x\r\n\r\n",       // short escape
-      "GET /a%00b HTTP/1.1\r\nHost: x\r\n\r\n",    // encoded NUL in the path
-      "GET a HTTP/1.1\r\nHost: x\r\n\r\n",         // not origin-form, not a URI
-      "GET ftp://h/ HTTP/1.1\r\nHost: x\r\n\r\n",  // not http(s)
-      "GET * HTTP/1.1\r\nHost: x\r\n\r\n",         // asterisk only for OPTIONS
+      "G(T / HTTP/1.1\r\nHost: x\r\n\r\n",               // not a token
+      "GET /a#frag HTTP/1.1\r\nHost: x\r\n\r\n",         // fragment
+      "GET /a\x7f HTTP/1.1\r\nHost: x\r\n\r\n",          // DEL
+      "GET /\xc3\xa9 HTTP/1.1\r\nHost: x\r\n\r\n",       // raw UTF-8 must be percent-encoded
+      "GET /%zz HTTP/1.1\r\nHost: x\r\n\r\n",            // bad escape
+      "GET /%4 HTTP/1.1\r\nHost: x\r\n\r\n",             // short escape
+      "GET /a%00b HTTP/1.1\r\nHost: x\r\n\r\n",          // encoded NUL in the path
+      "GET a HTTP/1.1\r\nHost: x\r\n\r\n",               // not origin-form, not a URI
+      "GET ftp://h/ HTTP/1.1\r\nHost: x\r\n\r\n",        // not http(s)
+      "GET * HTTP/1.1\r\nHost: x\r\n\r\n",               // asterisk only for OPTIONS
       "GET http://user@h/ HTTP/1.1\r\nHost: x\r\n\r\n",  // userinfo
-      "GET http:/// HTTP/1.1\r\nHost: x\r\n\r\n",  // empty authority
+      "GET http:/// HTTP/1.1\r\nHost: x\r\n\r\n",        // empty authority
       "CONNECT nohostport HTTP/1.1\r\nHost: x\r\n\r\n",
   };
   for (const char* c : cases) {
@@ -169,8 +169,8 @@ TEST_CASE("a broken request line gets the same answer in one read or byte by byt
   Limits small;
   small.max_request_line = 64;
   const std::string cases[] = {
-      " /\0GET /\r\n\r\n"s,                                 // empty method
-      "\x01" + std::string(9000, 'a') + "\r\n\r\n",        // noise longer than the limit
+      " /\0GET /\r\n\r\n"s,                                         // empty method
+      "\x01" + std::string(9000, 'a') + "\r\n\r\n",                 // noise longer than the limit
       "GET / HTT" + std::string(80, '\xff') + "\nHost: x\r\n\r\n",  // long, and a bare LF
   };
   for (const auto& bytes : cases) {

@@ -7,7 +7,8 @@ using namespace grove::http::test;
 
 TEST_CASE("pipelined requests are framed in order from one buffer") {
   std::string bytes;
-  for (int i = 0; i < 16; ++i) bytes += "GET /" + std::to_string(i) + " HTTP/1.1\r\nHost: x\r\n\r\n";
+  for (int i = 0; i < 16; ++i)
+    bytes += "GET /" + std::to_string(i) + " HTTP/1.1\r\nHost: x\r\n\r\n";
   bytes += "POST /cl HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nbody";
   bytes += "POST /ch HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab\r\n0\r\n\r\n";
   bytes += "GET /last HTTP/1.1\r\nHost: x\r\n\r\n";
@@ -42,14 +43,17 @@ TEST_CASE("nothing after an error is parsed: no second request from the remains"
   CHECK(r.requests.empty());
   CHECK(r.consumed == 0);
 
-  auto after_good = frame("GET /ok HTTP/1.1\r\nHost: x\r\n\r\nGET  /bad HTTP/1.1\r\n\r\nGET /never HTTP/1.1\r\nHost: x\r\n\r\n");
+  auto after_good = frame(
+      "GET /ok HTTP/1.1\r\nHost: x\r\n\r\nGET  /bad HTTP/1.1\r\n\r\nGET /never HTTP/1.1\r\nHost: "
+      "x\r\n\r\n");
   CHECK(after_good.end == Status::error);
   REQUIRE(after_good.requests.size() == 1);
   CHECK(after_good.requests[0].path == "/ok");
 }
 
 TEST_CASE("a request that closes the connection ends the stream") {
-  auto r = frame("GET /a HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n");
+  auto r = frame(
+      "GET /a HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n");
   CHECK(r.end == Status::done);
   REQUIRE(r.requests.size() == 1);
   CHECK(r.consumed < 60);
@@ -58,7 +62,9 @@ TEST_CASE("a request that closes the connection ends the stream") {
 }
 
 TEST_CASE("a CRLF after a body, as old clients send, is skipped") {
-  auto r = frame("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\na\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n");
+  auto r = frame(
+      "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\na\r\nGET /b HTTP/1.1\r\nHost: "
+      "x\r\n\r\n");
   REQUIRE(r.end == Status::done);
   REQUIRE(r.requests.size() == 2);
   CHECK(r.requests[1].path == "/b");
@@ -68,7 +74,8 @@ TEST_CASE("every prefix of a valid stream is incomplete or done, never an error"
   std::string bytes =
       "GET /a?b=c HTTP/1.1\r\nHost: x\r\nX: y\r\n\r\n"
       "POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc"
-      "POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3;e=1\r\nabc\r\n0\r\nT: 1\r\n\r\n";
+      "POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3;e=1\r\nabc\r\n0\r\nT: "
+      "1\r\n\r\n";
   for (std::size_t i = 0; i <= bytes.size(); ++i) {
     auto r = frame(std::string_view(bytes).substr(0, i));
     INFO(i << ": " << r.error.reason);

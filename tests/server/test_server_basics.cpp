@@ -10,15 +10,16 @@ Response echo_info(Request& req) {
   std::string body = std::string(req.method()) + "|" + std::string(req.target()) + "|" +
                      std::string(req.path()) + "|" + std::string(req.query()) + "|" +
                      std::string(req.version_string()) + "|" + std::string(req.host()) + "|" +
-                     req.remote_addr() + "|" + std::string(req.headers().get_or("x-test", "")) + "|" +
-                     req.read_body();
+                     req.remote_addr() + "|" + std::string(req.headers().get_or("x-test", "")) +
+                     "|" + req.read_body();
   return Response::text(body);
 }
 }  // namespace
 
 TEST_CASE("GET: status line, Date, Server, Content-Length and the request as the app sees it") {
   ServerThread st(echo_info);
-  auto r = request(st.port(), "GET /a%20b/c?x=1&y=2 HTTP/1.1\r\nHost: example:80\r\nX-Test: yes\r\n\r\n");
+  auto r = request(st.port(),
+                   "GET /a%20b/c?x=1&y=2 HTTP/1.1\r\nHost: example:80\r\nX-Test: yes\r\n\r\n");
   CHECK(r.version == "HTTP/1.1");
   CHECK(r.status == 200);
   CHECK(r.reason == "OK");
@@ -128,9 +129,8 @@ TEST_CASE("an application's Connection: close is honoured, its framing headers a
 }
 
 TEST_CASE("statuses without a body: 204 and 304 carry no Content-Length and no body") {
-  ServerThread st([](Request& req) {
-    return Response(req.path() == "/204" ? 204 : 304, "ignored");
-  });
+  ServerThread st(
+      [](Request& req) { return Response(req.path() == "/204" ? 204 : 304, "ignored"); });
   Socket s = Socket::tcp(st.port());
   s.send("GET /204 HTTP/1.1\r\nHost: t\r\n\r\nGET /304 HTTP/1.1\r\nHost: t\r\n\r\n");
   ResponseReader rr(s);
@@ -206,7 +206,12 @@ TEST_CASE("IPv6 and Unix-domain listeners serve beside IPv4") {
 }
 
 TEST_CASE("a bad bind address or a busy port fails listen() with a message") {
-  CHECK_THROWS_WITH(ServerThread([](Request&) { return Response(); }, [] { ServerConfig c; c.binds = {"nohost"}; return c; }()),
+  CHECK_THROWS_WITH(ServerThread([](Request&) { return Response(); },
+                                 [] {
+                                   ServerConfig c;
+                                   c.binds = {"nohost"};
+                                   return c;
+                                 }()),
                     Catch::Contains("missing :port"));
   ServerThread first([](Request&) { return Response(); });
   ServerConfig busy;

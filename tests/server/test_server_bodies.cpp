@@ -15,7 +15,8 @@ Response echo(Request& req) {
 
 TEST_CASE("Content-Length and chunked request bodies reach the application decoded") {
   ServerThread st(echo);
-  auto a = request(st.port(), "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 11\r\n\r\nhello world");
+  auto a =
+      request(st.port(), "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 11\r\n\r\nhello world");
   CHECK(a.body == "hello world");
   CHECK(a.header("x-chunked") == "no");
   auto b = request(st.port(),
@@ -43,7 +44,8 @@ TEST_CASE("a body sent slowly in pieces is read as it arrives") {
 TEST_CASE("a 1 MiB body is accepted and one byte more gets 413 and the connection closes") {
   ServerThread st(echo);
   std::string mib(1 << 20, 'z');
-  auto ok = request(st.port(), "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 1048576\r\n\r\n" + mib);
+  auto ok =
+      request(st.port(), "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 1048576\r\n\r\n" + mib);
   CHECK(ok.status == 200);
   CHECK(ok.body.size() == mib.size());
   // Declared too large: refused before the body is read.
@@ -72,8 +74,10 @@ TEST_CASE("the body limit is configurable") {
   ServerConfig cfg;
   cfg.limits.max_body = 10;
   ServerThread st(echo, cfg);
-  CHECK(request(st.port(), "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\n0123456789").status == 200);
-  CHECK(request(st.port(), "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 11\r\n\r\n01234567890").status == 413);
+  CHECK(request(st.port(), "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\n0123456789")
+            .status == 200);
+  CHECK(request(st.port(), "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 11\r\n\r\n01234567890")
+            .status == 413);
 }
 
 TEST_CASE("Expect: 100-continue is answered on the first body read, not before") {
@@ -110,7 +114,9 @@ TEST_CASE("Expect: 100-continue is answered on the first body read, not before")
 TEST_CASE("an unread small body is drained and the connection kept and a large one closes it") {
   ServerThread st([](Request& req) { return Response::text(std::string(req.path())); });
   Socket s = Socket::tcp(st.port());
-  s.send("POST /a HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhelloGET /b HTTP/1.1\r\nHost: t\r\n\r\n");
+  s.send(
+      "POST /a HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhelloGET /b HTTP/1.1\r\nHost: "
+      "t\r\n\r\n");
   ResponseReader rr(s);
   auto a = rr.next(), b = rr.next();
   REQUIRE(a);
@@ -131,7 +137,8 @@ TEST_CASE("large response bodies arrive whole") {
   CHECK(r.body.size() == std::size_t(5 << 20));
 }
 
-TEST_CASE("streamed responses: chunked to HTTP/1.1, with a declared length, close-delimited to 1.0") {
+TEST_CASE(
+    "streamed responses: chunked to HTTP/1.1, with a declared length, close-delimited to 1.0") {
   ServerThread st([](Request& req) {
     if (req.path() == "/sized") {
       auto r = Response::streamed([](BodyWriter& w) {

@@ -18,10 +18,11 @@ int hello_status(const std::string& args, std::string* out) {
 TEST_CASE("the flag --help lists the standard flags and exits 0") {
   std::string out;
   CHECK(hello_status("--help", &out) == 0);
-  for (const char* flag : {"--bind", "--workers", "--backend", "--compat", "--no-compat", "--max-connections",
-                           "--max-body", "--header-timeout", "--body-timeout", "--keepalive-timeout",
-                           "--write-timeout", "--access-log", "--log-level", "--version", "--ws-max-message",
-                           "--ws-max-frame", "--ws-ping-interval", "--ws-ping-timeout", "--ws-idle-timeout"})
+  for (const char* flag :
+       {"--bind", "--workers", "--backend", "--compat", "--no-compat", "--max-connections",
+        "--max-body", "--header-timeout", "--body-timeout", "--keepalive-timeout",
+        "--write-timeout", "--access-log", "--log-level", "--version", "--ws-max-message",
+        "--ws-max-frame", "--ws-ping-interval", "--ws-ping-timeout", "--ws-idle-timeout"})
     CHECK(out.find(flag) != std::string::npos);
 }
 
@@ -36,12 +37,26 @@ TEST_CASE("the flag --version names the version, the built engines and the defau
 }
 
 TEST_CASE("a bad flag or value gives one line on stderr and exit status 2") {
-  for (const char* args : {"--workers 0", "--workers many", "--bind nohost", "--bind 127.0.0.1:99999",
-                           "--bind [::1", "--bind unix:", "--max-body 5X", "--max-body -1",
-                           "--header-timeout soon", "--keepalive-timeout 0", "--log-level loud",
-                           "--backend nope", "--max-connections 0", "--no-such-flag", "--write-timeout 5h",
-                           "--ws-max-message 0", "--ws-max-frame 2X", "--ws-ping-interval soon",
-                           "--ws-ping-interval 1s --ws-ping-timeout 0", "--ws-idle-timeout -1"}) {
+  for (const char* args : {"--workers 0",
+                           "--workers many",
+                           "--bind nohost",
+                           "--bind 127.0.0.1:99999",
+                           "--bind [::1",
+                           "--bind unix:",
+                           "--max-body 5X",
+                           "--max-body -1",
+                           "--header-timeout soon",
+                           "--keepalive-timeout 0",
+                           "--log-level loud",
+                           "--backend nope",
+                           "--max-connections 0",
+                           "--no-such-flag",
+                           "--write-timeout 5h",
+                           "--ws-max-message 0",
+                           "--ws-max-frame 2X",
+                           "--ws-ping-interval soon",
+                           "--ws-ping-interval 1s --ws-ping-timeout 0",
+                           "--ws-idle-timeout -1"}) {
     std::string out;
     INFO(args);
     CHECK(hello_status(args, &out) == 2);
@@ -56,8 +71,10 @@ TEST_CASE("the startup line names the engine, the workers, compat and every addr
   for (auto& engine : grove::built_backends()) {
     if (engine == "green") continue;
     int port = -1;
-    Child c = start_hello(dir.path, {"--backend", engine, "--bind", "127.0.0.1:0", "--bind",
-                                     "unix:" + dir.path + "/s.sock"}, nullptr, &port);
+    Child c = start_hello(
+        dir.path,
+        {"--backend", engine, "--bind", "127.0.0.1:0", "--bind", "unix:" + dir.path + "/s.sock"},
+        nullptr, &port);
     std::string log = c.log();
     INFO(log);
     CHECK(log.find("engine " + engine) != std::string::npos);
@@ -107,7 +124,8 @@ TEST_CASE("SIGTERM and SIGINT stop gracefully: the in-flight request is answered
 TEST_CASE("the flag --max-body and the timeouts from the command line take effect") {
   TempDir dir;
   int port = -1;
-  Child c = start_hello(dir.path, {"--max-body", "1K", "--header-timeout", "200ms"}, nullptr, &port);
+  Child c =
+      start_hello(dir.path, {"--max-body", "1K", "--header-timeout", "200ms"}, nullptr, &port);
   auto big = request(port, "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 1025\r\n\r\n");
   CHECK(big.status == 413);
   Socket idle = Socket::tcp(port);
@@ -121,19 +139,23 @@ TEST_CASE("the flag --access-log writes the Combined Log Format") {
   int port = -1;
   std::string access = dir.path + "/access.log";
   Child c = start_hello(dir.path, {"--access-log", access}, nullptr, &port);
-  request(port, "GET /info?q=1 HTTP/1.1\r\nHost: t\r\nReferer: http://ref/\r\nUser-Agent: tester \"quoted\"\r\n\r\n");
+  request(port,
+          "GET /info?q=1 HTTP/1.1\r\nHost: t\r\nReferer: http://ref/\r\nUser-Agent: tester "
+          "\"quoted\"\r\n\r\n");
   request(port, "GET  /broken HTTP/1.1\r\nHost: t\r\n\r\n");
   c.signal(SIGTERM);
   CHECK(c.wait() == 0);
   std::string log = read_file(access);
   INFO(log);
   // host ident user [date] "request" status bytes "referer" "user-agent"
-  std::regex combined(R"re(127\.0\.0\.1 - - \[\d{2}/[A-Z][a-z]{2}/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4}\] "GET /info\?q=1 HTTP/1\.1" 200 \d+ "http://ref/" "tester \\x22quoted\\x22")re");
+  std::regex combined(
+      R"re(127\.0\.0\.1 - - \[\d{2}/[A-Z][a-z]{2}/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4}\] "GET /info\?q=1 HTTP/1\.1" 200 \d+ "http://ref/" "tester \\x22quoted\\x22")re");
   CHECK(std::regex_search(log, combined));
   CHECK(std::regex_search(log, std::regex(R"re("-" 400 \d+ "-" "-")re")));
 }
 
-TEST_CASE("the flag --workers 2: two processes serve, a crashed worker is replaced, SIGTERM stops all") {
+TEST_CASE(
+    "the flag --workers 2: two processes serve, a crashed worker is replaced, SIGTERM stops all") {
   TempDir dir;
   int port = -1;
   Child c = start_hello(dir.path, {"--workers", "2"}, nullptr, &port);

@@ -15,7 +15,9 @@ Response app(Request& req) {
   return Response::text(body);
 }
 
-bool have(const std::string& tool) { return run_command("command -v " + tool + " >/dev/null") == 0; }
+bool have(const std::string& tool) {
+  return run_command("command -v " + tool + " >/dev/null") == 0;
+}
 
 std::string write_temp(const std::string& dir, const std::string& name, const std::string& text) {
   std::string path = dir + "/" + name;
@@ -39,14 +41,17 @@ TEST_CASE("curl: GET, HEAD, POST, chunked upload, 100-continue, HTTP/1.0, stream
   CHECK(out.find("Content-Length: 17") != std::string::npos);  // "HEAD /a HTTP/1.1 "
   CHECK(run_command("curl -sS --max-time 5 -d 'x=1&y=2' " + base + "/post", &out) == 0);
   CHECK(out == "POST /post HTTP/1.1 x=1&y=2");
-  CHECK(run_command("curl -sS --max-time 5 -H 'Transfer-Encoding: chunked' -d 'chunked body' " + base + "/up", &out) == 0);
+  CHECK(run_command("curl -sS --max-time 5 -H 'Transfer-Encoding: chunked' -d 'chunked body' " +
+                        base + "/up",
+                    &out) == 0);
   CHECK(out == "POST /up HTTP/1.1 chunked body");
   std::string dir = temp_dir();
   std::string big(200000, 'b');
   std::string file = write_temp(dir, "big.txt", big);
   // curl waits for the 100 before it sends the body.
   CHECK(run_command("curl -sS --max-time 5 -v -H 'Expect: 100-continue' --data-binary @" + file +
-                    " -o " + dir + "/got.txt " + base + "/big", &out) == 0);
+                        " -o " + dir + "/got.txt " + base + "/big",
+                    &out) == 0);
   CHECK(out.find("Expect: 100-continue") != std::string::npos);
   CHECK(out.find("HTTP/1.1 100 Continue") != std::string::npos);
   CHECK(read_file(dir + "/got.txt") == "POST /big HTTP/1.1 " + big);

@@ -32,10 +32,13 @@ TEST_CASE("EMFILE: with a low descriptor limit the server backs off, logs once a
   std::string dir = temp_dir();
   int port = -1;
   // 32 descriptors: stdio, the hub's few, the listener, then connections.
-  Child hello = start_hello(dir, {"--log-level", "info"}, [] {
-    rlimit rl{32, 32};
-    ::setrlimit(RLIMIT_NOFILE, &rl);
-  }, &port);
+  Child hello = start_hello(
+      dir, {"--log-level", "info"},
+      [] {
+        rlimit rl{32, 32};
+        ::setrlimit(RLIMIT_NOFILE, &rl);
+      },
+      &port);
   REQUIRE(port > 0);
   // Serve once first. (Under UBSan this also matters: its first vptr check of a type probes
   // memory through a pipe, which cannot be created while descriptors are exhausted.)
@@ -58,7 +61,8 @@ TEST_CASE("EMFILE: with a low descriptor limit the server backs off, logs once a
   }
   CHECK(served);
   // The figure docs/reliability.md records (the back-off is at most 500 ms).
-  WARN("EMFILE: served again " << seconds_since(released) * 1000 << " ms after the clients released their descriptors");
+  WARN("EMFILE: served again " << seconds_since(released) * 1000
+                               << " ms after the clients released their descriptors");
   CHECK(hello.running());
   hello.signal(SIGTERM);
   CHECK(hello.wait() == 0);

@@ -17,7 +17,8 @@ namespace {
 std::atomic<bool> g_in_slow{false};
 
 Response app(Request& req) {
-  if (req.path() == "/read") return Response::text("read " + std::to_string(req.read_body().size()));
+  if (req.path() == "/read")
+    return Response::text("read " + std::to_string(req.read_body().size()));
   if (req.path() == "/slow") {
     g_in_slow = true;
     grove::green::sleep(300ms);
@@ -75,7 +76,8 @@ class Sender {
 
 // The response arrived whole and the connection ended in order; then bytes sent after
 // the end are dropped by the lingering server, not answered with a reset.
-void expect_orderly_close(const Socket& s, int status, std::string_view body, bool send_after = true) {
+void expect_orderly_close(const Socket& s, int status, std::string_view body,
+                          bool send_after = true) {
   Ending e = read_to_end(s);
   auto r = detail::parse_response(e.bytes);
   REQUIRE(r);
@@ -102,24 +104,26 @@ const std::string kUnread(256 * 1024, 'u');  // far more than the server reads a
 TEST_CASE("a body error found by the application: the 400 arrives whole, no reset") {
   ServerThread st(app);
   Socket s = Socket::tcp(st.port());
-  Sender send(s, "POST /read HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n" + kUnread);
+  Sender send(
+      s, "POST /read HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n" + kUnread);
   expect_orderly_close(s, 400, "400 Bad Request: invalid chunk size\n");
 }
 
 TEST_CASE("an ignored body over the drain limit: the response arrives whole, no reset") {
   ServerThread st(app);
   Socket s = Socket::tcp(st.port());
-  Sender send(s, "POST /ignore HTTP/1.1\r\nHost: t\r\nContent-Length: " + std::to_string(kUnread.size()) +
-                     "\r\n\r\n" + kUnread);
+  Sender send(s, "POST /ignore HTTP/1.1\r\nHost: t\r\nContent-Length: " +
+                     std::to_string(kUnread.size()) + "\r\n\r\n" + kUnread);
   expect_orderly_close(s, 200, "ignored");
 }
 
 TEST_CASE("a request pipelined after Connection: close is dropped, no reset") {
   ServerThread st(app);
   Socket s = Socket::tcp(st.port());
-  Sender send(s, "GET /first HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
-                 "POST /second HTTP/1.1\r\nHost: t\r\nContent-Length: " +
-                     std::to_string(kUnread.size()) + "\r\n\r\n" + kUnread);
+  Sender send(s,
+              "GET /first HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+              "POST /second HTTP/1.1\r\nHost: t\r\nContent-Length: " +
+                  std::to_string(kUnread.size()) + "\r\n\r\n" + kUnread);
   expect_orderly_close(s, 200, "ignored");
 }
 

@@ -33,23 +33,45 @@ std::string nginx_path() {
 std::string nginx_conf(const std::string& dir, int listen, int a, int b) {
   return "worker_processes 1;\n"
          "daemon off;\n"
-         "pid " + dir + "/nginx.pid;\n"
-         "error_log " + dir + "/error.log info;\n"
+         "pid " +
+         dir +
+         "/nginx.pid;\n"
+         "error_log " +
+         dir +
+         "/error.log info;\n"
          "events { worker_connections 1024; }\n"
          "http {\n"
-         "  access_log " + dir + "/access.log;\n"
-         "  client_body_temp_path " + dir + "/body;\n"
-         "  proxy_temp_path " + dir + "/proxy;\n"
-         "  fastcgi_temp_path " + dir + "/fastcgi;\n"
-         "  uwsgi_temp_path " + dir + "/uwsgi;\n"
-         "  scgi_temp_path " + dir + "/scgi;\n"
+         "  access_log " +
+         dir +
+         "/access.log;\n"
+         "  client_body_temp_path " +
+         dir +
+         "/body;\n"
+         "  proxy_temp_path " +
+         dir +
+         "/proxy;\n"
+         "  fastcgi_temp_path " +
+         dir +
+         "/fastcgi;\n"
+         "  uwsgi_temp_path " +
+         dir +
+         "/uwsgi;\n"
+         "  scgi_temp_path " +
+         dir +
+         "/scgi;\n"
          "  upstream grove {\n"
-         "    server 127.0.0.1:" + std::to_string(a) + " max_fails=0;\n"
-         "    server 127.0.0.1:" + std::to_string(b) + " max_fails=0;\n"
+         "    server 127.0.0.1:" +
+         std::to_string(a) +
+         " max_fails=0;\n"
+         "    server 127.0.0.1:" +
+         std::to_string(b) +
+         " max_fails=0;\n"
          "    keepalive 32;\n"
          "  }\n"
          "  server {\n"
-         "    listen 127.0.0.1:" + std::to_string(listen) + ";\n"
+         "    listen 127.0.0.1:" +
+         std::to_string(listen) +
+         ";\n"
          "    location /ws/ {\n"
          "      proxy_pass http://grove;\n"
          "      proxy_http_version 1.1;\n"
@@ -71,7 +93,8 @@ std::string nginx_conf(const std::string& dir, int listen, int a, int b) {
 Child start_nginx(const std::string& nginx, const std::string& dir, int a, int b, int* port) {
   *port = free_port();
   std::ofstream(dir + "/nginx.conf") << nginx_conf(dir, *port, a, b);
-  Child proxy({nginx, "-p", dir, "-c", dir + "/nginx.conf", "-e", dir + "/error.log"}, dir + "/nginx.out");
+  Child proxy({nginx, "-p", dir, "-c", dir + "/nginx.conf", "-e", dir + "/error.log"},
+              dir + "/nginx.out");
   bool up = false;
   for (auto t0 = SteadyClock::now(); !up && seconds_since(t0) < 10.0;) {
     auto r = try_get(*port, "/");
@@ -130,7 +153,8 @@ TEST_CASE("nginx in front of two grove instances: both serve, a graceful stop lo
           auto r = rr.next(false, 5000ms);
           if (!r || r->status != 200 || r->body != "ok") {
             ++bad;
-            errors[std::size_t(c)] = r ? "status " + std::to_string(r->status) + " " + r->body : "no response";
+            errors[std::size_t(c)] =
+                r ? "status " + std::to_string(r->status) + " " + r->body : "no response";
             return;
           }
           ++ok;
@@ -162,7 +186,8 @@ TEST_CASE("nginx in front of two grove instances: both serve, a graceful stop lo
   run_command("rm -rf '" + dir + "'");
 }
 
-TEST_CASE("nginx in front: WebSockets pass through, and a graceful stop's 1001 reaches the client") {
+TEST_CASE(
+    "nginx in front: WebSockets pass through, and a graceful stop's 1001 reaches the client") {
   std::string nginx = nginx_path();
   if (nginx.empty()) {
     WARN("nginx is not installed (apt-get install nginx-light)");

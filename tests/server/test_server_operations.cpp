@@ -47,7 +47,8 @@ print('histograms', 'consistent' if consistent else 'INCONSISTENT')
 bool have_prometheus_parser() {
   if (run_command(python3() + " -c 'import prometheus_client.parser'") == 0) return true;
   if (const char* ci = std::getenv("CI"); ci && *ci)
-    FAIL("python3-prometheus-client is not installed, and CI is set (scripts/install-deps.sh test)");
+    FAIL(
+        "python3-prometheus-client is not installed, and CI is set (scripts/install-deps.sh test)");
   WARN("python3-prometheus-client is not installed (scripts/install-deps.sh test): skipped");
   return false;
 }
@@ -104,7 +105,8 @@ struct Blocked {
 // answer at once.
 Application blocking_app(Blocked& b) {
   return [&b](Request& req) -> Response {
-    if (req.path() == "/block") return Response::text(std::to_string(handler_waiting_in_named_function(b)));
+    if (req.path() == "/block")
+      return Response::text(std::to_string(handler_waiting_in_named_function(b)));
     if (req.path() == "/ws")
       return ws::accept(req, [](ws::WebSocket& w) {
         while (w.receive()) {
@@ -144,8 +146,10 @@ struct BlockedServer {
 
 }  // namespace
 
-TEST_CASE("server: metrics: requests by route and status, latency histograms and connections, "
-          "scraped by Prometheus's parser", "[server][metrics]") {
+TEST_CASE(
+    "server: metrics: requests by route and status, latency histograms and connections, "
+    "scraped by Prometheus's parser",
+    "[server][metrics]") {
   if (!have_prometheus_parser()) return;
   ServerConfig config;
   config.metrics_bind = "127.0.0.1:0";
@@ -156,7 +160,8 @@ TEST_CASE("server: metrics: requests by route and status, latency histograms and
 
   for (int i = 0; i < 3; ++i) CHECK(get(t.port(), "/user/" + std::to_string(i)).status == 200);
   CHECK(get(t.port(), "/nowhere").status == 404);
-  CHECK(request(t.port(), "GET /x HTTP/1.1\r\nHost: t\r\nContent-Length: nope\r\n\r\n").status == 400);
+  CHECK(request(t.port(), "GET /x HTTP/1.1\r\nHost: t\r\nContent-Length: nope\r\n\r\n").status ==
+        400);
   // The app's port does not serve metrics, and the metrics port does not serve the app.
   CHECK(get(t.port(), "/metrics").status == 404);
   std::uint64_t id = add_metrics_collector([](MetricsWriter& w) {
@@ -167,13 +172,22 @@ TEST_CASE("server: metrics: requests by route and status, latency histograms and
   INFO(out);
   CHECK(out.find("content-type text/plain; version=0.0.4; charset=utf-8") != std::string::npos);
   CHECK(out.find("family grove_http_requests counter") != std::string::npos);
-  CHECK(out.find(R"(sample grove_http_requests_total {"route": "/user/<id>", "status": "200"} 3.0)") != std::string::npos);
+  CHECK(out.find(
+            R"(sample grove_http_requests_total {"route": "/user/<id>", "status": "200"} 3.0)") !=
+        std::string::npos);
   // /nowhere and /metrics on the app's port.
-  CHECK(out.find(R"(sample grove_http_requests_total {"route": "", "status": "404"} 2.0)") != std::string::npos);
-  CHECK(out.find(R"(sample grove_http_requests_total {"route": "", "status": "400"} 1.0)") != std::string::npos);
+  CHECK(out.find(R"(sample grove_http_requests_total {"route": "", "status": "404"} 2.0)") !=
+        std::string::npos);
+  CHECK(out.find(R"(sample grove_http_requests_total {"route": "", "status": "400"} 1.0)") !=
+        std::string::npos);
   CHECK(out.find("family grove_http_request_duration_seconds histogram") != std::string::npos);
-  CHECK(out.find(R"(sample grove_http_request_duration_seconds_count {"route": "/user/<id>"} 3.0)") != std::string::npos);
-  CHECK(out.find(R"(sample grove_http_request_duration_seconds_bucket {"le": "+Inf", "route": "/user/<id>"} 3.0)") != std::string::npos);
+  CHECK(
+      out.find(R"(sample grove_http_request_duration_seconds_count {"route": "/user/<id>"} 3.0)") !=
+      std::string::npos);
+  CHECK(
+      out.find(
+          R"(sample grove_http_request_duration_seconds_bucket {"le": "+Inf", "route": "/user/<id>"} 3.0)") !=
+      std::string::npos);
   CHECK(out.find("histograms consistent") != std::string::npos);
   CHECK(out.find("sample grove_http_connections_open {} ") != std::string::npos);
   CHECK(out.find("sample grove_green_threads_alive {} ") != std::string::npos);
@@ -183,27 +197,32 @@ TEST_CASE("server: metrics: requests by route and status, latency histograms and
   CHECK(get(std::stoi(metrics.substr(colon + 1)), "/user/1").status == 404);
 }
 
-TEST_CASE("server: metrics: the listener is loopback-only unless made public", "[server][metrics]") {
+TEST_CASE("server: metrics: the listener is loopback-only unless made public",
+          "[server][metrics]") {
   ServerConfig config;
   config.binds = {"127.0.0.1:0"};
   config.metrics_bind = "0.0.0.0:0";
   Server server(routed_app(), config);
   CHECK_THROWS_WITH(server.start(), Catch::Contains("is not a loopback address"));
-  CHECK_THROWS_WITH(MetricsWriter().gauge("bad-name", "", 1), Catch::Contains("not a valid metric name"));
+  CHECK_THROWS_WITH(MetricsWriter().gauge("bad-name", "", 1),
+                    Catch::Contains("not a valid metric name"));
 }
 
-TEST_CASE("server: the health path is answered before the app: 200, 503 not ready, 503 while draining",
-          "[server][health]") {
+TEST_CASE(
+    "server: the health path is answered before the app: 200, 503 not ready, 503 while draining",
+    "[server][health]") {
   std::atomic<int> app_calls{0};
   std::atomic<bool> ready{true};
   ServerConfig config;
   config.health_path = "/healthz";
   config.health_drain_delay = 2s;  // cut short by the second stop below
   config.readiness = [&ready] { return ready.load(); };
-  ServerThread t([&app_calls](Request&) {
-    ++app_calls;
-    return Response::text("app");
-  }, config);
+  ServerThread t(
+      [&app_calls](Request&) {
+        ++app_calls;
+        return Response::text("app");
+      },
+      config);
 
   auto ok = get(t.port(), "/healthz");
   CHECK(ok.status == 200);
@@ -254,8 +273,9 @@ TEST_CASE("server: metrics: the run-queue delay, TLS and WebSocket connections a
   for (int i = 0; i < 5; ++i) CHECK(get(t.port(), "/").status == 200);
   Socket on_tls = Socket::tcp(tls_port);  // accepted: a TLS connection, handshake or not
   Socket ws = Socket::tcp(t.port());
-  ws.send("GET /ws HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-          "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
+  ws.send(
+      "GET /ws HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
   std::string head;
   while (head.find("\r\n\r\n") == std::string::npos) {
     auto piece = ws.recv_some(5000ms);
@@ -265,9 +285,16 @@ TEST_CASE("server: metrics: the run-queue delay, TLS and WebSocket connections a
   }
   REQUIRE(head.starts_with("HTTP/1.1 101"));
   std::uint64_t pool = add_pool_metrics("redis", "sessions", [] {
-    return PoolFigures{.max_size = 8, .lent = 3, .idle = 2, .discarded = 1, .waits = 7, .wait_seconds = 0.25, .timeouts = 4};
+    return PoolFigures{.max_size = 8,
+                       .lent = 3,
+                       .idle = 2,
+                       .discarded = 1,
+                       .waits = 7,
+                       .wait_seconds = 0.25,
+                       .timeouts = 4};
   });
-  std::uint64_t other = add_pool_metrics("pg", "orders", [] { return PoolFigures{.max_size = 20, .lent = 1}; });
+  std::uint64_t other =
+      add_pool_metrics("pg", "orders", [] { return PoolFigures{.max_size = 20, .lent = 1}; });
   std::string out = scrape("http://" + t.server().metrics_address() + "/metrics");
   remove_pool_metrics(pool);
   remove_pool_metrics(other);
@@ -275,31 +302,53 @@ TEST_CASE("server: metrics: the run-queue delay, TLS and WebSocket connections a
   CHECK(out.find("family grove_green_run_queue_delay_seconds histogram") != std::string::npos);
   auto count_at = out.find("sample grove_green_run_queue_delay_seconds_count {} ");
   REQUIRE(count_at != std::string::npos);
-  CHECK(std::stod(out.substr(out.find("} ", count_at) + 2)) > 0);  // the requests' green threads waited some
+  CHECK(std::stod(out.substr(out.find("} ", count_at) + 2)) >
+        0);  // the requests' green threads waited some
   CHECK(out.find("histograms consistent") != std::string::npos);
   CHECK(out.find("sample grove_http_tls_connections_open {} 1.0") != std::string::npos);
   CHECK(out.find("sample grove_http_websocket_connections_open {} 1.0") != std::string::npos);
   CHECK(out.find("family grove_pool_connections gauge") != std::string::npos);
-  CHECK(out.find(R"(sample grove_pool_connections {"client": "redis", "pool": "sessions", "state": "lent"} 3.0)") != std::string::npos);
-  CHECK(out.find(R"(sample grove_pool_connections {"client": "redis", "pool": "sessions", "state": "idle"} 2.0)") != std::string::npos);
-  CHECK(out.find(R"(sample grove_pool_connections {"client": "pg", "pool": "orders", "state": "lent"} 1.0)") != std::string::npos);
-  CHECK(out.find(R"(sample grove_pool_max_size {"client": "pg", "pool": "orders"} 20.0)") != std::string::npos);
-  CHECK(out.find(R"(sample grove_pool_waits_total {"client": "redis", "pool": "sessions"} 7.0)") != std::string::npos);
-  CHECK(out.find(R"(sample grove_pool_wait_seconds_total {"client": "redis", "pool": "sessions"} 0.25)") != std::string::npos);
-  CHECK(out.find(R"(sample grove_pool_timeouts_total {"client": "redis", "pool": "sessions"} 4.0)") != std::string::npos);
-  CHECK(out.find(R"(sample grove_pool_discarded_total {"client": "redis", "pool": "sessions"} 1.0)") != std::string::npos);
-  CHECK_THROWS_WITH(add_pool_metrics("pg", "x", std::function<PoolFigures()>()), Catch::Contains("pass a function"));
+  CHECK(
+      out.find(
+          R"(sample grove_pool_connections {"client": "redis", "pool": "sessions", "state": "lent"} 3.0)") !=
+      std::string::npos);
+  CHECK(
+      out.find(
+          R"(sample grove_pool_connections {"client": "redis", "pool": "sessions", "state": "idle"} 2.0)") !=
+      std::string::npos);
+  CHECK(
+      out.find(
+          R"(sample grove_pool_connections {"client": "pg", "pool": "orders", "state": "lent"} 1.0)") !=
+      std::string::npos);
+  CHECK(out.find(R"(sample grove_pool_max_size {"client": "pg", "pool": "orders"} 20.0)") !=
+        std::string::npos);
+  CHECK(out.find(R"(sample grove_pool_waits_total {"client": "redis", "pool": "sessions"} 7.0)") !=
+        std::string::npos);
+  CHECK(
+      out.find(
+          R"(sample grove_pool_wait_seconds_total {"client": "redis", "pool": "sessions"} 0.25)") !=
+      std::string::npos);
+  CHECK(
+      out.find(R"(sample grove_pool_timeouts_total {"client": "redis", "pool": "sessions"} 4.0)") !=
+      std::string::npos);
+  CHECK(out.find(
+            R"(sample grove_pool_discarded_total {"client": "redis", "pool": "sessions"} 1.0)") !=
+        std::string::npos);
+  CHECK_THROWS_WITH(add_pool_metrics("pg", "x", std::function<PoolFigures()>()),
+                    Catch::Contains("pass a function"));
 }
 
-TEST_CASE("server: GET /debug/green on the metrics listener dumps each green thread with the function it waits in",
-          "[server][metrics]") {
+TEST_CASE(
+    "server: GET /debug/green on the metrics listener dumps each green thread with the function it "
+    "waits in",
+    "[server][metrics]") {
   BlockedServer b;
   auto dump = get(metrics_port(b.t), "/debug/green");
   INFO(dump.body);
   CHECK(dump.status == 200);
   CHECK(dump.body.find(" green thread(s) on this hub") != std::string::npos);
   CHECK(dump.body.find("\"accept 127.0.0.1:") != std::string::npos);  // the accept loops, by name
-  CHECK(dump.body.find("[parked on fd ") != std::string::npos);      // waiting in accept
+  CHECK(dump.body.find("[parked on fd ") != std::string::npos);       // waiting in accept
   CHECK(dump.body.find("[parked, ") != std::string::npos);
   if (grove::green::dump_has_stacks() || std::getenv("CI"))
     CHECK(dump.body.find("handler_waiting_in_named_function") != std::string::npos);
@@ -357,13 +406,16 @@ int free_port_pair() {
   return -1;
 }
 
-TEST_CASE("server: --workers 2: each worker's metrics are its own, labelled worker=k on port + k, "
-          "and SIGUSR1 writes each worker's green-thread dump", "[server][metrics]") {
+TEST_CASE(
+    "server: --workers 2: each worker's metrics are its own, labelled worker=k on port + k, "
+    "and SIGUSR1 writes each worker's green-thread dump",
+    "[server][metrics]") {
   TempDir dir;
   int port = -1;
   const int metrics = free_port_pair();
-  Child c = start_hello(dir.path, {"--workers", "2", "--metrics-bind", "127.0.0.1:" + std::to_string(metrics)},
-                        nullptr, &port);
+  Child c = start_hello(
+      dir.path, {"--workers", "2", "--metrics-bind", "127.0.0.1:" + std::to_string(metrics)},
+      nullptr, &port);
   REQUIRE(get(port, "/").status == 200);
   for (int k = 0; k < 2; ++k) {
     std::optional<HttpResponse> r;

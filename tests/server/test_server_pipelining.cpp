@@ -21,7 +21,8 @@ TEST_CASE("100 pipelined requests in one write are answered in order") {
     std::string path = "/" + std::to_string(i) + (i % 10 == 3 ? "-slow" : "");
     if (i % 7 == 0) {
       std::string body = "b" + std::to_string(i);
-      burst += "POST " + path + " HTTP/1.1\r\nHost: t\r\nContent-Length: " + std::to_string(body.size()) +
+      burst += "POST " + path +
+               " HTTP/1.1\r\nHost: t\r\nContent-Length: " + std::to_string(body.size()) +
                "\r\n\r\n" + body;
     } else if (i % 7 == 1) {
       burst += "POST " + path + " HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nc" +
@@ -47,7 +48,9 @@ TEST_CASE("100 pipelined requests in one write are answered in order") {
 
 TEST_CASE("pipelined requests split at every byte boundary still come back in order") {
   ServerThread st(numbered);
-  std::string two = "GET /first HTTP/1.1\r\nHost: t\r\n\r\nPOST /second HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nxyzGET /third HTTP/1.1\r\nHost: t\r\n\r\n";
+  std::string two =
+      "GET /first HTTP/1.1\r\nHost: t\r\n\r\nPOST /second HTTP/1.1\r\nHost: t\r\nContent-Length: "
+      "3\r\n\r\nxyzGET /third HTTP/1.1\r\nHost: t\r\n\r\n";
   for (std::size_t cut = 1; cut < two.size(); cut += 7) {
     Socket s = Socket::tcp(st.port());
     s.send(two.substr(0, cut));
@@ -85,14 +88,16 @@ TEST_CASE("a burst of pipelined responses arrives in one read when small") {
   CHECK(count == 16);
   // One segment on loopback: the first read got them all.
   std::size_t in_first = 0;
-  for (std::size_t at = 0; (at = first->find("HTTP/1.1 200", at)) != std::string::npos; ++at) ++in_first;
+  for (std::size_t at = 0; (at = first->find("HTTP/1.1 200", at)) != std::string::npos; ++at)
+    ++in_first;
   CHECK(in_first == 16);
 }
 
 TEST_CASE("a pipelined request after Connection: close is not answered") {
   ServerThread st(numbered);
   Socket s = Socket::tcp(st.port());
-  s.send("GET /a HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\nGET /b HTTP/1.1\r\nHost: t\r\n\r\n");
+  s.send(
+      "GET /a HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\nGET /b HTTP/1.1\r\nHost: t\r\n\r\n");
   bool closed = false;
   std::string all = s.recv_all(3000ms, &closed);
   CHECK(closed);
@@ -124,7 +129,8 @@ TEST_CASE("pipelined bytes waiting behind a slow request do not make the hub spi
   double wall = seconds_since(t0);
   ::getrusage(RUSAGE_SELF, &after);
   auto cpu = [](const rusage& r) {
-    return double(r.ru_utime.tv_sec + r.ru_stime.tv_sec) + double(r.ru_utime.tv_usec + r.ru_stime.tv_usec) / 1e6;
+    return double(r.ru_utime.tv_sec + r.ru_stime.tv_sec) +
+           double(r.ru_utime.tv_usec + r.ru_stime.tv_usec) / 1e6;
   };
   // About 0.2 s of sleeping: a spinning hub would burn about as much CPU as wall time.
   CHECK(wall >= 0.15);

@@ -64,7 +64,8 @@ class Load {
       s.send("GET /pid HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
       std::string got = s.recv_all(5000ms);
       auto body = got.find("\r\n\r\n");
-      if (!got.starts_with("HTTP/1.1 200 ") || body == std::string::npos || got.size() == body + 4) {
+      if (!got.starts_with("HTTP/1.1 200 ") || body == std::string::npos ||
+          got.size() == body + 4) {
         why = "bad or missing response: '" + got.substr(0, 80) + "'";
         return std::nullopt;
       }
@@ -101,7 +102,8 @@ void check_after_switch(Load& load, const std::set<std::string>& old_pids, int o
   let_load_run(load);
   const std::set<std::string> new_pids = load.take_pids();
   load.finish();
-  INFO(load.ok() << " requests answered; problems: " << (load.problems().empty() ? "" : load.problems()[0]));
+  INFO(load.ok() << " requests answered; problems: "
+                 << (load.problems().empty() ? "" : load.problems()[0]));
   CHECK(load.failed() == 0);
   CHECK(ok_during > 0);
   CHECK(load.ok() >= 100);
@@ -111,8 +113,11 @@ void check_after_switch(Load& load, const std::set<std::string>& old_pids, int o
 
 }  // namespace
 
-TEST_CASE("reload: SIGHUP to the --workers 2 master under load starts new workers, then stops the old ones, "
-          "with 0 failed requests", "[server][reload]") {
+TEST_CASE(
+    "reload: SIGHUP to the --workers 2 master under load starts new workers, then stops the old "
+    "ones, "
+    "with 0 failed requests",
+    "[server][reload]") {
   TempDir dir;
   int port = -1;
   Child c = start_hello(dir.path, {"--workers", "2", "--log-level", "debug"}, nullptr, &port);
@@ -125,15 +130,18 @@ TEST_CASE("reload: SIGHUP to the --workers 2 master under load starts new worker
   const int ok_during = load.ok() - ok_before;
   INFO(c.log());
   REQUIRE(!log.empty());
-  CHECK(log.find("reload: 2 new worker(s) accept; stopping 2 old one(s) gracefully") != std::string::npos);
+  CHECK(log.find("reload: 2 new worker(s) accept; stopping 2 old one(s) gracefully") !=
+        std::string::npos);
   check_after_switch(load, old_pids, ok_during);
-  CHECK(c.log().find("starting a new one") == std::string::npos);    // no worker was "replaced"
+  CHECK(c.log().find("starting a new one") == std::string::npos);  // no worker was "replaced"
   c.signal(SIGTERM);
   CHECK(c.wait(15000ms) == 0);
 }
 
-TEST_CASE("reload: SIGUSR2 re-executes the binary on the same sockets under load, the old master exits 0 "
-          "once the new one's workers accept, and 0 requests fail", "[server][reload]") {
+TEST_CASE(
+    "reload: SIGUSR2 re-executes the binary on the same sockets under load, the old master exits 0 "
+    "once the new one's workers accept, and 0 requests fail",
+    "[server][reload]") {
   // The new master is the old one's child: once that exits, it is reparented to this process.
   ::prctl(PR_SET_CHILD_SUBREAPER, 1);
   struct Unreaper {

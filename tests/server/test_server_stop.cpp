@@ -88,9 +88,11 @@ TEST_CASE("pipelined requests already received are answered during a stop", "[ts
   st.stop();
 }
 
-TEST_CASE("graceful stop under load: every request is answered or its connection refused", "[tsan]") {
+TEST_CASE("graceful stop under load: every request is answered or its connection refused",
+          "[tsan]") {
   ServerThread st([](Request& req) {
-    grove::green::sleep(std::chrono::milliseconds(1 + std::hash<std::string_view>{}(req.path()) % 5));
+    grove::green::sleep(
+        std::chrono::milliseconds(1 + std::hash<std::string_view>{}(req.path()) % 5));
     return Response::text("ok:" + std::string(req.path()));
   });
   const int port = st.port();
@@ -131,7 +133,8 @@ TEST_CASE("graceful stop under load: every request is answered or its connection
           }
           if (r->status != 200 || r->body != "ok:" + path) {
             ++failed;
-            failures[std::size_t(c)] = "bad response for " + path + ": " + std::to_string(r->status);
+            failures[std::size_t(c)] =
+                "bad response for " + path + ": " + std::to_string(r->status);
             return;
           }
           ++ok;

@@ -105,7 +105,8 @@ Result read_response(int fd, const std::string& want_body, bool& close, std::str
       return Result::broken;
     }
     if (errno == EINTR) continue;
-    why = std::string("recv: ") + std::strerror(errno) + " after " + std::to_string(buf.size()) + " bytes";
+    why = std::string("recv: ") + std::strerror(errno) + " after " + std::to_string(buf.size()) +
+          " bytes";
     return errno == ECONNRESET || errno == EPIPE ? Result::reset : Result::broken;
   }
 }
@@ -191,7 +192,8 @@ LoadResult stop_under_load(Counts& n, std::vector<std::string> args) {
           case Result::reset:
             ++n.reset;
             close = true;
-            n.problem("reset on " + path + (before_signal ? " (sent before the signal): " : ": ") + why);
+            n.problem("reset on " + path + (before_signal ? " (sent before the signal): " : ": ") +
+                      why);
             break;
           case Result::broken:
             ++n.broken;
@@ -221,11 +223,12 @@ LoadResult stop_under_load(Counts& n, std::vector<std::string> args) {
 }
 
 void check(Counts& n, const LoadResult& r) {
-  INFO("sent " << n.sent << ", answered " << n.answered << ", refused at connect " << n.refused_connect
-               << ", closed before read " << n.refused_closed << ", reset " << n.reset << ", broken "
-               << n.broken << "; sent before the signal " << n.sent_before_signal << ", of them answered "
-               << n.answered_before_signal << "; in flight at the signal " << r.in_flight_at_signal
-               << "; exit " << r.exit_status << " after " << r.exit_seconds << " s");
+  INFO("sent " << n.sent << ", answered " << n.answered << ", refused at connect "
+               << n.refused_connect << ", closed before read " << n.refused_closed << ", reset "
+               << n.reset << ", broken " << n.broken << "; sent before the signal "
+               << n.sent_before_signal << ", of them answered " << n.answered_before_signal
+               << "; in flight at the signal " << r.in_flight_at_signal << "; exit "
+               << r.exit_status << " after " << r.exit_seconds << " s");
   for (auto& p : n.problems) INFO(p);
   INFO(r.log);
   CHECK(r.exit_status == 0);
@@ -245,13 +248,17 @@ void check(Counts& n, const LoadResult& r) {
 
 }  // namespace
 
-TEST_CASE("graceful stop under steady load with SIGTERM to grove-hello: every request answered or refused and none reset") {
+TEST_CASE(
+    "graceful stop under steady load with SIGTERM to grove-hello: every request answered or "
+    "refused and none reset") {
   Counts n;
   LoadResult r = stop_under_load(n, {});
   check(n, r);
 }
 
-TEST_CASE("graceful stop under steady load with SIGTERM to grove-hello with 2 workers: every request answered or refused and none reset") {
+TEST_CASE(
+    "graceful stop under steady load with SIGTERM to grove-hello with 2 workers: every request "
+    "answered or refused and none reset") {
   Counts n;
   LoadResult r = stop_under_load(n, {"--workers", "2"});
   check(n, r);

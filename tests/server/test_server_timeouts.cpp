@@ -99,15 +99,17 @@ TEST_CASE("a stalled body gets 408 after the body timeout") {
 
 TEST_CASE("a client that stops reading a large response is dropped after the write timeout") {
   std::atomic<bool> finished{false};
-  ServerThread st([&](Request& req) {
-    if (req.path() != "/huge") return Response::text("small");
-    auto r = Response::streamed([&](BodyWriter& w) {
-      std::string piece(256 * 1024, 'w');
-      for (int i = 0; i < 400; ++i) w.write(piece);  // 100 MB: far more than socket buffers
-      finished = true;
-    });
-    return r;
-  }, short_timeouts());
+  ServerThread st(
+      [&](Request& req) {
+        if (req.path() != "/huge") return Response::text("small");
+        auto r = Response::streamed([&](BodyWriter& w) {
+          std::string piece(256 * 1024, 'w');
+          for (int i = 0; i < 400; ++i) w.write(piece);  // 100 MB: far more than socket buffers
+          finished = true;
+        });
+        return r;
+      },
+      short_timeouts());
   Socket s = Socket::tcp(st.port());
   int small = 4096;
   ::setsockopt(s.fd(), SOL_SOCKET, SO_RCVBUF, &small, sizeof small);

@@ -25,8 +25,9 @@ struct TlsHello {
   std::optional<Child> child;
   int port = -1;
   explicit TlsHello(std::vector<std::string> extra = {}) {
-    std::vector<std::string> args{"--certfile", certs.server.cert, "--keyfile", certs.server.key,
-                                  "--bind", "https://127.0.0.1:0", "--log-level", "info"};
+    std::vector<std::string> args{
+        "--certfile", certs.server.cert,     "--keyfile",   certs.server.key,
+        "--bind",     "https://127.0.0.1:0", "--log-level", "info"};
     args.insert(args.end(), extra.begin(), extra.end());
     child.emplace(start_hello(dir.path, args));
     port = https_port(child->log());
@@ -39,7 +40,8 @@ struct TlsHello {
   std::string s_client(const std::string& flags, bool brief = true) const {
     std::string out;
     run_command("echo | timeout 10 openssl s_client -connect 127.0.0.1:" + std::to_string(port) +
-                    " -servername localhost -CAfile " + certs.ca.cert + (brief ? " -brief " : " ") + flags,
+                    " -servername localhost -CAfile " + certs.ca.cert + (brief ? " -brief " : " ") +
+                    flags,
                 &out);
     return out;
   }
@@ -47,10 +49,12 @@ struct TlsHello {
 
 // The server's certificate as `openssl s_client` sees it on a new connection
 // ("O = grove tests, CN = localhost"), or "" when the handshake failed.
-std::string peer_certificate(int port, const std::string& ca, const std::string& name = "localhost") {
+std::string peer_certificate(int port, const std::string& ca,
+                             const std::string& name = "localhost") {
   std::string out;
-  run_command("echo | timeout 10 openssl s_client -brief -connect 127.0.0.1:" + std::to_string(port) +
-                  " -servername " + name + " -CAfile " + ca, &out);
+  run_command("echo | timeout 10 openssl s_client -brief -connect 127.0.0.1:" +
+                  std::to_string(port) + " -servername " + name + " -CAfile " + ca,
+              &out);
   auto at = out.find("Peer certificate: ");
   return at == std::string::npos ? "" : out.substr(at + 18, out.find('\n', at) - at - 18);
 }
@@ -60,7 +64,8 @@ struct LivePair {
   std::string cert, key;
   LivePair(const std::string& dir) : cert(dir + "/live.pem"), key(dir + "/live.key") {}
   void install(const std::string& from_cert, const std::string& from_key) const {
-    REQUIRE(run_command("cp '" + from_cert + "' '" + cert + "' && cp '" + from_key + "' '" + key + "'") == 0);
+    REQUIRE(run_command("cp '" + from_cert + "' '" + cert + "' && cp '" + from_key + "' '" + key +
+                        "'") == 0);
   }
 };
 
@@ -75,10 +80,11 @@ struct ReloadableHello {
       : child(start(dir.path, certs, live, std::move(extra))), port(https_port(child.log())) {}
 
  private:
-  static Child start(const std::string& dir, const grove::test::TestCertificates& certs, const LivePair& live,
-                     std::vector<std::string> extra) {
+  static Child start(const std::string& dir, const grove::test::TestCertificates& certs,
+                     const LivePair& live, std::vector<std::string> extra) {
     live.install(certs.server.cert, certs.server.key);
-    std::vector<std::string> args{"--certfile", live.cert, "--keyfile", live.key, "--bind", "https://127.0.0.1:0"};
+    std::vector<std::string> args{"--certfile", live.cert, "--keyfile",
+                                  live.key,     "--bind",  "https://127.0.0.1:0"};
     args.insert(args.end(), extra.begin(), extra.end());
     return start_hello(dir, args);
   }
@@ -92,7 +98,8 @@ constexpr const char* kAlt = "O = grove tests, CN = alt.localhost";
 TEST_CASE("curl --cacert gets the response over TLS with keep-alive and a large body") {
   TlsHello hello;
   std::string out;
-  int rc = run_command("curl -sS --cacert " + hello.certs.ca.cert + " " + hello.url() + " -w '|%{http_code}'", &out);
+  int rc = run_command(
+      "curl -sS --cacert " + hello.certs.ca.cert + " " + hello.url() + " -w '|%{http_code}'", &out);
   INFO(out);
   CHECK(rc == 0);
   CHECK(out == "Hello, World!|200");
@@ -111,9 +118,13 @@ TEST_CASE("Python's ssl and http.client verify the server and reuse the connecti
   TlsHello hello;
   std::string script =
       "import ssl, http.client\n"
-      "ctx = ssl.create_default_context(cafile='" + hello.certs.ca.cert + "')\n"
+      "ctx = ssl.create_default_context(cafile='" +
+      hello.certs.ca.cert +
+      "')\n"
       "ctx.set_alpn_protocols(['http/1.1'])\n"
-      "c = http.client.HTTPSConnection('localhost', " + std::to_string(hello.port) + ", context=ctx)\n"
+      "c = http.client.HTTPSConnection('localhost', " +
+      std::to_string(hello.port) +
+      ", context=ctx)\n"
       "for _ in range(3):\n"
       "    c.request('POST', '/echo', body=b'x' * 100000)\n"
       "    r = c.getresponse()\n"
@@ -128,7 +139,8 @@ TEST_CASE("Python's ssl and http.client verify the server and reuse the connecti
   CHECK(out == "200 TLSv1.3 http/1.1\n");
 }
 
-TEST_CASE("openssl s_client: TLS 1.2 and 1.3 accepted and 1.0 and 1.1 refused and ALPN http/1.1 only") {
+TEST_CASE(
+    "openssl s_client: TLS 1.2 and 1.3 accepted and 1.0 and 1.1 refused and ALPN http/1.1 only") {
   TlsHello hello;
   CHECK(hello.s_client("-tls1_3").find("Protocol version: TLSv1.3") != std::string::npos);
   CHECK(hello.s_client("-tls1_2").find("Protocol version: TLSv1.2") != std::string::npos);
@@ -138,37 +150,46 @@ TEST_CASE("openssl s_client: TLS 1.2 and 1.3 accepted and 1.0 and 1.1 refused an
     CHECK(out.find("Protocol version:") == std::string::npos);
     CHECK(out.find("alert protocol version") != std::string::npos);
   }
-  CHECK(hello.s_client("-alpn h2,http/1.1", false).find("ALPN protocol: http/1.1") != std::string::npos);
+  CHECK(hello.s_client("-alpn h2,http/1.1", false).find("ALPN protocol: http/1.1") !=
+        std::string::npos);
   std::string h2 = hello.s_client("-alpn h2");
   INFO(h2);
   CHECK(h2.find("no application protocol") != std::string::npos);
   // Each refusal is logged at info with the peer and OpenSSL's reason.
-  std::string log = hello.child->wait_for_log("[info] TLS handshake with 127.0.0.1 failed: unsupported protocol");
+  std::string log =
+      hello.child->wait_for_log("[info] TLS handshake with 127.0.0.1 failed: unsupported protocol");
   CHECK(!log.empty());
   CHECK(log.find("[error]") == std::string::npos);
 }
 
-TEST_CASE("the gateway's TLS facts through curl: scheme, version, SNI, ALPN and the client certificate") {
+TEST_CASE(
+    "the gateway's TLS facts through curl: scheme, version, SNI, ALPN and the client certificate") {
   TempDir dir;
   grove::test::TestCertificates certs;
-  Child child = start_hello(dir.path, {"--certfile", certs.server.cert, "--keyfile", certs.server.key,
-                                       "--ca-certs", certs.ca.cert, "--cert-reqs", "optional",
-                                       "--bind", "127.0.0.1:0", "--bind", "https://127.0.0.1:0"});
+  Child child =
+      start_hello(dir.path, {"--certfile", certs.server.cert, "--keyfile", certs.server.key,
+                             "--ca-certs", certs.ca.cert, "--cert-reqs", "optional", "--bind",
+                             "127.0.0.1:0", "--bind", "https://127.0.0.1:0"});
   const std::string log = child.log();
   const std::string tls_url = "https://localhost:" + std::to_string(https_port(log)) + "/tls";
   const std::string curl = "curl -sS --tlsv1.3 --cacert " + certs.ca.cert + " ";
   std::string out;
   REQUIRE(run_command(curl + tls_url, &out) == 0);
   CHECK(out.starts_with("scheme=https\nversion=TLSv1.3\ncipher=TLS_"));
-  CHECK(out.find("\nsni=localhost\nalpn=http/1.1\nclient=\nissuer=\nverified=no\n") != std::string::npos);
+  CHECK(out.find("\nsni=localhost\nalpn=http/1.1\nclient=\nissuer=\nverified=no\n") !=
+        std::string::npos);
   // With a client certificate the application sees its subject, its issuer and that it
   // was verified against --ca-certs.
-  REQUIRE(run_command(curl + "--cert " + certs.client.cert + " --key " + certs.client.key + " " + tls_url, &out) == 0);
-  CHECK(out.find("\nclient=CN=grove test client,O=grove tests\nissuer=CN=grove test CA,O=grove tests\n"
-                 "verified=yes\n") != std::string::npos);
+  REQUIRE(run_command(
+              curl + "--cert " + certs.client.cert + " --key " + certs.client.key + " " + tls_url,
+              &out) == 0);
+  CHECK(out.find(
+            "\nclient=CN=grove test client,O=grove tests\nissuer=CN=grove test CA,O=grove tests\n"
+            "verified=yes\n") != std::string::npos);
   // TLS 1.2 and no SNI (an IP address): the facts say so.
-  REQUIRE(run_command("curl -sS --tls-max 1.2 --cacert " + certs.ca.cert + " https://127.0.0.1:" +
-                          std::to_string(https_port(log)) + "/tls", &out) == 0);
+  REQUIRE(run_command("curl -sS --tls-max 1.2 --cacert " + certs.ca.cert +
+                          " https://127.0.0.1:" + std::to_string(https_port(log)) + "/tls",
+                      &out) == 0);
   CHECK(out.starts_with("scheme=https\nversion=TLSv1.2\n"));
   CHECK(out.find("\nsni=\n") != std::string::npos);
   // The plain listener of the same server: plain HTTP, no facts.
@@ -180,7 +201,8 @@ TEST_CASE("a plain HTTP request on a TLS port gets a readable 400") {
   HttpResponse r = request(hello.port, "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n");
   CHECK(r.status == 400);
   CHECK(r.body == "The plain HTTP request was sent to HTTPS port\n");
-  CHECK(!hello.child->wait_for_log("plain HTTP request from 127.0.0.1 on a TLS port: answered 400").empty());
+  CHECK(!hello.child->wait_for_log("plain HTTP request from 127.0.0.1 on a TLS port: answered 400")
+             .empty());
   // And an unverifiable client is refused without harm to the next one.
   std::string out;
   CHECK(run_command("curl -sS " + hello.url(), &out) != 0);
@@ -191,8 +213,9 @@ TEST_CASE("a plain HTTP request on a TLS port gets a readable 400") {
 TEST_CASE("plain and TLS listeners side by side") {
   TempDir dir;
   grove::test::TestCertificates certs;
-  Child child = start_hello(dir.path, {"--certfile", certs.server.cert, "--keyfile", certs.server.key,
-                                       "--bind", "127.0.0.1:0", "--bind", "https://127.0.0.1:0"});
+  Child child =
+      start_hello(dir.path, {"--certfile", certs.server.cert, "--keyfile", certs.server.key,
+                             "--bind", "127.0.0.1:0", "--bind", "https://127.0.0.1:0"});
   std::string log = child.log();
   int plain = port_from_log(log);
   int tls = https_port(log);
@@ -200,7 +223,9 @@ TEST_CASE("plain and TLS listeners side by side") {
   REQUIRE(tls > 0);
   CHECK(get(plain, "/").body == "Hello, World!");
   std::string out;
-  CHECK(run_command("curl -sS --cacert " + certs.ca.cert + " https://localhost:" + std::to_string(tls) + "/", &out) == 0);
+  CHECK(run_command("curl -sS --cacert " + certs.ca.cert +
+                        " https://localhost:" + std::to_string(tls) + "/",
+                    &out) == 0);
   CHECK(out == "Hello, World!");
 }
 
@@ -209,11 +234,13 @@ TEST_CASE("TLS start-up errors name the file and the problem") {
   std::string out;
   std::string hello = GROVE_HELLO_PATH;
   CHECK(run_command(hello + " --bind https://127.0.0.1:0 --certfile " + certs.server.cert +
-                        " --keyfile " + certs.client.key, &out) == 2);
-  CHECK(out.find("key file " + certs.client.key + " does not match certificate file " + certs.server.cert) !=
-        std::string::npos);
+                        " --keyfile " + certs.client.key,
+                    &out) == 2);
+  CHECK(out.find("key file " + certs.client.key + " does not match certificate file " +
+                 certs.server.cert) != std::string::npos);
   CHECK(run_command(hello + " --bind https://127.0.0.1:0 --certfile /nonexistent.pem --keyfile " +
-                        certs.server.key, &out) == 2);
+                        certs.server.key,
+                    &out) == 2);
   CHECK(out.find("certificate file /nonexistent.pem: no such file") != std::string::npos);
   CHECK(run_command(hello + " --bind https://127.0.0.1:0", &out) == 2);
   CHECK(out.find("an https:// bind needs --certfile and --keyfile") != std::string::npos);
@@ -225,13 +252,16 @@ TEST_CASE("TLS start-up errors name the file and the problem") {
 TEST_CASE("the flag --workers 2 with a TLS listener: the master lets go of every listener") {
   TempDir dir;
   grove::test::TestCertificates certs;
-  Child child = start_hello(dir.path, {"--certfile", certs.server.cert, "--keyfile", certs.server.key,
-                                       "--bind", "127.0.0.1:0", "--bind", "https://127.0.0.1:0",
-                                       "--workers", "2", "--log-level", "debug"});
+  Child child =
+      start_hello(dir.path, {"--certfile", certs.server.cert, "--keyfile", certs.server.key,
+                             "--bind", "127.0.0.1:0", "--bind", "https://127.0.0.1:0", "--workers",
+                             "2", "--log-level", "debug"});
   int tls = https_port(child.log());
   REQUIRE(tls > 0);
   std::string out;
-  CHECK(run_command("curl -sS --cacert " + certs.ca.cert + " https://localhost:" + std::to_string(tls) + "/", &out) == 0);
+  CHECK(run_command("curl -sS --cacert " + certs.ca.cert +
+                        " https://localhost:" + std::to_string(tls) + "/",
+                    &out) == 0);
   CHECK(out == "Hello, World!");
   child.signal(SIGTERM);
   CHECK(child.wait(15000ms) == 0);
@@ -254,13 +284,19 @@ TEST_CASE("SIGHUP reloads the certificate and a bad new pair keeps the old one")
 
   // A keep-alive connection from before the reload: one request, then another after it.
   const std::string go = dir.path + "/go";
-  std::ofstream(dir.path + "/client.py") <<
-      "import ssl, http.client, os, time\n"
-      "ctx = ssl.create_default_context(cafile='" + certs.ca.cert + "')\n"
-      "c = http.client.HTTPSConnection('localhost', " + std::to_string(port) + ", context=ctx)\n"
-      "c.request('GET', '/'); print('before', c.getresponse().read().decode(), flush=True)\n"
-      "while not os.path.exists('" + go + "'): time.sleep(0.01)\n"
-      "c.request('GET', '/'); print('after', c.getresponse().read().decode(), flush=True)\n";
+  std::ofstream(dir.path + "/client.py")
+      << "import ssl, http.client, os, time\n"
+         "ctx = ssl.create_default_context(cafile='" +
+             certs.ca.cert +
+             "')\n"
+             "c = http.client.HTTPSConnection('localhost', " +
+             std::to_string(port) +
+             ", context=ctx)\n"
+             "c.request('GET', '/'); print('before', c.getresponse().read().decode(), flush=True)\n"
+             "while not os.path.exists('" +
+             go +
+             "'): time.sleep(0.01)\n"
+             "c.request('GET', '/'); print('after', c.getresponse().read().decode(), flush=True)\n";
   Child client({python3(), dir.path + "/client.py"}, dir.path + "/client.log");
   REQUIRE(!client.wait_for_log("before Hello, World!").empty());
 
@@ -295,7 +331,8 @@ TEST_CASE("SIGHUP with --workers 2 reloads every worker and a bad new pair none"
   INFO(child.log());
   REQUIRE(!log.empty());
   CHECK(log.find("TLS certificates reloaded") != std::string::npos);
-  CHECK(log.find("reload: 2 new worker(s) accept; stopping 2 old one(s) gracefully") != std::string::npos);
+  CHECK(log.find("reload: 2 new worker(s) accept; stopping 2 old one(s) gracefully") !=
+        std::string::npos);
   for (int i = 0; i < 6; ++i) CHECK(peer_certificate(port, certs.ca.cert) == kAlt);
 
   live.install(certs.server.cert, certs.server_alt.key);
@@ -306,8 +343,10 @@ TEST_CASE("SIGHUP with --workers 2 reloads every worker and a bad new pair none"
   CHECK(log.find("reload abandoned: the workers serve on as they were") != std::string::npos);
   CHECK(count_of(log, "new worker(s) accept") == 1);  // no second generation
   // A worker started after the reload (the old one crashed) serves the master's new pair.
-  REQUIRE(run_command("curl -sS --cacert " + certs.ca.cert + " --resolve alt.localhost:" + std::to_string(port) +
-                      ":127.0.0.1 https://alt.localhost:" + std::to_string(port) + "/crash -o /dev/null") != 0);
+  REQUIRE(run_command("curl -sS --cacert " + certs.ca.cert +
+                      " --resolve alt.localhost:" + std::to_string(port) +
+                      ":127.0.0.1 https://alt.localhost:" + std::to_string(port) +
+                      "/crash -o /dev/null") != 0);
   REQUIRE(!child.wait_for_log("starting a new one").empty());
   for (int i = 0; i < 6; ++i) CHECK(peer_certificate(port, certs.ca.cert) == kAlt);
   child.signal(SIGTERM);
@@ -322,9 +361,11 @@ TEST_CASE("openssl s_client resumes a session with -sess_out and -sess_in") {
     INFO(version);
     const std::string sess = hello.dir.path + "/session" + version + ".pem";
     // A request closing the connection: s_client reads the TLS 1.3 ticket before it exits.
-    const std::string request = "printf 'GET / HTTP/1.1\\r\\nHost: localhost\\r\\nConnection: close\\r\\n\\r\\n' | ";
-    const std::string s_client = "timeout 10 openssl s_client -ign_eof -connect 127.0.0.1:" + std::to_string(hello.port) +
-                                 " -servername localhost -CAfile " + hello.certs.ca.cert + " " + version;
+    const std::string request =
+        "printf 'GET / HTTP/1.1\\r\\nHost: localhost\\r\\nConnection: close\\r\\n\\r\\n' | ";
+    const std::string s_client =
+        "timeout 10 openssl s_client -ign_eof -connect 127.0.0.1:" + std::to_string(hello.port) +
+        " -servername localhost -CAfile " + hello.certs.ca.cert + " " + version;
     std::string first, second;
     run_command(request + s_client + " -sess_out " + sess, &first);
     INFO(first);
@@ -355,11 +396,14 @@ TEST_CASE("a thousand unfinished handshakes do not hold up other clients") {
   std::vector<Socket> idle;
   for (int i = 0; i < 1000; ++i) {
     idle.push_back(Socket::tcp(hello.port));
-    if (i % 2) REQUIRE(idle.back().try_send(std::string("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 11)));
+    if (i % 2)
+      REQUIRE(
+          idle.back().try_send(std::string("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 11)));
   }
   for (int i = 0; i < 5; ++i) {
     std::string out;
-    CHECK(run_command("curl -sS --max-time 10 --cacert " + hello.certs.ca.cert + " " + hello.url(), &out) == 0);
+    CHECK(run_command("curl -sS --max-time 10 --cacert " + hello.certs.ca.cert + " " + hello.url(),
+                      &out) == 0);
     CHECK(out == "Hello, World!");
   }
   // Every stalled connection is still open: nothing was dropped to make room.
@@ -377,9 +421,10 @@ TEST_CASE("a thousand unfinished handshakes do not hold up other clients") {
 TEST_CASE("the flag --sni serves a second certificate to clients asking for its name") {
   TempDir dir;
   grove::test::TestCertificates certs;
-  Child child = start_hello(dir.path, {"--certfile", certs.server.cert, "--keyfile", certs.server.key,
-                                       "--sni", certs.server_alt.cert + "," + certs.server_alt.key,
-                                       "--bind", "https://127.0.0.1:0"});
+  Child child =
+      start_hello(dir.path, {"--certfile", certs.server.cert, "--keyfile", certs.server.key,
+                             "--sni", certs.server_alt.cert + "," + certs.server_alt.key, "--bind",
+                             "https://127.0.0.1:0"});
   const int port = https_port(child.log());
   CHECK(peer_certificate(port, certs.ca.cert, "alt.localhost") == kAlt);
   CHECK(peer_certificate(port, certs.ca.cert, "ALT.localhost") == kAlt);
@@ -387,16 +432,22 @@ TEST_CASE("the flag --sni serves a second certificate to clients asking for its 
   CHECK(peer_certificate(port, certs.ca.cert, "unknown.example") == kLocalhost);
   // curl verifies alt.localhost's certificate by that name; the application sees the name.
   std::string out;
-  CHECK(run_command("curl -sS --cacert " + certs.ca.cert + " --resolve alt.localhost:" + std::to_string(port) +
-                        ":127.0.0.1 https://alt.localhost:" + std::to_string(port) + "/tls", &out) == 0);
+  CHECK(run_command("curl -sS --cacert " + certs.ca.cert +
+                        " --resolve alt.localhost:" + std::to_string(port) +
+                        ":127.0.0.1 https://alt.localhost:" + std::to_string(port) + "/tls",
+                    &out) == 0);
   CHECK(out.find("\nsni=alt.localhost\n") != std::string::npos);
 
   std::string hello = GROVE_HELLO_PATH;
-  CHECK(run_command(hello + " --bind https://127.0.0.1:0 --certfile " + certs.server.cert + " --keyfile " +
-                        certs.server.key + " --sni " + certs.server_alt.cert, &out) == 2);
-  CHECK(out.find("--sni '" + certs.server_alt.cert + "': expected CERTFILE,KEYFILE") != std::string::npos);
-  CHECK(run_command(hello + " --bind https://127.0.0.1:0 --certfile " + certs.server.cert + " --keyfile " +
-                        certs.server.key + " --sni " + certs.server_alt.cert + "," + certs.server.key, &out) == 2);
+  CHECK(run_command(hello + " --bind https://127.0.0.1:0 --certfile " + certs.server.cert +
+                        " --keyfile " + certs.server.key + " --sni " + certs.server_alt.cert,
+                    &out) == 2);
+  CHECK(out.find("--sni '" + certs.server_alt.cert + "': expected CERTFILE,KEYFILE") !=
+        std::string::npos);
+  CHECK(run_command(hello + " --bind https://127.0.0.1:0 --certfile " + certs.server.cert +
+                        " --keyfile " + certs.server.key + " --sni " + certs.server_alt.cert + "," +
+                        certs.server.key,
+                    &out) == 2);
   CHECK(out.find("does not match certificate file " + certs.server_alt.cert) != std::string::npos);
 }
 
@@ -404,7 +455,8 @@ TEST_CASE("the flag --sni serves a second certificate to clients asking for its 
 // record header announcing more than TLS allows, a ClientHello cut short by the client's end
 // of input, and one cut short by a reset. Each is refused (closed) and logged at info, never
 // at error, and a client that speaks TLS is served throughout.
-TEST_CASE("garbage, an oversized record, a truncated handshake and a reset mid-handshake are refused") {
+TEST_CASE(
+    "garbage, an oversized record, a truncated handshake and a reset mid-handshake are refused") {
   TlsHello hello;
   const std::string partial_hello("\x16\x03\x01\x00\xc8\x01\x00\x00\xc4\x03\x03", 11);
   Socket garbage = Socket::tcp(hello.port);
@@ -424,7 +476,8 @@ TEST_CASE("garbage, an oversized record, a truncated handshake and a reset mid-h
   CHECK(oversized.closed_by_peer(10000ms));
   CHECK(truncated.closed_by_peer(10000ms));
   std::string out;
-  CHECK(run_command("curl -sS --max-time 10 --cacert " + hello.certs.ca.cert + " " + hello.url(), &out) == 0);
+  CHECK(run_command("curl -sS --max-time 10 --cacert " + hello.certs.ca.cert + " " + hello.url(),
+                    &out) == 0);
   CHECK(out == "Hello, World!");
   std::string log = wait_for_count(*hello.child, "[info] TLS handshake with 127.0.0.1 failed: ", 4);
   INFO(hello.child->log());
@@ -441,16 +494,19 @@ TEST_CASE("garbage, an oversized record, a truncated handshake and a reset mid-h
 TEST_CASE("openssl s_client: a key update requested mid-connection is answered") {
   TlsHello hello;
   std::string out;
-  run_command("(printf 'GET / HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n'; sleep 0.5; printf 'K\\n'; sleep 0.5; "
-              "printf 'GET / HTTP/1.1\\r\\nHost: x\\r\\nConnection: close\\r\\n\\r\\n'; sleep 1) | "
-              "timeout 10 openssl s_client -tls1_3 -msg -connect 127.0.0.1:" + std::to_string(hello.port) +
-                  " -servername localhost -CAfile " + hello.certs.ca.cert, &out);
+  run_command(
+      "(printf 'GET / HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n'; sleep 0.5; printf 'K\\n'; sleep 0.5; "
+      "printf 'GET / HTTP/1.1\\r\\nHost: x\\r\\nConnection: close\\r\\n\\r\\n'; sleep 1) | "
+      "timeout 10 openssl s_client -tls1_3 -msg -connect 127.0.0.1:" +
+          std::to_string(hello.port) + " -servername localhost -CAfile " + hello.certs.ca.cert,
+      &out);
   INFO(out);
   CHECK(out.find("KEYUPDATE") != std::string::npos);  // s_client sent its KeyUpdate
   // The server's KeyUpdate, received by s_client ("<<< TLS 1.3, Handshake [...], KeyUpdate").
   bool answered = false;
   for (std::size_t at = out.find("<<< "); at != std::string::npos; at = out.find("<<< ", at + 1))
-    answered = answered || out.substr(at, out.find('\n', at) - at).find("KeyUpdate") != std::string::npos;
+    answered =
+        answered || out.substr(at, out.find('\n', at) - at).find("KeyUpdate") != std::string::npos;
   CHECK(answered);
   std::size_t first = out.find("HTTP/1.1 200 OK");
   REQUIRE(first != std::string::npos);
@@ -461,8 +517,11 @@ TEST_CASE("openssl s_client: a key update requested mid-connection is answered")
 TEST_CASE("openssl s_client: renegotiation is refused") {
   TlsHello hello;
   std::string out;
-  run_command("(sleep 0.5; printf 'R\\n'; sleep 0.5) | timeout 10 openssl s_client -brief -tls1_2 -connect 127.0.0.1:" +
-                  std::to_string(hello.port) + " -servername localhost -CAfile " + hello.certs.ca.cert, &out);
+  run_command(
+      "(sleep 0.5; printf 'R\\n'; sleep 0.5) | timeout 10 openssl s_client -brief -tls1_2 -connect "
+      "127.0.0.1:" +
+          std::to_string(hello.port) + " -servername localhost -CAfile " + hello.certs.ca.cert,
+      &out);
   INFO(out);
   CHECK(out.find("Protocol version: TLSv1.2") != std::string::npos);
   CHECK(out.find("RENEGOTIATING") != std::string::npos);

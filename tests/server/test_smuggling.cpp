@@ -79,7 +79,9 @@ void expect_accepted(int port, const std::string& good, const std::string& body)
 std::string post(const std::string& fields, const std::string& body = "") {
   return "POST /p HTTP/1.1\r\nHost: t\r\n" + fields + "\r\n" + body;
 }
-std::string chunked(const std::string& body) { return post("Transfer-Encoding: chunked\r\n", body); }
+std::string chunked(const std::string& body) {
+  return post("Transfer-Encoding: chunked\r\n", body);
+}
 
 }  // namespace
 
@@ -87,11 +89,18 @@ TEST_CASE("smuggling: Content-Length and Transfer-Encoding together get 400 and 
   ServerThread st(app);
   // RFC 9112 §6.3 (3): both present "ought to be handled as an error"; the server MAY
   // reject and MUST close the connection after responding. CL.TE and TE.CL.
-  expect_rejected(st.port(), post("Content-Length: 6\r\nTransfer-Encoding: chunked\r\n", "0\r\n\r\nX"), 400);
-  expect_rejected(st.port(), post("Transfer-Encoding: chunked\r\nContent-Length: 3\r\n", "8\r\nSMUGGLED\r\n0\r\n\r\n"), 400);
+  expect_rejected(st.port(),
+                  post("Content-Length: 6\r\nTransfer-Encoding: chunked\r\n", "0\r\n\r\nX"), 400);
+  expect_rejected(
+      st.port(),
+      post("Transfer-Encoding: chunked\r\nContent-Length: 3\r\n", "8\r\nSMUGGLED\r\n0\r\n\r\n"),
+      400);
   // With a Content-Length of 0, and with the Transfer-Encoding not chunked.
-  expect_rejected(st.port(), post("Content-Length: 0\r\nTransfer-Encoding: chunked\r\n", "0\r\n\r\n"), 400);
-  expect_rejected(st.port(), post("Content-Length: 5\r\nTransfer-Encoding: gzip, chunked\r\n", "0\r\n\r\n"), 400);
+  expect_rejected(st.port(),
+                  post("Content-Length: 0\r\nTransfer-Encoding: chunked\r\n", "0\r\n\r\n"), 400);
+  expect_rejected(st.port(),
+                  post("Content-Length: 5\r\nTransfer-Encoding: gzip, chunked\r\n", "0\r\n\r\n"),
+                  400);
 }
 
 TEST_CASE("smuggling: duplicate Content-Length is one value if identical and 400 if not") {
@@ -123,24 +132,30 @@ TEST_CASE("smuggling: transfer codings other than a final chunked get 400 or 501
   ServerThread st(app);
   // The baseline: chunked alone, any case, with OWS.
   expect_accepted(st.port(), chunked("3\r\nabc\r\n0\r\n\r\n"), "t|/p|abc");
-  expect_accepted(st.port(), post("Transfer-Encoding:  Chunked \r\n", "3\r\nabc\r\n0\r\n\r\n"), "t|/p|abc");
+  expect_accepted(st.port(), post("Transfer-Encoding:  Chunked \r\n", "3\r\nabc\r\n0\r\n\r\n"),
+                  "t|/p|abc");
   // RFC 9112 §6.3 (4): in a request, chunked not the final coding means the length cannot
   // be determined: the server MUST respond 400 and close.
   for (const char* te : {"chunked, identity", "identity", "gzip", "chunked, gzip", "x-custom",
                          "xchunked", "chunked-false", "chunked\r\nTransfer-Encoding: gzip"})
-    expect_rejected(st.port(), post(std::string("Transfer-Encoding: ") + te + "\r\n", "0\r\n\r\n"), 400);
+    expect_rejected(st.port(), post(std::string("Transfer-Encoding: ") + te + "\r\n", "0\r\n\r\n"),
+                    400);
   // RFC 9112 §6.1: chunked final, with a coding before it the server does not implement:
   // 501 (Not Implemented), and the body cannot be read, so close.
-  for (const char* te : {"gzip, chunked", "deflate, chunked", "compress, chunked", "x-custom, chunked",
-                         "identity, chunked", "gzip\r\nTransfer-Encoding: chunked"})
-    expect_rejected(st.port(), post(std::string("Transfer-Encoding: ") + te + "\r\n", "0\r\n\r\n"), 501);
+  for (const char* te :
+       {"gzip, chunked", "deflate, chunked", "compress, chunked", "x-custom, chunked",
+        "identity, chunked", "gzip\r\nTransfer-Encoding: chunked"})
+    expect_rejected(st.port(), post(std::string("Transfer-Encoding: ") + te + "\r\n", "0\r\n\r\n"),
+                    501);
   // RFC 9112 §6.1: chunked MUST NOT be applied more than once; §7: no parameters on chunked;
   // RFC 9110 §5.6.1: no empty list elements; RFC 9110 §10.1.4: codings are tokens. 400.
   for (const char* te : {"chunked, chunked", "chunked\r\nTransfer-Encoding: chunked", "chunked;q=1",
                          "chunked,", ", chunked", "", "\"chunked\"", "chunked\x0b"})
-    expect_rejected(st.port(), post(std::string("Transfer-Encoding: ") + te + "\r\n", "0\r\n\r\n"), 400);
+    expect_rejected(st.port(), post(std::string("Transfer-Encoding: ") + te + "\r\n", "0\r\n\r\n"),
+                    400);
   // RFC 9112 §6.1: Transfer-Encoding in an HTTP/1.0 request: the framing is faulty, close.
-  expect_rejected(st.port(), "POST /p HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400);
+  expect_rejected(st.port(), "POST /p HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+                  400);
 }
 
 TEST_CASE("smuggling: chunk-size overflow gets 400 and a size past the body limit 413") {
@@ -156,9 +171,10 @@ TEST_CASE("smuggling: chunk-size overflow gets 400 and a size past the body limi
   // Leading zeros are not significant: a long run of them is still the size 3.
   expect_accepted(st.port(), chunked("00000000000000000000003\r\nabc\r\n0\r\n\r\n"), "t|/p|abc");
   // RFC 9112 §7.1: chunk-size = 1*HEXDIG: no sign, no 0x, no space inside, not empty.
-  for (const char* body : {"-3\r\nabc\r\n0\r\n\r\n", "+3\r\nabc\r\n0\r\n\r\n", "0x3\r\nabc\r\n0\r\n\r\n",
-                           " 3\r\nabc\r\n0\r\n\r\n", "\r\nabc\r\n0\r\n\r\n", "z\r\nabc\r\n0\r\n\r\n",
-                           "3\r\nabcX\r\n0\r\n\r\n"})
+  for (const char* body :
+       {"-3\r\nabc\r\n0\r\n\r\n", "+3\r\nabc\r\n0\r\n\r\n", "0x3\r\nabc\r\n0\r\n\r\n",
+        " 3\r\nabc\r\n0\r\n\r\n", "\r\nabc\r\n0\r\n\r\n", "z\r\nabc\r\n0\r\n\r\n",
+        "3\r\nabcX\r\n0\r\n\r\n"})
     expect_rejected(st.port(), chunked(body), 400, 1);
 }
 
@@ -171,14 +187,15 @@ TEST_CASE("smuggling: valid chunk extensions are ignored and oversized or malfor
   expect_accepted(st.port(), chunked("3 ; a = b\r\nabc\r\n0\r\n\r\n"), "t|/p|abc");
   // A server ought to limit their total length and answer a 4xx past it: a chunk-size line
   // over 4 KiB gets 400.
-  expect_rejected(st.port(), chunked("3;a=" + std::string(5000, 'x') + "\r\nabc\r\n0\r\n\r\n"), 400, 1);
+  expect_rejected(st.port(), chunked("3;a=" + std::string(5000, 'x') + "\r\nabc\r\n0\r\n\r\n"), 400,
+                  1);
   std::string many;
   for (int i = 0; i < 1000; ++i) many += ";e" + std::to_string(i);
   expect_rejected(st.port(), chunked("3" + many + "\r\nabc\r\n0\r\n\r\n"), 400, 1);
   // Not the grammar: 400.
-  for (const char* body : {"3;a b\r\nabc\r\n0\r\n\r\n", "3;\r\nabc\r\n0\r\n\r\n", "3;=v\r\nabc\r\n0\r\n\r\n",
-                           "3;a=\"unterminated\r\nabc\r\n0\r\n\r\n", "3;a=b c\r\nabc\r\n0\r\n\r\n",
-                           "3;a=\x01\r\nabc\r\n0\r\n\r\n"})
+  for (const char* body : {"3;a b\r\nabc\r\n0\r\n\r\n", "3;\r\nabc\r\n0\r\n\r\n",
+                           "3;=v\r\nabc\r\n0\r\n\r\n", "3;a=\"unterminated\r\nabc\r\n0\r\n\r\n",
+                           "3;a=b c\r\nabc\r\n0\r\n\r\n", "3;a=\x01\r\nabc\r\n0\r\n\r\n"})
     expect_rejected(st.port(), chunked(body), 400, 1);
 }
 
@@ -214,18 +231,18 @@ TEST_CASE("smuggling: bare CR and bare LF in the request line and the fields get
   // RFC 9112 §2.2: a bare CR MUST be treated as invalid (or replaced with SP); a bare LF
   // MAY be accepted as a line end, and grove does not: CRLF only, everywhere.
   const std::string cases[] = {
-      "GET / HTTP/1.1\nHost: t\r\n\r\n",                // bare LF ends the request line
-      "GET / HTTP/1.1\rHost: t\r\n\r\n",                // bare CR ends the request line
-      "GET /a\rb HTTP/1.1\r\nHost: t\r\n\r\n",          // bare CR inside the request line
-      "GET /a\nb HTTP/1.1\r\nHost: t\r\n\r\n",          // bare LF inside the request line
-      "GET / HTTP/1.1\r\r\nHost: t\r\n\r\n",            // CR CR LF
-      "GET / HTTP/1.1\r\nHost: t\nX: y\r\n\r\n",        // bare LF ends a field line
-      "GET / HTTP/1.1\r\nHost: t\rX: y\r\n\r\n",        // bare CR ends a field line
-      "GET / HTTP/1.1\r\nHost: t\r\nX: a\rb\r\n\r\n",   // bare CR in a field value
-      "GET / HTTP/1.1\r\nHost: t\r\nX\r: b\r\n\r\n",    // bare CR in a field name
-      "GET / HTTP/1.1\r\nHost: t\r\n\n",                // bare LF ends the header section
-      "GET / HTTP/1.1\r\nHost: t\r\n\r\r\n",            // CR CR LF ends the header section
-      "GET / HTTP/1.1\r\nHost: t\r\nX: y\r\r\n\r\n",    // CR CR LF ends a field line
+      "GET / HTTP/1.1\nHost: t\r\n\r\n",               // bare LF ends the request line
+      "GET / HTTP/1.1\rHost: t\r\n\r\n",               // bare CR ends the request line
+      "GET /a\rb HTTP/1.1\r\nHost: t\r\n\r\n",         // bare CR inside the request line
+      "GET /a\nb HTTP/1.1\r\nHost: t\r\n\r\n",         // bare LF inside the request line
+      "GET / HTTP/1.1\r\r\nHost: t\r\n\r\n",           // CR CR LF
+      "GET / HTTP/1.1\r\nHost: t\nX: y\r\n\r\n",       // bare LF ends a field line
+      "GET / HTTP/1.1\r\nHost: t\rX: y\r\n\r\n",       // bare CR ends a field line
+      "GET / HTTP/1.1\r\nHost: t\r\nX: a\rb\r\n\r\n",  // bare CR in a field value
+      "GET / HTTP/1.1\r\nHost: t\r\nX\r: b\r\n\r\n",   // bare CR in a field name
+      "GET / HTTP/1.1\r\nHost: t\r\n\n",               // bare LF ends the header section
+      "GET / HTTP/1.1\r\nHost: t\r\n\r\r\n",           // CR CR LF ends the header section
+      "GET / HTTP/1.1\r\nHost: t\r\nX: y\r\r\n\r\n",   // CR CR LF ends a field line
   };
   for (const auto& c : cases) expect_rejected(st.port(), c, 400);
   // The smuggling shape: a bare LF that a lenient front end reads as the end of the head.
@@ -257,12 +274,16 @@ TEST_CASE("smuggling: absolute-form targets are accepted and take the host from 
   ServerThread st(app);
   // RFC 9112 §3.2.2: a server MUST accept the absolute-form, and MUST ignore the Host
   // field and use the target's authority instead.
-  expect_accepted(st.port(), "GET http://example.com/abs?q=1 HTTP/1.1\r\nHost: other.example\r\n\r\n",
+  expect_accepted(st.port(),
+                  "GET http://example.com/abs?q=1 HTTP/1.1\r\nHost: other.example\r\n\r\n",
                   "example.com|/abs|");
-  expect_accepted(st.port(), "GET http://example.com:8080 HTTP/1.1\r\nHost: example.com:8080\r\n\r\n",
+  expect_accepted(st.port(),
+                  "GET http://example.com:8080 HTTP/1.1\r\nHost: example.com:8080\r\n\r\n",
                   "example.com:8080|/|");
-  expect_accepted(st.port(), "GET HTTPS://Example.COM/x HTTP/1.1\r\nHost: t\r\n\r\n", "Example.COM|/x|");
-  expect_accepted(st.port(), "POST http://[::1]:80/p HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabc",
+  expect_accepted(st.port(), "GET HTTPS://Example.COM/x HTTP/1.1\r\nHost: t\r\n\r\n",
+                  "Example.COM|/x|");
+  expect_accepted(st.port(),
+                  "POST http://[::1]:80/p HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabc",
                   "[::1]:80|/p|abc");
   // RFC 9112 §3.2: an HTTP/1.1 request without Host is a 400 in absolute-form too.
   expect_rejected(st.port(), "GET http://example.com/ HTTP/1.1\r\n\r\n", 400);
@@ -300,20 +321,24 @@ TEST_CASE("smuggling: a request inside a body is body bytes and never a request"
   // RFC 9112 §6.3: the body length is decided by Content-Length or chunked alone; what the
   // body contains is data, whatever it looks like.
   const std::string inner = "GET /canary HTTP/1.1\r\nHost: t\r\n\r\n";
-  expect_accepted(st.port(), post("Content-Length: " + std::to_string(inner.size()) + "\r\n", inner),
+  expect_accepted(st.port(),
+                  post("Content-Length: " + std::to_string(inner.size()) + "\r\n", inner),
                   "t|/p|" + inner);
   char size[16];
   std::snprintf(size, sizeof size, "%zx", inner.size());
-  expect_accepted(st.port(), chunked(std::string(size) + "\r\n" + inner + "\r\n0\r\n\r\n"), "t|/p|" + inner);
+  expect_accepted(st.port(), chunked(std::string(size) + "\r\n" + inner + "\r\n0\r\n\r\n"),
+                  "t|/p|" + inner);
   // A trailer section is discarded, not parsed as a request (RFC 9112 §7.1.2).
-  expect_accepted(st.port(), chunked("3\r\nabc\r\n0\r\nX-Trailer: GET /canary\r\n\r\n"), "t|/p|abc");
+  expect_accepted(st.port(), chunked("3\r\nabc\r\n0\r\nX-Trailer: GET /canary\r\n\r\n"),
+                  "t|/p|abc");
 }
 
 TEST_CASE("smuggling: the server keeps serving after every refusal") {
   ServerThread st(app);
   // Interleave refusals and good requests on fresh connections: nothing carries over.
   for (int i = 0; i < 20; ++i) {
-    expect_rejected(st.port(), post("Content-Length: 1\r\nTransfer-Encoding: chunked\r\n", "0\r\n\r\n"), 400);
+    expect_rejected(st.port(),
+                    post("Content-Length: 1\r\nTransfer-Encoding: chunked\r\n", "0\r\n\r\n"), 400);
     CHECK(get(st.port(), "/ok").body == "t|/ok|");
   }
 }

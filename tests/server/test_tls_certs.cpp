@@ -81,7 +81,7 @@ TEST_CASE("keys match their certificates and are private to the owner and go wit
       std::string key_pub = run("openssl pkey -pubout -in " + pair->key).output;
       CHECK(cert_pub.find("BEGIN PUBLIC KEY") != std::string::npos);
       CHECK(cert_pub == key_pub);
-      struct stat st{};
+      struct stat st {};
       REQUIRE(::stat(pair->key.c_str(), &st) == 0);
       CHECK((st.st_mode & 0777) == 0600);
     }
@@ -93,8 +93,8 @@ TEST_CASE("keys match their certificates and are private to the owner and go wit
 
 TEST_CASE("issue() makes an RSA certificate on request") {
   grove::test::TestCertificates certs;
-  auto rsa = certs.issue({.name = "rsa", .common_name = "localhost", .dns = {"localhost"},
-                          .rsa = true});
+  auto rsa =
+      certs.issue({.name = "rsa", .common_name = "localhost", .dns = {"localhost"}, .rsa = true});
   CHECK(run("openssl x509 -noout -text -in " + rsa.cert).output.find("rsaEncryption") !=
         std::string::npos);
   CHECK(verify(certs, rsa.cert, "-verify_hostname localhost").status == 0);

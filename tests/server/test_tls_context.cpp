@@ -83,15 +83,15 @@ TEST_CASE("an unreadable file or a directory or a non-PEM file stops start-up sa
 
   c = config_for(certs.server);
   c.certificate.key_file = certs.dir() + "/junk.pem";
-  CHECK(error_of(c).find("key file " + certs.dir() + "/junk.pem: not an unencrypted PEM private key") !=
-        std::string::npos);
+  CHECK(error_of(c).find("key file " + certs.dir() +
+                         "/junk.pem: not an unencrypted PEM private key") != std::string::npos);
 
   // Permissions do not bind root (CI runs as root): only checked as another user.
   if (::geteuid() != 0) {
     ::chmod(certs.server.key.c_str(), 0);
     c = config_for(certs.server);
-    CHECK(error_of(c).find("key file " + certs.server.key + ": cannot read it: Permission denied") !=
-          std::string::npos);
+    CHECK(error_of(c).find("key file " + certs.server.key +
+                           ": cannot read it: Permission denied") != std::string::npos);
   }
   CHECK(ERR_peek_error() == 0);  // nothing left on the thread's error queue
 }
@@ -118,7 +118,8 @@ TEST_CASE("settings that cannot serve are refused before serving") {
   c.client_certs = ClientCerts::required;
   CHECK(error_of(c).find("need a CA file (--ca-certs)") != std::string::npos);
   c.ca_file = certs.dir() + "/no-ca.pem";
-  CHECK(error_of(c).find("CA file " + certs.dir() + "/no-ca.pem: no such file") != std::string::npos);
+  CHECK(error_of(c).find("CA file " + certs.dir() + "/no-ca.pem: no such file") !=
+        std::string::npos);
   c.ca_file = certs.ca.cert;
   CHECK(error_of(c) == "");
 
@@ -159,18 +160,22 @@ TEST_CASE("reload() reads the same files again: a replaced certificate is served
   CHECK(served_cn(context) == "localhost");
 
   // Half a renewal (the new certificate, the old key): refused, the old pair serves on.
-  std::filesystem::copy_file(certs.server_alt.cert, cert, std::filesystem::copy_options::overwrite_existing);
+  std::filesystem::copy_file(certs.server_alt.cert, cert,
+                             std::filesystem::copy_options::overwrite_existing);
   CHECK_THROWS_WITH(context.reload(), Catch::Contains("does not match"));
   CHECK(served_cn(context) == "localhost");
 
-  std::filesystem::copy_file(certs.server_alt.key, key, std::filesystem::copy_options::overwrite_existing);
+  std::filesystem::copy_file(certs.server_alt.key, key,
+                             std::filesystem::copy_options::overwrite_existing);
   context.reload();
   CHECK(served_cn(context) == "alt.localhost");
 }
 
-TEST_CASE("SNI chooses the pair by the names in its certificate and an unknown name gets the default") {
+TEST_CASE(
+    "SNI chooses the pair by the names in its certificate and an unknown name gets the default") {
   TestCertificates certs;
-  auto wildcard = certs.issue({.name = "wild", .common_name = "wildcard", .dns = {"*.wild.localhost"}});
+  auto wildcard =
+      certs.issue({.name = "wild", .common_name = "wildcard", .dns = {"*.wild.localhost"}});
   TlsConfig c = config_for(certs.server);
   c.sni = {{certs.server_alt.cert, certs.server_alt.key}, {wildcard.cert, wildcard.key}};
   TlsContext context(c);

@@ -11,8 +11,8 @@
 #include <openssl/err.h>
 
 using namespace grove::http;
-using grove::test::TestCertificates;
 using detail::TlsSession;
+using grove::test::TestCertificates;
 using Step = TlsSession::Step;
 
 namespace {

@@ -131,7 +131,8 @@ TEST_CASE("TLS transport: handshake then a request in and a large response out")
   std::size_t at = 0;
   bool blocked = false;
   while (at < response.size()) {
-    iovec iov{const_cast<char*>(response.data() + at), std::min<std::size_t>(response.size() - at, 256 * 1024)};
+    iovec iov{const_cast<char*>(response.data() + at),
+              std::min<std::size_t>(response.size() - at, 256 * 1024)};
     IoResult w = t.write(&iov, 1);
     if (w.status == Status::would_block) {
       blocked = true;

@@ -95,7 +95,8 @@ TEST_CASE("a plain transport sends a file with sendfile, from an offset") {
   std::string got;
   std::thread reader([&] { got = p.client.recv_all(5000ms); });
   while (left > 0) {
-    auto r = with_transport(p.server, [&](auto& t) { return t.send_file(::fileno(f), offset, left); });
+    auto r =
+        with_transport(p.server, [&](auto& t) { return t.send_file(::fileno(f), offset, left); });
     REQUIRE(r.status != IoResult::Status::error);
     if (r.status == IoResult::Status::done) left -= r.bytes;
     else std::this_thread::sleep_for(1ms);

@@ -44,18 +44,18 @@ TEST_CASE("deflate: RFC 7692's examples") {
   std::string first, second;
   d.compress("Hello", first);
   d.compress("Hello", second);
-  CHECK(first == "\xf2\x48\xcd\xc9\xc9\x07\x00"_b);   // §7.2.3.1
+  CHECK(first == "\xf2\x48\xcd\xc9\xc9\x07\x00"_b);  // §7.2.3.1
   CHECK(second == "\xf2\x00\x11\x00\x00"_b);         // §7.2.3.2: the window is kept
 
   Deflater fresh(15, true);
   std::string a, b;
   fresh.compress("Hello", a);
   fresh.compress("Hello", b);
-  CHECK(a == b);                                      // no context takeover
+  CHECK(a == b);  // no context takeover
 
   std::string empty;
   Deflater(15, false).compress("", empty);
-  CHECK(empty == "\x00"_b);                           // §7.2.3.6
+  CHECK(empty == "\x00"_b);  // §7.2.3.6
 
   // A compressed message split in two frames, RSV1 on the first only (§7.2.3.1).
   WsReader r(deflating());
@@ -98,8 +98,8 @@ TEST_CASE("deflate: messages round-trip for every window and takeover setting") 
 
 TEST_CASE("deflate: uncompressed messages mix with compressed ones") {
   WsReader r(deflating());
-  std::string wire = cframe(Opcode::binary, raw_deflate("zipped"), true, true) +
-                     cframe(Opcode::binary, "plain");
+  std::string wire =
+      cframe(Opcode::binary, raw_deflate("zipped"), true, true) + cframe(Opcode::binary, "plain");
   auto ev = r.next(wire);
   REQUIRE(ev.kind == WsReader::Kind::binary);
   CHECK(ev.data == "zipped");

@@ -32,8 +32,7 @@ struct Seen {
 
 // Feeds `wire` to a reader in pieces of `step` bytes (0: all at once), keeping unconsumed
 // bytes as a server's buffer would, and collects the events up to the first close/error.
-std::vector<Seen> read_all(std::string_view wire, std::size_t step = 0,
-                           WsReader::Config cfg = {}) {
+std::vector<Seen> read_all(std::string_view wire, std::size_t step = 0, WsReader::Config cfg = {}) {
   WsReader r(cfg);
   std::vector<Seen> seen;
   std::string buf;
@@ -126,14 +125,14 @@ TEST_CASE("ws frames: fragments join, with control frames between them") {
 }
 
 TEST_CASE("ws frames: protocol faults close with 1002") {
-  CHECK(error_code("\x81\x05Hello"_b) == 1002);                        // unmasked from a client
-  CHECK(error_code(cframe(Opcode(0x3), "x")) == 1002);                  // reserved data opcode
-  CHECK(error_code(cframe(Opcode(0xB), "x")) == 1002);                  // reserved control opcode
-  CHECK(error_code(cframe(Opcode::ping, "x", false)) == 1002);          // fragmented control
+  CHECK(error_code("\x81\x05Hello"_b) == 1002);                 // unmasked from a client
+  CHECK(error_code(cframe(Opcode(0x3), "x")) == 1002);          // reserved data opcode
+  CHECK(error_code(cframe(Opcode(0xB), "x")) == 1002);          // reserved control opcode
+  CHECK(error_code(cframe(Opcode::ping, "x", false)) == 1002);  // fragmented control
   CHECK(error_code(cframe(Opcode::ping, std::string(126, 'x'))) == 1002);
-  CHECK(error_code(cframe(Opcode::continuation, "x")) == 1002);         // no message to continue
+  CHECK(error_code(cframe(Opcode::continuation, "x")) == 1002);  // no message to continue
   CHECK(error_code(cframe(Opcode::text, "a", false) + cframe(Opcode::text, "b")) == 1002);
-  CHECK(error_code(cframe(Opcode::text, "x", true, true)) == 1002);     // RSV1 without deflate
+  CHECK(error_code(cframe(Opcode::text, "x", true, true)) == 1002);  // RSV1 without deflate
   std::string rsv2 = cframe(Opcode::text, "x");
   rsv2[0] = char(rsv2[0] | 0x20);
   CHECK(error_code(rsv2) == 1002);
@@ -180,14 +179,16 @@ TEST_CASE("ws frames: the frame and message limits close with 1009") {
 
 TEST_CASE("ws frames: text must be UTF-8, checked across fragments") {
   // U+20AC split between fragments is fine.
-  CHECK(error_code(cframe(Opcode::text, "\xe2\x82", false) + cframe(Opcode::continuation, "\xac")) == 0);
+  CHECK(error_code(cframe(Opcode::text, "\xe2\x82", false) +
+                   cframe(Opcode::continuation, "\xac")) == 0);
   // An invalid byte in the first fragment fails before the message ends.
   WsReader r({});
   auto ev = r.next(cframe(Opcode::text, "ok\xc0\xaf", false));
   REQUIRE(ev.kind == Kind::error);
   CHECK(ev.code == 1007);
   // Invalid only once joined: a lead byte, then an ASCII byte in the next fragment.
-  CHECK(error_code(cframe(Opcode::text, "a\xe2", false) + cframe(Opcode::continuation, "b")) == 1007);
+  CHECK(error_code(cframe(Opcode::text, "a\xe2", false) + cframe(Opcode::continuation, "b")) ==
+        1007);
   // Truncated at the end of the message.
   CHECK(error_code(cframe(Opcode::text, "a\xe2\x82")) == 1007);
   // Surrogates and code points past U+10FFFF.
@@ -207,11 +208,11 @@ TEST_CASE("ws frames: the close handshake's payload") {
   REQUIRE(ok.size() == 1);
   CHECK(ok[0].code == 4000);
   CHECK(ok[0].data == "app \xc3\xa9");
-  CHECK(error_code(cframe(Opcode::close, "\x03"_b)) == 1002);                       // one byte
-  CHECK(error_code(cframe(Opcode::close, "\x03\xed"_b)) == 1002);                  // 1005
-  CHECK(error_code(cframe(Opcode::close, "\x00\x00"_b)) == 1002);                  // 0
-  CHECK(error_code(cframe(Opcode::close, "\x0b\xb8"_b)) == 0);                     // 3000
-  CHECK(error_code(cframe(Opcode::close, "\x03\xe8\xff"_b)) == 1007);             // bad reason
+  CHECK(error_code(cframe(Opcode::close, "\x03"_b)) == 1002);          // one byte
+  CHECK(error_code(cframe(Opcode::close, "\x03\xed"_b)) == 1002);      // 1005
+  CHECK(error_code(cframe(Opcode::close, "\x00\x00"_b)) == 1002);      // 0
+  CHECK(error_code(cframe(Opcode::close, "\x0b\xb8"_b)) == 0);         // 3000
+  CHECK(error_code(cframe(Opcode::close, "\x03\xe8\xff"_b)) == 1007);  // bad reason
   // Nothing is read after a close.
   WsReader r({});
   std::string wire = cframe(Opcode::close, "") + cframe(Opcode::text, "late");

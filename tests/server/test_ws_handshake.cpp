@@ -32,7 +32,8 @@ TEST_CASE("ws: the accept key of RFC 6455's example") {
 }
 
 TEST_CASE("ws: a valid upgrade is accepted with the 101 fields") {
-  auto req = upgrade({{"Origin", "http://example.com"}, {"Connection", "keep-alive, Upgrade"},
+  auto req = upgrade({{"Origin", "http://example.com"},
+                      {"Connection", "keep-alive, Upgrade"},
                       {"Upgrade", "WebSocket"}});
   auto hs = ws::check_handshake(req);
   REQUIRE(hs.ok());
@@ -43,7 +44,8 @@ TEST_CASE("ws: a valid upgrade is accepted with the 101 fields") {
   auto h = ws::accept_headers(hs);
   CHECK(h.get("upgrade") == std::optional<std::string_view>("websocket"));
   CHECK(h.get("connection") == std::optional<std::string_view>("Upgrade"));
-  CHECK(h.get("sec-websocket-accept") == std::optional<std::string_view>("s3pPLMBiTxaQ9kYGzzhZRbK+xOo="));
+  CHECK(h.get("sec-websocket-accept") ==
+        std::optional<std::string_view>("s3pPLMBiTxaQ9kYGzzhZRbK+xOo="));
   CHECK_FALSE(h.contains("sec-websocket-protocol"));
   CHECK_FALSE(h.contains("sec-websocket-extensions"));
   CHECK(ws::is_upgrade(req));
@@ -131,15 +133,19 @@ TEST_CASE("ws: permessage-deflate negotiation") {
     opts.deflate.server_no_context_takeover = true;
     auto hs = ws::check_handshake(with_extensions("permessage-deflate"), opts);
     REQUIRE(hs.deflate);
-    CHECK(hs.deflate->response() == "permessage-deflate; server_no_context_takeover; server_max_window_bits=11");
-    auto offered = ws::check_handshake(with_extensions("permessage-deflate; client_max_window_bits"), opts);
+    CHECK(hs.deflate->response() ==
+          "permessage-deflate; server_no_context_takeover; server_max_window_bits=11");
+    auto offered =
+        ws::check_handshake(with_extensions("permessage-deflate; client_max_window_bits"), opts);
     REQUIRE(offered.deflate);
     CHECK(offered.deflate->client_max_window_bits == 9);
   }
   SECTION("bad offers are declined and the next one tried") {
     for (std::string_view bad :
-         {"permessage-deflate; server_max_window_bits=8", "permessage-deflate; server_max_window_bits",
-          "permessage-deflate; server_max_window_bits=16", "permessage-deflate; client_max_window_bits=7",
+         {"permessage-deflate; server_max_window_bits=8",
+          "permessage-deflate; server_max_window_bits",
+          "permessage-deflate; server_max_window_bits=16",
+          "permessage-deflate; client_max_window_bits=7",
           "permessage-deflate; server_no_context_takeover; server_no_context_takeover",
           "permessage-deflate; server_no_context_takeover=1", "permessage-deflate; unknown=1",
           "x-webkit-deflate-frame"}) {
@@ -159,7 +165,8 @@ TEST_CASE("ws: permessage-deflate negotiation") {
 }
 
 TEST_CASE("ws: close codes a peer may send") {
-  for (std::uint16_t c : {1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 4999})
+  for (std::uint16_t c :
+       {1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 4999})
     CHECK(ws::valid_close_code(c));
   for (std::uint16_t c : {0, 999, 1004, 1005, 1006, 1015, 1016, 2000, 2999, 5000, 65535})
     CHECK_FALSE(ws::valid_close_code(c));

@@ -19,8 +19,8 @@ std::string operator""_b(const char* s, std::size_t n) { return std::string(s, n
 
 // What the handlers saw, for the tests to check (the server runs on another thread).
 struct Seen {
-  std::atomic<int> flood_code{0};       // the ConnectionClosed code the flooding handler got
-  std::atomic<int> send_after_close{0}; // the code of send() after the client's Close
+  std::atomic<int> flood_code{0};        // the ConnectionClosed code the flooding handler got
+  std::atomic<int> send_after_close{0};  // the code of send() after the client's Close
 };
 
 Application ws_app(Seen& seen) {
@@ -33,9 +33,8 @@ Application ws_app(Seen& seen) {
     if (path == "/proto") {
       ws::Options opts;
       opts.subprotocols = {"v2", "v1"};
-      return ws::accept(req, [](ws::WebSocket& w) {
-        w.send("protocol=" + w.protocol());
-      }, opts);
+      return ws::accept(
+          req, [](ws::WebSocket& w) { w.send("protocol=" + w.protocol()); }, opts);
     }
     if (path == "/flood")
       return ws::accept(req, [&seen](ws::WebSocket& w) {
@@ -197,7 +196,8 @@ asyncio.run(main(int(sys.argv[1]), None if sys.argv[2] == "none" else "deflate")
 )py";
   for (std::string mode : {"none", "deflate"}) {
     std::string out;
-    int rc = run_command(python3() + " " + script + " " + std::to_string(st.port()) + " " + mode, &out);
+    int rc =
+        run_command(python3() + " " + script + " " + std::to_string(st.port()) + " " + mode, &out);
     INFO(mode << ":\n" << out);
     CHECK(rc == 0);
     CHECK(out.find("text=h\xc3\xa9llo") != std::string::npos);
@@ -238,7 +238,8 @@ async def main(port, ca):
 asyncio.run(main(int(sys.argv[1]), sys.argv[2]))
 )py";
   std::string out;
-  int rc = run_command(python3() + " " + script + " " + std::to_string(st.port()) + " " + certs.ca.cert, &out);
+  int rc = run_command(
+      python3() + " " + script + " " + std::to_string(st.port()) + " " + certs.ca.cert, &out);
   INFO(out);
   CHECK(rc == 0);
   CHECK(out.find("echo=over tls") != std::string::npos);
@@ -249,13 +250,15 @@ asyncio.run(main(int(sys.argv[1]), sys.argv[2]))
 TEST_CASE("websocket: handshake refusals and subprotocols over a socket") {
   Seen seen;
   ServerThread st(ws_app(seen), ws_config());
-  auto r = request(st.port(), "GET /echo HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\n"
-                              "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                              "Sec-WebSocket-Version: 8\r\n\r\n");
+  auto r = request(st.port(),
+                   "GET /echo HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\n"
+                   "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                   "Sec-WebSocket-Version: 8\r\n\r\n");
   CHECK(r.status == 426);
   CHECK(r.header("Sec-WebSocket-Version") == "13");
-  auto bad = request(st.port(), "GET /echo HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\n"
-                                "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\r\n");
+  auto bad = request(st.port(),
+                     "GET /echo HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\n"
+                     "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\r\n");
   CHECK(bad.status == 400);
   auto w = RawWs::open(st.port(), "/proto", "Sec-WebSocket-Protocol: v1, v2\r\n");
   CHECK(w.head.find("Sec-WebSocket-Protocol: v2") != std::string::npos);
@@ -276,8 +279,12 @@ TEST_CASE("websocket: malformed client frames get their close codes") {
     CHECK(w.s.closed_by_peer());
     check_echo_still_works(port);
   };
-  SECTION("unmasked") { expect(1002, [](RawWs& w) { w.s.send("\x81\x05Hello"_b); }); }
-  SECTION("bad opcode") { expect(1002, [](RawWs& w) { w.send_frame(Opcode(0x3), "x"); }); }
+  SECTION("unmasked") {
+    expect(1002, [](RawWs& w) { w.s.send("\x81\x05Hello"_b); });
+  }
+  SECTION("bad opcode") {
+    expect(1002, [](RawWs& w) { w.send_frame(Opcode(0x3), "x"); });
+  }
   SECTION("fragmented control frame") {
     expect(1002, [](RawWs& w) { w.send_frame(Opcode::ping, "x", false); });
   }
@@ -291,15 +298,17 @@ TEST_CASE("websocket: malformed client frames get their close codes") {
     });
   }
   SECTION("a 2^63 length") {
-    expect(1002, [](RawWs& w) { w.s.send("\x82\xff\x80\x00\x00\x00\x00\x00\x00\x00\x01\x02\x03\x04"_b); });
+    expect(1002, [](RawWs& w) {
+      w.s.send("\x82\xff\x80\x00\x00\x00\x00\x00\x00\x00\x01\x02\x03\x04"_b);
+    });
   }
   SECTION("a frame over --ws-max-frame") {
     expect(1009, [](RawWs& w) { w.send_frame(Opcode::binary, std::string(40 * 1024, 'b')); });
   }
   SECTION("a message over --ws-max-message") {
     expect(1009, [](RawWs& w) {
-      for (int i = 0; i < 3; ++i) w.send_frame(i ? Opcode::continuation : Opcode::binary,
-                                               std::string(30 * 1024, 'b'), false);
+      for (int i = 0; i < 3; ++i)
+        w.send_frame(i ? Opcode::continuation : Opcode::binary, std::string(30 * 1024, 'b'), false);
     });
   }
   SECTION("a close with an invalid code") {
@@ -325,7 +334,8 @@ TEST_CASE("websocket: the close handshake, ConnectionClosed, and a failing handl
     CHECK(w.close_code() == 4001);  // echoed
   }
   auto until = SteadyClock::now() + 5s;
-  while (seen.send_after_close == 0 && SteadyClock::now() < until) std::this_thread::sleep_for(10ms);
+  while (seen.send_after_close == 0 && SteadyClock::now() < until)
+    std::this_thread::sleep_for(10ms);
   CHECK(seen.send_after_close == 4001);
 
   auto t = RawWs::open(st.port(), "/throws");

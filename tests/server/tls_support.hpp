@@ -48,10 +48,10 @@ class MemoryClient {
   SSL* ssl() { return ssl_; }
 
   // What the next start() sends.
-  std::string sni = "localhost";       // empty: no SNI
-  std::vector<std::string> alpn;       // empty: no ALPN
-  std::string cert_file, key_file;     // a client certificate
-  SSL_SESSION* resume = nullptr;       // a session to resume (not owned)
+  std::string sni = "localhost";    // empty: no SNI
+  std::vector<std::string> alpn;    // empty: no ALPN
+  std::string cert_file, key_file;  // a client certificate
+  SSL_SESSION* resume = nullptr;    // a session to resume (not owned)
 
   void start() {
     if (!cert_file.empty()) {
@@ -69,7 +69,8 @@ class MemoryClient {
     SSL_set_bio(ssl_, in_, out_);
     SSL_set_connect_state(ssl_);
     if (!sni.empty()) SSL_set_tlsext_host_name(ssl_, sni.c_str());
-    if (!host_.empty() && SSL_CTX_get_verify_mode(ctx_) != SSL_VERIFY_NONE) SSL_set1_host(ssl_, host_.c_str());
+    if (!host_.empty() && SSL_CTX_get_verify_mode(ctx_) != SSL_VERIFY_NONE)
+      SSL_set1_host(ssl_, host_.c_str());
     if (!alpn.empty()) {
       std::string wire;
       for (const auto& p : alpn) wire += char(p.size()) + p;

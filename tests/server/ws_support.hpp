@@ -2,8 +2,8 @@
 // Deflater (zlib called directly).
 #pragma once
 
-#include <catch2/catch.hpp>
 #include <zlib.h>
+#include <catch2/catch.hpp>
 
 #include <string>
 #include <string_view>

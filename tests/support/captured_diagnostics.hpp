@@ -21,8 +21,8 @@ class CapturedReports {
   CapturedReports() {
     previous_ = set_diagnostic_handler([this](const Diagnostic& d) {
       std::lock_guard lock(mutex_);
-      records_.push_back({d.level, std::string(d.source), std::string(d.message),
-                          std::string(d.logger)});
+      records_.push_back(
+          {d.level, std::string(d.source), std::string(d.message), std::string(d.logger)});
     });
   }
   ~CapturedReports() { set_diagnostic_handler(std::move(previous_)); }

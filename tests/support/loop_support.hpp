@@ -3,10 +3,10 @@
 
 #include <grove/loop.hpp>
 
-#include <catch2/catch.hpp>
 #include <fcntl.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <catch2/catch.hpp>
 
 #include <chrono>
 #include <memory>

@@ -9,6 +9,8 @@
 
 namespace grove::test {
 
-inline std::string python3() { return ::access("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3" : "python3"; }
+inline std::string python3() {
+  return ::access("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3" : "python3";
+}
 
 }  // namespace grove::test

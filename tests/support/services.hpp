@@ -49,7 +49,8 @@ class Service {
   Service(std::string kind, std::string parent)
       : kind_(std::move(kind)), parent_(std::move(parent)), dir_(parent_ + "/" + kind_) {}
   // The run's shared server in `dir`, as `test-services.sh up` described it in `info`.
-  static std::unique_ptr<Service> shared(std::string kind, std::string dir, const std::string& info) {
+  static std::unique_ptr<Service> shared(std::string kind, std::string dir,
+                                         const std::string& info) {
     auto s = std::make_unique<Service>(std::move(kind), std::string());
     s->dir_ = std::move(dir);
     s->shared_ = true;
@@ -92,7 +93,8 @@ class Service {
     if (!env.empty()) env_ = env;
     std::string out;
     int status = script(env_ + " " + GROVE_TEST_SERVICES_SCRIPT + " start " +
-                        (kind_ == "postgres-tls" ? "postgres" : kind_) + " " + dir_, &out);
+                            (kind_ == "postgres-tls" ? "postgres" : kind_) + " " + dir_,
+                        &out);
     if (status == 0) parse(out);
     return status;
   }
@@ -109,7 +111,8 @@ class Service {
                      "(grove::test::private_redis(), private_postgres())");
   }
   std::string pg_common() const {
-    return "port=" + info_.at("port") + " user=" + info_.at("user") + " dbname=" + info_.at("dbname");
+    return "port=" + info_.at("port") + " user=" + info_.at("user") +
+           " dbname=" + info_.at("dbname");
   }
   void parse(const std::string& out) {
     std::size_t pos = 0;
@@ -117,7 +120,8 @@ class Service {
       std::size_t end = out.find('\n', pos);
       if (end == std::string::npos) end = out.size();
       std::string line = out.substr(pos, end - pos);
-      if (auto eq = line.find('='); eq != std::string::npos) info_[line.substr(0, eq)] = line.substr(eq + 1);
+      if (auto eq = line.find('='); eq != std::string::npos)
+        info_[line.substr(0, eq)] = line.substr(eq + 1);
       pos = end + 1;
     }
   }
@@ -203,12 +207,14 @@ inline Service* service(const std::string& kind, const std::string& env = "") {
   int status = s->start(env);
   if (status == 77) {
     s.reset();
-    if (in_ci()) FAIL(kind << " is not installed, and CI is set: scripts/install-deps.sh test installs it");
+    if (in_ci())
+      FAIL(kind << " is not installed, and CI is set: scripts/install-deps.sh test installs it");
     WARN("\n*** SKIPPED: " << kind << " is not installed (scripts/install-deps.sh test) ***\n");
     missing[kind] = true;
     return nullptr;
   }
-  if (status != 0) FAIL("scripts/test-services.sh could not start " << kind << " (status " << status << ")");
+  if (status != 0)
+    FAIL("scripts/test-services.sh could not start " << kind << " (status " << status << ")");
   return (started[kind] = std::move(s)).get();
 }
 

@@ -23,7 +23,9 @@ namespace {
 template <auto Free>
 struct Deleter {
   template <class T>
-  void operator()(T* p) const noexcept { Free(p); }
+  void operator()(T* p) const noexcept {
+    Free(p);
+  }
 };
 using Key = std::unique_ptr<EVP_PKEY, Deleter<EVP_PKEY_free>>;
 using Cert = std::unique_ptr<X509, Deleter<X509_free>>;
@@ -82,8 +84,8 @@ Cert make_cert(const CertSpec& spec, EVP_PKEY* key, X509* issuer, EVP_PKEY* issu
   X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC,
                              reinterpret_cast<const unsigned char*>("grove tests"), -1, -1, 0);
   X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-                             reinterpret_cast<const unsigned char*>(spec.common_name.c_str()),
-                             -1, -1, 0);
+                             reinterpret_cast<const unsigned char*>(spec.common_name.c_str()), -1,
+                             -1, 0);
   const bool is_ca = issuer == nullptr;
   X509* signer = is_ca ? cert.get() : issuer;
   X509_set_issuer_name(cert.get(), X509_get_subject_name(signer));
@@ -149,15 +151,23 @@ TestCertificates::TestCertificates() : dir_(make_temp_dir()) {
   try {
     ca = make_ca(dir_, "ca", "grove test CA");
     other_ca = make_ca(dir_, "other-ca", "grove untrusted CA");
-    server = issue({.name = "server", .common_name = "localhost", .dns = {"localhost"},
+    server = issue({.name = "server",
+                    .common_name = "localhost",
+                    .dns = {"localhost"},
                     .ips = {"127.0.0.1", "::1"}});
-    server_alt = issue({.name = "server-alt", .common_name = "alt.localhost",
-                        .dns = {"alt.localhost"}});
-    expired = issue({.name = "expired", .common_name = "localhost", .dns = {"localhost"},
-                     .ips = {"127.0.0.1"}, .not_before_days = -30, .not_after_days = -1});
-    wrong_host = issue({.name = "wrong-host", .common_name = "wrong.example",
-                        .dns = {"wrong.example"}});
-    untrusted = issue({.name = "untrusted", .common_name = "localhost", .dns = {"localhost"},
+    server_alt =
+        issue({.name = "server-alt", .common_name = "alt.localhost", .dns = {"alt.localhost"}});
+    expired = issue({.name = "expired",
+                     .common_name = "localhost",
+                     .dns = {"localhost"},
+                     .ips = {"127.0.0.1"},
+                     .not_before_days = -30,
+                     .not_after_days = -1});
+    wrong_host =
+        issue({.name = "wrong-host", .common_name = "wrong.example", .dns = {"wrong.example"}});
+    untrusted = issue({.name = "untrusted",
+                       .common_name = "localhost",
+                       .dns = {"localhost"},
                        .ips = {"127.0.0.1"}},
                       true);
     client = issue({.name = "client", .common_name = "grove test client", .client = true});

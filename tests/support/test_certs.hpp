@@ -23,14 +23,14 @@ struct CertFiles {
 
 // What to put in a certificate issued by issue().
 struct CertSpec {
-  std::string name{};                // file stem: <dir>/<name>.pem and <dir>/<name>.key
-  std::string common_name{};         // subject CN
-  std::vector<std::string> dns{};    // subjectAltName DNS entries
-  std::vector<std::string> ips{};    // subjectAltName IP entries
-  long not_before_days = -1;         // validity, in days from now
+  std::string name{};              // file stem: <dir>/<name>.pem and <dir>/<name>.key
+  std::string common_name{};       // subject CN
+  std::vector<std::string> dns{};  // subjectAltName DNS entries
+  std::vector<std::string> ips{};  // subjectAltName IP entries
+  long not_before_days = -1;       // validity, in days from now
   long not_after_days = 365;
-  bool client = false;               // extendedKeyUsage clientAuth instead of serverAuth
-  bool rsa = false;                  // RSA-2048 instead of ECDSA P-256
+  bool client = false;  // extendedKeyUsage clientAuth instead of serverAuth
+  bool rsa = false;     // RSA-2048 instead of ECDSA P-256
 };
 
 class TestCertificates {
@@ -45,14 +45,14 @@ class TestCertificates {
   // Issues one more certificate signed by the test CA (or, with the other CA, by `other_ca`).
   CertFiles issue(const CertSpec& spec, bool by_other_ca = false) const;
 
-  CertFiles ca;           // the test CA (self-signed): what clients trust
-  CertFiles server;       // CN localhost, SAN DNS:localhost, IP:127.0.0.1 and ::1
-  CertFiles server_alt;   // a second server pair for SNI: DNS:alt.localhost
-  CertFiles expired;      // localhost, valid until yesterday
-  CertFiles wrong_host;   // DNS:wrong.example only
-  CertFiles untrusted;    // localhost, but signed by another CA nobody trusts
-  CertFiles client;       // CN "grove test client", clientAuth
-  CertFiles other_ca;     // the CA that signed `untrusted`
+  CertFiles ca;          // the test CA (self-signed): what clients trust
+  CertFiles server;      // CN localhost, SAN DNS:localhost, IP:127.0.0.1 and ::1
+  CertFiles server_alt;  // a second server pair for SNI: DNS:alt.localhost
+  CertFiles expired;     // localhost, valid until yesterday
+  CertFiles wrong_host;  // DNS:wrong.example only
+  CertFiles untrusted;   // localhost, but signed by another CA nobody trusts
+  CertFiles client;      // CN "grove test client", clientAuth
+  CertFiles other_ca;    // the CA that signed `untrusted`
 
  private:
   std::string dir_;

@@ -11,10 +11,8 @@ std::string format_duration(Duration d) {
   const auto ns = d.count();
   if (ns % 1'000'000'000 == 0)
     std::snprintf(buf, sizeof buf, "%lld s", static_cast<long long>(ns / 1'000'000'000));
-  else if (ns >= 1'000'000)
-    std::snprintf(buf, sizeof buf, "%g ms", double(ns) / 1e6);
-  else
-    std::snprintf(buf, sizeof buf, "%g us", double(ns) / 1e3);
+  else if (ns >= 1'000'000) std::snprintf(buf, sizeof buf, "%g ms", double(ns) / 1e6);
+  else std::snprintf(buf, sizeof buf, "%g us", double(ns) / 1e3);
   return buf;
 }
 
@@ -30,10 +28,8 @@ void GatherWait::subscribe() {
   std::vector<TaskCore*> already_done;
   for (std::size_t i = 0; i < children_.size(); ++i) {
     listeners_[i].owner = this;
-    if (children_[i]->done())
-      already_done.push_back(children_[i]);
-    else
-      children_[i]->listen(listeners_[i]);
+    if (children_[i]->done()) already_done.push_back(children_[i]);
+    else children_[i]->listen(listeners_[i]);
   }
   for (TaskCore* t : already_done) child_done(*t);
 }

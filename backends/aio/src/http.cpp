@@ -79,8 +79,9 @@ class Transfer : public Wait, public Hook<TransferTag> {
   void await_suspend(std::coroutine_handle<P> h) {
     TaskCore* task = task_of(h);
     if (task && &task->loop() != &multi_->loop())
-      throw InvalidStateError("grove::aio::HttpClient: used from a task of another loop; "
-                              "create the client on the loop that uses it");
+      throw InvalidStateError(
+          "grove::aio::HttpClient: used from a task of another loop; "
+          "create the client on the loop that uses it");
     if (task) multi_->add(*this);  // may throw: before begin()
     begin_in(task, h);
     end_setup();
@@ -338,8 +339,8 @@ void Transfer::done(CURLcode code) {
 void Transfer::abandon(const char* why) {
   multi_->remove(*this);
   multi_ = nullptr;
-  fail(std::make_exception_ptr(
-      HttpError("grove::aio::http: " + label() + ": " + why, request_.url, CURLE_ABORTED_BY_CALLBACK)));
+  fail(std::make_exception_ptr(HttpError("grove::aio::http: " + label() + ": " + why, request_.url,
+                                         CURLE_ABORTED_BY_CALLBACK)));
 }
 
 HttpResponse Transfer::await_resume() {

@@ -27,8 +27,9 @@ void IoChannel::attach(EventLoop& loop, int fd, Events events, IoWait& waiter) {
         "grove::aio: two tasks wait on the same socket in the same direction; let one task "
         "receive (or send) at a time");
   if (loop_ && loop_ != &loop)
-    throw InvalidStateError("grove::aio: a socket is used from a second event loop; "
-                            "use each socket on one loop");
+    throw InvalidStateError(
+        "grove::aio: a socket is used from a second event loop; "
+        "use each socket on one loop");
   if (!watcher_) {
     watcher_ = loop.watch(fd, events, [this](Events e) { on_event(e); });
     loop_ = &loop;
@@ -59,10 +60,8 @@ void IoChannel::shut(std::exception_ptr error) noexcept {
   if (IoWait* w = std::exchange(waiter_, nullptr)) {
     w->channel_ = nullptr;
     if (w->timer_) w->timer_.cancel();
-    if (error)
-      w->fail(error);
-    else
-      w->ready(Events::closed);
+    if (error) w->fail(error);
+    else w->ready(Events::closed);
   }
   watcher_.close();
 }
@@ -185,8 +184,7 @@ detail::IoWait wait_writable(int fd, Duration timeout) {
 // --- addresses -----------------------------------------------------------------------------
 std::uint16_t Address::port() const noexcept {
   if (family() == AF_INET) return ntohs(reinterpret_cast<const sockaddr_in&>(storage).sin_port);
-  if (family() == AF_INET6)
-    return ntohs(reinterpret_cast<const sockaddr_in6&>(storage).sin6_port);
+  if (family() == AF_INET6) return ntohs(reinterpret_cast<const sockaddr_in6&>(storage).sin6_port);
   return 0;
 }
 
@@ -200,8 +198,7 @@ std::string Address::to_string() const {
     return out;
   }
   if (family() == AF_INET6) {
-    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6&>(storage).sin6_addr, buf,
-              sizeof buf);
+    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6&>(storage).sin6_addr, buf, sizeof buf);
     std::string out = "[";
     out += buf;
     out += "]:";

@@ -19,9 +19,9 @@ struct SocketState {
   ~SocketState() { close(); }
 
   void close() noexcept {
-    auto error = std::make_exception_ptr(std::system_error(
-        ECANCELED, std::generic_category(),
-        "grove::aio: the socket was closed while a task was waiting on it"));
+    auto error = std::make_exception_ptr(
+        std::system_error(ECANCELED, std::generic_category(),
+                          "grove::aio: the socket was closed while a task was waiting on it"));
     reader.shut(error);
     writer.shut(error);
     if (fd >= 0) ::close(std::exchange(fd, -1));
@@ -39,8 +39,7 @@ struct SocketState {
       a.length = sizeof a.storage;
       if (::getpeername(fd, reinterpret_cast<sockaddr*>(&a.storage), &a.length) == 0)
         peer = a.to_string();
-      else
-        peer = "fd " + std::to_string(fd);
+      else peer = "fd " + std::to_string(fd);
     }
     return "grove::aio: " + std::string(op) + " " + peer;
   }
@@ -74,9 +73,9 @@ struct Deadline {
 void set_nonblocking(int fd) {
   int flags = ::fcntl(fd, F_GETFL);
   if (flags < 0 || ::fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
-    throw std::system_error(errno, std::generic_category(),
-                            "grove::aio::Socket: cannot make fd " + std::to_string(fd) +
-                                " non-blocking");
+    throw std::system_error(
+        errno, std::generic_category(),
+        "grove::aio::Socket: cannot make fd " + std::to_string(fd) + " non-blocking");
 }
 
 std::system_error os_error(int err, const std::string& what) {
@@ -94,13 +93,12 @@ Task<std::size_t> recv_on(std::shared_ptr<SocketState> st, void* buffer, std::si
     const std::string what = st->describe("recv from");
     if (errno != EAGAIN && errno != EWOULDBLOCK) throw os_error(errno, what);
     Events got = co_await IoWait(&st->reader, fd, Events::read, deadline.remaining(what), what,
-                                  deadline.total());
+                                 deadline.total());
     if (got == Events::closed) throw os_error(EBADF, what + ": the fd was closed");
   }
 }
 
-Task<std::string> recv_some_on(std::shared_ptr<SocketState> st, std::size_t max,
-                               Duration timeout) {
+Task<std::string> recv_some_on(std::shared_ptr<SocketState> st, std::size_t max, Duration timeout) {
   std::string out(max, '\0');
   std::size_t n = co_await recv_on(st, out.data(), max, timeout);
   out.resize(n);
@@ -121,7 +119,7 @@ Task<void> send_on(std::shared_ptr<SocketState> st, std::string_view data, Durat
     const std::string what = st->describe("send to");
     if (errno != EAGAIN && errno != EWOULDBLOCK) throw os_error(errno, what);
     Events got = co_await IoWait(&st->writer, fd, Events::write, deadline.remaining(what), what,
-                                  deadline.total());
+                                 deadline.total());
     if (got == Events::closed) throw os_error(EBADF, what + ": the fd was closed");
   }
 }
@@ -140,7 +138,7 @@ Task<Socket> accept_on(std::shared_ptr<SocketState> st, Duration timeout) {
     const std::string what = "grove::aio: accept on " + std::to_string(fd);
     if (errno != EAGAIN && errno != EWOULDBLOCK) throw os_error(errno, what);
     Events got = co_await IoWait(&st->reader, fd, Events::read, deadline.remaining(what), what,
-                                  deadline.total());
+                                 deadline.total());
     if (got == Events::closed) throw os_error(EBADF, what + ": the fd was closed");
   }
 }
@@ -174,8 +172,7 @@ Task<Socket> connect_to(Address address, Duration timeout) {
 // --- Socket ------------------------------------------------------------------------------
 Socket::Socket() noexcept = default;
 Socket::Socket(int fd) {
-  if (fd < 0)
-    throw std::invalid_argument("grove::aio::Socket: invalid fd " + std::to_string(fd));
+  if (fd < 0) throw std::invalid_argument("grove::aio::Socket: invalid fd " + std::to_string(fd));
   detail::set_nonblocking(fd);
   state_ = std::make_shared<detail::SocketState>(fd);
 }
@@ -197,8 +194,8 @@ void Socket::close() noexcept {
 }
 
 Task<std::size_t> Socket::recv(void* buffer, std::size_t size, Duration timeout) {
-  return detail::recv_on(state_ ? state_ : std::make_shared<detail::SocketState>(-1), buffer,
-                         size, timeout);
+  return detail::recv_on(state_ ? state_ : std::make_shared<detail::SocketState>(-1), buffer, size,
+                         timeout);
 }
 
 Task<std::string> Socket::recv_some(std::size_t max, Duration timeout) {
@@ -248,8 +245,8 @@ Listener& Listener::operator=(Listener&& other) noexcept {
 Listener::~Listener() { close(); }
 
 Listener Listener::bind(std::string_view host, std::uint16_t port, int backlog) {
-  const std::string where = std::string(host.empty() ? "0.0.0.0" : host) + ":" +
-                            std::to_string(port);
+  const std::string where =
+      std::string(host.empty() ? "0.0.0.0" : host) + ":" + std::to_string(port);
   std::optional<Address> addr = Address::numeric(host.empty() ? "0.0.0.0" : host, port);
   if (!addr)
     throw std::invalid_argument("grove::aio::listen: '" + std::string(host) +
@@ -266,9 +263,7 @@ Listener Listener::bind(std::string_view host, std::uint16_t port, int backlog) 
 }
 
 std::uint16_t Listener::port() const { return address().port(); }
-Address Listener::address() const {
-  return name_of(state_ ? state_->fd : -1, false);
-}
+Address Listener::address() const { return name_of(state_ ? state_->fd : -1, false); }
 bool Listener::is_open() const noexcept { return state_ && state_->fd >= 0; }
 void Listener::close() noexcept {
   if (state_) state_->close();

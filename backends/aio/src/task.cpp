@@ -87,10 +87,7 @@ void forget_loop(EventLoop& loop) noexcept {
 // --- TaskCore ----------------------------------------------------------------------------
 TaskCore::TaskCore(EventLoop& loop, std::coroutine_handle<> top, PromiseBase& promise,
                    std::string name)
-    : loop_(&loop),
-      top_(top),
-      promise_(&promise),
-      name_(std::move(name)),
+    : loop_(&loop), top_(top), promise_(&promise), name_(std::move(name)),
       id_(g_next_task_id.fetch_add(1, std::memory_order_relaxed)) {
   promise.task = this;
   promise.started = true;
@@ -113,9 +110,7 @@ void TaskCore::release_frame() noexcept {
   if (top_) std::exchange(top_, {}).destroy();
 }
 
-std::string TaskCore::name() const {
-  return name_.empty() ? "Task-" + std::to_string(id_) : name_;
-}
+std::string TaskCore::name() const { return name_.empty() ? "Task-" + std::to_string(id_) : name_; }
 
 std::exception_ptr TaskCore::exception() const {
   if (cancelled_) return std::make_exception_ptr(CancelledError());
@@ -136,10 +131,8 @@ struct CallbackListener final : DoneListener {
 }  // namespace
 
 void TaskCore::add_done_callback(Callback cb) {
-  if (done())
-    loop_->call_soon(std::move(cb));
-  else
-    listen(*new CallbackListener(std::move(cb)));
+  if (done()) loop_->call_soon(std::move(cb));
+  else listen(*new CallbackListener(std::move(cb)));
 }
 
 void TaskCore::schedule_start() {

@@ -36,12 +36,8 @@ using TimePoint = std::chrono::time_point<Clock, Duration>;
 // told is going away (close_fd/forget_fd) or that the poller found invalid; such a watcher
 // is stopped before its callback runs.
 enum class Events : unsigned { none = 0, read = 1, write = 2, closed = 4 };
-constexpr Events operator|(Events a, Events b) {
-  return Events(unsigned(a) | unsigned(b));
-}
-constexpr Events operator&(Events a, Events b) {
-  return Events(unsigned(a) & unsigned(b));
-}
+constexpr Events operator|(Events a, Events b) { return Events(unsigned(a) | unsigned(b)); }
+constexpr Events operator&(Events a, Events b) { return Events(unsigned(a) & unsigned(b)); }
 constexpr Events operator~(Events a) { return Events(~unsigned(a) & 7u); }
 constexpr Events& operator|=(Events& a, Events b) { return a = a | b; }
 constexpr bool any(Events e) { return e != Events::none; }
@@ -184,9 +180,9 @@ class SignalWatcher {
 
 // What an engine is and what it does not do natively.
 struct Capabilities {
-  std::string engine;            // "asio", "libev", "libevent", "green"
-  std::string poller;            // the kernel mechanism underneath, e.g. "epoll"
-  Duration timer_resolution{};   // the finest wait the poller can express
+  std::string engine;                 // "asio", "libev", "libevent", "green"
+  std::string poller;                 // the kernel mechanism underneath, e.g. "epoll"
+  Duration timer_resolution{};        // the finest wait the poller can express
   std::vector<std::string> emulated;  // features grove provides above the engine, by name
 };
 
@@ -218,9 +214,7 @@ class EventLoop {
   // Never fire before `when`; timers due together fire in deadline order, ties in the
   // order they were scheduled.
   virtual Timer call_at(TimePoint when, Callback cb) = 0;
-  Timer call_later(Duration delay, Callback cb) {
-    return call_at(now() + delay, std::move(cb));
-  }
+  Timer call_later(Duration delay, Callback cb) { return call_at(now() + delay, std::move(cb)); }
   // Repeats every `interval` (first run after one interval) until cancelled. A late loop
   // does not fire a burst to catch up: the next deadline is at least now + interval.
   virtual Timer call_every(Duration interval, Callback cb) = 0;

@@ -128,8 +128,7 @@ ssize_t write(int fd, const void* buf, size_t n);
 ssize_t readv(int fd, const struct iovec* iov, int iovcnt);
 ssize_t writev(int fd, const struct iovec* iov, int iovcnt);
 ssize_t recv(int fd, void* buf, size_t n, int flags);
-ssize_t recvfrom(int fd, void* buf, size_t n, int flags, struct sockaddr* addr,
-                 socklen_t* addrlen);
+ssize_t recvfrom(int fd, void* buf, size_t n, int flags, struct sockaddr* addr, socklen_t* addrlen);
 ssize_t recvmsg(int fd, struct msghdr* msg, int flags);
 ssize_t send(int fd, const void* buf, size_t n, int flags);
 ssize_t sendto(int fd, const void* buf, size_t n, int flags, const struct sockaddr* addr,
@@ -146,17 +145,14 @@ int dup3(int fd, int fd2, int flags);
 int fcntl(int fd, int cmd, long arg = 0);
 int ioctl(int fd, unsigned long request, void* arg);
 int poll(struct pollfd* fds, nfds_t nfds, int timeout);
-int ppoll(struct pollfd* fds, nfds_t nfds, const struct timespec* timeout,
-          const sigset_t* sigmask);
-int select(int nfds, fd_set* readfds, fd_set* writefds, fd_set* exceptfds,
-           struct timeval* timeout);
+int ppoll(struct pollfd* fds, nfds_t nfds, const struct timespec* timeout, const sigset_t* sigmask);
+int select(int nfds, fd_set* readfds, fd_set* writefds, fd_set* exceptfds, struct timeval* timeout);
 int pselect(int nfds, fd_set* readfds, fd_set* writefds, fd_set* exceptfds,
             const struct timespec* timeout, const sigset_t* sigmask);
 unsigned sleep(unsigned seconds);
 int usleep(useconds_t usec);
 int nanosleep(const struct timespec* req, struct timespec* rem);
-int clock_nanosleep(clockid_t clock, int flags, const struct timespec* req,
-                    struct timespec* rem);
+int clock_nanosleep(clockid_t clock, int flags, const struct timespec* req, struct timespec* rem);
 int getaddrinfo(const char* node, const char* service, const struct addrinfo* hints,
                 struct addrinfo** res);
 int getnameinfo(const struct sockaddr* addr, socklen_t addrlen, char* host, socklen_t hostlen,

@@ -50,7 +50,10 @@ template <class T>
 Param to_param(const T& v) {
   if constexpr (std::is_same_v<T, std::nullopt_t> || std::is_same_v<T, std::nullptr_t>) {
     return std::nullopt;
-  } else if constexpr (requires { v.has_value(); *v; }) {
+  } else if constexpr (requires {
+                         v.has_value();
+                         *v;
+                       }) {
     return v ? to_param(*v) : std::nullopt;
   } else if constexpr (std::is_same_v<T, bool>) {
     return std::string(v ? "t" : "f");
@@ -59,8 +62,9 @@ Param to_param(const T& v) {
     auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
     return std::string(buf, end);
   } else {
-    static_assert(std::is_convertible_v<const T&, std::string_view>,
-                  "grove::pg: a parameter must be a number, bool, string, std::optional or std::nullopt");
+    static_assert(
+        std::is_convertible_v<const T&, std::string_view>,
+        "grove::pg: a parameter must be a number, bool, string, std::optional or std::nullopt");
     return std::string(std::string_view(v));
   }
 }

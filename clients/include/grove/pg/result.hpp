@@ -63,8 +63,9 @@ T convert(std::string_view text, std::string_view column) {
     if (ec != std::errc() || end != text.data() + text.size()) throw bad();
     return v;
   } else {
-    static_assert(sizeof(T) == 0, "grove::pg: get<T>() supports integers, floating point, bool, "
-                                  "std::string, std::string_view and std::optional of those");
+    static_assert(sizeof(T) == 0,
+                  "grove::pg: get<T>() supports integers, floating point, bool, "
+                  "std::string, std::string_view and std::optional of those");
   }
 }
 }  // namespace detail
@@ -94,7 +95,9 @@ class Row {
 // The rows of one statement, with its column names and command tag ("INSERT 0 3").
 class Result {
  public:
-  std::size_t size() const noexcept { return columns_.empty() ? 0 : cells_.size() / columns_.size(); }
+  std::size_t size() const noexcept {
+    return columns_.empty() ? 0 : cells_.size() / columns_.size();
+  }
   bool empty() const noexcept { return size() == 0; }
   Row operator[](std::size_t row) const;
   const std::vector<std::string>& columns() const noexcept { return columns_; }
@@ -108,9 +111,17 @@ class Result {
     using difference_type = std::ptrdiff_t;
     iterator(const Result* r, std::size_t i) : r_(r), i_(i) {}
     Row operator*() const { return Row(*r_, i_); }
-    iterator& operator++() { ++i_; return *this; }
-    iterator operator++(int) { auto t = *this; ++i_; return t; }
+    iterator& operator++() {
+      ++i_;
+      return *this;
+    }
+    iterator operator++(int) {
+      auto t = *this;
+      ++i_;
+      return t;
+    }
     bool operator==(const iterator& o) const { return i_ == o.i_; }
+
    private:
     const Result* r_;
     std::size_t i_;

@@ -43,7 +43,8 @@ struct PoolStats {
   std::size_t discarded = 0;  // dropped as broken or failing the checkout check
   std::uint64_t waits = 0;    // acquires that found all max_size slots taken and waited
   double wait_seconds = 0;    // the time those acquires waited for a slot
-  std::uint64_t timeouts = 0; // acquires that gave up with PoolTimeout (no free slot, or no connection)
+  std::uint64_t timeouts =
+      0;  // acquires that gave up with PoolTimeout (no free slot, or no connection)
 };
 
 namespace detail {
@@ -61,7 +62,8 @@ class PooledConnection {
 
  private:
   friend class Pool;
-  PooledConnection(std::shared_ptr<detail::PoolState> pool, std::unique_ptr<Connection> conn) noexcept
+  PooledConnection(std::shared_ptr<detail::PoolState> pool,
+                   std::unique_ptr<Connection> conn) noexcept
       : pool_(std::move(pool)), conn_(std::move(conn)) {}
   std::shared_ptr<detail::PoolState> pool_;
   std::unique_ptr<Connection> conn_;

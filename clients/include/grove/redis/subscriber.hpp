@@ -43,21 +43,21 @@ class Subscriber {
   aio::Task<void> subscribe(std::vector<std::string> channels);
   aio::Task<void> psubscribe(std::vector<std::string> patterns);
   template <class... Names>
-    requires(sizeof...(Names) > 0 && (std::is_convertible_v<const Names&, std::string_view> && ...))
-  aio::Task<void> subscribe(const Names&... channels) {
+  requires(sizeof...(Names) > 0 && (std::is_convertible_v<const Names&, std::string_view> &&
+                                    ...)) aio::Task<void> subscribe(const Names&... channels) {
     return subscribe(std::vector<std::string>{std::string(std::string_view(channels))...});
   }
   template <class... Names>
-    requires(sizeof...(Names) > 0 && (std::is_convertible_v<const Names&, std::string_view> && ...))
-  aio::Task<void> psubscribe(const Names&... patterns) {
+  requires(sizeof...(Names) > 0 && (std::is_convertible_v<const Names&, std::string_view> &&
+                                    ...)) aio::Task<void> psubscribe(const Names&... patterns) {
     return psubscribe(std::vector<std::string>{std::string(std::string_view(patterns))...});
   }
   // Without names: every channel (pattern).
   aio::Task<void> unsubscribe(std::vector<std::string> channels = {});
   aio::Task<void> punsubscribe(std::vector<std::string> patterns = {});
   template <class... Names>
-    requires(sizeof...(Names) > 0 && (std::is_convertible_v<const Names&, std::string_view> && ...))
-  aio::Task<void> unsubscribe(const Names&... channels) {
+  requires(sizeof...(Names) > 0 && (std::is_convertible_v<const Names&, std::string_view> &&
+                                    ...)) aio::Task<void> unsubscribe(const Names&... channels) {
     return unsubscribe(std::vector<std::string>{std::string(std::string_view(channels))...});
   }
 

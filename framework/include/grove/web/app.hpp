@@ -2,8 +2,8 @@
 //
 //   web::App app;
 //   app.route("/hello", [] { return web::Response::text("Hello, World!"); });
-//   app.route("/user/<int:id>", {"GET"}, [](std::int64_t id) { return "user " + std::to_string(id); });
-//   app.route("/slow", [](web::Request& req) -> aio::Task<web::Response> {
+//   app.route("/user/<int:id>", {"GET"}, [](std::int64_t id) { return "user " + std::to_string(id);
+//   }); app.route("/slow", [](web::Request& req) -> aio::Task<web::Response> {
 //     co_await aio::sleep(10ms);
 //     co_return req.method();                 // also web::request().method()
 //   });
@@ -64,7 +64,7 @@ namespace detail {
 struct RequestContext;
 struct TemplateEnv;
 TemplateEnv template_env(App& app);
-}
+}  // namespace detail
 
 class App : public Scaffold {
  public:
@@ -115,7 +115,9 @@ class App : public Scaffold {
   // teardown hooks. The response of a streamed body keeps the request context alive and
   // produces its chunks with it.
   Response handle(std::shared_ptr<Request> request);
-  Response handle(Request&& request) { return handle(std::make_shared<Request>(std::move(request))); }
+  Response handle(Request&& request) {
+    return handle(std::make_shared<Request>(std::move(request)));
+  }
 
   // The server's gateway interface: App is a grove::http application
   // (grove::http::serve(std::ref(app), argc, argv), or app.application()).

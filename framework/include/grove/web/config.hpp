@@ -81,7 +81,8 @@ class Config {
  private:
   template <class T>
   T convert(std::string_view key, const Json& v) const;
-  [[noreturn]] void wrong_type(std::string_view key, const Json& v, std::string_view expected) const;
+  [[noreturn]] void wrong_type(std::string_view key, const Json& v,
+                               std::string_view expected) const;
   [[noreturn]] void missing(std::string_view key) const;
 
   Json values_;
@@ -101,8 +102,9 @@ T Config::convert(std::string_view key, const Json& v) const {
         wrong_type(key, v, "an integer from 0 to " + std::to_string(std::numeric_limits<T>::max()));
     } else {
       if (i < std::numeric_limits<T>::min() || i > std::numeric_limits<T>::max())
-        wrong_type(key, v, "an integer from " + std::to_string(std::numeric_limits<T>::min()) + " to " +
-                               std::to_string(std::numeric_limits<T>::max()));
+        wrong_type(key, v,
+                   "an integer from " + std::to_string(std::numeric_limits<T>::min()) + " to " +
+                       std::to_string(std::numeric_limits<T>::max()));
     }
     return static_cast<T>(i);
   } else if constexpr (std::is_floating_point_v<T>) {
@@ -120,8 +122,9 @@ T Config::convert(std::string_view key, const Json& v) const {
     }
     return out;
   } else {
-    static_assert(std::is_same_v<T, Json>, "Config::get<T>: T must be bool, an integer, a floating type, "
-                                           "std::string, std::vector<std::string> or Json");
+    static_assert(std::is_same_v<T, Json>,
+                  "Config::get<T>: T must be bool, an integer, a floating type, "
+                  "std::string, std::vector<std::string> or Json");
     return v;
   }
 }

@@ -30,7 +30,9 @@ class MultiDict {
   MultiDict() = default;
   MultiDict(std::initializer_list<Item> items) : items_(items) {}
 
-  void add(std::string key, std::string value) { items_.emplace_back(std::move(key), std::move(value)); }
+  void add(std::string key, std::string value) {
+    items_.emplace_back(std::move(key), std::move(value));
+  }
   // Replaces every value of key with one.
   void set(std::string_view key, std::string value);
   void remove(std::string_view key);
@@ -66,7 +68,6 @@ class MultiDict {
 // fallback) an owned std::string, get_all(name) every value.
 using Headers = grove::http::Headers;
 using grove::http::iequals;
-
 
 // Percent-decoding. `plus_as_space` for application/x-www-form-urlencoded. Invalid escapes
 // are kept literally (as browsers and werkzeug do).

@@ -47,7 +47,8 @@ class BadRequest : public HTTPException {
 };
 class Unauthorized : public HTTPException {
  public:
-  explicit Unauthorized(std::string description = {}) : HTTPException(401, std::move(description)) {}
+  explicit Unauthorized(std::string description = {})
+      : HTTPException(401, std::move(description)) {}
 };
 class Forbidden : public HTTPException {
  public:
@@ -67,11 +68,13 @@ class MethodNotAllowed : public HTTPException {
 };
 class RequestEntityTooLarge : public HTTPException {
  public:
-  explicit RequestEntityTooLarge(std::string description = {}) : HTTPException(413, std::move(description)) {}
+  explicit RequestEntityTooLarge(std::string description = {})
+      : HTTPException(413, std::move(description)) {}
 };
 class UnsupportedMediaType : public HTTPException {
  public:
-  explicit UnsupportedMediaType(std::string description = {}) : HTTPException(415, std::move(description)) {}
+  explicit UnsupportedMediaType(std::string description = {})
+      : HTTPException(415, std::move(description)) {}
 };
 // What an unhandled exception becomes; original_exception() is what was thrown.
 class InternalServerError : public HTTPException {

@@ -47,7 +47,8 @@ class Json {
   Json(std::nullptr_t) noexcept {}
   Json(bool b) noexcept : v_(b) {}
   template <class I, std::enable_if_t<std::is_integral_v<I> && !std::is_same_v<I, bool> &&
-                                          !std::is_same_v<I, char>, int> = 0>
+                                          !std::is_same_v<I, char>,
+                                      int> = 0>
   Json(I i) noexcept : v_(static_cast<std::int64_t>(i)) {}
   Json(double d) noexcept : v_(d) {}
   Json(float d) noexcept : v_(static_cast<double>(d)) {}

@@ -68,7 +68,7 @@ class MultipartParser {
   std::string delimiter_;  // "\r\n--" + boundary
   MultipartLimits limits_;
   State state_ = State::preamble;
-  std::string buf_;        // bytes not consumed yet (bounded, see the header comment)
+  std::string buf_;  // bytes not consumed yet (bounded, see the header comment)
   std::size_t parts_ = 0;
   std::size_t preamble_ = 0;
   std::string error_;

@@ -9,10 +9,10 @@
 // by MAX_CONTENT_LENGTH when configured, else by the server's own limit).
 #pragma once
 
+#include <grove/http/tls.hpp>
 #include <grove/web/datastructures.hpp>
 #include <grove/web/json.hpp>
 #include <grove/web/uploads.hpp>
-#include <grove/http/tls.hpp>
 
 #include <any>
 #include <cstdint>
@@ -65,7 +65,8 @@ class Request {
   // `target` is "path?query"; the path is percent-decoded here.
   Request(std::string method, std::string_view target, Headers headers = {}, std::string body = {});
   // From parts a server already split: `path` decoded, `query` as sent.
-  static Request from_parts(std::string method, std::string path, std::string query, Headers headers);
+  static Request from_parts(std::string method, std::string path, std::string query,
+                            Headers headers);
   struct Parts {
     std::string_view method, path, query;
   };
@@ -131,9 +132,15 @@ class Request {
   // --- routing results ---------------------------------------------------------------------
   const ViewArgs& view_args() const noexcept { return view_args_; }
   // The matched rule ("/user/<int:id>"), endpoint, and blueprint chain (innermost first).
-  const std::string& url_rule() const noexcept { return route_ ? route_->rule : empty_route().rule; }
-  const std::string& endpoint() const noexcept { return route_ ? route_->endpoint : empty_route().endpoint; }
-  std::string blueprint() const { return blueprints().empty() ? std::string() : blueprints().front(); }
+  const std::string& url_rule() const noexcept {
+    return route_ ? route_->rule : empty_route().rule;
+  }
+  const std::string& endpoint() const noexcept {
+    return route_ ? route_->endpoint : empty_route().endpoint;
+  }
+  std::string blueprint() const {
+    return blueprints().empty() ? std::string() : blueprints().front();
+  }
   const std::vector<std::string>& blueprints() const noexcept {
     return route_ ? route_->blueprints : empty_route().blueprints;
   }
@@ -167,7 +174,8 @@ class Request {
     std::vector<std::string> blueprints;
   };
   void set_route(std::string rule, std::string endpoint, std::vector<std::string> blueprints) {
-    owned_route_ = std::make_shared<Route>(Route{std::move(rule), std::move(endpoint), std::move(blueprints)});
+    owned_route_ =
+        std::make_shared<Route>(Route{std::move(rule), std::move(endpoint), std::move(blueprints)});
     route_ = owned_route_.get();
   }
   // The same without a copy: `route` is the app's and outlives the request.
@@ -191,8 +199,8 @@ class Request {
   std::optional<MultiDict> form_;
   std::optional<FileMultiDict> files_;
   StreamReader stream_;
-  std::uint64_t streamed_ = 0;   // bytes read()
-  std::size_t body_pos_ = 0;     // read() position in a body held in memory
+  std::uint64_t streamed_ = 0;  // bytes read()
+  std::size_t body_pos_ = 0;    // read() position in a body held in memory
   void parse_form();
   void parse_multipart();
   std::optional<Json> json_;

@@ -34,12 +34,12 @@ class UpgradedStream;
 namespace grove::web {
 
 struct CookieOptions {
-  std::optional<long> max_age;   // seconds; 0 deletes
+  std::optional<long> max_age;  // seconds; 0 deletes
   std::string path = "/";
   std::string domain;
   bool secure = false;
   bool httponly = false;
-  std::string samesite;          // "Strict", "Lax", "None" or empty
+  std::string samesite;  // "Strict", "Lax", "None" or empty
 };
 
 class Response {
@@ -63,7 +63,9 @@ class Response {
   // application/json, compact.
   Response(const Json& body, int status_code = 200, Headers extra = {});
 
-  static Response json(const Json& body, int status_code = 200) { return Response(body, status_code); }
+  static Response json(const Json& body, int status_code = 200) {
+    return Response(body, status_code);
+  }
   static Response text(std::string body, int status_code = 200);
   static Response stream(Source source, int status_code = 200, Headers extra = {});
   static Response stream(AsyncSource source, int status_code = 200, Headers extra = {});
@@ -74,7 +76,9 @@ class Response {
   int status_code() const noexcept { return status; }
   // The Content-Type without parameters ("text/html").
   std::string mimetype() const;
-  void set_mimetype(std::string_view content_type) { headers.set("Content-Type", std::string(content_type)); }
+  void set_mimetype(std::string_view content_type) {
+    headers.set("Content-Type", std::string(content_type));
+  }
 
   bool is_streamed() const noexcept { return bool(source_) || bool(async_source_); }
   // A body read from a file (send_file()): the server sends it with sendfile(2), so it is
@@ -87,14 +91,15 @@ class Response {
   void set_data(std::string body);
   // Moves the buffered body out (for adapters).
   std::string take_data() noexcept { return std::move(body_); }
-  // The whole body: a file body is read, a stream is drained (through the current app's bridge for a coroutine
-  // source) and becomes a buffered body.
+  // The whole body: a file body is read, a stream is drained (through the current app's bridge for
+  // a coroutine source) and becomes a buffered body.
   const std::string& get_data();
   // The body parsed as JSON (after get_data()).
   Json get_json();
 
   void set_cookie(std::string_view name, std::string_view value, const CookieOptions& options = {});
-  void delete_cookie(std::string_view name, std::string_view path = "/", std::string_view domain = "");
+  void delete_cookie(std::string_view name, std::string_view path = "/",
+                     std::string_view domain = "");
 
   // --- for the framework and servers --------------------------------------------------
   Source& source() noexcept { return source_; }
@@ -134,7 +139,8 @@ template <class T>
 concept ResponseValue =
     std::is_same_v<std::decay_t<T>, Response> || std::is_same_v<std::decay_t<T>, std::string> ||
     std::is_same_v<std::decay_t<T>, std::string_view> || std::is_same_v<std::decay_t<T>, Json> ||
-    std::is_convertible_v<std::decay_t<T>, const char*>;
+    std::is_convertible_v < std::decay_t<T>,
+const char* > ;
 
 // (body, status), (body, headers), (body, status, headers)
 template <class B>
@@ -166,6 +172,8 @@ Response make_response(std::tuple<B, int, Headers> rv) {
 // Whether make_response accepts T (checked at registration, so a view returning something
 // else is a compile error naming the rule rather than a runtime TypeError).
 template <class T>
-concept Responsive = requires(T v) { make_response(std::move(v)); };
+concept Responsive = requires(T v) {
+  make_response(std::move(v));
+};
 
 }  // namespace grove::web

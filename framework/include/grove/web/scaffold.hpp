@@ -28,8 +28,8 @@
 #include <map>
 #include <memory>
 #include <string>
-#include <vector>
 #include <utility>
+#include <vector>
 
 namespace grove::web {
 
@@ -49,7 +49,8 @@ class Scaffold {
   // (<int:id> -> any integer type, <float:x> -> double, others -> std::string or
   // std::string_view); a mismatch is a std::invalid_argument here, not a 500 later.
   template <class F>
-  Scaffold& route(std::string rule, std::vector<std::string> methods, F view, std::string endpoint = {}) {
+  Scaffold& route(std::string rule, std::vector<std::string> methods, F view,
+                  std::string endpoint = {}) {
     ViewFunc v;
     v.endpoint = endpoint.empty() ? rule : std::move(endpoint);
     v.methods = std::move(methods);
@@ -80,7 +81,8 @@ class Scaffold {
   // for every render, a blueprint's for renders in requests to its routes. Each runs at
   // every render; the view's own context wins over them. A result that is not an object is
   // a TemplateError.
-  //   app.context_processor([] { return web::Json{{"user", web::session().get<std::string>("user", "")}}; });
+  //   app.context_processor([] { return web::Json{{"user", web::session().get<std::string>("user",
+  //   "")}}; });
   Scaffold& context_processor(std::function<Json()> processor);
 
   // A WebSocket endpoint (docs/websocket.md, docs/web.md): a GET route whose view accepts
@@ -111,7 +113,8 @@ class Scaffold {
   // the view and the remaining before hooks (after hooks still run).
   template <class F>
   Scaffold& before_request(F f) {
-    state_->coroutines |= detail::hook_is_coroutine<F, Request&>() || detail::hook_is_coroutine<F>();
+    state_->coroutines |=
+        detail::hook_is_coroutine<F, Request&>() || detail::hook_is_coroutine<F>();
     state_->before.push_back(detail::make_before(std::move(f)));
     return *this;
   }
@@ -120,7 +123,8 @@ class Scaffold {
   // may change it in place and return void. Optionally followed by Request&.
   template <class F>
   Scaffold& after_request(F f) {
-    state_->coroutines |= detail::hook_is_coroutine<F, Response>() || detail::hook_is_coroutine<F, Response&>() ||
+    state_->coroutines |= detail::hook_is_coroutine<F, Response>() ||
+                          detail::hook_is_coroutine<F, Response&>() ||
                           detail::hook_is_coroutine<F, Response, Request&>() ||
                           detail::hook_is_coroutine<F, Response&, Request&>();
     state_->after.push_back(detail::make_after(std::move(f)));
@@ -131,7 +135,8 @@ class Scaffold {
   // throw is logged to app.logger. Same order as after_request.
   template <class F>
   Scaffold& teardown_request(F f) {
-    state_->coroutines |= detail::hook_is_coroutine<F, std::exception_ptr>() || detail::hook_is_coroutine<F>();
+    state_->coroutines |=
+        detail::hook_is_coroutine<F, std::exception_ptr>() || detail::hook_is_coroutine<F>();
     state_->teardown.push_back(detail::make_teardown(std::move(f)));
     return *this;
   }
@@ -143,7 +148,8 @@ class Scaffold {
   template <class F>
   Scaffold& errorhandler(int code, F f) {
     detail::check_error_code(code);
-    state_->coroutines |= detail::hook_is_coroutine<F, HTTPException&>() || detail::hook_is_coroutine<F>();
+    state_->coroutines |=
+        detail::hook_is_coroutine<F, HTTPException&>() || detail::hook_is_coroutine<F>();
     state_->by_status[code] = detail::make_error_handler<HTTPException>(std::move(f));
     return *this;
   }
@@ -152,8 +158,8 @@ class Scaffold {
   template <class E, class F>
   Scaffold& errorhandler(F f) {
     state_->coroutines |= detail::hook_is_coroutine<F, E&>() || detail::hook_is_coroutine<F>();
-    detail::insert_typed_handler(state_->by_type,
-                                 detail::make_typed_error_handler<E>(detail::make_error_handler<E>(std::move(f))));
+    detail::insert_typed_handler(state_->by_type, detail::make_typed_error_handler<E>(
+                                                      detail::make_error_handler<E>(std::move(f))));
     return *this;
   }
 

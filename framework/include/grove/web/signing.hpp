@@ -1,8 +1,9 @@
 // Signed tokens (itsdangerous's TimestampSigner): what the session cookie is made of.
 //
 //   web::Signer signer({"new key", "old key"});                 // newest first
-//   std::string token = signer.sign(R"({"user":"ada"})", now);  // "eyJ1c2VyIjoiYWRhIn0.1700000000.Qm9..."
-//   auto back = signer.unsign(token);                            // payload and timestamp, or nullopt
+//   std::string token = signer.sign(R"({"user":"ada"})", now);  //
+//   "eyJ1c2VyIjoiYWRhIn0.1700000000.Qm9..." auto back = signer.unsign(token); // payload and
+//   timestamp, or nullopt
 //
 // Promises: a token is base64url(payload) "." decimal seconds "." base64url(HMAC-SHA256),
 // with the key derived from each secret key and the salt (so one secret can sign several

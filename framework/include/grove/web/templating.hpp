@@ -88,7 +88,8 @@ class TemplateNotFound : public TemplateError {
 // A template that does not parse. line and column count from 1.
 class TemplateSyntaxError : public TemplateError {
  public:
-  TemplateSyntaxError(std::string file, std::size_t line, std::size_t column, std::string what_is_wrong);
+  TemplateSyntaxError(std::string file, std::size_t line, std::size_t column,
+                      std::string what_is_wrong);
   const std::string& file() const noexcept { return file_; }
   std::size_t line() const noexcept { return line_; }
   std::size_t column() const noexcept { return column_; }
@@ -105,6 +106,7 @@ std::string render_template(std::string_view name, const Json& context = Json::o
 std::string render_template(App& app, std::string_view name, const Json& context = Json::object());
 // Renders a template given as text (autoescaped; partials come from the template folders).
 std::string render_template_string(std::string_view source, const Json& context = Json::object());
-std::string render_template_string(App& app, std::string_view source, const Json& context = Json::object());
+std::string render_template_string(App& app, std::string_view source,
+                                   const Json& context = Json::object());
 
 }  // namespace grove::web

@@ -24,10 +24,10 @@
 //   REQUIRE(ws.close_code() == 1000);
 #pragma once
 
-#include <grove/web/datastructures.hpp>
-#include <grove/web/json.hpp>
 #include <grove/http/tls.hpp>
 #include <grove/http/websocket.hpp>
+#include <grove/web/datastructures.hpp>
+#include <grove/web/json.hpp>
 
 #include <chrono>
 #include <cstdint>
@@ -47,11 +47,11 @@ class App;
 //   client.post("/echo", {.data = "hi"});  client.post("/api", {.json = Json{{"a", 1}}});
 struct RequestOptions {
   Headers headers;
-  std::string data;             // the body
-  std::optional<Json> json;     // a JSON body (sets Content-Type: application/json)
-  MultiDict form;               // an urlencoded body
-  MultiDict query;              // appended to the target's query string
-  std::string content_type;     // for `data`
+  std::string data;          // the body
+  std::optional<Json> json;  // a JSON body (sets Content-Type: application/json)
+  MultiDict form;            // an urlencoded body
+  MultiDict query;           // appended to the target's query string
+  std::string content_type;  // for `data`
   std::string remote_addr = "127.0.0.1";
   // As if over TLS with these facts (werkzeug's base_url="https://..."): request.scheme()
   // is "https", request.is_secure() and request.tls() say so.
@@ -132,7 +132,8 @@ class TestWebSocket {
   // Sends a Close, waits for the handler's Close and for the handler to return. A handler
   // that does not answer within the timeout leaves close_code() 1006. `code` must be one a
   // peer may send (std::invalid_argument otherwise).
-  void close(std::uint16_t code = grove::http::ws::close_code::normal, std::string_view reason = {});
+  void close(std::uint16_t code = grove::http::ws::close_code::normal,
+             std::string_view reason = {});
 
   bool closed() const noexcept;
   // The handler's code (or ours if we closed first); 1006 if the connection ended without
@@ -140,7 +141,7 @@ class TestWebSocket {
   std::uint16_t close_code() const noexcept;
   const std::string& close_reason() const noexcept;
   const std::string& protocol() const noexcept;  // the subprotocol the app chose, or ""
-  bool compressed() const noexcept;               // permessage-deflate agreed
+  bool compressed() const noexcept;              // permessage-deflate agreed
   // The 101 response (its Server, Date and Sec-WebSocket-* fields).
   const TestResponse& response() const noexcept;
 
@@ -159,15 +160,30 @@ class TestClient {
   // server's framing, without a socket. A streamed body is collected. Exceptions escape only
   // with PROPAGATE_EXCEPTIONS (or TESTING) set.
   TestResponse open(std::string method, std::string target, RequestOptions options = {});
-  TestResponse get(std::string target, RequestOptions options = {}) { return open("GET", std::move(target), std::move(options)); }
-  TestResponse head(std::string target, RequestOptions options = {}) { return open("HEAD", std::move(target), std::move(options)); }
-  TestResponse options(std::string target, RequestOptions options = {}) { return open("OPTIONS", std::move(target), std::move(options)); }
-  TestResponse post(std::string target, RequestOptions options = {}) { return open("POST", std::move(target), std::move(options)); }
-  TestResponse post(std::string target, std::string body, std::string content_type = "text/plain; charset=utf-8");
+  TestResponse get(std::string target, RequestOptions options = {}) {
+    return open("GET", std::move(target), std::move(options));
+  }
+  TestResponse head(std::string target, RequestOptions options = {}) {
+    return open("HEAD", std::move(target), std::move(options));
+  }
+  TestResponse options(std::string target, RequestOptions options = {}) {
+    return open("OPTIONS", std::move(target), std::move(options));
+  }
+  TestResponse post(std::string target, RequestOptions options = {}) {
+    return open("POST", std::move(target), std::move(options));
+  }
+  TestResponse post(std::string target, std::string body,
+                    std::string content_type = "text/plain; charset=utf-8");
   TestResponse post_json(std::string target, Json body);
-  TestResponse put(std::string target, RequestOptions options = {}) { return open("PUT", std::move(target), std::move(options)); }
-  TestResponse patch(std::string target, RequestOptions options = {}) { return open("PATCH", std::move(target), std::move(options)); }
-  TestResponse delete_(std::string target, RequestOptions options = {}) { return open("DELETE", std::move(target), std::move(options)); }
+  TestResponse put(std::string target, RequestOptions options = {}) {
+    return open("PUT", std::move(target), std::move(options));
+  }
+  TestResponse patch(std::string target, RequestOptions options = {}) {
+    return open("PATCH", std::move(target), std::move(options));
+  }
+  TestResponse delete_(std::string target, RequestOptions options = {}) {
+    return open("DELETE", std::move(target), std::move(options));
+  }
 
   // Opens a WebSocket to `target` through the app (routing, before_request hooks, the
   // handshake of app.websocket) without a socket. Throws WebSocketRefused when the app

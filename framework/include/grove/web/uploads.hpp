@@ -59,7 +59,9 @@ class FileStorage {
 // The files of a request by field name, in the order sent (several per name allowed).
 class FileMultiDict {
  public:
-  void add(std::string key, FileStorage file) { items_.emplace_back(std::move(key), std::move(file)); }
+  void add(std::string key, FileStorage file) {
+    items_.emplace_back(std::move(key), std::move(file));
+  }
   // The first file of the field, or nullptr.
   const FileStorage* get(std::string_view key) const;
   // The first file of the field; BadRequest (400) naming the key when missing, as Flask.

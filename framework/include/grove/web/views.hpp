@@ -37,7 +37,8 @@ struct MethodView : View {};
 
 template <class V, class... CtorArgs>
 ViewFunc as_view(std::string endpoint, CtorArgs... ctor_args) {
-  static_assert(std::is_base_of_v<View, V>, "grove::web::as_view: V must derive from web::View or web::MethodView");
+  static_assert(std::is_base_of_v<View, V>,
+                "grove::web::as_view: V must derive from web::View or web::MethodView");
   std::function<std::shared_ptr<V>()> make = [=] { return std::make_shared<V>(ctor_args...); };
   ViewFunc v;
   v.endpoint = std::move(endpoint);
@@ -48,7 +49,8 @@ ViewFunc as_view(std::string endpoint, CtorArgs... ctor_args) {
     auto add = [&](const char* method, auto member) {
       using MV = detail::MemberView<V, decltype(member)>;
       table.emplace_back(method, MV{member, make});
-      checks.push_back([method](const Rule& r) { MV::check(r, std::string("MethodView::") + method); });
+      checks.push_back(
+          [method](const Rule& r) { MV::check(r, std::string("MethodView::") + method); });
       coroutine = coroutine || MV::coroutine();
     };
     if constexpr (requires { &V::get; }) add("GET", &V::get);
@@ -58,9 +60,10 @@ ViewFunc as_view(std::string endpoint, CtorArgs... ctor_args) {
     if constexpr (requires { &V::delete_; }) add("DELETE", &V::delete_);
     if constexpr (requires { &V::head; }) add("HEAD", &V::head);
     if constexpr (requires { &V::options; }) add("OPTIONS", &V::options);
-    static_assert(requires { &V::get; } || requires { &V::post; } || requires { &V::put; } ||
-                      requires { &V::patch; } || requires { &V::delete_; },
-                  "grove::web: a MethodView defines at least one of get, post, put, patch, delete_");
+    static_assert(
+        requires { &V::get; } || requires { &V::post; } || requires { &V::put; } ||
+            requires { &V::patch; } || requires { &V::delete_; },
+        "grove::web: a MethodView defines at least one of get, post, put, patch, delete_");
     for (auto& [m, fn] : table) v.methods.push_back(m);
     v.coroutine = coroutine;
     v.check = [checks](const Rule& r) {
@@ -78,8 +81,10 @@ ViewFunc as_view(std::string endpoint, CtorArgs... ctor_args) {
       throw MethodNotAllowed(std::move(allowed));
     };
   } else {
-    static_assert(requires { &V::dispatch_request; },
-                  "grove::web: a View defines dispatch_request (derive from MethodView for per-method handlers)");
+    static_assert(
+        requires { &V::dispatch_request; },
+        "grove::web: a View defines dispatch_request (derive from MethodView for per-method "
+        "handlers)");
     using MV = detail::MemberView<V, decltype(&V::dispatch_request)>;
     v.methods = detail::view_methods<V>();
     v.coroutine = MV::coroutine();

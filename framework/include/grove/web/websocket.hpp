@@ -49,7 +49,8 @@ class AsyncWebSocket {
   aio::Task<void> ping(std::string payload = {});
   // Sends a Close and waits for the client's. It reads, so no receive may be pending
   // (std::logic_error: cancel the receiving task first).
-  aio::Task<void> close(std::uint16_t code = grove::http::ws::close_code::normal, std::string reason = {});
+  aio::Task<void> close(std::uint16_t code = grove::http::ws::close_code::normal,
+                        std::string reason = {});
 
   bool closed() const noexcept { return ws_->closed(); }
   std::uint16_t close_code() const noexcept { return ws_->close_code(); }

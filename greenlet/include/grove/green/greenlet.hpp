@@ -114,7 +114,8 @@ template <class R, class Fn, class... Args>
 class Task final : public TaskState<R> {
  public:
   template <class F, class... A>
-  explicit Task(F&& fn, A&&... args) : call_(std::in_place, std::forward<F>(fn), std::forward<A>(args)...) {
+  explicit Task(F&& fn, A&&... args)
+      : call_(std::in_place, std::forward<F>(fn), std::forward<A>(args)...) {
     this->has_function = true;
   }
   void run() override {
@@ -157,10 +158,8 @@ class Handle : public Greenlet {
     if constexpr (!std::is_void_v<R>) {
       auto& state = static_cast<detail::TaskState<R>&>(core);
       if (!state.value) throw GreenletExit{};
-      if constexpr (std::is_copy_constructible_v<R>)
-        return *state.value;
-      else
-        return std::move(*state.value);
+      if constexpr (std::is_copy_constructible_v<R>) return *state.value;
+      else return std::move(*state.value);
     }
   }
 };
@@ -208,8 +207,8 @@ void kill(const Greenlet& g, E&& error, bool block = true,
   kill(g, std::make_exception_ptr(std::forward<E>(error)), block, timeout);
 }
 // Kills every green thread in `gs` (they all get the exception before any is waited for).
-void killall(const std::vector<Greenlet>& gs, std::exception_ptr error = nullptr,
-             bool block = true, std::optional<Duration> timeout = std::nullopt);
+void killall(const std::vector<Greenlet>& gs, std::exception_ptr error = nullptr, bool block = true,
+             std::optional<Duration> timeout = std::nullopt);
 
 // Waits until every green thread in `gs` is dead (or `timeout` passes); returns the dead
 // ones, in order. With `raise_error`, rethrows the first exception found instead.
@@ -219,10 +218,10 @@ std::vector<Greenlet> joinall(const std::vector<Greenlet>& gs,
 
 // Stack configuration, process-wide; read when a green thread starts.
 struct StackConfig {
-  std::size_t size = 64 * 1024;  // usable bytes per green thread (rounded up to pages)
-  std::size_t guard = 0;         // guard bytes below each stack; 0: one page. See docs.
-  bool guarded = true;           // false: no guard page (one mapping less per stack)
-  std::size_t pool_limit = 1024; // free stacks each hub keeps for reuse
+  std::size_t size = 64 * 1024;   // usable bytes per green thread (rounded up to pages)
+  std::size_t guard = 0;          // guard bytes below each stack; 0: one page. See docs.
+  bool guarded = true;            // false: no guard page (one mapping less per stack)
+  std::size_t pool_limit = 1024;  // free stacks each hub keeps for reuse
 };
 void set_stack_config(const StackConfig& config);
 StackConfig stack_config();

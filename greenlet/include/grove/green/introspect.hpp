@@ -34,8 +34,8 @@ namespace grove::green {
 
 struct RunQueueDelay {
   // Upper bounds in seconds; counts per bucket (not cumulative); the rest went above the last.
-  static constexpr std::array<double, 12> kBounds = {10e-6, 50e-6, 100e-6, 250e-6, 500e-6, 1e-3,
-                                                     2.5e-3, 5e-3, 10e-3,  50e-3,  100e-3, 1};
+  static constexpr std::array<double, 12> kBounds = {10e-6,  50e-6, 100e-6, 250e-6, 500e-6, 1e-3,
+                                                     2.5e-3, 5e-3,  10e-3,  50e-3,  100e-3, 1};
   std::array<std::uint64_t, kBounds.size()> buckets{};
   double sum = 0;  // seconds
   std::uint64_t count = 0;

@@ -35,10 +35,8 @@ class TypedJob final : public ThreadJob {
   explicit TypedJob(F&& fn) : fn_(std::forward<F>(fn)) {}
   void run() noexcept override {
     try {
-      if constexpr (std::is_void_v<R>)
-        fn_();
-      else
-        value_.emplace(fn_());
+      if constexpr (std::is_void_v<R>) fn_();
+      else value_.emplace(fn_());
     } catch (...) {
       error_ = std::current_exception();
     }

@@ -24,8 +24,8 @@
 namespace grove::http {
 
 struct ExchangeOptions {
-  std::string server_header = "grove";  // as ServerConfig::server_header
-  Limits limits;                        // as ServerConfig::limits (for raw bytes)
+  std::string server_header = "grove";    // as ServerConfig::server_header
+  Limits limits;                          // as ServerConfig::limits (for raw bytes)
   std::string remote_addr = "127.0.0.1";  // what Request::remote_addr() reports
   WebSocketSettings websocket;            // as ServerConfig::websocket (for upgrades)
 };

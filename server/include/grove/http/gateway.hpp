@@ -100,9 +100,7 @@ class Request {
   }
   const Headers& headers() const noexcept { return headers_; }
   Headers& headers() noexcept { return headers_; }
-  std::optional<std::string_view> header(std::string_view name) const {
-    return headers_.get(name);
-  }
+  std::optional<std::string_view> header(std::string_view name) const { return headers_.get(name); }
   // The authority the client addressed: the Host header, or the target's authority in
   // absolute form.
   std::string_view host() const noexcept { return host_; }
@@ -262,9 +260,9 @@ class Response {
   int status = 200;
   std::string reason;  // empty: reason_phrase(status)
   Headers headers;
-  std::string body;    // the body, unless `stream` is set
-  Stream stream;       // a streamed body: sent chunked to HTTP/1.1 clients unless the
-                       // application set Content-Length
+  std::string body;  // the body, unless `stream` is set
+  Stream stream;     // a streamed body: sent chunked to HTTP/1.1 clients unless the
+                     // application set Content-Length
   // With status 101: after the head (and no body) is sent, the server runs this on the
   // connection's green thread with the connection's byte stream, and closes the
   // connection when it returns. ws::accept() sets it; the server answers `Upgrade` only so.
@@ -273,8 +271,8 @@ class Response {
   // (grove::web sets its rule). Must outlive the response (the app's route table, or a
   // literal). Empty: the request is counted under route="".
   std::string_view route;
-  FileBody file;       // a body read from a file (set at most one of body, stream, file);
-                       // Content-Length is its length
+  FileBody file;  // a body read from a file (set at most one of body, stream, file);
+                  // Content-Length is its length
 
   Response() = default;
   explicit Response(int status_code, std::string body_text = {},

@@ -129,7 +129,8 @@ class Headers {
   std::size_t find(std::string_view name) const;
   bool aliases(std::string_view s) const noexcept {
     std::less<const char*> lt;  // a total order, also across unrelated buffers
-    return !s.empty() && !lt(s.data(), buffer_.data()) && lt(s.data(), buffer_.data() + buffer_.capacity());
+    return !s.empty() && !lt(s.data(), buffer_.data()) &&
+           lt(s.data(), buffer_.data() + buffer_.capacity());
   }
 
   std::string buffer_;

@@ -37,8 +37,10 @@ class MetricsWriter {
   // Labels every sample gets first (worker="2" under --workers).
   explicit MetricsWriter(MetricLabels common = {}) : common_(std::move(common)) {}
 
-  void counter(std::string_view name, std::string_view help, double value, const MetricLabels& labels = {});
-  void gauge(std::string_view name, std::string_view help, double value, const MetricLabels& labels = {});
+  void counter(std::string_view name, std::string_view help, double value,
+               const MetricLabels& labels = {});
+  void gauge(std::string_view name, std::string_view help, double value,
+             const MetricLabels& labels = {});
   // A histogram's samples: `buckets` are (upper bound, cumulative count) in ascending order;
   // the +Inf bucket is written from `count`.
   void histogram(std::string_view name, std::string_view help,
@@ -78,12 +80,14 @@ struct PoolFigures {
   double wait_seconds = 0;  // their total wait
   std::uint64_t timeouts = 0;
 };
-std::uint64_t add_pool_metrics(std::string client, std::string pool, std::function<PoolFigures()> figures);
+std::uint64_t add_pool_metrics(std::string client, std::string pool,
+                               std::function<PoolFigures()> figures);
 template <class Pool>
 std::uint64_t add_pool_metrics(std::string client, std::string name, std::shared_ptr<Pool> pool) {
   return add_pool_metrics(std::move(client), std::move(name), [pool = std::move(pool)] {
     auto s = pool->stats();
-    return PoolFigures{s.max_size, s.lent, s.idle, s.discarded, s.waits, s.wait_seconds, s.timeouts};
+    return PoolFigures{s.max_size, s.lent,         s.idle,    s.discarded,
+                       s.waits,    s.wait_seconds, s.timeouts};
   });
 }
 void remove_pool_metrics(std::uint64_t id);

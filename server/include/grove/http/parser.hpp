@@ -123,21 +123,39 @@ class ChunkedDecoder {
 
  private:
   enum class State : std::uint8_t {
-    size, after_size, ws_before_semi, ext_name_start, ext_name, ext_ws_after_name,
-    ext_value_start, ext_token, ext_qstring, ext_qescape, size_lf, data, data_cr, data_lf,
-    trailer_start, trailer_name, trailer_value, trailer_lf, final_lf, done, failed
+    size,
+    after_size,
+    ws_before_semi,
+    ext_name_start,
+    ext_name,
+    ext_ws_after_name,
+    ext_value_start,
+    ext_token,
+    ext_qstring,
+    ext_qescape,
+    size_lf,
+    data,
+    data_cr,
+    data_lf,
+    trailer_start,
+    trailer_name,
+    trailer_value,
+    trailer_lf,
+    final_lf,
+    done,
+    failed
   };
   Result fail(std::size_t consumed, int status, const char* reason);
 
   Limits limits_;
   ParseError error_;
   State state_ = State::size;
-  std::uint64_t chunk_size_ = 0;   // of the chunk being read
-  std::uint64_t remaining_ = 0;    // of its data
+  std::uint64_t chunk_size_ = 0;  // of the chunk being read
+  std::uint64_t remaining_ = 0;   // of its data
   std::uint64_t body_size_ = 0;
-  unsigned size_digits_ = 0;       // significant hex digits seen
+  unsigned size_digits_ = 0;  // significant hex digits seen
   bool any_digit_ = false;
-  std::size_t line_bytes_ = 0;     // of the chunk-size line
+  std::size_t line_bytes_ = 0;  // of the chunk-size line
   std::size_t trailer_bytes_ = 0;
   std::size_t trailer_fields_ = 0;
 };
@@ -157,10 +175,10 @@ struct ParsedRequest {
 ParsedRequest own(const RequestHead& head);
 
 struct StreamResult {
-  std::vector<ParsedRequest> requests;  // in order
+  std::vector<ParsedRequest> requests;                            // in order
   RequestParser::Status end = RequestParser::Status::incomplete;  // done: all bytes used
-  ParseError error;         // when end == error
-  std::size_t consumed = 0;  // bytes of complete requests
+  ParseError error;                                               // when end == error
+  std::size_t consumed = 0;                                       // bytes of complete requests
 };
 
 // The framer: splits a buffer of pipelined requests into requests with decoded bodies,

@@ -33,7 +33,7 @@ struct ServeOptions {
   ServerConfig config;      // the defaults
   int workers = 1;
   LogLevel log_level = LogLevel::info;
-  std::string access_log;   // "" = off
+  std::string access_log;  // "" = off
   // Called with the CLI11 app (as void*, so this header does not need CLI11) to add
   // flags; `configure` sees the parsed config before serving (it may change it). What
   // `configure` throws (a std::exception) is printed as one line and serve() returns 2.

@@ -19,10 +19,10 @@
 #include <grove/http/tls.hpp>
 #include <grove/loop.hpp>
 
-#include <functional>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -80,9 +80,9 @@ struct ServerConfig {
                                      // (unblocking SIGHUP in the calling thread)
   std::size_t stack_size = 0;        // per connection green thread; 0: green's default
   int backlog = 4096;
-  bool compat = false;               // reported in the startup line; serve() patches
+  bool compat = false;                  // reported in the startup line; serve() patches
   std::string server_header = "grove";  // empty: no Server header
-  WebSocketSettings websocket;       // limits and timeouts of upgraded WebSocket connections
+  WebSocketSettings websocket;          // limits and timeouts of upgraded WebSocket connections
 
   // Operations (docs/server.md, "Metrics and health"):
   // host:port of a second listener, opened by start() in each process, that answers
@@ -108,14 +108,14 @@ struct ServerConfig {
 // What the server has done so far (for tests and diagnostics).
 struct ServerStats {
   std::uint64_t accepted = 0;
-  std::uint64_t requests = 0;     // responses completed
-  std::uint64_t errors_4xx = 0;   // requests refused by the parser or limits
-  std::uint64_t errors_5xx = 0;   // application failures
+  std::uint64_t requests = 0;    // responses completed
+  std::uint64_t errors_4xx = 0;  // requests refused by the parser or limits
+  std::uint64_t errors_5xx = 0;  // application failures
   std::uint64_t accept_errors = 0;
-  std::uint64_t sendfile_bytes = 0;  // file body bytes sent by sendfile(2), never in memory
-  std::size_t open = 0;           // connections open now
-  std::size_t active = 0;         // of which served by a green thread now
-  std::size_t idle = 0;           // of which idle (keep-alive, or waiting for a first byte)
+  std::uint64_t sendfile_bytes = 0;   // file body bytes sent by sendfile(2), never in memory
+  std::size_t open = 0;               // connections open now
+  std::size_t active = 0;             // of which served by a green thread now
+  std::size_t idle = 0;               // of which idle (keep-alive, or waiting for a first byte)
   std::size_t closed_at_timeout = 0;  // connections cut by the last stop's timeout
 };
 

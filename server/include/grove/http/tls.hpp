@@ -40,17 +40,17 @@ enum class ClientCerts { none, optional, required };
 ClientCerts parse_client_certs(const std::string& text);
 
 struct TlsCertificate {
-  std::string cert_file{};// PEM: the certificate, then its chain (fullchain.pem)
-  std::string key_file{}; // PEM: its unencrypted private key
+  std::string cert_file{};  // PEM: the certificate, then its chain (fullchain.pem)
+  std::string key_file{};   // PEM: its unencrypted private key
 };
 
 struct TlsConfig {
-  TlsCertificate certificate{};     // the default pair (no SNI, or an unknown name)
-  std::vector<TlsCertificate> sni{};// more pairs, each chosen for the DNS names of its
-                                    // certificate (subjectAltName, else the CN; "*.x" too)
-  std::string min_version = "1.2";  // "1.2" or "1.3"
-  std::string ciphers{};            // TLS 1.2 cipher list, OpenSSL syntax; empty: OpenSSL's
-  std::string ciphersuites{};       // TLS 1.3 suites; empty: OpenSSL's
+  TlsCertificate certificate{};       // the default pair (no SNI, or an unknown name)
+  std::vector<TlsCertificate> sni{};  // more pairs, each chosen for the DNS names of its
+                                      // certificate (subjectAltName, else the CN; "*.x" too)
+  std::string min_version = "1.2";    // "1.2" or "1.3"
+  std::string ciphers{};              // TLS 1.2 cipher list, OpenSSL syntax; empty: OpenSSL's
+  std::string ciphersuites{};         // TLS 1.3 suites; empty: OpenSSL's
   ClientCerts client_certs = ClientCerts::none;
   std::string ca_file{};  // the CAs client certificates must chain to (optional/required)
   bool session_tickets = true;
@@ -65,14 +65,14 @@ class TlsError : public std::runtime_error {
 
 // What a TLS connection negotiated: for the gateway and the application.
 struct TlsFacts {
-  std::string version;         // "TLSv1.3"
-  std::string cipher;          // "TLS_AES_256_GCM_SHA384"
-  std::string server_name;     // SNI, empty when the client sent none
-  std::string alpn;            // "http/1.1", empty when the client offered none
-  std::string client_subject;  // RFC 2253 subject of the client certificate, or empty
-  std::string client_issuer;   // RFC 2253 issuer of the client certificate, or empty
+  std::string version;           // "TLSv1.3"
+  std::string cipher;            // "TLS_AES_256_GCM_SHA384"
+  std::string server_name;       // SNI, empty when the client sent none
+  std::string alpn;              // "http/1.1", empty when the client offered none
+  std::string client_subject;    // RFC 2253 subject of the client certificate, or empty
+  std::string client_issuer;     // RFC 2253 issuer of the client certificate, or empty
   bool client_verified = false;  // a client certificate that chains to the CA file
-  bool resumed = false;        // an abbreviated handshake (a ticket)
+  bool resumed = false;          // an abbreviated handshake (a ticket)
 };
 
 namespace detail {

@@ -40,9 +40,9 @@ inline constexpr std::uint16_t no_status = 1005;         // a Close without a co
 inline constexpr std::uint16_t abnormal = 1006;          // no Close at all (never sent)
 inline constexpr std::uint16_t invalid_data = 1007;      // text that is not UTF-8
 inline constexpr std::uint16_t policy_violation = 1008;
-inline constexpr std::uint16_t too_big = 1009;           // over max_frame or max_message
+inline constexpr std::uint16_t too_big = 1009;  // over max_frame or max_message
 inline constexpr std::uint16_t missing_extension = 1010;
-inline constexpr std::uint16_t internal_error = 1011;    // the handler threw
+inline constexpr std::uint16_t internal_error = 1011;  // the handler threw
 }  // namespace close_code
 
 // Whether a peer may put `code` in a Close frame: 1000-1003, 1007-1014 and 3000-4999
@@ -180,7 +180,7 @@ class WebSocket {
   std::uint16_t close_code() const noexcept;
   const std::string& close_reason() const noexcept;
   const std::string& protocol() const noexcept;  // the negotiated subprotocol, or ""
-  bool compressed() const noexcept;               // permessage-deflate in use
+  bool compressed() const noexcept;              // permessage-deflate in use
 
  private:
   struct State;

@@ -115,10 +115,8 @@ template <class T>
 Outcome<T> outcome_of(TaskCore& core) {
   core.mark_retrieved();
   if (std::exception_ptr e = core.exception()) return Outcome<T>(std::move(e));
-  if constexpr (std::is_void_v<T>)
-    return Outcome<void>();
-  else
-    return Outcome<T>(result_of<T>(core));
+  if constexpr (std::is_void_v<T>) return Outcome<void>();
+  else return Outcome<T>(result_of<T>(core));
 }
 
 template <class T>
@@ -304,8 +302,8 @@ Task<T> shield_task(TaskHandle<T> inner) {
 }
 
 template <class A>
-concept TaskLike = is_task<std::remove_cvref_t<A>>::value ||
-                   is_task_handle<std::remove_cvref_t<A>>::value;
+concept TaskLike =
+    is_task<std::remove_cvref_t<A>>::value || is_task_handle<std::remove_cvref_t<A>>::value;
 
 }  // namespace detail
 
@@ -323,22 +321,22 @@ inline bool Outcome<void>::cancelled() const { return detail::is_cancellation(er
 //
 //   auto [a, b] = co_await aio::gather(fetch(1), fetch(2));
 template <class... A>
-  requires(detail::TaskLike<A> && ...)
-auto gather(A&&... awaitables) {
+requires(detail::TaskLike<A>&&...) auto gather(A&&... awaitables) {
   EventLoop& loop = get_running_loop();
   // Braces: the children are created (and so start) in argument order.
-  return detail::gather_tuple(std::tuple<decltype(detail::as_handle(loop, std::forward<A>(awaitables)))...>{
-      detail::as_handle(loop, std::forward<A>(awaitables))...});
+  return detail::gather_tuple(
+      std::tuple<decltype(detail::as_handle(loop, std::forward<A>(awaitables)))...>{
+          detail::as_handle(loop, std::forward<A>(awaitables))...});
 }
 // asyncio's return_exceptions=True: every child runs to its end; the result holds an
 // Outcome<T> per child (value or exception). Cancelling the awaiter still cancels all.
 template <class... A>
-  requires(detail::TaskLike<A> && ...)
-auto gather(return_exceptions_t, A&&... awaitables) {
+requires(detail::TaskLike<A>&&...) auto gather(return_exceptions_t, A&&... awaitables) {
   EventLoop& loop = get_running_loop();
   // Braces: the children are created (and so start) in argument order.
-  return detail::gather_tuple_outcomes(std::tuple<decltype(detail::as_handle(loop, std::forward<A>(awaitables)))...>{
-      detail::as_handle(loop, std::forward<A>(awaitables))...});
+  return detail::gather_tuple_outcomes(
+      std::tuple<decltype(detail::as_handle(loop, std::forward<A>(awaitables)))...>{
+          detail::as_handle(loop, std::forward<A>(awaitables))...});
 }
 // The same for a run-time number of tasks: a vector of values in order (nothing for void).
 template <class T>
@@ -373,8 +371,7 @@ Task<T> wait_for(TaskHandle<T> task, Duration timeout) {
   return detail::wait_for_task(std::move(task), timeout);
 }
 template <class A>
-  requires(!detail::TaskLike<A>)
-auto wait_for(A awaitable, Duration timeout) {
+requires(!detail::TaskLike<A>) auto wait_for(A awaitable, Duration timeout) {
   return wait_for(detail::as_task(std::move(awaitable)), timeout);
 }
 

@@ -139,10 +139,8 @@ class ThreadWait : public Wait {
     // (and `fn` with its captures) is destroyed on the loop's thread, never on this one.
     static void run(std::shared_ptr<State> self) {
       try {
-        if constexpr (std::is_void_v<R>)
-          self->fn();
-        else
-          self->result.emplace(self->fn());
+        if constexpr (std::is_void_v<R>) self->fn();
+        else self->result.emplace(self->fn());
       } catch (...) {
         self->error = std::current_exception();
       }

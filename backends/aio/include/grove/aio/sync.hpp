@@ -310,7 +310,8 @@ class Queue {
   // often than items were put.
   void task_done() {
     if (unfinished_ == 0)
-      throw InvalidStateError("grove::aio::Queue::task_done() called more times than items were put");
+      throw InvalidStateError(
+          "grove::aio::Queue::task_done() called more times than items were put");
     if (--unfinished_ == 0) all_done_.set();
   }
   // Waits until every item put has been marked task_done().

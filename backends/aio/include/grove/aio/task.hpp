@@ -171,8 +171,8 @@ class TaskHandle {
  private:
   void check_done(const char* what) const {
     if (!core_->done())
-      throw InvalidStateError("grove::aio: " + std::string(what) + " of task '" +
-                              core_->name() + "', which is not done yet; await it first");
+      throw InvalidStateError("grove::aio: " + std::string(what) + " of task '" + core_->name() +
+                              "', which is not done yet; await it first");
   }
   detail::TaskRef core_;
 };
@@ -219,10 +219,8 @@ class SleepWait : public Wait {
 
  private:
   void arm() {
-    if (delay_ <= Duration::zero())
-      wake();  // sleep(0): the next iteration
-    else
-      timer_.emplace(loop().call_later(delay_, [this] { wake(); }));
+    if (delay_ <= Duration::zero()) wake();  // sleep(0): the next iteration
+    else timer_.emplace(loop().call_later(delay_, [this] { wake(); }));
   }
   void withdraw() noexcept override {
     if (timer_) timer_->cancel();

@@ -82,20 +82,18 @@ struct fn_traits<F, std::void_t<decltype(&F::operator())>> : fn_traits<decltype(
 
 template <class T>
 inline constexpr bool is_request_ref_v =
-    std::is_lvalue_reference_v<T> && std::is_same_v<std::remove_cvref_t<T>, Request>;
+    std::is_lvalue_reference_v<T>&& std::is_same_v<std::remove_cvref_t<T>, Request>;
 
 template <class Tuple>
 constexpr bool first_is_request() {
-  if constexpr (std::tuple_size_v<Tuple> == 0)
-    return false;
-  else
-    return is_request_ref_v<std::tuple_element_t<0, Tuple>>;
+  if constexpr (std::tuple_size_v<Tuple> == 0) return false;
+  else return is_request_ref_v<std::tuple_element_t<0, Tuple>>;
 }
 
 // --- path parameters -----------------------------------------------------------------------
 template <class T>
-inline constexpr bool is_string_param_v =
-    std::is_same_v<std::remove_cvref_t<T>, std::string> || std::is_same_v<std::remove_cvref_t<T>, std::string_view>;
+inline constexpr bool is_string_param_v = std::is_same_v<std::remove_cvref_t<T>, std::string> ||
+                                          std::is_same_v<std::remove_cvref_t<T>, std::string_view>;
 
 template <class T>
 constexpr bool param_type_supported() {
@@ -107,12 +105,9 @@ constexpr bool param_type_supported() {
 template <class T>
 bool param_accepts(Rule::Converter c) {
   using D = std::remove_cvref_t<T>;
-  if constexpr (is_string_param_v<T> || std::is_same_v<D, ViewArg>)
-    return true;
-  else if constexpr (std::is_integral_v<D>)
-    return c == Rule::Converter::integer;
-  else
-    return c == Rule::Converter::integer || c == Rule::Converter::number;
+  if constexpr (is_string_param_v<T> || std::is_same_v<D, ViewArg>) return true;
+  else if constexpr (std::is_integral_v<D>) return c == Rule::Converter::integer;
+  else return c == Rule::Converter::integer || c == Rule::Converter::number;
 }
 
 template <class T>
@@ -132,29 +127,28 @@ decltype(auto) convert_param(const ViewArg& a) {
   using D = std::remove_cvref_t<T>;
   static_assert(!std::is_reference_v<T> || std::is_const_v<std::remove_reference_t<T>>,
                 "grove::web: take path parameters by value or by const reference");
-  static_assert(!std::is_reference_v<T> || std::is_same_v<D, std::string> || std::is_same_v<D, ViewArg>,
-                "grove::web: only std::string and web::ViewArg path parameters may be taken by "
-                "reference (a coroutine view would keep a reference to a temporary); take numbers "
-                "and std::string_view by value");
+  static_assert(
+      !std::is_reference_v<T> || std::is_same_v<D, std::string> || std::is_same_v<D, ViewArg>,
+      "grove::web: only std::string and web::ViewArg path parameters may be taken by "
+      "reference (a coroutine view would keep a reference to a temporary); take numbers "
+      "and std::string_view by value");
   if constexpr (std::is_same_v<D, std::string>) {
-    if constexpr (std::is_reference_v<T>)
-      return static_cast<const std::string&>(a.text);
-    else
-      return std::string(a.text);
+    if constexpr (std::is_reference_v<T>) return static_cast<const std::string&>(a.text);
+    else return std::string(a.text);
   } else if constexpr (std::is_same_v<D, std::string_view>) {
     return std::string_view(a.text);
   } else if constexpr (std::is_same_v<D, ViewArg>) {
-    if constexpr (std::is_reference_v<T>)
-      return static_cast<const ViewArg&>(a);
-    else
-      return ViewArg(a);
+    if constexpr (std::is_reference_v<T>) return static_cast<const ViewArg&>(a);
+    else return ViewArg(a);
   } else if constexpr (std::is_integral_v<D>) {
     if (a.integer < static_cast<std::int64_t>(std::numeric_limits<D>::min()) ||
-        (a.integer > 0 && static_cast<std::uint64_t>(a.integer) > static_cast<std::uint64_t>(std::numeric_limits<D>::max())))
+        (a.integer > 0 && static_cast<std::uint64_t>(a.integer) >
+                              static_cast<std::uint64_t>(std::numeric_limits<D>::max())))
       throw NotFound();
     return static_cast<D>(a.integer);
   } else {
-    return static_cast<D>(a.kind == ViewArg::Kind::integer ? static_cast<double>(a.integer) : a.number);
+    return static_cast<D>(a.kind == ViewArg::Kind::integer ? static_cast<double>(a.integer)
+                                                           : a.number);
   }
 }
 
@@ -174,11 +168,12 @@ void check_params(const Rule& rule, std::string_view what, std::index_sequence<I
                       "integer, a floating-point number or web::ViewArg (or the first parameter "
                       "may be web::Request&)");
         if (!param_accepts<T>(rule.param_converter(I)))
-          throw std::invalid_argument(std::string(what) + " for rule '" + rule.text() + "': parameter '" +
-                                      rule.param_name(I) + "' is <" + converter_name(rule.param_converter(I)) +
-                                      ":...> but the handler's argument " + std::to_string(I + Offset + 1) +
-                                      " is " + param_type_name<T>() + "; use <int:" + rule.param_name(I) +
-                                      "> or take a std::string");
+          throw std::invalid_argument(
+              std::string(what) + " for rule '" + rule.text() + "': parameter '" +
+              rule.param_name(I) + "' is <" + converter_name(rule.param_converter(I)) +
+              ":...> but the handler's argument " + std::to_string(I + Offset + 1) + " is " +
+              param_type_name<T>() + "; use <int:" + rule.param_name(I) +
+              "> or take a std::string");
       }(),
       ...);
 }
@@ -273,10 +268,8 @@ using ErrorFn = std::function<aio::Task<void>(Response* out, std::exception_ptr 
 
 template <class F>
 constexpr bool returns_task() {
-  if constexpr (fn_traits<F>::known)
-    return is_task_v<typename fn_traits<F>::result>;
-  else
-    return false;  // a generic lambda: decided per call
+  if constexpr (fn_traits<F>::known) return is_task_v<typename fn_traits<F>::result>;
+  else return false;  // a generic lambda: decided per call
 }
 
 // Calls f with the request and the converted path parameters.
@@ -286,8 +279,7 @@ decltype(auto) invoke_view(F& f, Request& req, std::index_sequence<I...>) {
   constexpr std::size_t off = TakesRequest ? 1 : 0;
   if constexpr (TakesRequest)
     return std::invoke(f, req, convert_param<std::tuple_element_t<I + off, Args>>(va.at(I))...);
-  else
-    return std::invoke(f, convert_param<std::tuple_element_t<I + off, Args>>(va.at(I))...);
+  else return std::invoke(f, convert_param<std::tuple_element_t<I + off, Args>>(va.at(I))...);
 }
 
 // A view function: f(), f(Request&), f(params...), f(Request&, params...), returning a
@@ -301,7 +293,8 @@ struct ViewAdapter {
       using Args = typename fn_traits<F>::args;
       constexpr bool takes_req = first_is_request<Args>();
       constexpr std::size_t n = std::tuple_size_v<Args> - (takes_req ? 1 : 0);
-      return deliver<ViewOut>(out, invoke_view<F, Args, takes_req>(f, req, std::make_index_sequence<n>{}));
+      return deliver<ViewOut>(
+          out, invoke_view<F, Args, takes_req>(f, req, std::make_index_sequence<n>{}));
     } else if constexpr (std::is_invocable_v<F&, Request&>) {
       return deliver<ViewOut>(out, std::invoke(f, req));
     } else {
@@ -332,10 +325,8 @@ template <class F>
 BeforeFn make_before(F f) {
   return [f = std::move(f)](std::optional<Response>* out, Request& req) mutable -> aio::Task<void> {
     auto call = [&]() -> decltype(auto) {
-      if constexpr (std::is_invocable_v<F&, Request&>)
-        return std::invoke(f, req);
-      else
-        return std::invoke(f);
+      if constexpr (std::is_invocable_v<F&, Request&>) return std::invoke(f, req);
+      else return std::invoke(f);
     };
     using R = decltype(call());
     if constexpr (std::is_void_v<R>) {
@@ -354,8 +345,7 @@ AfterFn make_after(F f) {
     auto call = [&]() -> decltype(auto) {
       if constexpr (std::is_invocable_v<F&, Response&, Request&>)
         return std::invoke(f, *inout, req);
-      else if constexpr (std::is_invocable_v<F&, Response&>)
-        return std::invoke(f, *inout);
+      else if constexpr (std::is_invocable_v<F&, Response&>) return std::invoke(f, *inout);
       else if constexpr (std::is_invocable_v<F&, Response, Request&>)
         return std::invoke(f, std::move(*inout), req);
       else {
@@ -380,8 +370,7 @@ TeardownFn make_teardown(F f) {
   return [f = std::move(f)](Nothing*, std::exception_ptr error) mutable -> aio::Task<void> {
     if constexpr (std::is_invocable_v<F&, std::exception_ptr>)
       return call_void_or_task(f, std::move(error));
-    else
-      return call_void_or_task(f);
+    else return call_void_or_task(f);
   };
 }
 
@@ -402,7 +391,8 @@ ErrorFn make_error_handler(F f) {
   return [f = std::move(f)](Response* out, std::exception_ptr error) mutable -> aio::Task<void> {
     if constexpr (std::is_invocable_v<F&, E&>) {
       E* obj = exception_object<E>(error);
-      if (!obj) throw std::logic_error("grove::web: error handler called for an exception of another type");
+      if (!obj)
+        throw std::logic_error("grove::web: error handler called for an exception of another type");
       return deliver<ViewOut>(out, std::invoke(f, *obj), error);
     } else if constexpr (std::is_invocable_v<F&, std::exception_ptr>) {
       return deliver<ViewOut>(out, std::invoke(f, error), error);
@@ -418,10 +408,8 @@ ErrorFn make_error_handler(F f) {
 // Whether a callable F, called as a hook, returns a coroutine (for app.has_coroutines()).
 template <class F, class... A>
 constexpr bool hook_is_coroutine() {
-  if constexpr (std::is_invocable_v<F&, A...>)
-    return is_task_v<std::invoke_result_t<F&, A...>>;
-  else
-    return false;
+  if constexpr (std::is_invocable_v<F&, A...>) return is_task_v<std::invoke_result_t<F&, A...>>;
+  else return false;
 }
 
 // --- exception types for errorhandler<E>() -----------------------------------------------

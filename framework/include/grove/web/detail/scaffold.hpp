@@ -43,7 +43,7 @@ struct ScaffoldState {
   };
   std::vector<Child> children;
   bool registered = false;
-  bool coroutines = false;  // a coroutine callable was registered here
+  bool coroutines = false;      // a coroutine callable was registered here
   std::string template_folder;  // absolute; empty: none
   std::vector<std::function<Json()>> context_processors;
 };

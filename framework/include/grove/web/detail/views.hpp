@@ -26,9 +26,13 @@ struct MemberView {
     using Args = typename fn_traits<M>::args;
     constexpr bool takes_req = first_is_request<Args>();
     constexpr std::size_t n = std::tuple_size_v<Args> - (takes_req ? 1 : 0);
-    auto bound = [&](auto&&... a) -> decltype(auto) { return std::invoke(member, *self, std::forward<decltype(a)>(a)...); };
-    return deliver<ViewOut>(out, invoke_view<decltype(bound), Args, takes_req>(bound, req, std::make_index_sequence<n>{}),
-                            self);
+    auto bound = [&](auto&&... a) -> decltype(auto) {
+      return std::invoke(member, *self, std::forward<decltype(a)>(a)...);
+    };
+    return deliver<ViewOut>(
+        out,
+        invoke_view<decltype(bound), Args, takes_req>(bound, req, std::make_index_sequence<n>{}),
+        self);
   }
   static void check(const Rule& r, std::string_view what) {
     using Args = typename fn_traits<M>::args;

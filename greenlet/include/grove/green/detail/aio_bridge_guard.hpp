@@ -34,16 +34,15 @@ struct is_green_handle<Handle<R>> : std::true_type {};
 }  // namespace detail
 
 template <class Coro>
-  requires detail::is_aio_task<std::remove_cvref_t<Coro>>::value
-auto wait(Coro&&, std::optional<Duration> = std::nullopt) {
+requires detail::is_aio_task<std::remove_cvref_t<Coro>>::value auto wait(
+    Coro&&, std::optional<Duration> = std::nullopt) {
   static_assert(!detail::is_aio_task<std::remove_cvref_t<Coro>>::value,
                 "green::wait(task) on an aio::Task or aio::TaskHandle needs "
                 "#include <grove/green/aio.hpp> (and grove::aio linked)");
 }
 
 template <class H>
-  requires detail::is_green_handle<std::remove_cvref_t<H>>::value
-auto operator co_await(const H&) {
+requires detail::is_green_handle<std::remove_cvref_t<H>>::value auto operator co_await(const H&) {
   static_assert(!detail::is_green_handle<std::remove_cvref_t<H>>::value,
                 "co_await on a green thread's Handle needs #include <grove/green/aio.hpp> (and "
                 "grove::aio linked)");

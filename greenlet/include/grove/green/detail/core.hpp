@@ -149,33 +149,33 @@ class GreenletBase {
   void set_name(std::string name);
 
   // --- what every switch touches, together in the first cache line ---
-  void* fctx = nullptr;             // its suspended context (jump_context)
-  GreenletBase* run_prev = nullptr; // run queue (intrusive, doubly linked)
+  void* fctx = nullptr;              // its suspended context (jump_context)
+  GreenletBase* run_prev = nullptr;  // run queue (intrusive, doubly linked)
   GreenletBase* run_next = nullptr;
-  Parking* parking = nullptr;       // what it waits on while parked
-  EhState eh;                       // its exception globals while it is off the CPU
+  Parking* parking = nullptr;  // what it waits on while parked
+  EhState eh;                  // its exception globals while it is off the CPU
   State state = State::created;
   Wake wake_reason = Wake::none;
   bool queued = false;
   bool started = false;
-  bool fresh = false;               // has a context that never ran (see start_context)
-  bool is_root = false;             // the OS thread's own stack
-  bool is_hub = false;              // the hub's fiber
+  bool fresh = false;    // has a context that never ran (see start_context)
+  bool is_root = false;  // the OS thread's own stack
+  bool is_hub = false;   // the hub's fiber
   bool has_function = false;
-  bool exited_normally = false;     // returned, or ended by GreenletExit
-  std::exception_ptr pending;       // thrown at its next switch point
+  bool exited_normally = false;  // returned, or ended by GreenletExit
+  std::exception_ptr pending;    // thrown at its next switch point
 
   // --- the rest ---
   Hub* hub = nullptr;
   std::uint64_t id = 0;
   std::string name;
-  std::exception_ptr error;         // why it died, unless it returned or exited normally
+  std::exception_ptr error;           // why it died, unless it returned or exited normally
   GreenletBase* live_prev = nullptr;  // the hub's list of live green threads
   GreenletBase* live_next = nullptr;
-  LinkNode* links = nullptr;        // callbacks to run when it dies
-  WaitList joiners;                 // green threads in join()
+  LinkNode* links = nullptr;  // callbacks to run when it dies
+  WaitList joiners;           // green threads in join()
   Stack stack;
-  std::size_t stack_size = 0;       // requested usable size
+  std::size_t stack_size = 0;  // requested usable size
   ExecutionContext context;
   void* asan_fake_stack = nullptr;
   const void* asan_bottom = nullptr;

@@ -110,14 +110,14 @@ class RequestFramer {
 
 // How a response goes on the wire.
 struct ResponsePlan {
-  bool is_head = false;     // a HEAD request: the head says what a GET would send, no body
-  bool has_body = true;     // the status allows a body (not 204/304)
-  bool streaming = false;   // Response::stream writes the body
-  bool file = false;        // Response::file is the body
-  bool chunked = false;     // Transfer-Encoding: chunked
+  bool is_head = false;    // a HEAD request: the head says what a GET would send, no body
+  bool has_body = true;    // the status allows a body (not 204/304)
+  bool streaming = false;  // Response::stream writes the body
+  bool file = false;       // Response::file is the body
+  bool chunked = false;    // Transfer-Encoding: chunked
   std::optional<std::uint64_t> length;  // Content-Length to write
-  bool keep = true;         // the connection stays open after it
-  int minor = 1;            // the request's HTTP/1.<minor>
+  bool keep = true;                     // the connection stays open after it
+  int minor = 1;                        // the request's HTTP/1.<minor>
   bool sends_body() const noexcept { return has_body && !is_head; }
 };
 // `keep`: whether the request and server allow persistence. A streamed body of unknown
@@ -214,7 +214,8 @@ void write_head(Out& out, const Response& resp, const ResponsePlan& plan, const 
 // are (Upgrade, Connection and the protocol's own), no body and no framing.
 template <class Out>
 void write_upgrade_head(Out& out, const Response& resp, const HeadDefaults& d) {
-  write_status(out, 101, resp.reason, d, resp.headers.contains("server"), resp.headers.contains("date"));
+  write_status(out, 101, resp.reason, d, resp.headers.contains("server"),
+               resp.headers.contains("date"));
   for (auto f : resp.headers) http1_out::put_field(out, f.name, f.value);
   http1_out::put(out, "\r\n");
 }

@@ -8,8 +8,7 @@
 namespace grove::aio {
 
 namespace detail {
-inline std::coroutine_handle<> transfer_to(TaskCore* task,
-                                           std::coroutine_handle<> next) noexcept {
+inline std::coroutine_handle<> transfer_to(TaskCore* task, std::coroutine_handle<> next) noexcept {
   return task ? task->transfer(next) : next;
 }
 
@@ -44,21 +43,16 @@ std::add_lvalue_reference_t<T> value_of(TaskCore& core) {
 // awaiters may read it), else moved out (once); or its exception rethrown.
 template <class T>
 T result_of(TaskCore& core) {
-  if constexpr (std::is_void_v<T>)
-    value_of<T>(core);
-  else if constexpr (std::is_copy_constructible_v<T>)
-    return value_of<T>(core);
-  else
-    return std::move(value_of<T>(core));
+  if constexpr (std::is_void_v<T>) value_of<T>(core);
+  else if constexpr (std::is_copy_constructible_v<T>) return value_of<T>(core);
+  else return std::move(value_of<T>(core));
 }
 
 // The result moved out (run() hands it to its caller).
 template <class T>
 T take_result(TaskCore& core) {
-  if constexpr (std::is_void_v<T>)
-    value_of<T>(core);
-  else
-    return std::move(value_of<T>(core));
+  if constexpr (std::is_void_v<T>) value_of<T>(core);
+  else return std::move(value_of<T>(core));
 }
 
 template <class T>

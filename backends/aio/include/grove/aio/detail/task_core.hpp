@@ -4,16 +4,16 @@
 // aio::TaskHandle and the functions of task.hpp instead.
 #pragma once
 
-#include <grove/aio/detail/list.hpp>
-#include <grove/aio/errors.hpp>
-#include <grove/context.hpp>
-#include <grove/loop.hpp>
 #include <chrono>
 #include <concepts>
 #include <coroutine>
 #include <cstdint>
 #include <exception>
 #include <functional>
+#include <grove/aio/detail/list.hpp>
+#include <grove/aio/errors.hpp>
+#include <grove/context.hpp>
+#include <grove/loop.hpp>
 #include <optional>
 #include <string>
 #include <type_traits>
@@ -80,10 +80,8 @@ struct Promise : PromiseBase {
   Task<T> get_return_object() noexcept;
   // `U = T` lets `co_return {a, b};` pick T's constructor.
   template <class U = T>
-    requires std::convertible_to<U&&, T>
-  void return_value(U&& v) {
-    value.emplace(std::forward<U>(v));
-  }
+  requires std::convertible_to<U&&, T>
+  void return_value(U&& v) { value.emplace(std::forward<U>(v)); }
   T& get() {
     if (error) std::rethrow_exception(error);
     return *value;
@@ -104,10 +102,8 @@ struct Promise<void> : PromiseBase {
 // The task of the coroutine `h`, or nullptr when `h` is not a grove::aio coroutine.
 template <class P>
 TaskCore* task_of(std::coroutine_handle<P> h) noexcept {
-  if constexpr (std::is_base_of_v<PromiseBase, P>)
-    return h.promise().task;
-  else
-    return nullptr;
+  if constexpr (std::is_base_of_v<PromiseBase, P>) return h.promise().task;
+  else return nullptr;
 }
 
 struct TaskAccess;
@@ -235,8 +231,7 @@ class TaskCore : public grove::detail::RefCounted, public Hook<RegistryTag> {
   void destroy_pending() noexcept;
 
  protected:
-  TaskCore(EventLoop& loop, std::coroutine_handle<> top, PromiseBase& promise,
-           std::string name);
+  TaskCore(EventLoop& loop, std::coroutine_handle<> top, PromiseBase& promise, std::string name);
   ~TaskCore() override;
   // Moves the value out of the finished outermost promise (TaskResult<T>).
   virtual void harvest(PromiseBase& promise) noexcept = 0;
@@ -254,10 +249,10 @@ class TaskCore : public grove::detail::RefCounted, public Hook<RegistryTag> {
   PromiseBase* promise_;
   std::exception_ptr error_;
   std::exception_ptr wait_error_;
-  std::coroutine_handle<> leaf_;  // where the chain is suspended (or will start)
-  std::coroutine_handle<> next_;  // a transfer bounced to drive()
-  std::uintptr_t stack_base_ = 0;  // drive()'s frame while it runs the chain
-  Wait* waiting_ = nullptr;        // the cancellable wait at leaf_, if not yet woken
+  std::coroutine_handle<> leaf_;           // where the chain is suspended (or will start)
+  std::coroutine_handle<> next_;           // a transfer bounced to drive()
+  std::uintptr_t stack_base_ = 0;          // drive()'s frame while it runs the chain
+  Wait* waiting_ = nullptr;                // the cancellable wait at leaf_, if not yet woken
   List<DoneListener, DoneTag> listeners_;  // awaiters and done callbacks, in order
   std::string name_;
   std::uint64_t id_;
@@ -274,8 +269,7 @@ class TaskCore : public grove::detail::RefCounted, public Hook<RegistryTag> {
 template <class T>
 class TaskResult final : public TaskCore {
  public:
-  TaskResult(EventLoop& loop, std::coroutine_handle<> top, PromiseBase& promise,
-             std::string name)
+  TaskResult(EventLoop& loop, std::coroutine_handle<> top, PromiseBase& promise, std::string name)
       : TaskCore(loop, top, promise, std::move(name)) {}
   T& value() noexcept { return *value_; }
 
@@ -290,8 +284,7 @@ class TaskResult final : public TaskCore {
 template <>
 class TaskResult<void> final : public TaskCore {
  public:
-  TaskResult(EventLoop& loop, std::coroutine_handle<> top, PromiseBase& promise,
-             std::string name)
+  TaskResult(EventLoop& loop, std::coroutine_handle<> top, PromiseBase& promise, std::string name)
       : TaskCore(loop, top, promise, std::move(name)) {}
 
  private:
@@ -351,8 +344,6 @@ inline void Wait::finish(bool late_cancel) {
   if (task_->has_wait_error()) task_->throw_wait_error();
   if (late_cancel && task_->take_cancel_request()) throw CancelledError();
 }
-
-
 
 // Waits for another task to complete (awaiting a TaskHandle). Cancelling the waiter
 // cancels the awaited task and keeps waiting for it: the inner task unwinds first.
