@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up, builds and runs grove's whole test suite:
-#   release   every test on every built engine (Release build)
+#   release   the tree is formatted (scripts/format.sh --check), then every test on every
+#             built engine (Release build)
 #   smoke     the main job (scripts/run.sh) built with every test and bench package hidden,
 #             then served and requested; a stop by SIGTERM must end it cleanly
 #             (scripts/smoke.sh)
@@ -43,6 +44,8 @@ build_and_test() {  # dir, cmake args...   (TARGETS / LABELS / EXCLUDE narrow th
 }
 
 run_release() {
+  stage "Format: every tracked C++ file as scripts/format.sh leaves it"
+  scripts/format.sh --check
   stage "Release: every test on every engine"
   build_and_test build/release -DCMAKE_BUILD_TYPE=Release
 }
