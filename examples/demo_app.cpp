@@ -28,6 +28,7 @@
 //   GET  /counter?name=x        coroutine view: INCR through grove::redis's pool (--redis-url)
 //   GET  /tasks/add?a=2&b=3     enqueues a background task (--redis-url); grove-worker runs it
 //   GET  /tasks/sleep?ms=N      enqueues a blocking-sleep task
+//   GET  /tasks/record?key=k&ms=N  enqueues a task recording its result in PostgreSQL once
 //   GET  /tasks/result/<id>     a task's status and result
 // The database routes exist when grove-demo is built with the database clients
 // (GROVE_BUILD_CLIENTS) and their flag is given; without a flag it needs no database.

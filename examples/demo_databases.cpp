@@ -144,9 +144,11 @@ web::Response task_result(grove::tasks::Tasks& tasks, const std::string& id) {
   }
 }
 
-web::Response enqueued(grove::tasks::Tasks& tasks, const std::string& name, web::Json args) {
+web::Response enqueued(grove::tasks::Tasks& tasks, const std::string& name, web::Json args,
+                       grove::tasks::EnqueueOptions options = {}) {
   try {
-    return web::Response(web::Json{{"id", tasks.enqueue(name, std::move(args))}}, 202);
+    return web::Response(
+        web::Json{{"id", tasks.enqueue(name, std::move(args), std::move(options))}}, 202);
   } catch (const grove::redis::Error& e) {
     return unavailable(e);
   }
@@ -167,6 +169,22 @@ void add_task_routes(web::App& app, const DatabaseOptions& options) {
   });
   app.route("/tasks/sleep", [tasks](web::Request& req) {
     return enqueued(*tasks, "sleep", web::Json{{"ms", ms_arg(req)}});
+  });
+  // The key is the task's id too: enqueueing the same key again (a client's retry) enqueues
+  // nothing more.
+  app.route("/tasks/record", [tasks](web::Request& req) {
+    std::string key = req.args().get("key", "");
+    if (key.empty() || key.size() > 200)
+      return web::Response(web::Json{{"error", "Bad Request"},
+                                     {"detail",
+                                      "give the task's key: /tasks/record?key=k1 "
+                                      "(1 to 200 characters)"},
+                                     {"status", 400}},
+                           400);
+    grove::tasks::EnqueueOptions options;
+    options.id = "record:" + key;
+    return enqueued(*tasks, "record", web::Json{{"key", key}, {"ms", ms_arg(req)}},
+                    std::move(options));
   });
   app.route("/tasks/result/<id>",
             [tasks](const std::string& id) { return task_result(*tasks, id); });

@@ -7,6 +7,9 @@
 //   GET /tasks/add?a=2&b=3, /tasks/sleep?ms=N
 //                       plain views: enqueue a background task (demo_tasks.cpp) and answer
 //                       202 {"id": ...}; grove-worker runs it
+//   GET /tasks/record?key=k1&ms=N
+//                       enqueues the record task (its id "record:k1"): grove-worker
+//                       --database-url records its result in PostgreSQL under the key
 //   GET /tasks/result/<id>  the task's status and result (docs/tasks.md)
 //
 // Each answers JSON; a database that cannot be reached in time gives 503 with the client's

@@ -30,7 +30,7 @@ std::vector<std::string> split_queues(const std::string& list) {
 
 }  // namespace
 
-int worker_main(int argc, char** argv, Tasks& tasks) {
+int worker_main(int argc, char** argv, Tasks& tasks, WorkerMainOptions options) {
   TasksOptions to = tasks.options();
   std::string queues = "default";
   double visibility = 60, grace = 30;
@@ -57,6 +57,7 @@ int worker_main(int argc, char** argv, Tasks& tasks) {
   cli.add_option("--grace", grace, "Seconds running tasks get to finish after SIGTERM")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
+  if (options.add_flags) options.add_flags(&cli);
   try {
     cli.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -65,6 +66,7 @@ int worker_main(int argc, char** argv, Tasks& tasks) {
   // Before any thread starts: blocking calls in tasks now wait on the hub.
   compat::patch_all();
   try {
+    if (options.before_run) options.before_run();
     tasks.configure(to);
     WorkerOptions wo;
     wo.queues = split_queues(queues);

@@ -92,12 +92,29 @@ class Worker {
   std::shared_ptr<State> state_;
 };
 
+// What an application's worker binary adds to worker_main:
+//
+//   std::string db;
+//   return grove::tasks::worker_main(argc, argv, tasks, {
+//       .add_flags = [&](void* cli) {
+//         static_cast<CLI::App*>(cli)->add_option("--database-url", db, "PostgreSQL");
+//       },
+//       .before_run = [&] { create_tables(db); }});
+struct WorkerMainOptions {
+  // Called with the CLI::App* (CLI11) before parsing: the application's own flags.
+  std::function<void(void* cli)> add_flags;
+  // Called once the flags are parsed and compat is patched, before the worker starts, on the
+  // worker's thread outside any green thread: e.g. check a database or create its tables. An
+  // exception ends the process with status 1 and its message.
+  std::function<void()> before_run;
+};
+
 // A worker process's main: parses the command line, patches compat (patch_all), runs a
 // Worker for `tasks` until SIGTERM or SIGINT, and returns the exit status.
 //   --redis URL  --prefix P  --queues default,mail  --concurrency 100
 //   --visibility-timeout SECONDS  --grace SECONDS  --max-deliveries N
 // --redis and --prefix default to tasks.options(). It prints "grove-worker: ready" on
 // stdout once it reads its queues.
-int worker_main(int argc, char** argv, Tasks& tasks);
+int worker_main(int argc, char** argv, Tasks& tasks, WorkerMainOptions options = {});
 
 }  // namespace grove::tasks
