@@ -298,6 +298,7 @@ class DemoProcess {
     ::close(err_);
   }
   const std::string& base() const { return base_; }
+  pid_t pid() const { return pid_; }
   std::string url(std::string_view path) const { return base_ + std::string(path); }
   // Everything the process wrote to stderr so far.
   const std::string& output() {
