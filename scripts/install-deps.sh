@@ -27,9 +27,13 @@ test_pkgs=(openssl catch2 python3 clang libclang-rt-14-dev nginx-light clang-for
            postgresql redis-server libpq-dev libhiredis-dev python3-websockets
            python3-prometheus-client ninja-build chromium
            python3-requests)
+# libwebsocketpp-dev, node-ws and python3-gevent-websocket: the WebSocket echo anchors of
+# bench/run_ws.sh (websocketpp on Asio, Node's ws, gevent-websocket). node-ws runs on the
+# installed nodejs (it needs no particular build of it; it lives in /usr/share/nodejs).
 bench_pkgs=(libbenchmark-dev libboost-fiber-dev libst-dev wrk nginx-light
             python3-gevent python3-flask python3-asgiref
-            python3-psycopg2 python3-psycogreen python3-celery python3-redis)
+            python3-psycopg2 python3-psycogreen python3-celery python3-redis
+            libwebsocketpp-dev node-ws python3-gevent-websocket)
 
 # The test and bench groups as a configure would look them up: find_package names (and
 # components), pkg-config modules, find_library/find_path/find_program names. CI's smoke
@@ -37,7 +41,7 @@ bench_pkgs=(libbenchmark-dev libboost-fiber-dev libst-dev wrk nginx-light
 # configure looks one up. A package the main job builds with belongs in build_pkgs and
 # nowhere here; a new test- or bench-only package adds its lookup names here.
 test_only_lookups=(Catch2 benchmark fiber st st.h clang clang++ clang-format-14 nginx wrk
-                   libpq hiredis)
+                   libpq hiredis websocketpp)
 
 # Sourced (scripts/test.sh reads the lists above): define, install nothing.
 [[ "${BASH_SOURCE[0]}" == "$0" ]] || return 0
