@@ -4,6 +4,7 @@
 #include "demo_tasks.hpp"
 
 #include <grove/aio.hpp>
+#include <grove/green/semaphore.hpp>
 #include <grove/http/metrics.hpp>
 #include <grove/pg.hpp>
 #include <grove/redis.hpp>
@@ -45,16 +46,20 @@ aio::Task<web::Response> db_view(std::shared_ptr<pg::Pool> pool, int ms) {
   }
 }
 
-// Unmodified libpq, blocking calls and all: under compat they yield to the hub.
+// Unmodified libpq, blocking calls and all: under compat they yield to the hub. At most
+// `keep` connections at once, like /db's pool: a request beyond waits for one (only its
+// green thread waits), rather than opening a connection that is closed again after the
+// query.
 class LibpqConnections {
  public:
   LibpqConnections(std::string conninfo, std::size_t keep)
-      : conninfo_(std::move(conninfo)), keep_(keep) {}
+      : conninfo_(std::move(conninfo)), keep_(keep), slots_(keep) {}
   ~LibpqConnections() {
     for (PGconn* c : idle_) PQfinish(c);
   }
 
   web::Response sleep(int ms) {
+    std::lock_guard slot(slots_);
     PGconn* conn = take();
     if (PQstatus(conn) != CONNECTION_OK) {
       std::string error = PQerrorMessage(conn);
@@ -101,6 +106,7 @@ class LibpqConnections {
 
   std::string conninfo_;
   std::size_t keep_;
+  grove::green::Semaphore slots_;
   std::mutex mutex_;
   std::vector<PGconn*> idle_;
 };

@@ -10,6 +10,7 @@
 #include <grove/aio.hpp>
 
 #include <csignal>
+#include <set>
 #include <thread>
 
 using namespace grove::web;
@@ -54,12 +55,14 @@ TEST_CASE("web: demo: /db, /db-sync and /counter against real servers", "[demo][
   if (!pg || !redis) return;
   DemoProcess demo({"--database-url", pg->conninfo_tcp(), "--redis-url", redis_url(*redis),
                     "--db-pool-size", "60"});
-  for (const char* route : {"/db?ms=10", "/db-sync?ms=10"}) {
+  // ms=0, the default, is the SELECT 1-style query bench/run_db.sh measures.
+  for (auto [route, ms] : {std::pair{"/db?ms=10", 10}, std::pair{"/db-sync?ms=10", 10},
+                           std::pair{"/db?ms=0", 0}, std::pair{"/db-sync", 0}}) {
     INFO(route);
     auto r = http_get(demo.url(route));
     REQUIRE(r.status == 200);
     auto j = Json::parse(r.body);
-    CHECK(j["ms"].as_int() == 10);
+    CHECK(j["ms"].as_int() == ms);
     CHECK(j["pid"].as_int() > 0);
   }
   std::string name = "t" + std::to_string(::getpid());
@@ -81,6 +84,26 @@ TEST_CASE("web: demo: /db, /db-sync and /counter against real servers", "[demo][
   CHECK(ok == 200);
   CHECK(Json::parse(http_get(demo.url("/counter?name=" + name)).body)["count"].as_int() == 203);
   CHECK(demo.output().find("warning") == std::string::npos);
+}
+
+TEST_CASE("web: demo: /db and /db-sync use at most --db-pool-size connections",
+          "[demo][databases]") {
+  auto* pg = grove::test::postgres();
+  if (!pg) return;
+  DemoProcess demo({"--database-url", pg->conninfo_tcp(), "--db-pool-size", "3"});
+  for (const char* route : {"/db?ms=200", "/db-sync?ms=200"}) {
+    INFO(route);
+    // Twelve at once: the ones beyond the third wait for a connection instead of opening one,
+    // so at most three server processes (one per connection) answer.
+    std::vector<CurlRequest> reqs(12, CurlRequest{"GET", demo.url(route)});
+    std::set<std::int64_t> pids;
+    for (auto& r : http_parallel(reqs)) {
+      CHECK(r.status == 200);
+      if (r.status == 200) pids.insert(Json::parse(r.body)["pid"].as_int());
+    }
+    CHECK(!pids.empty());
+    CHECK(pids.size() <= 3);
+  }
 }
 
 TEST_CASE("web: demo: a wrong database password or an unreachable Redis stops it at start-up",
