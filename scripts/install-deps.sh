@@ -30,10 +30,12 @@ test_pkgs=(openssl catch2 python3 clang libclang-rt-14-dev nginx-light clang-for
 # libwebsocketpp-dev, node-ws and python3-gevent-websocket: the WebSocket echo anchors of
 # bench/run_ws.sh (websocketpp on Asio, Node's ws, gevent-websocket). node-ws runs on the
 # installed nodejs (it needs no particular build of it; it lives in /usr/share/nodejs).
+# python3-asyncpg: the asyncio anchor of bench/run_db.sh (asyncpg on a minimal asyncio HTTP
+# server).
 bench_pkgs=(libbenchmark-dev libboost-fiber-dev libst-dev wrk nginx-light
             python3-gevent python3-flask python3-asgiref
             python3-psycopg2 python3-psycogreen python3-celery python3-redis
-            libwebsocketpp-dev node-ws python3-gevent-websocket)
+            libwebsocketpp-dev node-ws python3-gevent-websocket python3-asyncpg)
 
 # The test and bench groups as a configure would look them up: find_package names (and
 # components), pkg-config modules, find_library/find_path/find_program names. CI's smoke
