@@ -173,6 +173,7 @@ void add_entry(App::Impl& impl, std::string rule, ViewFunc view, std::vector<Sca
   auto entry = std::make_unique<RouteEntry>(std::move(rule));
   entry->endpoint = endpoint_prefix + view.endpoint;
   entry->fn = std::move(view.fn);
+  entry->streams_body = view.streams_body;
   entry->chain = std::move(chain);
   entry->blueprint_names = std::move(names);
   auto has = [&](std::string_view m) {
@@ -501,8 +502,10 @@ Response App::handle_context(std::shared_ptr<RequestContext> ctx) {
 void App::run_coroutine(aio::Task<void> coro) {
   impl_->ran_coroutine.store(true, std::memory_order_relaxed);
   if (RequestContext* ctx = detail::current_request_context()) {
-    // The coroutine may run on another thread: read the body here, on the connection's.
-    if (!ctx->request->body_loaded()) ctx->request->load_body();
+    // The coroutine may run on another thread: read the body here, on the connection's,
+    // unless its view takes the body itself through request.stream() (the bridge's pump).
+    const bool streams = ctx->route && ctx->route->streams_body;
+    if (!streams && !ctx->request->body_loaded()) ctx->request->load_body();
   }
   if (!async_to_sync)
     throw std::logic_error(

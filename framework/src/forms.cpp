@@ -36,6 +36,11 @@ FormLimits form_limits() {
 }  // namespace
 
 std::size_t Request::read(char* buf, std::size_t n) {
+  check_not_streaming("request.read()");
+  return read_body(buf, n);
+}
+
+std::size_t Request::read_body(char* buf, std::size_t n) {
   if (!body_loaded_ && stream_) {
     reader_ = nullptr;  // data() now sees only what read() leaves: nothing
     if (streamed_ == 0 && max_content_length_ && declared_length_ &&
@@ -48,7 +53,7 @@ std::size_t Request::read(char* buf, std::size_t n) {
     if (got == 0) body_loaded_ = true;
     return got;
   }
-  const std::string& body = data();  // a hand-made request, or one already read
+  const std::string& body = load_data();  // a hand-made request, or one already read
   std::size_t k = std::min(n, body.size() - std::min(body_pos_, body.size()));
   std::memcpy(buf, body.data() + body_pos_, k);
   body_pos_ += k;

@@ -18,6 +18,7 @@ struct RouteEntry {
   std::string endpoint;
   std::vector<std::string> methods;  // upper-case; HEAD added with GET, OPTIONS unless auto
   bool auto_options = false;         // OPTIONS answered by the framework
+  bool streams_body = false;         // web::streamed_body: no body read before a coroutine
   ViewFn fn;
   std::vector<ScaffoldState*> chain;  // the blueprints it belongs to, innermost first
   std::vector<std::string> blueprint_names;

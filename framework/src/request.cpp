@@ -83,7 +83,24 @@ std::optional<std::uint64_t> Request::content_length() const {
   return n;
 }
 
+void Request::check_not_streaming(const char* what) const {
+  // Only a bridge running a coroutine installs a pump; a body still unread then belongs to
+  // a view registered with web::streamed_body, and reading it here would block the hub.
+  if (!body_loaded_ && pump_)
+    throw std::logic_error(
+        std::string(what) +
+        " in a coroutine of a view registered with web::streamed_body: its body is still on "
+        "the connection, and reading it here would block. Await it: co_await "
+        "request.stream().read(n), or co_await request.stream().load() before data(), form(), "
+        "files() or json()");
+}
+
 const std::string& Request::data() {
+  check_not_streaming("request.data()");
+  return load_data();
+}
+
+const std::string& Request::load_data() {
   if (!body_loaded_) {
     std::size_t limit = max_content_length_.value_or(std::numeric_limits<std::size_t>::max());
     if (declared_length_ && *declared_length_ > limit) {

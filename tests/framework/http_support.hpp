@@ -160,6 +160,13 @@ inline std::string output_of(const std::string& cmd, int* status) {
   return out;
 }
 
+// A real client's run as one string, "exit <status>\n<its output>": a test compares both.
+inline std::string run_client(const std::string& cmd) {
+  int status = 0;
+  std::string out = output_of(cmd, &status);
+  return "exit " + std::to_string(status) + "\n" + out;
+}
+
 // "name=value" of a Set-Cookie field.
 inline std::string cookie_pair(const std::string& set_cookie) {
   return set_cookie.substr(0, set_cookie.find(';'));

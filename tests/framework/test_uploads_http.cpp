@@ -83,16 +83,6 @@ TEST_CASE("web: http: a 10 MiB multipart upload is spooled, saved whole, and bad
 
 namespace {
 
-// Runs a shell command (a real client), its stdout and stderr into a string.
-std::string run_client(const std::string& dir, const std::string& command) {
-  const std::string out = dir + "/client.out";
-  int rc = std::system((command + " >" + out + " 2>&1").c_str());
-  std::ifstream in(out, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return "exit " + std::to_string(WEXITSTATUS(rc)) + "\n" + ss.str();
-}
-
 // The app the real clients post to: what it parsed, one line per field and file.
 void describe_upload(App& app) {
   app.route("/describe", {"POST"}, [](Request& r) {
@@ -129,8 +119,8 @@ TEST_CASE("web: http: uploads from curl -F and Python requests, and 413 past MAX
 
   SECTION("curl -F") {
     std::string out =
-        run_client(d, "curl -sS -F 'title=a b&c' -F 'doc=@" + d +
-                          "/note.txt;type=text/plain' -F 'blob=@" + d + "/big.bin' '" + url + "'");
+        run_client("curl -sS -F 'title=a b&c' -F 'doc=@" + d +
+                   "/note.txt;type=text/plain' -F 'blob=@" + d + "/big.bin' '" + url + "'");
     CHECK(out ==
           "exit 0\nfield title=a b&c\n"
           "file doc note.txt text/plain 25 memory " +
@@ -140,8 +130,8 @@ TEST_CASE("web: http: uploads from curl -F and Python requests, and 413 past MAX
               hash_line(big) + "\n");
     // Over MAX_CONTENT_LENGTH: 413 (from the declared length, before the body is read).
     std::ofstream(d + "/huge.bin", std::ios::binary) << std::string(5 * 1024 * 1024, 'h');
-    out = run_client(
-        d, "curl -sS -o /dev/null -w '%{http_code}' -F 'doc=@" + d + "/huge.bin' '" + url + "'");
+    out = run_client("curl -sS -o /dev/null -w '%{http_code}' -F 'doc=@" + d + "/huge.bin' '" +
+                     url + "'");
     CHECK(out == "exit 0\n413");
     CHECK(http_get(served.url("/nothing")).status == 404);  // the server carries on
   }
@@ -162,7 +152,7 @@ print(r.status_code)
     // Debian's python3 (with python3-requests), not whichever python3 is first on PATH.
     const std::string python =
         ::access("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3" : "python3";
-    std::string out = run_client(d, python + " " + d + "/client.py '" + url + "' " + d);
+    std::string out = run_client(python + " " + d + "/client.py '" + url + "' " + d);
     CHECK(out ==
           "exit 0\n200\nfield title=résumé\nfield tag=x\nfield tag=y\n"
           "file doc naïve.txt text/plain 3 memory " +

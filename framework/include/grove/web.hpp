@@ -6,6 +6,7 @@
 #pragma once
 
 #include <grove/web/app.hpp>
+#include <grove/web/body_stream.hpp>
 #include <grove/web/config.hpp>
 #include <grove/web/datastructures.hpp>
 #include <grove/web/exceptions.hpp>

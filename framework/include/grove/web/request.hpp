@@ -27,6 +27,10 @@
 namespace grove::web {
 
 class App;
+class BodyStream;
+namespace detail {
+class BodyWait;
+}
 
 // One converted path parameter: its text and, for <int:..>/<float:..>, its number.
 struct ViewArg {
@@ -115,6 +119,8 @@ class Request {
   // (0 at the end); RequestEntityTooLarge past MAX_CONTENT_LENGTH. Once it has been used,
   // data(), form() and json() see only what it did not read, as in Flask.
   std::size_t read(char* buf, std::size_t n);
+  // The same for a coroutine view: co_await request.stream().read(n) (grove/web/body_stream.hpp).
+  BodyStream stream();
   // The raw body (Flask's get_data()).
   const std::string& data();
   const std::string& body() { return data(); }
@@ -161,6 +167,14 @@ class Request {
   using StreamReader = std::function<std::size_t(char*, std::size_t)>;
   void set_stream_reader(StreamReader reader) { stream_ = std::move(reader); }
 
+  // Runs `job` on the connection's side (the green thread or OS thread that owns it) while a
+  // coroutine of this request waits; how the bridges let request.stream() read the body
+  // without blocking the hub. Installed by web::green_bridge and web::thread_bridge for as
+  // long as they run a coroutine of the request; empty otherwise.
+  using BodyPump = std::function<void(std::function<void()> job)>;
+  void set_body_pump(BodyPump pump) { pump_ = std::move(pump); }
+  const BodyPump& body_pump() const noexcept { return pump_; }
+
   bool body_loaded() const noexcept { return body_loaded_; }
   // Reads the body now (before a coroutine that may run on another thread needs it).
   void load_body() { (void)data(); }
@@ -201,6 +215,14 @@ class Request {
   StreamReader stream_;
   std::uint64_t streamed_ = 0;  // bytes read()
   std::size_t body_pos_ = 0;    // read() position in a body held in memory
+  BodyPump pump_;
+  friend class BodyStream;
+  friend class detail::BodyWait;
+  // read() and data() without the check that they are not called from a coroutine whose
+  // body is still on the connection (what BodyStream's jobs call, on the connection's side).
+  std::size_t read_body(char* buf, std::size_t n);
+  const std::string& load_data();
+  void check_not_streaming(const char* what) const;
   void parse_form();
   void parse_multipart();
   std::optional<Json> json_;

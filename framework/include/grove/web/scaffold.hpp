@@ -16,6 +16,7 @@
 //   app.register_blueprint(api);                  // GET /api/items/7
 #pragma once
 
+#include <grove/web/body_stream.hpp>
 #include <grove/web/detail/scaffold.hpp>
 #include <grove/web/exceptions.hpp>
 #include <grove/web/request.hpp>
@@ -51,17 +52,21 @@ class Scaffold {
   template <class F>
   Scaffold& route(std::string rule, std::vector<std::string> methods, F view,
                   std::string endpoint = {}) {
-    ViewFunc v;
-    v.endpoint = endpoint.empty() ? rule : std::move(endpoint);
-    v.methods = std::move(methods);
-    v.coroutine = detail::returns_task<F>();
-    v.check = [](const Rule& r) { detail::check_view<F>(r, "the view"); };
-    v.fn = detail::ViewAdapter<F>{std::move(view)};
+    ViewFunc v = view_func(rule, std::move(methods), std::move(view), std::move(endpoint));
     return add_url_rule(std::move(rule), std::move(v));
   }
   template <class F>
   Scaffold& route(std::string rule, F view) {
     return route(std::move(rule), {"GET"}, std::move(view));
+  }
+  // A coroutine view that reads its own body with co_await request.stream().read(n)
+  // (grove/web/body_stream.hpp): the body is not read into memory before it runs.
+  template <class F>
+  Scaffold& route(std::string rule, std::vector<std::string> methods, StreamedBody<F> view,
+                  std::string endpoint = {}) {
+    ViewFunc v = view_func(rule, std::move(methods), std::move(view.view), std::move(endpoint));
+    v.streams_body = true;
+    return add_url_rule(std::move(rule), std::move(v));
   }
   // Serves the files under `folder` (relative: to the working directory now) at
   // `url_path`/<path:filename> as the endpoint "static" ("<blueprint>.static" on a
@@ -172,6 +177,17 @@ class Scaffold {
 
  protected:
   explicit Scaffold(std::string name, std::string url_prefix = {});
+  template <class F>
+  static ViewFunc view_func(const std::string& rule, std::vector<std::string> methods, F view,
+                            std::string endpoint) {
+    ViewFunc v;
+    v.endpoint = endpoint.empty() ? rule : std::move(endpoint);
+    v.methods = std::move(methods);
+    v.coroutine = detail::returns_task<F>();
+    v.check = [](const Rule& r) { detail::check_view<F>(r, "the view"); };
+    v.fn = detail::ViewAdapter<F>{std::move(view)};
+    return v;
+  }
   virtual void on_route(std::string rule, ViewFunc view) = 0;
 
   std::shared_ptr<detail::ScaffoldState> state_;

@@ -20,7 +20,8 @@ struct ViewFunc {
   detail::ViewFn fn;
   // Validates the handler's path parameters against the rule (throws std::invalid_argument).
   std::function<void(const Rule&)> check;
-  bool coroutine = false;  // some callable of it is known to be a coroutine
+  bool coroutine = false;     // some callable of it is known to be a coroutine
+  bool streams_body = false;  // web::streamed_body: its body is not read before a coroutine
 };
 
 namespace detail {
