@@ -20,6 +20,10 @@
 //   GET  /stream?n=N            N chunks, streamed
 //   GET  /error                 throws; the app's error handler answers 500 with JSON
 //   GET  /visits                counts this client's visits in its session (needs SECRET_KEY)
+//   POST /upload                multipart/form-data: "<files> <bytes>" of its file parts
+//   POST /upload-raw            plain view: the body's size, read with request.read()
+//   POST /upload-stream         coroutine view: the same with co_await request.stream().read()
+//   GET  /static/<path>         the files under config STATIC_FOLDER, when set
 //   WS   /ws/echo               a WebSocket that sends every message back (docs/websocket.md)
 //   GET  /chat                  a chat page: its JavaScript joins /ws/chat/lobby
 //   WS   /ws/chat/<room>        every message goes to everyone in the room (web::Hub)
@@ -149,6 +153,36 @@ aio::Task<void> async_teardown_hook() {
   web::request().g().erase("demo.start");  // the request is still readable here
 }
 
+// The upload routes (bench/run_web_files.sh compares them) and the static folder.
+void add_upload_routes(web::App& app) {
+  app.route("/upload", {"POST"}, [](web::Request& req) {
+    std::uint64_t files = 0, bytes = 0;
+    for (const auto& [name, file] : req.files()) {
+      ++files;
+      bytes += file.size();
+    }
+    return web::Response::text(std::to_string(files) + " " + std::to_string(bytes));
+  });
+  app.route("/upload-raw", {"POST"}, [](web::Request& req) {
+    std::string buf(64 * 1024, '\0');
+    std::uint64_t bytes = 0;
+    while (std::size_t n = req.read(buf.data(), buf.size())) bytes += n;
+    return web::Response::text(std::to_string(bytes));
+  });
+  app.route("/upload-stream", {"POST"},
+            web::streamed_body([](web::Request& req) -> aio::Task<web::Response> {
+              std::uint64_t bytes = 0;
+              while (true) {
+                std::string piece = co_await req.stream().read(64 * 1024);
+                if (piece.empty()) break;
+                bytes += piece.size();
+              }
+              co_return web::Response::text(std::to_string(bytes));
+            }));
+  std::string folder = app.config.get<std::string>("STATIC_FOLDER", "");
+  if (!folder.empty()) app.serve_static(folder);
+}
+
 }  // namespace
 
 void make_demo_app(web::App& app, std::shared_ptr<DemoOptions> options) {
@@ -200,6 +234,7 @@ void make_demo_app(web::App& app, std::shared_ptr<DemoOptions> options) {
     web::session()["visits"] = n;
     return web::Response::text(std::to_string(n));
   });
+  add_upload_routes(app);
   app.websocket("/ws/echo", [](grove::http::ws::WebSocket& ws) {
     while (auto msg = ws.receive()) ws.send(*msg);
   });

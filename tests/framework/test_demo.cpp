@@ -57,6 +57,15 @@ TEST_CASE("web: demo: every route through the test client", "[demo][tsan]") {
   auto err = c.get("/error");
   CHECK(err.status == 500);
   CHECK(err.json()["detail"].as_string() == "the /error route always fails");
+  const std::string upload =
+      "--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"u.bin\"\r\n\r\n" +
+      std::string(70000, 'u') + "\r\n--b--\r\n";
+  CHECK(c.post("/upload", upload, "multipart/form-data; boundary=b").text() == "1 70000");
+  CHECK(c.post("/upload-raw", upload, "multipart/form-data; boundary=b").text() ==
+        std::to_string(upload.size()));
+  CHECK(c.post("/upload-stream", upload, "application/octet-stream").text() ==
+        std::to_string(upload.size()));
+  CHECK(c.get("/static/x.css").status == 404);  // no STATIC_FOLDER: no static route
 }
 
 #ifdef GROVE_DEMO_PATH
@@ -242,11 +251,21 @@ TEST_CASE("web: demo: --config loads app.config and a bad file stops it naming t
   char path[] = "/tmp/grove-demo-config-XXXXXX";
   int fd = ::mkstemp(path);
   REQUIRE(fd >= 0);
-  std::string text = R"({"SECRET_KEY": "demo test key", "SESSION_COOKIE_NAME": "demo"})";
+  char static_dir[] = "/tmp/grove-demo-static-XXXXXX";
+  REQUIRE(::mkdtemp(static_dir));
+  std::ofstream(std::string(static_dir) + "/site.css") << "body { color: green }";
+  std::string text = R"({"SECRET_KEY": "demo test key", "SESSION_COOKIE_NAME": "demo", )"
+                     R"("STATIC_FOLDER": ")" +
+                     std::string(static_dir) + "\"}";
   REQUIRE(::write(fd, text.data(), text.size()) == ssize_t(text.size()));
   ::close(fd);
   {
     DemoProcess demo({"--config", path});
+    auto css = http_get(demo.url("/static/site.css"));  // STATIC_FOLDER
+    CHECK(css.status == 200);
+    CHECK(css.body == "body { color: green }");
+    CHECK(css.header("Content-Type").starts_with("text/css"));
+    std::system(("rm -rf " + std::string(static_dir)).c_str());
     auto first = http_get(demo.url("/visits"));
     CHECK(first.body == "1");
     std::string cookie = first.header("Set-Cookie");
