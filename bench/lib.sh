@@ -1,4 +1,5 @@
-# Helpers shared by bench/run_tls.sh and bench/run_ws.sh (sourced): a work directory removed
+# Helpers shared by bench/run_tls.sh, bench/run_ws.sh, bench/run_demo_nginx.sh and
+# bench/run_web_files.sh (sourced): a work directory removed
 # at exit together with the servers started, CPU pinning as bench/run_http.sh does it (the
 # client on CPU 0, each server on CPU 1; PIN=0 turns it off), free ports, and writing a
 # results page that keeps the notes below its "<!-- notes -->" line.
@@ -31,4 +32,18 @@ write_page() {  # file page
   fi
   { echo "$2"; echo; [ -n "$notes" ] && echo "$notes"; } >"$1"
   echo "wrote $1" >&2
+}
+
+wait_http() {  # url: waits up to 10 s for a 2xx answer there
+  for _ in $(seq 1 200); do curl -fsS -o /dev/null --max-time 1 "$1" 2>/dev/null && return 0; sleep 0.05; done
+  echo "$(basename "$0"): nothing answers at $1" >&2
+  exit 1
+}
+
+cpu_ticks() {  # pid: user + system clock ticks of it and its children
+  local total=0 p
+  for p in $1 $(pgrep -P "$1" || true); do
+    [ -r "/proc/$p/stat" ] && total=$((total + $(sed 's/^.*) //' "/proc/$p/stat" | awk '{print $12 + $13}')))
+  done
+  echo "$total"
 }

@@ -19,6 +19,7 @@ for tool in wrk nginx curl taskset python3; do
   command -v "$tool" >/dev/null || { echo "run_demo_nginx.sh: $tool is missing (scripts/install-deps.sh bench)" >&2; exit 2; }
 done
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+. "$root/bench/lib.sh"  # free_port, wait_http, cpu_ticks
 
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$build" -j2 --target grove-demo >/dev/null
@@ -32,20 +33,6 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_http() {
-  for _ in $(seq 1 200); do curl -fsS -o /dev/null --max-time 1 "$1" 2>/dev/null && return 0; sleep 0.05; done
-  echo "run_demo_nginx.sh: nothing answers at $1" >&2
-  exit 1
-}
-cpu_ticks() {  # pid: user + system clock ticks of it and its children
-  local total=0 p
-  for p in $1 $(pgrep -P "$1" || true); do
-    [ -r "/proc/$p/stat" ] && total=$((total + $(sed 's/^.*) //' "/proc/$p/stat" | awk '{print $12 + $13}')))
-  done
-  echo "$total"
-}
 
 nginx_port=$(free_port)
 mkdir -p "$work/nginx"

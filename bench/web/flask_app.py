@@ -20,10 +20,11 @@ import time  # noqa: E402
 import urllib.parse  # noqa: E402
 import urllib.request  # noqa: E402
 
-from flask import Flask, Response, jsonify, request  # noqa: E402
+from flask import Flask, Response, jsonify, request, session  # noqa: E402
 from gevent.pywsgi import WSGIServer  # noqa: E402
 
 app = Flask("flask-gevent")
+app.secret_key = "bench-secret"  # the signed session cookie of /visits
 UPSTREAM = "http://127.0.0.1:8101"
 
 
@@ -108,6 +109,12 @@ def echo():
 def stream():
     n = arg("n", 10, 0, 100000)
     return Response((f"chunk {i}\n" for i in range(n)), mimetype="text/plain")
+
+
+@app.route("/visits")
+def visits():
+    session["visits"] = session.get("visits", 0) + 1
+    return Response(str(session["visits"]), mimetype="text/plain")
 
 
 @app.route("/error")
