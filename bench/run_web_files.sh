@@ -10,7 +10,9 @@
 #     64 KiB pieces, the anchor the issue names) and to /upload-stream (a coroutine view,
 #     co_await request.stream().read()), at 4 connections (bench/web/upload.lua).
 # Servers on CPU 1, wrk on CPU 0 (bench/lib.sh), every row DURATION long, the rows of a
-# comparison alternating; prints the page and writes bench/results/web_files.md.
+# comparison alternating; grove's blocking detector on (GROVE_BLOCKING_WARN_MS, 100 ms unless
+# BLOCKING_WARN_MS says otherwise) and its reports counted per row. Prints the page and writes
+# bench/results/web_files.md.
 #
 #   BUILD=build/rel bench/run_web_files.sh
 #   DURATION=5s BUILD=build-bench bench/run_web_files.sh     # the defaults; about 1.5 min
@@ -48,7 +50,9 @@ pids+=("$nginx_pid")
 
 printf '{"STATIC_FOLDER": "%s", "SECRET_KEY": "bench-secret"}\n' "$work/static" >"$work/demo.json"
 demo_port=$(free_port)
-"${server_cpu[@]}" "$demo" --bind "127.0.0.1:$demo_port" --config "$work/demo.json" --log-level warning \
+# The blocking detector watches the hub throughout (docs/green.md): a static file or an
+# upload that held the hub past the threshold is counted in its row.
+GROVE_BLOCKING_WARN_MS=${BLOCKING_WARN_MS:-100} "${server_cpu[@]}" "$demo" --bind "127.0.0.1:$demo_port" --config "$work/demo.json" --log-level warning \
   --keepalive-timeout 120s --max-connections 20000 --max-body 64M 2>"$work/demo.err" &
 demo_pid=$!
 pids+=("$demo_pid")
@@ -90,11 +94,14 @@ load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 row() {  # name pid conns url [wrk args...]
   local name=$1 pid=$2 conns=$3 url=$4
   shift 4
-  local before after out
+  local before after out reports
   before=$(cpu_ticks "$pid")
+  reports=$(grep -c "blocking detector" "$work/demo.err" || true)
   out=$("${client_cpu[@]}" wrk -t1 -c"$conns" -d"$duration" --latency "$@" "$url" 2>&1) || true
   after=$(cpu_ticks "$pid")
-  { echo "### $name|$conns|$((after - before))"; echo "$out"; } >>"$results"
+  reports=$(($(grep -c "blocking detector" "$work/demo.err" || true) - reports))
+  [ "$pid" = "$demo_pid" ] || reports=""
+  { echo "### $name|$conns|$((after - before))|$reports"; echo "$out"; } >>"$results"
 }
 row "static 4 KiB: nginx" "$nginx_pid" 50 "http://127.0.0.1:$nginx_port/static/small.bin"
 row "static 4 KiB: grove" "$demo_pid" 50 "http://127.0.0.1:$demo_port/static/small.bin"
@@ -108,14 +115,15 @@ row "upload: multipart (request.files)" "$demo_pid" 4 "http://127.0.0.1:$demo_po
 row "upload: coroutine (request.stream)" "$demo_pid" 4 "http://127.0.0.1:$demo_port/upload-stream" -s "$root/bench/web/upload.lua"
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
-page=$(python3 - "$results" "$duration" "$load_before" "$load_after" "$upload_bytes" <<'PY'
+page=$(python3 - "$results" "$duration" "$load_before" "$load_after" "$upload_bytes" "${BLOCKING_WARN_MS:-100}" <<'PY'
 import re, sys
-path, duration, load_before, load_after, upload_bytes = sys.argv[1:]
+path, duration, load_before, load_after, upload_bytes, warn_ms = sys.argv[1:]
 rows, cur = [], None
 for line in open(path):
     if line.startswith("### "):
-        name, conns, ticks = line[4:].strip().split("|")
-        cur = {"name": name, "conns": conns, "ticks": int(ticks), "rps": 0.0, "p99": "", "errors": 0}
+        name, conns, ticks, reports = line[4:].rstrip("\n").split("|")
+        cur = {"name": name, "conns": conns, "ticks": int(ticks), "rps": 0.0, "p99": "", "errors": 0,
+               "reports": reports}
         rows.append(cur)
         continue
     m = re.match(r"\s*Requests/sec:\s*([\d.]+)", line)
@@ -141,17 +149,19 @@ out.append("pinned to CPU 1 (one worker/process each), %s per row, loopback. gro
 out.append("default engine, compat on, green bridge. Anchors: Debian's nginx (sendfile on) for the files,")
 out.append("Flask 2.2 + gevent pywsgi (monkey.patch_all()) for the session view, grove's own raw-body")
 out.append("view for the upload. \"errors\" counts wrk's socket errors and non-2xx answers; \"server CPU %\"")
-out.append("is the server's CPU time over the row (100 = one core).")
+out.append("is the server's CPU time over the row (100 = one core); \"blocking reports\" counts grove's blocking")
+out.append("detector lines during the row (GROVE_BLOCKING_WARN_MS=%s)." % warn_ms)
 out.append("Load average before/after: %s / %s (the machine was shared with other work; the lead" % (load_before, load_after))
 out.append("reruns quietly with the same command).")
 out.append("")
-out.append("| row | conns | req/s | MiB/s | p99 ms | errors | server CPU % | req per server CPU-s |")
-out.append("|---|---|---|---|---|---|---|---|")
+out.append("| row | conns | req/s | MiB/s | p99 ms | errors | server CPU % | req per server CPU-s | blocking reports |")
+out.append("|---|---|---|---|---|---|---|---|---|")
 sizes = {"static 4 KiB": 4096, "static 10 MiB": 10 << 20, "upload": body}
 for r in rows:
     size = next((v for k, v in sizes.items() if r["name"].startswith(k)), 0)
-    out.append("| %s | %s | %.0f | %s | %s | %d | %s | %.0f |" % (r["name"], r["conns"], r["rps"],
-               ("%.0f" % mib_s(r, size)) if size else "", r["p99"], r["errors"], cpu(r), per_cpu(r)))
+    out.append("| %s | %s | %.0f | %s | %s | %d | %s | %.0f | %s |" % (r["name"], r["conns"], r["rps"],
+               ("%.0f" % mib_s(r, size)) if size else "", r["p99"], r["errors"], cpu(r), per_cpu(r),
+               r["reports"]))
 out.append("")
 def ratio(a, b, f=lambda r: r["rps"]):
     return f(by[a]) / f(by[b]) if f(by[b]) else float("nan")
