@@ -8,6 +8,7 @@
 
 #include <grove/web/body_stream.hpp>
 
+#include <atomic>
 #include <fstream>
 #include <mutex>
 #include <sstream>
@@ -19,6 +20,8 @@ namespace {
 
 // What the streamed views saw, for the test to read after the fact.
 struct Seen {
+  std::atomic<std::uint64_t> bytes{0};  // read by /count so far
+  std::atomic<int> answered{0};         // /count views that finished
   std::mutex mutex;
   std::string last_error;
   void set_error(std::string e) {
@@ -49,6 +52,7 @@ void streamed_routes(App& app, Seen& seen) {
                   std::string piece = co_await req.stream().read(64 * 1024);
                   if (piece.empty()) break;
                   total += piece.size();
+                  seen.bytes += piece.size();
                   sum = fnv1a(sum, piece);
                   ++reads;
                 }
@@ -56,6 +60,7 @@ void streamed_routes(App& app, Seen& seen) {
                 seen.set_error(std::to_string(e.code()) + " " + e.description());
                 throw;
               }
+              ++seen.answered;
               co_return Response::text(std::to_string(total) + " " + std::to_string(sum) + " " +
                                        std::to_string(reads));
             }));
@@ -104,6 +109,16 @@ elif mode == 'cut':
     s.sendall(b'c' * (1 << 20))
     s.close()
     print('cut')
+elif mode == 'hold':
+    host, port = base[len('http://'):].split(':')
+    s = socket.create_connection((host, int(port)))
+    s.sendall(b'POST /count HTTP/1.1\r\nHost: x\r\nContent-Length: 10485760\r\n\r\n')
+    s.sendall(b'h' * (1 << 20))
+    s.settimeout(float(sys.argv[3]))
+    try:
+        s.recv(1)  # returns when the server closes the connection (or answers)
+    except OSError:
+        pass
 elif mode == 'limit':
     r = requests.post(base + '/count', data=(b'x' * 65536 for _ in range(40)), timeout=60)
     print(r.status_code)
@@ -237,4 +252,32 @@ TEST_CASE("web: request.stream() in a coroutine view of the test client reads fr
   auto r = client.post("/count", body);
   CHECK(r.status == 200);
   CHECK(r.body == "200000 " + std::to_string(fnv1a(kFnvBasis, body)) + " 4");
+}
+
+TEST_CASE("web: http: a graceful stop ends a coroutine view waiting for the rest of its body",
+          "[http][body_stream][tsan]") {
+  const std::string bridge = GENERATE(as<std::string>{}, "green", "thread");
+  INFO("bridge " << bridge);
+  char dir[] = "/tmp/grove-body-hold-XXXXXX";
+  REQUIRE(::mkdtemp(dir));
+  const std::string d = dir;
+  std::ofstream(d + "/client.py") << kClient;
+  App app;
+  app.async_to_sync = bridge_from_name(bridge);
+  Seen seen;
+  streamed_routes(app, seen);
+  {
+    ServedApp served(app, [](grove::http::ServerConfig& c) { c.limits.max_body = 64 << 20; });
+    // The client sends 1 MiB of a declared 10 MiB and then holds the connection (up to 20 s).
+    std::system((python() + " " + d + "/client.py " + served.base() + " hold 20 >/dev/null 2>&1 &")
+                    .c_str());
+    for (int i = 0; i < 500 && seen.bytes < (1 << 20); ++i) ::usleep(20000);
+    REQUIRE(seen.bytes == (1u << 20));  // the view is waiting for the rest
+    // Leaving the scope stops the server (1 s for in-flight requests, then they are ended):
+    // it returns, with the coroutine and the read it waits on ended, long before the client
+    // would send anything more.
+  }
+  CHECK(seen.answered == 0);
+  CHECK(seen.bytes == (1u << 20));
+  std::system(("rm -rf " + d).c_str());  // the client ends when the server closes on it
 }
