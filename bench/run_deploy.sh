@@ -53,15 +53,6 @@ redis_url="redis://127.0.0.1:$redis_port"
 conninfo="host=127.0.0.1 port=$pg_port user=grove dbname=postgres"
 echo "{\"SECRET_KEY\": \"bench secret\", \"SESSION_TYPE\": \"redis\", \"SESSION_REDIS_URL\": \"$redis_url\"}" >"$work/config.json"
 
-wait_http() {  # url
-  for _ in $(seq 1 200); do
-    curl -fsS -o /dev/null --max-time 1 "$1" 2>/dev/null && return 0
-    sleep 0.05
-  done
-  echo "run_deploy.sh: nothing answers at $1" >&2
-  exit 1
-}
-
 ports=()
 for name in a b; do
   port=$(free_port)

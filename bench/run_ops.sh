@@ -57,15 +57,6 @@ port=$(free_port)
 metrics_port=$(free_port)
 base=http://127.0.0.1:$port
 
-wait_http() {  # url
-  for _ in $(seq 1 200); do
-    curl -fsS -o /dev/null --max-time 1 "$1" 2>/dev/null && return 0
-    sleep 0.05
-  done
-  echo "run_ops.sh: nothing answers at $1" >&2
-  exit 1
-}
-
 start_demo() {  # extra args... -> server_pid
   "${server_cpu[@]}" "$demo" --bind "127.0.0.1:$port" --log-level warning "$@" 2>"$work/server.err" &
   server_pid=$!
