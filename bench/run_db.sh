@@ -19,7 +19,7 @@
 # it also writes bench/results/db.md (keeping its notes) and bench/RESULTS.md.
 #
 #   bench/run_db.sh [--write]
-#   DURATION=5s SECONDS_PER_TEST=3 POOL=100 BUILD=build-bench bench/run_db.sh
+#   DURATION=5s SECONDS_PER_TEST=3 POOL=100 ENGINE=<the build's default> BUILD=build-bench bench/run_db.sh
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD:-$root/build-bench}
@@ -47,6 +47,7 @@ cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DGROVE_BUILD_BENCH=ON \
 cmake --build "$build" -j2 --target grove-demo db_redis_roundtrips >/dev/null
 demo=$build/examples/grove-demo
 roundtrips=$build/bench/db/db_redis_roundtrips
+engine=${ENGINE:-$("$demo" --version | sed -n 's/^default engine: //p')}
 
 source "$root/bench/lib.sh"
 bench_setup db
@@ -130,7 +131,7 @@ run_wrk() {  # label conns path
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 started=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 
-start_server grove '/db?ms=0' "$demo" --workers 1 --log-level warning --database-url "$conninfo" \
+start_server grove '/db?ms=0' "$demo" --workers 1 --backend "$engine" --log-level warning --database-url "$conninfo" \
   --db-pool-size "$pool" --bind 127.0.0.1:@PORT@
 run_wrk "bound grove-db" 200 '/db?ms=10'
 run_wrk "bound grove-db-sync" 200 '/db-sync?ms=10'
@@ -154,10 +155,14 @@ done
 
 # Redis: the anchor first, then grove's clients, all on CPU 0 against redis-server on CPU 1.
 redis_out=$work/redis.txt
-"${client_cpu[@]}" redis-benchmark -p "$redis_port" -c 100 -P 1 -t set,get -n 300000 --csv -q \
-  >"$redis_out.anchor" 2>&1
+# Its CPU time (user + system, both tests) goes to the last line, as the grove clients report theirs.
+"${client_cpu[@]}" "$python" -c 'import resource, subprocess, sys
+subprocess.run(sys.argv[1:], check=True)
+r = resource.getrusage(resource.RUSAGE_CHILDREN)
+print("cpu_seconds=%f" % (r.ru_utime + r.ru_stime))' \
+  redis-benchmark -p "$redis_port" -c 100 -P 1 -t set,get -n 300000 --csv -q >"$redis_out.anchor" 2>&1
 for client in native-green native-coro hiredis; do
-  "${client_cpu[@]}" "$roundtrips" "$redis_seconds" "$redis_port" "$client" >>"$redis_out"
+  GROVE_LOOP=$engine "${client_cpu[@]}" "$roundtrips" "$redis_seconds" "$redis_port" "$client" >>"$redis_out"
 done
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
@@ -167,7 +172,7 @@ else
   pinning="Nothing was pinned (PIN=0 or one CPU)."
 fi
 versions=$(
-  echo "grove-demo $("$demo" --version | head -n1 | awk '{print $NF}'), engine $("$demo" --version | sed -n 's/^default engine: //p')"
+  echo "grove-demo $("$demo" --version | head -n1 | awk '{print $NF}'), engine $engine"
   echo "PostgreSQL $("$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n1)/postgres" --version | awk '{print $3}')"
   echo "Redis $(redis-server --version | sed -n 's/.*v=\([0-9.]*\).*/\1/p')"
   echo "$(wrk -v 2>&1 | head -n1 | awk '{print $1, $2}')"

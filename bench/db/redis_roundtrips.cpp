@@ -9,13 +9,17 @@
 //   hiredis       unmodified hiredis (redisCommand, blocking) in 100 green threads after
 //                 patch_all().
 // SET for SECONDS, then GET for SECONDS, of one key with redis-benchmark's default 3-byte
-// value. Prints "redis_roundtrips client=C test=SET rps=R ops=N errors=E engine=X" per test.
+// value. Prints "redis_roundtrips client=C test=SET rps=R ops=N errors=E cpu_us=U engine=X" per
+// test, U being this process's CPU time (user + system) per command: what a round trip costs
+// the client, whatever else the machine runs.
 #include <grove/compat.hpp>
 #include <grove/green.hpp>
 #include <grove/green/aio.hpp>
 #include <grove/redis.hpp>
 
 #include <hiredis/hiredis.h>
+
+#include <sys/resource.h>
 
 #include <chrono>
 #include <cstdio>
@@ -45,9 +49,20 @@ struct Tally {
   long errors = 0;
 };
 
-void report(const char* client, const char* test, const Tally& t, double seconds) {
-  std::printf("redis_roundtrips client=%s test=%s rps=%.0f ops=%ld errors=%ld engine=%s\n", client,
-              test, t.ops / seconds, t.ops, t.errors, green::hub_engine().c_str());
+// This process's CPU time so far, in microseconds.
+double cpu_us() {
+  rusage u{};
+  ::getrusage(RUSAGE_SELF, &u);
+  auto us = [](const timeval& t) { return t.tv_sec * 1e6 + t.tv_usec; };
+  return us(u.ru_utime) + us(u.ru_stime);
+}
+
+void report(const char* client, const char* test, const Tally& t, double seconds,
+            double cpu_used_us) {
+  std::printf(
+      "redis_roundtrips client=%s test=%s rps=%.0f ops=%ld errors=%ld cpu_us=%.2f engine=%s\n",
+      client, test, t.ops / seconds, t.ops, t.errors, t.ops ? cpu_used_us / t.ops : 0.0,
+      green::hub_engine().c_str());
   std::fflush(stdout);
 }
 
@@ -63,6 +78,7 @@ void green_clients(const char* client, double seconds, const std::function<void(
     for (auto& g : opening) g.join();
     for (bool set : {true, false}) {
       Tally total;
+      double cpu_start = cpu_us();
       auto start = Clock::now();
       auto deadline = start + to_clock(seconds);
       std::vector<green::Handle<Tally>> clients;
@@ -78,7 +94,7 @@ void green_clients(const char* client, double seconds, const std::function<void(
         total.errors += t.errors;
       }
       report(client, set ? "SET" : "GET", total,
-             std::chrono::duration<double>(Clock::now() - start).count());
+             std::chrono::duration<double>(Clock::now() - start).count(), cpu_us() - cpu_start);
     }
   }).join();
 }
@@ -119,6 +135,7 @@ aio::Task<void> run_native_coro(double seconds, std::string url) {
   std::vector<redis::Connection> conns;
   for (int i = 0; i < kClients; ++i) conns.push_back(co_await redis::Connection::connect(url));
   for (bool set : {true, false}) {
+    double cpu_start = cpu_us();
     auto start = Clock::now();
     auto deadline = start + to_clock(seconds);
     std::vector<aio::TaskHandle<Tally>> clients;
@@ -130,7 +147,7 @@ aio::Task<void> run_native_coro(double seconds, std::string url) {
       total.errors += t.errors;
     }
     report("native-coro", set ? "SET" : "GET", total,
-           std::chrono::duration<double>(Clock::now() - start).count());
+           std::chrono::duration<double>(Clock::now() - start).count(), cpu_us() - cpu_start);
   }
 }
 
