@@ -14,7 +14,7 @@ TlsSession::TlsSession(const TlsContext& context) : TlsSession(context.current()
 
 TlsSession::TlsSession(std::shared_ptr<const TlsGeneration> generation)
     : generation_(std::move(generation)) {
-  ERR_clear_error();
+  clear_openssl_errors();
   ssl_ = SSL_new(generation_->main.get());
   in_ = BIO_new(BIO_s_mem());
   out_ = BIO_new(BIO_s_mem());
@@ -46,19 +46,19 @@ void TlsSession::receive_end() { BIO_set_mem_eof_return(in_, 0); }
 TlsSession::Step TlsSession::fail_or_wait(int result) {
   int error = SSL_get_error(ssl_, result);
   switch (error) {
-    case SSL_ERROR_WANT_READ: ERR_clear_error(); return Step::want_input;
-    case SSL_ERROR_ZERO_RETURN: ERR_clear_error(); return Step::closed;
+    case SSL_ERROR_WANT_READ: clear_openssl_errors(); return Step::want_input;
+    case SSL_ERROR_ZERO_RETURN: clear_openssl_errors(); return Step::closed;
     case SSL_ERROR_SYSCALL:
       // With memory BIOs only the end of the peer's input gets here.
       failure_ = ERR_peek_error() ? take_openssl_errors() : "the peer closed the connection";
-      ERR_clear_error();
+      clear_openssl_errors();
       return handshake_done() ? Step::closed : Step::failed;
     default: failure_ = take_openssl_errors(); return Step::failed;
   }
 }
 
 TlsSession::Step TlsSession::handshake() {
-  ERR_clear_error();
+  clear_openssl_errors();
   int r = SSL_do_handshake(ssl_);
   if (r == 1) return Step::done;
   Step step = fail_or_wait(r);
@@ -70,7 +70,7 @@ TlsSession::Step TlsSession::handshake() {
 bool TlsSession::handshake_done() const { return SSL_is_init_finished(ssl_) == 1; }
 
 TlsSession::Read TlsSession::read(char* buf, std::size_t n) {
-  ERR_clear_error();
+  clear_openssl_errors();
   std::size_t got = 0;
   int r = SSL_read_ex(ssl_, buf, n, &got);
   if (r == 1) return {Step::done, got};
@@ -85,7 +85,7 @@ bool TlsSession::has_unread_input() const {
 
 bool TlsSession::write(std::string_view data) {
   if (data.empty()) return true;
-  ERR_clear_error();
+  clear_openssl_errors();
   std::size_t written = 0;
   // A memory BIO takes everything: one call encrypts all of it (as several records).
   if (SSL_write_ex(ssl_, data.data(), data.size(), &written) == 1) return true;
@@ -95,9 +95,9 @@ bool TlsSession::write(std::string_view data) {
 }
 
 void TlsSession::close() {
-  ERR_clear_error();
+  clear_openssl_errors();
   SSL_shutdown(ssl_);
-  ERR_clear_error();
+  clear_openssl_errors();
 }
 
 std::size_t TlsSession::output_size() const { return BIO_ctrl_pending(out_); }
@@ -105,7 +105,7 @@ std::size_t TlsSession::output_size() const { return BIO_ctrl_pending(out_); }
 std::size_t TlsSession::take_output(char* buf, std::size_t n) {
   std::size_t got = 0;
   if (BIO_read_ex(out_, buf, n, &got) != 1) got = 0;
-  ERR_clear_error();
+  clear_openssl_errors();
   return got;
 }
 
@@ -142,7 +142,7 @@ TlsFacts TlsSession::facts() const {
     f.client_verified = SSL_get_verify_result(ssl_) == X509_V_OK;
   }
   f.resumed = SSL_session_reused(ssl_) == 1;
-  ERR_clear_error();
+  clear_openssl_errors();
   return f;
 }
 
