@@ -244,9 +244,12 @@ ReadResult Server::Impl::read_some(Connection* c, Buffer& in, std::optional<Time
     auto r = detail::with_transport(c->transport, [&](auto& t) { return t.read(p, avail); });
     if (r.status == detail::IoResult::Status::done && r.bytes > 0) {
       in.commit(r.bytes);
-      // A short TLS read says nothing of the socket: records may wait undecrypted.
-      if (drained)
-        *drained = r.bytes < avail && std::holds_alternative<detail::PlainTransport>(c->transport);
+      // A short TLS read says nothing of the socket (records may wait undecrypted): the
+      // transport knows whether its last socket read was short and all of it read.
+      if (drained) {
+        auto* tls = std::get_if<detail::TlsTransport>(&c->transport);
+        *drained = tls ? tls->drained() : r.bytes < avail;
+      }
       return ReadResult::data;
     }
     if (r.status != detail::IoResult::Status::would_block) {

@@ -3,9 +3,13 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
+#include <string_view>
 
 namespace grove::http::detail {
 namespace {
+
+constexpr std::size_t kMaxRecord = 16 * 1024;  // TLS's largest record payload
 
 IoResult failed(int error) { return {IoResult::Status::error, 0, error}; }
 IoResult done(std::size_t n) { return {IoResult::Status::done, n, 0}; }
@@ -13,12 +17,16 @@ IoResult done(std::size_t n) { return {IoResult::Status::done, n, 0}; }
 }  // namespace
 
 void TlsTransport::queue_output() {
-  if (session_->output_size() == 0) return;
+  const std::size_t n = session_->output_size();
+  if (n == 0) return;
   if (sent_ == unsent_.size()) {
     unsent_.clear();
     sent_ = 0;
   }
-  unsent_ += session_->take_output();
+  // Straight from the session's output into the queue, no string in between.
+  const std::size_t at = unsent_.size();
+  unsent_.resize(at + n);
+  unsent_.resize(at + session_->take_output(unsent_.data() + at, n));
 }
 
 IoResult TlsTransport::flush() {
@@ -40,10 +48,11 @@ IoResult TlsTransport::flush() {
 }
 
 IoResult TlsTransport::receive() {
-  char buf[16 * 1024 + 512];  // one full record and its overhead
+  char buf[kMaxRecord + 512];  // one full record and its overhead
   IoResult r = socket_.read(buf, sizeof buf);
   if (r.status == IoResult::Status::would_block) want_ = Want::read;
   if (r.status != IoResult::Status::done) return r;
+  socket_drained_ = r.bytes < sizeof buf;
   if (r.bytes == 0) session_->receive_end();
   else session_->receive(buf, r.bytes);
   return r;
@@ -53,7 +62,10 @@ IoResult TlsTransport::handshake() {
   for (;;) {
     TlsSession::Step step = session_->handshake();
     IoResult sent = flush();
-    if (step == TlsSession::Step::done) return done(0);           // tickets may still be queued
+    if (step == TlsSession::Step::done) {  // tickets may still be queued
+      facts_ = session_->facts();
+      return done(0);
+    }
     if (step == TlsSession::Step::failed) return failed(EPROTO);  // the alert went if it could
     if (sent.status == IoResult::Status::error) return sent;
     // Our flight must go out before the peer can answer it.
@@ -84,19 +96,42 @@ IoResult TlsTransport::read(char* buf, std::size_t n) {
 IoResult TlsTransport::write(const iovec* iov, int count) {
   IoResult sent = flush();
   if (sent.status != IoResult::Status::done) return sent;
+  // One SSL_write per piece would put each piece in a record of its own (a response's head
+  // and its body as two records: twice the record overhead for both peers). Small pieces
+  // are gathered so that a record holds as much as it can. The buffer is the OS thread's,
+  // not the green thread's stack (64 KiB by default): nothing here can switch green threads.
+  static thread_local char gathered[kMaxRecord];
+  std::size_t used = 0;
   std::size_t total = 0;
   for (int i = 0; i < count; ++i) {
-    if (!session_->write({static_cast<const char*>(iov[i].iov_base), iov[i].iov_len}))
-      return failed(EPROTO);
-    total += iov[i].iov_len;
+    std::string_view piece{static_cast<const char*>(iov[i].iov_base), iov[i].iov_len};
+    total += piece.size();
+    while (!piece.empty()) {
+      if (used == 0 && piece.size() >= sizeof gathered) {
+        // Whole records straight from the piece; its tail joins what follows.
+        const std::size_t whole = piece.size() - piece.size() % sizeof gathered;
+        if (!session_->write(piece.substr(0, whole))) return failed(EPROTO);
+        piece.remove_prefix(whole);
+        continue;
+      }
+      std::size_t n = std::min(piece.size(), sizeof gathered - used);
+      std::memcpy(gathered + used, piece.data(), n);
+      used += n;
+      piece.remove_prefix(n);
+      if (used == sizeof gathered) {
+        if (!session_->write({gathered, used})) return failed(EPROTO);
+        used = 0;
+      }
+    }
   }
+  if (used > 0 && !session_->write({gathered, used})) return failed(EPROTO);
   sent = flush();
   if (sent.status == IoResult::Status::error) return sent;
   return done(total);  // what the socket did not take yet stays queued
 }
 
 IoResult TlsTransport::send_file(int file, off_t& offset, std::size_t n) {
-  char buf[16 * 1024];
+  char buf[kMaxRecord];
   ssize_t got;
   do got = ::pread(file, buf, std::min(n, sizeof buf), offset);
   while (got < 0 && errno == EINTR);

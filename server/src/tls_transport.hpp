@@ -53,6 +53,10 @@ class TlsTransport {
   bool has_pending_input() const noexcept {
     return session_->has_unread_input() || socket_.has_pending_input();
   }
+  // Whether the last socket read took all the socket had and every byte of it has been
+  // read as plaintext: nothing waits that the poller would not report (as a short read on a
+  // plain socket says), so the connection can idle without another read.
+  bool drained() const noexcept { return socket_drained_ && !session_->has_unread_input(); }
   // close_notify (sent if the socket takes it now), then the end of the sending side.
   void shutdown_write() noexcept;
   // Gives up the socket; the TLS state is lost with the object (no TLS handover yet).
@@ -60,7 +64,9 @@ class TlsTransport {
 
   const std::string& failure() const noexcept { return session_->failure(); }
   bool plain_http() const noexcept { return session_->plain_http(); }
-  TlsFacts facts() const { return session_->facts(); }
+  // What the handshake negotiated, read from OpenSSL once when it finished (the server
+  // hands it to every request of the connection); empty before.
+  const TlsFacts& facts() const noexcept { return facts_; }
 
  private:
   // Reads from the socket into the session; done(0) at the peer's end.
@@ -69,9 +75,11 @@ class TlsTransport {
 
   PlainTransport socket_;
   std::unique_ptr<TlsSession> session_;  // movable, as a variant alternative must be
-  std::string unsent_;                   // records not yet taken by the socket, from sent_ on
+  TlsFacts facts_;
+  std::string unsent_;  // records not yet taken by the socket, from sent_ on
   std::size_t sent_ = 0;
   Want want_ = Want::read;
+  bool socket_drained_ = false;  // the last socket read was short
 };
 
 }  // namespace grove::http::detail

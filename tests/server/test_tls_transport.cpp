@@ -22,6 +22,7 @@
 #include <functional>
 #include <future>
 #include <thread>
+#include <vector>
 
 using namespace grove::http;
 using namespace grove::http::detail;
@@ -147,6 +148,49 @@ TEST_CASE("TLS transport: handshake then a request in and a large response out")
   CHECK(client.get() == response);
 }
 
+TEST_CASE("TLS transport: small pieces of one write leave in one record") {
+  Fixture f;
+  auto [server_fd, client_fd] = tcp_pair();
+  TlsTransport t(server_fd, f.context);
+  const std::string head = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", body = "hello";
+  const std::string big(40000, 'b');  // more than a record: whole records, then the rest
+  std::promise<void> small_written;
+  auto client = std::async(std::launch::async, [&, fd = client_fd] {
+    std::vector<std::string> records;
+    Client c(fd, f.certs.ca.cert);
+    if (!c.connect()) return records;
+    small_written.get_future().wait();
+    // One SSL_read returns at most one record's bytes.
+    char buf[64 * 1024];
+    std::size_t total = 0, got = 0;
+    while (total < head.size() + body.size() + head.size() + big.size() + body.size() &&
+           SSL_read_ex(c.ssl, buf, sizeof buf, &got) == 1) {
+      records.emplace_back(buf, got);
+      total += got;
+    }
+    return records;
+  });
+  REQUIRE(drive(t, [&] { return t.handshake(); }).status == Status::done);
+  iovec small[2] = {{const_cast<char*>(head.data()), head.size()},
+                    {const_cast<char*>(body.data()), body.size()}};
+  REQUIRE(drive(t, [&] { return t.write(small, 2); }).bytes == head.size() + body.size());
+  while (t.has_unsent_output()) REQUIRE(drive(t, [&] { return t.flush(); }).status == Status::done);
+  small_written.set_value();
+  iovec mixed[3] = {{const_cast<char*>(head.data()), head.size()},
+                    {const_cast<char*>(big.data()), big.size()},
+                    {const_cast<char*>(body.data()), body.size()}};
+  REQUIRE(drive(t, [&] { return t.write(mixed, 3); }).bytes ==
+          head.size() + big.size() + body.size());
+  while (t.has_unsent_output()) REQUIRE(drive(t, [&] { return t.flush(); }).status == Status::done);
+  auto records = client.get();
+  REQUIRE(records.size() >= 2);
+  CHECK(records[0] == head + body);  // not the head and then the body
+  std::string rest;
+  for (std::size_t i = 1; i < records.size(); ++i) rest += records[i];
+  CHECK(rest == head + big + body);
+  CHECK(records.size() == 1 + 3);  // 16 KiB, 16 KiB, the rest with the head and the body
+}
+
 TEST_CASE("TLS transport: pending input and the ends of the session") {
   Fixture f;
   auto [server_fd, client_fd] = tcp_pair();
@@ -172,6 +216,7 @@ TEST_CASE("TLS transport: pending input and the ends of the session") {
   REQUIRE(r.status == Status::done);
   CHECK(std::string(buf, r.bytes) == "on");
   CHECK(t.has_pending_input());  // the rest of the record, decrypted
+  CHECK_FALSE(t.drained());      // so the connection must not idle on the poller
   std::string rest;
   while (rest.size() < 4) {
     r = drive(t, [&] { return t.read(buf, sizeof buf); });
@@ -180,6 +225,8 @@ TEST_CASE("TLS transport: pending input and the ends of the session") {
     rest.append(buf, r.bytes);
   }
   CHECK(rest == "etwo");
+  CHECK_FALSE(t.has_pending_input());
+  CHECK(t.drained());  // all the socket had, read: the poller reports what comes next
   server_read.set_value();
   t.shutdown_write();
   CHECK(client.get() == SSL_ERROR_ZERO_RETURN);  // the client saw a clean close_notify
