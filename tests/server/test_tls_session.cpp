@@ -191,6 +191,37 @@ TEST_CASE("resumption by ticket survives one key rotation and a reload but not t
   }
 }
 
+TEST_CASE(
+    "a TLS 1.3 resumption gets a new ticket and a TLS 1.2 one under the current key does not") {
+  TestCertificates certs;
+  TlsContext context(config_for(certs));
+  auto ticket = [](SSL_SESSION* s) {
+    const unsigned char* data = nullptr;
+    std::size_t len = 0;
+    SSL_SESSION_get0_ticket(s, &data, &len);
+    return std::string(reinterpret_cast<const char*>(data), len);
+  };
+  for (int version : {TLS1_2_VERSION, TLS1_3_VERSION}) {
+    INFO("version " << version);
+    test::MemoryClient client(certs.ca.cert, "localhost", version);
+    {
+      TlsSession first(context);
+      REQUIRE(test::handshake(client, first) == "");
+    }
+    SSL_SESSION* offered = client.session();
+    const std::string offered_ticket = ticket(offered);
+    REQUIRE(!offered_ticket.empty());
+    client.resume = offered;
+    TlsSession second(context);
+    REQUIRE(test::handshake(client, second) == "");
+    REQUIRE(second.facts().resumed);
+    const std::string after = ticket(client.session());
+    if (version == TLS1_3_VERSION) CHECK(after != offered_ticket);
+    else CHECK(after == offered_ticket);
+    client.resume = nullptr;
+  }
+}
+
 TEST_CASE("without tickets there is no resumption") {
   TestCertificates certs;
   TlsConfig c = config_for(certs);
