@@ -106,10 +106,11 @@ stop_server() {
 # whole run). CPU time per request is the figure that survives a machine shared with other
 # work: it measures what each request costs.
 cpu_ticks() {  # pid
-  local total=0 p
+  local total=0 p t
   for p in $1 $(pgrep -P "$1" || true); do
-    [ -r "/proc/$p/stat" ] || continue
-    total=$((total + $(sed 's/^.*) //' "/proc/$p/stat" | awk '{print $12 + $13}')))
+    # A process may exit between pgrep and the read (PostgreSQL's autovacuum workers do).
+    t=$(sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null | awk '{print $12 + $13}') || true
+    [ -n "$t" ] && total=$((total + t))
   done
   echo "$total"
 }
