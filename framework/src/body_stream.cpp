@@ -41,6 +41,10 @@ bool BodyWait::await_ready() {
     }
     return true;
   }
+  if (req_->stream_reading_ && req_->stream_reading_->load(std::memory_order_acquire))
+    throw std::logic_error(
+        "co_await request.stream(): another read of this request's body is in flight (a "
+        "sibling task awaits one); the body comes in order, so await one read at a time");
   if (!req_->body_pump())
     throw std::logic_error(
         "co_await request.stream(): this request's body is still on the connection and no "
@@ -59,7 +63,9 @@ void BodyWait::start() {
   job->loop->work_started();
   job->working = true;
   job_ = job;
-  req_->body_pump()([job, req = req_, n = n_, whole = whole_] {
+  if (!req_->stream_reading_) req_->stream_reading_ = std::make_shared<std::atomic<bool>>();
+  req_->stream_reading_->store(true, std::memory_order_relaxed);
+  req_->body_pump()([job, req = req_, reading = req_->stream_reading_, n = n_, whole = whole_] {
     try {
       if (whole) {
         req->load_data();
@@ -70,6 +76,7 @@ void BodyWait::start() {
     } catch (...) {
       job->error = std::current_exception();
     }
+    reading->store(false, std::memory_order_release);  // what the read changed comes with it
     std::lock_guard lock(job->mutex);
     if (job->loop)
       job->loop->call_soon_threadsafe([job] {

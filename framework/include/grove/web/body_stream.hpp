@@ -23,7 +23,8 @@
 // MAX_CONTENT_LENGTH or the server's --max-body, BadRequest (400) for a body the client
 // cut short or a bad chunked encoding. `co_await req.stream().load()` reads the rest into
 // memory instead, after which data(), form(), files() and json() work; calling those before
-// is a std::logic_error (they would block). One read at a time per request. A request whose
+// is a std::logic_error (they would block). One read at a time per request: awaiting one
+// while another is in flight (a sibling task's) is a std::logic_error. A request whose
 // body is already in memory (the test client, or any other view) is served from memory.
 #pragma once
 

@@ -15,6 +15,7 @@
 #include <grove/web/uploads.hpp>
 
 #include <any>
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -216,6 +217,9 @@ class Request {
   std::uint64_t streamed_ = 0;  // bytes read()
   std::size_t body_pos_ = 0;    // read() position in a body held in memory
   BodyPump pump_;
+  // Set while a read of request.stream() is in flight (cleared on the connection's side
+  // when it ends, even if its coroutine stopped waiting); shared with that read.
+  std::shared_ptr<std::atomic<bool>> stream_reading_;
   friend class BodyStream;
   friend class detail::BodyWait;
   // read() and data() without the check that they are not called from a coroutine whose
