@@ -57,6 +57,7 @@ Context* Server::Impl::take_context() {
   if (!spare.empty()) {
     Context* x = spare.back().release();
     spare.pop_back();
+    x->in.reserve(kReadChunk);  // an upgraded connection's were released
     return x;
   }
   auto* x = new Context;
@@ -238,17 +239,25 @@ void Server::Impl::close_connection(Connection* c) {
 // it could), so the caller can wait for readiness instead of reading again for EAGAIN.
 ReadResult Server::Impl::read_some(Connection* c, Buffer& in, std::optional<TimePoint> deadline,
                                    bool* drained) {
+  std::size_t avail, got = 0;
+  char* p = in.prepare(4096, avail);
+  auto r = read_into(c, p, avail, got, deadline, drained);
+  in.commit(got);
+  return r;
+}
+
+ReadResult Server::Impl::read_into(Connection* c, char* p, std::size_t n, std::size_t& got,
+                                   std::optional<TimePoint> deadline, bool* drained) {
+  got = 0;
   while (true) {
-    std::size_t avail;
-    char* p = in.prepare(4096, avail);
-    auto r = detail::with_transport(c->transport, [&](auto& t) { return t.read(p, avail); });
+    auto r = detail::with_transport(c->transport, [&](auto& t) { return t.read(p, n); });
     if (r.status == detail::IoResult::Status::done && r.bytes > 0) {
-      in.commit(r.bytes);
+      got = r.bytes;
       // A short TLS read says nothing of the socket (records may wait undecrypted): the
       // transport knows whether its last socket read was short and all of it read.
       if (drained) {
         auto* tls = std::get_if<detail::TlsTransport>(&c->transport);
-        *drained = tls ? tls->drained() : r.bytes < avail;
+        *drained = tls ? tls->drained() : r.bytes < n;
       }
       return ReadResult::data;
     }

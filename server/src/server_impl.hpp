@@ -313,6 +313,10 @@ struct Server::Impl {
   // it could), so the caller can wait for readiness instead of reading again for EAGAIN.
   ReadResult read_some(Connection* c, Buffer& in, std::optional<TimePoint> deadline,
                        bool* drained = nullptr);
+  // The same into `n` bytes at `p` (an upgraded connection reads into its handler's buffer
+  // and keeps none of its own); `got` receives the count.
+  ReadResult read_into(Connection* c, char* p, std::size_t n, std::size_t& got,
+                       std::optional<TimePoint> deadline, bool* drained = nullptr);
   // Sends `out` (then `extra`) completely, waiting up to the write timeout each time the
   // client stops taking bytes. Throws ConnectionLost.
   void flush(Connection* c, Buffer& out, std::string_view extra = {});

@@ -29,11 +29,16 @@ class UpgradedConnection final : public UpgradedStream {
       return {ReadStatus::stopping};
     }
     if (x_.in.empty()) {
+      // Straight into the handler's buffer: the connection's own buffers, sized for HTTP,
+      // would be most of what an idle WebSocket costs (docs/websocket.md, "Memory").
+      x_.in.release();
+      x_.out.release();
       ::grove::http::ReadResult r;
+      std::size_t got = 0;
       reader_ = green::current();
       in_read_ = true;
       try {
-        r = server_->read_some(c_, x_.in, TimePoint(deadline));
+        r = server_->read_into(c_, buf, n, got, TimePoint(deadline));
       } catch (const StopWake&) {
         in_read_ = false;
         stop_pending_ = false;
@@ -42,7 +47,9 @@ class UpgradedConnection final : public UpgradedStream {
       in_read_ = false;
       if (r == ::grove::http::ReadResult::timeout) return {ReadStatus::timeout};
       if (r != ::grove::http::ReadResult::data) return {ReadStatus::end};
+      return {ReadStatus::data, got};
     }
+    // Bytes that came in behind the upgrade request, read with it.
     std::size_t k = std::min(n, x_.in.size());
     std::memcpy(buf, x_.in.data(), k);
     x_.in.consume(k);

@@ -7,6 +7,7 @@
 #include <grove/http/websocket.hpp>
 
 #include <algorithm>
+#include <memory>
 #include <mutex>
 
 namespace grove::http::ws {
@@ -159,6 +160,18 @@ struct WebSocket::State {
     }
   }
 
+  // Reads what has arrived, without waiting, into a buffer that lives only for the read.
+  // An end or a timeout is left for the next read to see again; a stop is acted on here,
+  // as the read tells it only once.
+  void read_waiting() {
+    constexpr std::size_t kBig = 16 * 1024;
+    auto big = std::make_unique_for_overwrite<char[]>(kBig);
+    auto r = io.read(big.get(), kBig, SteadyClock::now());
+    if (r.status == UpgradedStream::ReadStatus::data) in.append(big.get(), r.bytes);
+    if (r.status == UpgradedStream::ReadStatus::stopping)
+      send_close(close_code::going_away, "server stopping");
+  }
+
   // Reads more input, doing the timed duties (pings, pong and idle timeouts, the end of a
   // close handshake) on the way. A result ends next(); nullopt: parse again.
   std::optional<Got> wait_for_input(std::optional<SteadyTime> deadline) {
@@ -170,10 +183,17 @@ struct WebSocket::State {
     } else {
       until = std::min(until, close_deadline);
     }
-    char buf[16 * 1024];
+    // A small buffer on the stack while waiting: every stack page a connection's green
+    // thread ever touched stays resident for its life, and a 16 KiB array would put the
+    // frames below it (the read, the wait, the switch) 16 KiB deeper. A full read says more
+    // is waiting: take it in big reads from a buffer that lives only for them.
+    char buf[2048];
     auto r = io.read(buf, sizeof buf, until);
     switch (r.status) {
-      case UpgradedStream::ReadStatus::data: in.append(buf, r.bytes); return std::nullopt;
+      case UpgradedStream::ReadStatus::data:
+        in.append(buf, r.bytes);
+        if (r.bytes == sizeof buf) read_waiting();
+        return std::nullopt;
       case UpgradedStream::ReadStatus::end:
         broke("the client closed the connection without a Close");
         return Got::closed;
