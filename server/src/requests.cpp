@@ -129,16 +129,21 @@ bool Server::Impl::handle(Connection* c, Context& x) {
         std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count());
   if (Log::access_log_enabled()) access_log(c, &req, resp.status, sent);
   if (!plan.keep) return false;
-  if (after == After::drain) {
-    try {
-      char sink[4096];
-      while (req.read(sink, sizeof sink) > 0) {
-      }
-    } catch (...) {
-      return false;
+  return after != After::drain || drain_body(req);
+}
+
+// Reads and drops what is left of a request's body; whether it ended well. Not inlined:
+// its 4 KiB buffer would sit in handle()'s frame, under which an upgraded connection's
+// handler runs for the connection's life (every stack page touched stays resident).
+bool Server::Impl::drain_body(Request& req) {
+  try {
+    char sink[4096];
+    while (req.read(sink, sizeof sink) > 0) {
     }
+    return true;
+  } catch (...) {
+    return false;
   }
-  return true;
 }
 
 // An error found by the server itself: answers; the connection then closes lingering.

@@ -353,6 +353,8 @@ struct Server::Impl {
   bool serve(Connection* c, Context& x);
   // One request whose head is parsed. Returns whether the connection stays open.
   bool handle(Connection* c, Context& x);
+  // What is left of a request body the application did not read, dropped.
+  [[gnu::noinline]] static bool drain_body(Request& req);
   // What the server answers itself: the health path, and the metrics listener's requests
   // (metrics.cpp's neighbour, operations.cpp).
   bool answers_itself(const Connection* c, const Request& req) const;
