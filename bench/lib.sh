@@ -41,9 +41,11 @@ wait_http() {  # url: waits up to 10 s for a 2xx answer there
 }
 
 cpu_ticks() {  # pid: user + system clock ticks of it and its children
-  local total=0 p
+  local total=0 p t
   for p in $1 $(pgrep -P "$1" || true); do
-    [ -r "/proc/$p/stat" ] && total=$((total + $(sed 's/^.*) //' "/proc/$p/stat" | awk '{print $12 + $13}')))
+    # A process may exit between pgrep and the read (PostgreSQL's autovacuum workers do).
+    t=$(sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null | awk '{print $12 + $13}') || true
+    [ -n "$t" ] && total=$((total + t))
   done
   echo "$total"
 }

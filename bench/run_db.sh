@@ -54,14 +54,11 @@ bench_setup db
 services=$work/services
 mkdir -p "$services"
 chmod 0711 "$services"  # PostgreSQL's unprivileged user must reach it
-cleanup() {
-  bench_cleanup_servers
+cleanup() {  # the HTTP servers first (their pools' connections), then the databases, then work
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   "$root/scripts/test-services.sh" destroy "$services/postgres" >/dev/null 2>&1 || true
   "$root/scripts/test-services.sh" destroy "$services/redis" >/dev/null 2>&1 || true
   bench_cleanup
-}
-bench_cleanup_servers() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
 }
 trap cleanup EXIT
 # Their watchdogs stop the servers should this script die without running its trap (kill -9).
@@ -72,15 +69,6 @@ pg_port=$(sed -n 's/^port=//p' <<<"$pg")
 redis_port=$(sed -n 's/^port=//p' <<<"$redis")
 if [ ${#server_cpu[@]} -gt 0 ]; then taskset -pc 1 "$(cat "$services/redis/redis.pid")" >/dev/null; fi
 conninfo="host=127.0.0.1 port=$pg_port user=grove dbname=postgres"
-
-wait_http() {  # url
-  for _ in $(seq 1 200); do
-    curl -fsS -o /dev/null --max-time 2 "$1" 2>/dev/null && return 0
-    sleep 0.05
-  done
-  echo "run_db.sh: nothing answers at $1" >&2
-  exit 1
-}
 
 # Starts one HTTP server on CPU 1 (its command's "@PORT@" becomes a free port), waits until
 # `probe` answers through the database, and warms its pool up for a second.
@@ -101,19 +89,9 @@ stop_server() {
   wait "$server_pid" 2>/dev/null || true
 }
 
-# CPU time (clock ticks, user + system) used so far by a process and its children: the HTTP
-# server, or PostgreSQL's postmaster and backends (the pools keep their backends for the
-# whole run). CPU time per request is the figure that survives a machine shared with other
-# work: it measures what each request costs.
-cpu_ticks() {  # pid
-  local total=0 p t
-  for p in $1 $(pgrep -P "$1" || true); do
-    # A process may exit between pgrep and the read (PostgreSQL's autovacuum workers do).
-    t=$(sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null | awk '{print $12 + $13}') || true
-    [ -n "$t" ] && total=$((total + t))
-  done
-  echo "$total"
-}
+# CPU time per request (bench/lib.sh's cpu_ticks: the HTTP server, or PostgreSQL's
+# postmaster and backends, which the pools keep for the whole run) is the figure that survives
+# a machine shared with other work: it measures what each request costs.
 postmaster=$(head -n1 "$services/postgres/data/postmaster.pid")
 
 results=$work/results.txt
