@@ -6,7 +6,11 @@
 # driven by the same wrk commands in the same run, the servers taking turns:
 #   - keep-alive, 50 connections: req/s and p99;
 #   - a new connection per request (`Connection: close`), 50 connections: every request
-#     is a full handshake (wrk keeps no sessions), so req/s is handshakes per second;
+#     is a full handshake (wrk keeps no sessions), so req/s is handshakes per second; with
+#     the ECDSA P-256 certificate and again with an RSA-2048 one (a second nginx and grove
+#     per engine serve it);
+#   - resumed handshakes, TLS 1.3 and TLS 1.2: bench/tls/resume.py (RESUME_CLIENTS Python
+#     processes, 4 by default, each offering its previous connection's session ticket);
 #   - resident memory per idle TLS keep-alive connection with IDLE (10,000) open
 #     (bench/http/idle_conns.py ... tls), for fresh nginx and grove processes.
 # Pinned as bench/run_http.sh: wrk on CPU 0, each server on CPU 1. Prints the results page;
@@ -36,11 +40,15 @@ engines=${ENGINES:-$("$hello" --version | sed -n 's/^engines: //p' | tr -d ',')}
 source "$root/bench/lib.sh"
 bench_setup tls
 
-# One self-signed ECDSA P-256 certificate for both servers.
+# One self-signed ECDSA P-256 certificate for both servers, and an RSA-2048 one for the
+# RSA handshake row.
 cert=$work/cert.pem key=$work/key.pem
+rsa_cert=$work/rsa_cert.pem rsa_key=$work/rsa_key.pem
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=localhost \
   -addext subjectAltName=DNS:localhost,IP:127.0.0.1 -keyout "$key" -out "$cert" 2>/dev/null
-chmod 644 "$key"  # nginx's worker runs as www-data when started as root
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost \
+  -addext subjectAltName=DNS:localhost,IP:127.0.0.1 -keyout "$rsa_key" -out "$rsa_cert" 2>/dev/null
+chmod 644 "$key" "$rsa_key"  # nginx's worker runs as www-data when started as root
 
 wait_https() {  # url
   for _ in $(seq 1 200); do
@@ -51,23 +59,23 @@ wait_https() {  # url
   exit 1
 }
 
-start_nginx() {
-  local dir=$work/nginx
+start_nginx() {  # [cert key name]: the ECDSA pair by default
+  local dir=$work/${3:-nginx}
   port_nginx=$(free_port)
   mkdir -p "$dir"
-  sed -e "s|@PREFIX@|$dir|g" -e "s|@PORT@|$port_nginx|g" -e "s|@CERT@|$cert|g" -e "s|@KEY@|$key|g" \
-    "$root/bench/tls/nginx.conf.in" >"$dir/nginx.conf"
+  sed -e "s|@PREFIX@|$dir|g" -e "s|@PORT@|$port_nginx|g" -e "s|@CERT@|${1:-$cert}|g" \
+    -e "s|@KEY@|${2:-$key}|g" "$root/bench/tls/nginx.conf.in" >"$dir/nginx.conf"
   "${server_cpu[@]}" nginx -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log" >"$dir/out.log" 2>&1 &
   pids+=($!)
   wait_https "https://127.0.0.1:$port_nginx/"
 }
 
-start_grove() {  # engine
+start_grove() {  # engine [cert key]: sets port_grove_ENGINE
   local port
   port=$(free_port)
-  "${server_cpu[@]}" "$hello" --backend "$1" --bind "https://127.0.0.1:$port" --certfile "$cert" \
-    --keyfile "$key" --log-level warning --keepalive-timeout 120s --max-connections 20000 \
-    >"$work/grove_$1.log" 2>&1 &
+  "${server_cpu[@]}" "$hello" --backend "$1" --bind "https://127.0.0.1:$port" --certfile "${2:-$cert}" \
+    --keyfile "${3:-$key}" --log-level warning --keepalive-timeout 120s --max-connections 20000 \
+    >"$work/grove_$1_$port.log" 2>&1 &
   pids+=($!)
   eval "port_grove_$1=$port"
   wait_https "https://127.0.0.1:$port/"
@@ -86,6 +94,13 @@ run_wrk() {  # label server port args...
   out=$("${client_cpu[@]}" wrk -t1 -c50 -d"$duration" --latency "$@" "https://127.0.0.1:$port/" 2>&1) || true
   { echo "### $label $server"; echo "$out"; } >>"$results"
 }
+# Resumed handshakes: resume.py prints connections per second as wrk's "Requests/sec".
+run_resume() {  # label server port version
+  local out
+  out=$("${client_cpu[@]}" python3 "$root/bench/tls/resume.py" "$3" "${duration%s}" \
+    "${RESUME_CLIENTS:-4}" "$4" 2>&1) || true
+  { echo "### $1 $2"; echo "$out"; } >>"$results"
+}
 
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 started=$(date -u +%Y-%m-%dT%H:%M:%SZ)
@@ -98,14 +113,28 @@ for e in $engines; do
   servers+=("grove_$e")
   ports+=("${!port_var}")
 done
+# The same servers again with the RSA-2048 pair, for the RSA handshake row.
+start_nginx "$rsa_cert" "$rsa_key" nginx_rsa
+rsa_ports=("$port_nginx")
+for e in $engines; do
+  start_grove "$e" "$rsa_cert" "$rsa_key"
+  port_var=port_grove_$e
+  rsa_ports+=("${!port_var}")
+done
 tls_facts=$work/facts.txt
 : >"$tls_facts"
 for i in "${!servers[@]}"; do echo "${servers[$i]} $(negotiated "${ports[$i]}")" >>"$tls_facts"; done
+rsa_facts=$work/rsa_facts.txt
+: >"$rsa_facts"
+for i in "${!servers[@]}"; do echo "${servers[$i]} $(negotiated "${rsa_ports[$i]}")" >>"$rsa_facts"; done
 
 for _ in $(seq 1 "$reps"); do
   for i in "${!servers[@]}"; do
     run_wrk keepalive "${servers[$i]}" "${ports[$i]}"
     run_wrk handshake "${servers[$i]}" "${ports[$i]}" -H "Connection: close"
+    run_wrk handshake_rsa "${servers[$i]}" "${rsa_ports[$i]}" -H "Connection: close"
+    run_resume resumed13 "${servers[$i]}" "${ports[$i]}" 1.3
+    run_resume resumed12 "${servers[$i]}" "${ports[$i]}" 1.2
   done
 done
 
@@ -128,10 +157,10 @@ done
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
 page=$(python3 - "$results" "$tls_facts" "$started" "$load_before" "$load_after" "$duration" "$reps" \
-  "${#client_cpu[@]}" "$memory" "$idle" <<'PY'
+  "${#client_cpu[@]}" "$memory" "$idle" "$rsa_facts" "${RESUME_CLIENTS:-4}" <<'PY'
 import json, platform, re, statistics, subprocess, sys
 
-results, facts, started, load_before, load_after, duration, reps, pinned, memory, idle = sys.argv[1:11]
+results, facts, started, load_before, load_after, duration, reps, pinned, memory, idle, rsa_facts, resume_clients = sys.argv[1:13]
 
 def ms(text):
     m = re.match(r"([\d.]+)(us|ms|s)", text)
@@ -147,6 +176,8 @@ for block in open(results).read().split("### ")[1:]:
     socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", body)
     errs = sum(int(x) for x in socket_errors.groups()) if socket_errors else 0
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", body)
+    not_resumed = re.search(r"Not resumed: (\d+)", body)
+    errs += int(not_resumed.group(1)) if not_resumed else 0
     runs.setdefault((label, server), []).append({
         "rps": float(rps.group(1)) if rps else 0.0,
         "p99": ms(p99.group(1)) if p99 else float("nan"),
@@ -164,6 +195,7 @@ wrk_v = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.spl
 ssl_v = subprocess.run(["openssl", "version"], capture_output=True, text=True).stdout.strip()
 servers = [l.split()[0] for l in open(facts)]
 negotiated = {l.split(" ", 1)[0]: l.split(" ", 1)[1].strip() for l in open(facts)}
+negotiated_rsa = {l.split(" ", 1)[0]: l.split(" ", 1)[1].strip() for l in open(rsa_facts)}
 
 out = ["# HTTPS server: grove-hello against nginx", ""]
 out.append(f"Generated by `bench/run_tls.sh` ({started}). Machine: {cpu}, {ncpu} CPUs, Linux "
@@ -171,26 +203,44 @@ out.append(f"Generated by `bench/run_tls.sh` ({started}). Machine: {cpu}, {ncpu}
            f"(2 vCPUs shared with other engineers' builds). {nginx_v}; {wrk_v}; {ssl_v} on both sides.")
 out.append(("wrk ran on CPU 0 and each server on CPU 1 (taskset). " if pinned != "0" else "Nothing pinned. ") +
            f"Each figure is the median of {reps} runs of `wrk -t1 -c50 -d{duration} --latency`, the servers "
-           "taking turns. Both servers use one ECDSA P-256 certificate made for the run; what a client "
-           "negotiates with each (`openssl s_client`) is in the last column. Ratios are grove / nginx.")
+           "taking turns. Both servers use one ECDSA P-256 certificate made for the run (the RSA row: "
+           "one RSA-2048 certificate, served by a second set of servers); what a client "
+           "negotiates with each (`openssl s_client`) is in the last column. The resumed rows are "
+           f"`bench/tls/resume.py PORT {duration.rstrip('s')} {resume_clients} 1.3|1.2` ({resume_clients} Python "
+           "clients each offering its previous session's ticket; connections per second, no p99; "
+           "a connection that was not resumed counts as an error). Ratios are grove / nginx.")
 out.append("")
 out.append("| scenario | server | req/s | p99 (ms) | req/s vs nginx | p99 vs nginx | errors | target | negotiated |")
 out.append("|---|---|---:|---:|---:|---:|---:|---|---|")
-names = {"keepalive": "keep-alive, 50 conns", "handshake": "full handshake per request, 50 conns"}
-targets = {"keepalive": ("≥ 1.0x req/s, p99 ≤ 1.5x", 1.0, 1.5), "handshake": ("≥ 0.9x req/s", 0.9, None)}
-for label in ("keepalive", "handshake"):
+names = {"keepalive": "keep-alive, 50 conns", "handshake": "full handshake per request, 50 conns",
+         "handshake_rsa": "full handshake per request, RSA-2048, 50 conns",
+         "resumed13": f"resumed handshake (ticket), TLS 1.3, {resume_clients} clients",
+         "resumed12": f"resumed handshake (ticket), TLS 1.2, {resume_clients} clients"}
+hs_target = ("≥ 0.9x req/s", 0.9, None)
+targets = {"keepalive": ("≥ 1.0x req/s, p99 ≤ 1.5x", 1.0, 1.5), "handshake": hs_target,
+           "handshake_rsa": hs_target, "resumed13": hs_target, "resumed12": hs_target}
+def p99_text(v):
+    return "—" if v != v else f"{v:.2f}"
+def facts_of(label, s):
+    if label == "handshake_rsa":
+        return negotiated_rsa[s]
+    if label == "resumed12":
+        return "TLSv1.2 (forced by the client)"
+    return negotiated[s]
+for label in names:
     n_rps, n_p99 = med(label, "nginx", "rps"), med(label, "nginx", "p99")
     for s in servers:
         rps, p99 = med(label, s, "rps"), med(label, s, "p99")
         errs = sum(r["errors"] for r in runs.get((label, s), []))
         if s == "nginx":
-            out.append(f"| {names[label]} | nginx | {rps:,.0f} | {p99:.2f} | 1.00 | 1.00 | {errs} | | {negotiated[s]} |")
+            out.append(f"| {names[label]} | nginx | {rps:,.0f} | {p99_text(p99)} | 1.00 | {p99_text(p99 / p99)} | "
+                       f"{errs} | | {facts_of(label, s)} |")
             continue
         rr, pr = rps / n_rps, p99 / n_p99
         text, rmin, pmax = targets[label]
         ok = rr >= rmin and (pmax is None or pr <= pmax)
-        out.append(f"| {names[label]} | grove ({s[6:]}) | {rps:,.0f} | {p99:.2f} | {rr:.2f} | {pr:.2f} | {errs} | "
-                   f"{text}: {'met' if ok else 'NOT met'} | {negotiated[s]} |")
+        out.append(f"| {names[label]} | grove ({s[6:]}) | {rps:,.0f} | {p99_text(p99)} | {rr:.2f} | "
+                   f"{p99_text(pr)} | {errs} | {text}: {'met' if ok else 'NOT met'} | {facts_of(label, s)} |")
 out.append("")
 out.append(f"## Memory per idle TLS keep-alive connection ({int(idle):,} open, each after one request)")
 out.append("")
