@@ -369,15 +369,20 @@ GROVE_EXPORT int gethostbyname2_r(const char* name, int af, struct hostent* ret,
 #define GROVE_COMPAT_LOCAL(name)                      \
   extern "C" decltype(name) grove_compat_local_##name \
       __attribute__((alias(#name), visibility("hidden")));
-#define GROVE_COMPAT_INTERPOSED_NAMES(X)                                                         \
-  X(read)                                                                                        \
-  X(write) X(readv) X(writev) X(recv) X(recvfrom) X(recvmsg) X(send) X(sendto) X(sendmsg)        \
-      X(accept) X(accept4) X(connect) X(shutdown) X(close) X(dup) X(dup2) X(dup3) X(fcntl)       \
-          X(fcntl64) X(ioctl) X(socket) X(socketpair) X(pipe) X(pipe2) X(setsockopt) X(poll)     \
-              X(ppoll) X(select) X(pselect) X(epoll_wait) X(epoll_pwait) X(sleep) X(usleep)      \
-                  X(nanosleep) X(clock_nanosleep) X(getaddrinfo) X(getnameinfo) X(gethostbyname) \
-                      X(gethostbyname2) X(gethostbyname_r) X(gethostbyname2_r) X(__read_chk)     \
-                          X(__recv_chk) X(__recvfrom_chk) X(__poll_chk) X(__ppoll_chk)
+// The list is kept as written: clang-format 14 wraps it differently on each pass.
+// clang-format off
+#define GROVE_COMPAT_INTERPOSED_NAMES(X)                                               \
+  X(read) X(write) X(readv) X(writev) X(recv)                                          \
+  X(recvfrom) X(recvmsg) X(send) X(sendto) X(sendmsg)                                  \
+  X(accept) X(accept4) X(connect) X(shutdown) X(close)                                 \
+  X(dup) X(dup2) X(dup3) X(fcntl) X(fcntl64)                                           \
+  X(ioctl) X(socket) X(socketpair) X(pipe) X(pipe2)                                    \
+  X(setsockopt) X(poll) X(ppoll) X(select) X(pselect)                                  \
+  X(epoll_wait) X(epoll_pwait) X(sleep) X(usleep) X(nanosleep)                         \
+  X(clock_nanosleep) X(getaddrinfo) X(getnameinfo) X(gethostbyname) X(gethostbyname2)  \
+  X(gethostbyname_r) X(gethostbyname2_r) X(__read_chk) X(__recv_chk) X(__recvfrom_chk) \
+  X(__poll_chk) X(__ppoll_chk)
+// clang-format on
 GROVE_COMPAT_INTERPOSED_NAMES(GROVE_COMPAT_LOCAL)
 #undef GROVE_COMPAT_LOCAL
 
