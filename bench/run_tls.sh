@@ -81,10 +81,12 @@ start_grove() {  # engine [cert key]: sets port_grove_ENGINE
   wait_https "https://127.0.0.1:$port/"
 }
 
-# What a client negotiates with each server: "TLSv1.3 TLS_AES_256_GCM_SHA384 X25519".
+# What a client negotiates with each server: "TLSv1.3 TLS_AES_256_GCM_SHA384 X25519, 253
+# bits, ECDSA signature" (the signature says which certificate answered).
 negotiated() {  # port
   echo | timeout 10 openssl s_client -brief -connect "127.0.0.1:$1" 2>&1 |
-    awk -F': ' '/^Protocol version/{v=$2} /^Ciphersuite/{c=$2} /^Negotiated TLS1.3 group/{g=$2} /^Server Temp Key/{g=$2} END{print v, c, g}'
+    awk -F': ' '/^Protocol version/{v=$2} /^Ciphersuite/{c=$2} /^Negotiated TLS1.3 group/{g=$2}
+      /^Server Temp Key/{g=$2} /^Signature type/{t=$2} END{print v, c, g ", " t " signature"}'
 }
 
 results=$work/results.txt
