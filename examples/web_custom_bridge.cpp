@@ -82,7 +82,7 @@ int main(int argc, char** argv) {
     return grove::http::serve(app.application(), argc - 1, argv + 1);
   }
 
-  auto engines = grove::built_backends();
+  auto engines = grove::built_engines();
   std::string engine = std::find(engines.begin(), engines.end(), "libev") != engines.end()
                            ? "libev"
                            : engines.front();

@@ -2,7 +2,7 @@
 //
 // The engines are chosen when grove is configured:
 //
-//   cmake -S . -B build -DGROVE_BACKENDS="asio;libev" -DGROVE_DEFAULT_BACKEND=libev
+//   cmake -S . -B build -DGROVE_ENGINES="asio;libev" -DGROVE_DEFAULT_ENGINE=libev
 //   cmake --build build --target grove-web-engine && build/examples/grove-web-engine
 //
 // GROVE_LOOP=<engine> overrides the default at run time (an unknown name is an error that
@@ -10,7 +10,7 @@
 // thread bridge that is a fresh loop of the default engine; with the green bridge it is the
 // hub's, whose engine is the same selection underneath.
 //
-// Exits 0 when the engine every bridge used is the one grove::selected_backend() names, so
+// Exits 0 when the engine every bridge used is the one grove::selected_engine() names, so
 // CI can run it after configuring any engine as the default.
 #include <grove/aio.hpp>
 #include <grove/web.hpp>
@@ -22,11 +22,11 @@ namespace aio = grove::aio;
 
 int main() {
   std::string built;
-  for (auto& e : grove::built_backends()) built += (built.empty() ? "" : ", ") + e;
+  for (auto& e : grove::built_engines()) built += (built.empty() ? "" : ", ") + e;
   std::printf(
-      "built engines: %s\ndefault engine (GROVE_DEFAULT_BACKEND): %s\nselected (GROVE_LOOP or "
+      "built engines: %s\ndefault engine (GROVE_DEFAULT_ENGINE): %s\nselected (GROVE_LOOP or "
       "default): %s\n",
-      built.c_str(), grove::default_backend().c_str(), grove::selected_backend().c_str());
+      built.c_str(), grove::default_engine().c_str(), grove::selected_engine().c_str());
 
   web::App app("engines");
   app.route("/engine", []() -> aio::Task<web::Json> {
@@ -45,10 +45,10 @@ int main() {
                 poller.c_str());
     // The green engine is a facade over the hub; the hub's engine appears in its poller.
     bool ok = std::string(bridge) == "thread"
-                  ? engine == grove::selected_backend()
-                  : poller.find(grove::selected_backend()) != std::string::npos;
+                  ? engine == grove::selected_engine()
+                  : poller.find(grove::selected_engine()) != std::string::npos;
     if (!ok) {
-      std::printf("  expected the selected engine '%s'\n", grove::selected_backend().c_str());
+      std::printf("  expected the selected engine '%s'\n", grove::selected_engine().c_str());
       ++failures;
     }
   }

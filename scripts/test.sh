@@ -63,16 +63,16 @@ run_one_engine() {
   TARGETS="tests_conformance tests_aio tests_green tests_server tests_web" \
     LABELS="conformance|aio|green|server|web" \
     build_and_test build/one-engine-libev -DCMAKE_BUILD_TYPE=Release \
-    -DGROVE_BACKENDS=libev -DGROVE_DEFAULT_BACKEND=libev
+    -DGROVE_ENGINES=libev -DGROVE_DEFAULT_ENGINE=libev
   stage "One engine: libevent only (conformance suite)"
   TARGETS="tests_conformance" LABELS="conformance" \
     build_and_test build/one-engine-libevent -DCMAKE_BUILD_TYPE=Release \
-    -DGROVE_BACKENDS=libevent -DGROVE_DEFAULT_BACKEND=libevent -DGROVE_BUILD_EXAMPLES=OFF
+    -DGROVE_ENGINES=libevent -DGROVE_DEFAULT_ENGINE=libevent -DGROVE_BUILD_EXAMPLES=OFF
   # io_uring as the sole engine and default: also the "no other engine to fall back to" case.
   stage "One engine: io_uring only (conformance suite)"
   TARGETS="tests_conformance" LABELS="conformance" \
     build_and_test build/one-engine-io_uring -DCMAKE_BUILD_TYPE=Release \
-    -DGROVE_BACKENDS=io_uring -DGROVE_DEFAULT_BACKEND=io_uring -DGROVE_BUILD_EXAMPLES=OFF
+    -DGROVE_ENGINES=io_uring -DGROVE_DEFAULT_ENGINE=io_uring -DGROVE_BUILD_EXAMPLES=OFF
 }
 
 # The sanitizer builds keep line tables only (-g1): reports still name file and line, and

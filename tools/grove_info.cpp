@@ -9,11 +9,11 @@ int main() {
   std::printf("grove %.*s\n", int(grove::version().size()), grove::version().data());
   std::printf("engines built: ");
   const char* sep = "";
-  for (const auto& name : grove::built_backends()) {
+  for (const auto& name : grove::built_engines()) {
     std::printf("%s%s", sep, name.c_str());
     sep = ", ";
   }
-  std::printf("\ndefault engine: %s\n", grove::default_backend().c_str());
+  std::printf("\ndefault engine: %s\n", grove::default_engine().c_str());
   try {
     auto loop = grove::make_loop();
     const auto& caps = loop->capabilities();

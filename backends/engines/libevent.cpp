@@ -37,7 +37,7 @@ void check_symbols_are_libevent() {
     throw std::runtime_error(
         std::string("grove: the libevent engine's event_add() resolves to ") + info.dli_fname +
         ", libev's libevent emulation; link libevent before libev (grove's CMake targets "
-        "do), or build without one of them (-DGROVE_BACKENDS=...)");
+        "do), or build without one of them (-DGROVE_ENGINES=...)");
 }
 
 class LibeventPoller final : public Poller {

@@ -51,7 +51,7 @@ std::string joined(const std::vector<std::string>& names) {
 
 }  // namespace
 
-std::vector<std::string> built_backends() {
+std::vector<std::string> built_engines() {
   auto& r = registry();
   std::lock_guard lock(r.mutex);
   std::vector<std::string> names;
@@ -59,12 +59,12 @@ std::vector<std::string> built_backends() {
   return names;
 }
 
-std::string default_backend() { return GROVE_DEFAULT_BACKEND; }
+std::string default_engine() { return GROVE_DEFAULT_ENGINE; }
 
-std::string selected_backend() {
+std::string selected_engine() {
   const char* env = std::getenv("GROVE_LOOP");
-  if (!env || !*env) return default_backend();
-  auto names = built_backends();
+  if (!env || !*env) return default_engine();
+  auto names = built_engines();
   if (std::find(names.begin(), names.end(), env) == names.end())
     throw UnknownEngine(std::string("grove: GROVE_LOOP=") + env +
                         " names an engine that is not built here; built engines: " + joined(names));
@@ -73,8 +73,8 @@ std::string selected_backend() {
 
 std::unique_ptr<EventLoop> make_loop() {
   const char* env = std::getenv("GROVE_LOOP");
-  if (env && *env) return make_loop(selected_backend());  // chosen: no fallback
-  return detail::make_loop_or_fallback(default_backend());
+  if (env && *env) return make_loop(selected_engine());  // chosen: no fallback
+  return detail::make_loop_or_fallback(default_engine());
 }
 
 namespace detail {
@@ -125,8 +125,8 @@ std::unique_ptr<EventLoop> make_loop(std::string_view engine) {
   }
   if (!factory)
     throw UnknownEngine("grove: no engine named '" + std::string(engine) +
-                        "' is built; built engines: " + joined(built_backends()) +
-                        " (choose them with cmake -DGROVE_BACKENDS=...)");
+                        "' is built; built engines: " + joined(built_engines()) +
+                        " (choose them with cmake -DGROVE_ENGINES=...)");
   return factory();
 }
 

@@ -196,7 +196,7 @@ void memory_pending_task(benchmark::State& state) {
 int main(int argc, char** argv) {
   benchmark::RegisterBenchmark("task/create_await/grove", task_create_await_grove);
   benchmark::RegisterBenchmark("task/create_await/bare", task_create_await_bare);
-  for (const std::string& engine : grove::built_backends()) {
+  for (const std::string& engine : grove::built_engines()) {
     benchmark::RegisterBenchmark(("sleep0/" + engine + "/grove").c_str(), sleep0_grove, engine);
     benchmark::RegisterBenchmark(("sleep0/" + engine + "/call_soon").c_str(), sleep0_call_soon,
                                  engine);

@@ -150,12 +150,12 @@ void wait_loop(benchmark::State& state) {
 
 int main(int argc, char** argv) {
   if (argc > 1 && std::string(argv[1]) == "--engines") {  // for run_compat.sh
-    for (const auto& e : grove::built_backends())
+    for (const auto& e : grove::built_engines())
       if (e != "green") std::printf("%s\n", e.c_str());
     return 0;
   }
   const char* engine = std::getenv("GROVE_LOOP");
-  std::string e = engine ? engine : grove::default_backend();
+  std::string e = engine ? engine : grove::default_engine();
   auto add = [](const std::string& name, auto fn, auto... args) {
     return benchmark::RegisterBenchmark(name.c_str(), fn, args...);
   };

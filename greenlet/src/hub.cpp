@@ -45,9 +45,9 @@ ExecutionContext* green_context() noexcept {
 }
 
 std::unique_ptr<EventLoop> make_hub_loop() {
-  std::string engine = selected_backend();
+  std::string engine = selected_engine();
   // GROVE_LOOP=green asks for green loops; the hub underneath them needs a real engine.
-  if (engine == "green") engine = default_backend();
+  if (engine == "green") engine = default_engine();
   return make_loop(engine);
 }
 

@@ -81,7 +81,7 @@ std::string one_line(std::string s) {
 
 std::vector<std::string> hub_engines() {
   std::vector<std::string> out;
-  for (auto& e : built_backends())
+  for (auto& e : built_engines())
     if (e != "green") out.push_back(e);  // the hub drives a real engine; green is the hub
   return out;
 }
@@ -175,7 +175,7 @@ int serve(Application app, int argc, char** argv, ServeOptions options) {
 
   std::vector<std::string> binds;
   int workers = options.workers;
-  std::string backend;
+  std::string engine_flag;
   bool compat = cfg.compat;
   std::size_t max_connections = cfg.max_connections;
   std::string max_body, max_header_bytes, max_request_line;
@@ -207,8 +207,9 @@ int serve(Application app, int argc, char** argv, ServeOptions options) {
   cli.add_option("-w,--workers", workers, "Worker processes (pre-forked)")
       ->check(CLI::Range(1, 1024));
   auto engines = hub_engines();
-  cli.add_option("--backend", backend,
-                 "Event loop engine: " + join(engines) + " (default " + selected_backend() + ")")
+  // --backend: the flag's name before it said "engine", still accepted.
+  cli.add_option("--engine,--backend", engine_flag,
+                 "Event loop engine: " + join(engines) + " (default " + selected_engine() + ")")
       ->check(CLI::IsMember(engines));
   cli.add_flag("--compat,!--no-compat", compat,
                "Patch blocking libc calls to be cooperative (grove::compat::patch_all)");
@@ -287,7 +288,7 @@ int serve(Application app, int argc, char** argv, ServeOptions options) {
   if (show_version) {
     std::printf("grove %.*s\nengines: %s\ndefault engine: %s\ncompat: %s\n",
                 int(grove::version().size()), grove::version().data(), join(engines).c_str(),
-                default_backend().c_str(), compat_available() ? "available" : "not built");
+                default_engine().c_str(), compat_available() ? "available" : "not built");
     return 0;
   }
 
@@ -361,10 +362,10 @@ int serve(Application app, int argc, char** argv, ServeOptions options) {
     return 2;
   }
 
-  if (!backend.empty()) ::setenv("GROVE_LOOP", backend.c_str(), 1);
+  if (!engine_flag.empty()) ::setenv("GROVE_LOOP", engine_flag.c_str(), 1);
   std::string engine;
   try {
-    engine = selected_backend();
+    engine = selected_engine();
   } catch (const std::exception& e) {
     std::fprintf(stderr, "%s: error: %s\n", program.c_str(), one_line(e.what()).c_str());
     return 2;

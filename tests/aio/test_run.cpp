@@ -22,14 +22,14 @@ TEST_CASE("run returns the coroutine's value and rethrows its exception", "[run]
 }
 
 TEST_CASE("run uses a fresh loop of the selected engine, or the one named", "[run]") {
-  const std::string selected = selected_backend();
+  const std::string selected = selected_engine();
   std::string engine;
   aio::run([&]() -> aio::Task<void> {
     engine = aio::get_running_loop().engine();
     co_return;
   }());
   CHECK(engine == selected);
-  for (const std::string& name : built_backends()) {
+  for (const std::string& name : built_engines()) {
     std::string used;
     aio::run(
         [&]() -> aio::Task<void> {

@@ -108,7 +108,7 @@ TEST_CASE("work_started keeps run() going until work_finished", "[run][refs][tsa
 TEST_CASE("capabilities name the engine and what grove provides above it", "[caps]") {
   auto loop = make_test_loop();
   const Capabilities& caps = loop->capabilities();
-  REQUIRE(caps.engine == selected_backend());
+  REQUIRE(caps.engine == selected_engine());
   REQUIRE(loop->engine() == caps.engine);
   REQUIRE_FALSE(caps.poller.empty());
   REQUIRE(caps.timer_resolution > Duration::zero());

@@ -27,7 +27,7 @@ struct EnvGuard {
 }  // namespace
 
 TEST_CASE("every built engine makes a working loop named after it") {
-  auto names = built_backends();
+  auto names = built_engines();
   REQUIRE_FALSE(names.empty());
   REQUIRE(std::is_sorted(names.begin(), names.end()));
   for (const auto& name : names) {
@@ -42,23 +42,23 @@ TEST_CASE("every built engine makes a working loop named after it") {
 
 TEST_CASE("the default engine is built and used when GROVE_LOOP is unset") {
   EnvGuard env(nullptr);
-  auto names = built_backends();
-  REQUIRE(std::find(names.begin(), names.end(), default_backend()) != names.end());
-  REQUIRE(selected_backend() == default_backend());
-  REQUIRE(make_loop()->engine() == default_backend());
+  auto names = built_engines();
+  REQUIRE(std::find(names.begin(), names.end(), default_engine()) != names.end());
+  REQUIRE(selected_engine() == default_engine());
+  REQUIRE(make_loop()->engine() == default_engine());
 }
 
 TEST_CASE("GROVE_LOOP picks another built engine at run time") {
-  for (const auto& name : built_backends()) {
+  for (const auto& name : built_engines()) {
     EnvGuard env(name.c_str());
-    REQUIRE(selected_backend() == name);
+    REQUIRE(selected_engine() == name);
     REQUIRE(make_loop()->engine() == name);
   }
 }
 
 TEST_CASE("an engine that was not built is an error listing the built ones") {
   std::string all;
-  for (const auto& n : built_backends()) all += (all.empty() ? "" : ", ") + n;
+  for (const auto& n : built_engines()) all += (all.empty() ? "" : ", ") + n;
   REQUIRE_THROWS_AS(make_loop("nope"), UnknownEngine);
   REQUIRE_THROWS_WITH(make_loop("nope"), Catch::Contains("'nope'") && Catch::Contains(all));
   EnvGuard env("nope");
@@ -66,10 +66,10 @@ TEST_CASE("an engine that was not built is an error listing the built ones") {
 }
 
 TEST_CASE("register_engine makes a new name selectable") {
-  register_engine("test-alias", [] { return make_loop(default_backend()); });
-  auto names = built_backends();
+  register_engine("test-alias", [] { return make_loop(default_engine()); });
+  auto names = built_engines();
   REQUIRE(std::find(names.begin(), names.end(), "test-alias") != names.end());
-  REQUIRE(make_loop("test-alias")->engine() == default_backend());
+  REQUIRE(make_loop("test-alias")->engine() == default_engine());
 }
 
 TEST_CASE("version is semantic") {
@@ -95,14 +95,14 @@ struct SimulatedUnavailable {
 void require_io_uring_not_built() { REQUIRE_THROWS_AS(make_loop("io_uring"), UnknownEngine); }
 
 bool io_uring_built() {
-  auto names = built_backends();
+  auto names = built_engines();
   return std::find(names.begin(), names.end(), "io_uring") != names.end();
 }
 
 // What make_loop() does when io_uring is the build's default; in a build with another
 // default the same function is reached directly.
 std::unique_ptr<EventLoop> make_default_io_uring_loop() {
-  return default_backend() == "io_uring" ? make_loop() : detail::make_loop_or_fallback("io_uring");
+  return default_engine() == "io_uring" ? make_loop() : detail::make_loop_or_fallback("io_uring");
 }
 }  // namespace
 
@@ -138,7 +138,7 @@ TEST_CASE("an unavailable io_uring default falls back to the next built engine, 
   EnvGuard env(nullptr);
   SimulatedUnavailable sim("ENOSYS");
   test::CapturedReports reports;
-  std::vector<std::string> others = built_backends();
+  std::vector<std::string> others = built_engines();
   std::erase(others, "io_uring");
   if (others.empty()) {  // the one-engine build: nothing to fall back to, and it says so
     REQUIRE_THROWS_WITH(make_default_io_uring_loop(),

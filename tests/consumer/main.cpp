@@ -23,7 +23,7 @@ int fail(const char* what) {
 }  // namespace
 
 int main() {
-  for (const auto& name : grove::built_backends()) {
+  for (const auto& name : grove::built_engines()) {
     auto loop = grove::make_loop(name);
     bool fired = false;
     loop->call_later(std::chrono::milliseconds(1), [&] { fired = true; });

@@ -100,7 +100,7 @@ TEST_CASE(
   };
   thread_bridge(probe(&ran_on, &engine));
   CHECK(ran_on != caller);
-  CHECK(engine == grove::selected_backend());
+  CHECK(engine == grove::selected_engine());
   CHECK_FALSE(aio::is_loop_running());
 }
 

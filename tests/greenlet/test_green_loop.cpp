@@ -22,7 +22,7 @@ TEST_CASE("make_loop(\"green\") is a loop over this thread's hub", "[green][engi
   auto loop = make_loop("green");
   REQUIRE(loop->engine() == "green");
   REQUIRE_THAT(loop->capabilities().poller, Catch::Contains(green::hub_engine()));
-  const auto names = built_backends();
+  const auto names = built_engines();
   REQUIRE(std::find(names.begin(), names.end(), "green") != names.end());
 }
 

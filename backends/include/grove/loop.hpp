@@ -310,7 +310,7 @@ class EngineUnavailable : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// A new loop of the engine named by GROVE_LOOP, or of default_backend() if unset. An
+// A new loop of the engine named by GROVE_LOOP, or of default_engine() if unset. An
 // unavailable default falls back to the next built engine that runs (in the build's order)
 // with a warning through the diagnostics sink; an engine named by GROVE_LOOP does not.
 std::unique_ptr<EventLoop> make_loop();
@@ -318,11 +318,21 @@ std::unique_ptr<EventLoop> make_loop();
 // EngineUnavailable if it cannot run on this system.
 std::unique_ptr<EventLoop> make_loop(std::string_view engine);
 // Engines compiled in (and registered, e.g. "green" once greenlet/ is linked), sorted.
-std::vector<std::string> built_backends();
-// The build's default engine (CMake GROVE_DEFAULT_BACKEND).
-std::string default_backend();
-// The engine make_loop() picks: GROVE_LOOP if set (validated), else default_backend().
-std::string selected_backend();
+std::vector<std::string> built_engines();
+// The build's default engine (CMake GROVE_DEFAULT_ENGINE).
+std::string default_engine();
+// The engine make_loop() picks: GROVE_LOOP if set (validated), else default_engine().
+std::string selected_engine();
+// The names above before they said "engine"; they forward to them.
+[[deprecated("use grove::built_engines()")]] inline std::vector<std::string> built_backends() {
+  return built_engines();
+}
+[[deprecated("use grove::default_engine()")]] inline std::string default_backend() {
+  return default_engine();
+}
+[[deprecated("use grove::selected_engine()")]] inline std::string selected_backend() {
+  return selected_engine();
+}
 // The library's version, "MAJOR.MINOR.PATCH".
 std::string_view version() noexcept;
 

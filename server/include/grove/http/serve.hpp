@@ -4,7 +4,8 @@
 //
 //   --bind ADDR            repeatable: host:port, [v6]:port, unix:/path (default 127.0.0.1:8000)
 //   --workers N            pre-forked worker processes (default 1: no fork)
-//   --backend NAME         the hub's engine (default: GROVE_LOOP, else the build's default)
+//   --engine NAME          the hub's engine (default: GROVE_LOOP, else the build's default);
+//                          --backend is its old name
 //   --compat/--no-compat   grove::compat::patch_all() before serving (default off)
 //   --max-connections N, --max-body SIZE (1048576, 512K, 4M), --max-header-bytes SIZE,
 //   --max-headers N, --max-request-line SIZE
