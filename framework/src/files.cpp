@@ -14,10 +14,12 @@
 
 #include <cctype>
 #include <cerrno>
+#include <chrono>
 #include <climits>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -124,16 +126,18 @@ struct stat regular_file(int fd, const std::string& description) {
   return st;
 }
 
-// Opens `relative` beneath `directory`: the kernel refuses any step (a "..", an absolute or
-// escaping symlink) that would leave it. Before Linux 5.6 (no openat2): the resolved path
-// must still start with the resolved directory.
-int open_beneath(const std::string& directory, const std::string& relative) {
-  Fd dir(::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (dir.fd < 0) return -1;
+int open_directory(const std::string& directory) {
+  return ::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+}
+
+// Opens `relative` beneath `directory` (open as `dir`): the kernel refuses any step (a
+// "..", an absolute or escaping symlink) that would leave it. Before Linux 5.6 (no
+// openat2): the resolved path must still start with the resolved directory.
+int open_beneath(int dir, const std::string& directory, const std::string& relative) {
   open_how how{};
   how.flags = kOpenFlags;
   how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
-  long fd = ::syscall(SYS_openat2, dir.fd, relative.c_str(), &how, sizeof how);
+  long fd = ::syscall(SYS_openat2, dir, relative.c_str(), &how, sizeof how);
   if (fd >= 0 || errno != ENOSYS) return int(fd);
   char root[PATH_MAX], target[PATH_MAX];
   std::string joined = directory + "/" + relative;
@@ -144,6 +148,48 @@ int open_beneath(const std::string& directory, const std::string& relative) {
     return -1;
   }
   return ::open(target, kOpenFlags);
+}
+
+// The static folder, kept open between requests (an open and a close fewer per file
+// served) and opened again once its descriptor is a second old: a folder replaced
+// meanwhile (renamed over, or a symlink to it switched) is seen within a second, as
+// nginx's open_file_cache_valid bounds its cached descriptors.
+class StaticFolder {
+ public:
+  explicit StaticFolder(std::string path) : path_(std::move(path)) {}
+  const std::string& path() const noexcept { return path_; }
+
+  // The folder's descriptor, held open by the handle; null if the folder cannot be opened.
+  std::shared_ptr<const Fd> descriptor() {
+    const auto now = std::chrono::steady_clock::now();
+    std::lock_guard lock(mutex_);
+    if (fd_ && now - opened_ < kReopenAfter) return fd_;
+    auto fresh = std::make_shared<Fd>(open_directory(path_));
+    if (fresh->fd < 0) {
+      fd_.reset();
+      return nullptr;
+    }
+    fd_ = std::move(fresh);
+    opened_ = now;
+    return fd_;
+  }
+
+ private:
+  static constexpr std::chrono::seconds kReopenAfter{1};
+  const std::string path_;
+  std::mutex mutex_;  // views of one app may run on several threads (thread bridge)
+  std::shared_ptr<const Fd> fd_;
+  std::chrono::steady_clock::time_point opened_;
+};
+
+Response send_from_open_directory(int dir, const std::string& directory, std::string_view path,
+                                  const SendFileOptions& options) {
+  if (!safe_join(directory, path)) throw NotFound();
+  std::string relative(path);
+  Fd fd(open_beneath(dir, directory, relative));
+  if (fd.fd < 0) throw NotFound();
+  struct stat st = regular_file(fd.fd, {});  // the client's path is not echoed
+  return file_response(fd, st, relative, options);
 }
 
 }  // namespace
@@ -187,11 +233,9 @@ Response send_file(int descriptor, const SendFileOptions& options) {
 Response send_from_directory(const std::string& directory, std::string_view path,
                              const SendFileOptions& options) {
   if (!safe_join(directory, path)) throw NotFound();
-  std::string relative(path);
-  Fd fd(open_beneath(directory, relative));
-  if (fd.fd < 0) throw NotFound();
-  struct stat st = regular_file(fd.fd, {});  // the client's path is not echoed
-  return file_response(fd, st, relative, options);
+  Fd dir(open_directory(directory));
+  if (dir.fd < 0) throw NotFound();
+  return send_from_open_directory(dir.fd, directory, path, options);
 }
 
 std::string detail::absolute_path(std::string path) {
@@ -211,8 +255,10 @@ Scaffold& Scaffold::serve_static(std::string folder, std::string url_path) {
   if (url_path == "/") url_path.clear();
   return route(
       url_path + "/<path:filename>", {"GET"},
-      [folder = std::move(folder)](const std::string& filename) {
-        return send_from_directory(folder, filename);
+      [folder = std::make_shared<StaticFolder>(std::move(folder))](const std::string& filename) {
+        auto dir = folder->descriptor();
+        if (!dir) throw NotFound();
+        return send_from_open_directory(dir->fd, folder->path(), filename, {});
       },
       "static");
 }

@@ -12,9 +12,11 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 
 namespace grove::http {
 
@@ -371,6 +373,26 @@ void Server::Impl::send_file(Connection* c, Buffer& out, int file, off_t offset,
       throw detail::ConnectionLost(std::strerror(r.error));
     wait_writable(c);
   }
+}
+
+void Server::Impl::inline_file(Connection* c, Buffer& out, const FileBody& f) {
+  const auto n = std::size_t(f.length);
+  std::size_t avail;
+  char* p = out.prepare(n, avail);
+  std::size_t done = 0;
+  while (done < n) {
+    ssize_t got = ::pread(f.file->fd(), p + done, n - done, off_t(f.offset + done));
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) {
+      // Cut short as send_file() would: the earlier responses and this head still go out.
+      out.commit(done);
+      flush(c, out);
+      throw detail::ConnectionLost(got == 0 ? "the file ended before the bytes to send"
+                                            : std::strerror(errno));
+    }
+    done += std::size_t(got);
+  }
+  out.commit(n);
 }
 
 // Hands an active connection over to another protocol after an upgrade: the transport

@@ -284,8 +284,12 @@ struct Server::Impl {
     Buffer* buffer;
     Buffer& out() { return *buffer; }
     void flush(std::string_view extra) { server->flush(c, *buffer, extra); }
+    // A small file (up to kInlineBody) is read into the buffer behind the head and leaves
+    // with it in the caller's flush: one send instead of a send and a sendfile, each of
+    // which costs a trip through the TCP stack. A larger one goes out with send_file.
     void send_file(const FileBody& f) {
-      server->send_file(c, *buffer, f.file->fd(), off_t(f.offset), std::size_t(f.length));
+      if (f.length <= detail::kInlineBody) server->inline_file(c, *buffer, f);
+      else server->send_file(c, *buffer, f.file->fd(), off_t(f.offset), std::size_t(f.length));
     }
   };
 
@@ -335,6 +339,9 @@ struct Server::Impl {
   // goes out through it. Throws ConnectionLost, also when the file ended early (it shrank
   // after the response was made): the client sees the response cut short.
   void send_file(Connection* c, Buffer& out, int file, off_t offset, std::size_t n);
+  // Appends a small file body to `out` (one pread; sent with the head by the caller's
+  // flush). A file that ended early: what is in `out` is sent, then ConnectionLost.
+  void inline_file(Connection* c, Buffer& out, const FileBody& f);
   // Hands an active connection over to another protocol after an upgrade: the transport
   // and the input buffered past the upgrade request move out (no byte is copied); the
   // server then forgets the connection as if it had closed, without closing the socket.

@@ -245,6 +245,7 @@ std::size_t write_error(Out& out, int status, std::string_view reason, const Hea
 //   Out& out()                           the output buffer (append(string_view))
 //   void flush(std::string_view extra)   sends out() and then `extra`, completely
 //   void send_file(const FileBody& f)    sends out() and then the file's bytes, completely
+//                                        (or, for a small file, appends them to out())
 // A small buffered body is appended to out() and left there (the caller flushes, so
 // pipelined responses leave in one write); a large one and every streamed piece are
 // flushed as they come. Returns the body bytes written. Throws what the stream throws,
