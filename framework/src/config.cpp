@@ -28,6 +28,8 @@ Config::Config() {
   values_["MAX_CONTENT_LENGTH"] = nullptr;
   values_["MAX_FORM_MEMORY_SIZE"] = static_cast<std::int64_t>(500000);
   values_["MAX_FORM_PARTS"] = static_cast<std::int64_t>(1000);
+  values_["UPLOAD_SPOOL_THRESHOLD"] = static_cast<std::int64_t>(500 * 1024);
+  values_["UPLOAD_TEMP_DIR"] = "";
   values_["SEND_FILE_MAX_AGE_DEFAULT"] = nullptr;
   values_["TEMPLATES_AUTO_RELOAD"] = nullptr;
   values_["JSON_MAX_DEPTH"] = static_cast<std::int64_t>(Json::kDefaultMaxDepth);

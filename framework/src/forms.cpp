@@ -13,11 +13,14 @@ namespace {
 constexpr std::size_t kReadPiece = 64 * 1024;
 const char* const kTooLarge = "The data value transmitted exceeds the capacity limit.";
 
-// MAX_FORM_MEMORY_SIZE and MAX_FORM_PARTS of the current app (null: no limit), read when
-// a form is parsed rather than on every request.
+// MAX_FORM_MEMORY_SIZE and MAX_FORM_PARTS of the current app (null: no limit), and where
+// file parts go (UPLOAD_SPOOL_THRESHOLD, UPLOAD_TEMP_DIR), read when a form is parsed
+// rather than on every request.
 struct FormLimits {
   std::optional<std::size_t> max_memory = 500000;  // one text field's bytes
   std::optional<std::size_t> max_parts = 1000;
+  std::size_t spool_threshold = FileStorage::kSpoolThreshold;  // a request's files in memory
+  std::string temp_dir;                                        // empty: $TMPDIR, else /tmp
 };
 std::optional<std::size_t> limit_of(const Config& config, std::string_view key,
                                     std::size_t fallback) {
@@ -31,6 +34,8 @@ FormLimits form_limits() {
   const Config& config = current_app().config;
   l.max_memory = limit_of(config, "MAX_FORM_MEMORY_SIZE", 500000);
   l.max_parts = limit_of(config, "MAX_FORM_PARTS", 1000);
+  l.spool_threshold = config.get<std::size_t>("UPLOAD_SPOOL_THRESHOLD", l.spool_threshold);
+  l.temp_dir = config.get<std::string>("UPLOAD_TEMP_DIR", "");
   return l;
 }
 }  // namespace
@@ -84,6 +89,7 @@ void Request::parse_multipart() {
   MultiDict fields;
   FileMultiDict files;
   std::optional<FileStorage> file;
+  std::size_t files_in_memory = 0;  // bytes of the finished file parts kept in memory
   std::string field_name, field_value;
   parser.on_part = [&](const PartHead& h) {
     if (h.filename) {
@@ -101,7 +107,8 @@ void Request::parse_multipart() {
   };
   parser.on_data = [&](std::string_view piece) {
     if (file) {
-      file->append(piece);
+      // The threshold is the request's: what earlier parts keep in memory counts.
+      file->append(piece, form_limits_.spool_threshold - files_in_memory, form_limits_.temp_dir);
       return;
     }
     if (form_limits_.max_memory && field_value.size() + piece.size() > *form_limits_.max_memory)
@@ -112,6 +119,7 @@ void Request::parse_multipart() {
   };
   parser.on_part_end = [&] {
     if (file) {
+      if (file->in_memory()) files_in_memory += std::size_t(file->size());
       std::string name = file->name;
       files.add(std::move(name), std::move(*file));
       file.reset();

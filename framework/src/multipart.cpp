@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstring>
 
 namespace grove::web {
 namespace {
@@ -121,10 +122,77 @@ bool MultipartParser::fail(std::string why, bool limit) {
 bool MultipartParser::feed(std::string_view bytes) {
   if (state_ == State::failed) return false;
   if (state_ == State::epilogue) return true;
-  buf_.append(bytes);
-  while (step()) {
+  // A part's data, by far most of a large body, is passed on from `bytes` where it is;
+  // the rest (preamble, boundary lines, heads) goes through buf_ a piece at a time, so
+  // little data follows a head into buf_. The outcome does not depend on the pieces.
+  constexpr std::size_t kPiece = 16 * 1024;
+  while (true) {
+    if (state_ == State::data && (buf_.empty() || bytes.size() >= delimiter_.size() - 1))
+      bytes = data_in_place(bytes);
+    if (bytes.empty() || state_ == State::epilogue) break;
+    buf_.append(bytes.substr(0, kPiece));
+    bytes.remove_prefix(std::min(bytes.size(), kPiece));
+    while (step()) {
+    }
+    if (state_ == State::failed) return false;
   }
   return state_ != State::failed;
+}
+
+void MultipartParser::emit(std::string_view data) {
+  if (!data.empty() && on_data) on_data(data);
+}
+
+void MultipartParser::end_part() {
+  if (on_part_end) on_part_end();
+  state_ = State::after_boundary;
+}
+
+// The length of the longest end of `bytes` shorter than the delimiter that begins one:
+// what must wait for the next bytes to tell whether it is data.
+std::size_t MultipartParser::partial_delimiter(std::string_view bytes) const {
+  std::size_t from = bytes.size() - std::min(bytes.size(), delimiter_.size() - 1);
+  while (from < bytes.size()) {
+    const void* cr = std::memchr(bytes.data() + from, delimiter_.front(), bytes.size() - from);
+    if (!cr) return 0;
+    from = std::size_t(static_cast<const char*>(cr) - bytes.data());
+    if (delimiter_.compare(0, bytes.size() - from, bytes, from) == 0) return bytes.size() - from;
+    ++from;
+  }
+  return 0;
+}
+
+// The data state on `bytes` without copying them. buf_ holds less than a delimiter from
+// the previous bytes; if it holds anything, `bytes` has at least d - 1 bytes, so a
+// delimiter that begins in buf_ ends in the first d - 1 of them. Returns what follows the
+// part's delimiter (the state is then after_boundary), or nothing when all of `bytes` was
+// data or kept.
+std::string_view MultipartParser::data_in_place(std::string_view bytes) {
+  const std::size_t d = delimiter_.size();
+  if (!buf_.empty()) {
+    std::string joint = buf_;
+    joint.append(bytes.substr(0, d - 1));
+    std::size_t at = joint.find(delimiter_);
+    if (at != std::string::npos && at < buf_.size()) {
+      emit(std::string_view(buf_).substr(0, at));
+      bytes.remove_prefix(at + d - buf_.size());
+      buf_.clear();
+      end_part();
+      return bytes;
+    }
+    emit(buf_);
+    buf_.clear();
+  }
+  std::size_t at = bytes.find(delimiter_);
+  if (at != std::string_view::npos) {
+    emit(bytes.substr(0, at));
+    end_part();
+    return bytes.substr(at + d);
+  }
+  std::size_t keep = partial_delimiter(bytes);
+  emit(bytes.substr(0, bytes.size() - keep));
+  buf_.assign(bytes.substr(bytes.size() - keep));
+  return {};
 }
 
 bool MultipartParser::finish() {
@@ -193,19 +261,17 @@ bool MultipartParser::step() {
       state_ = State::data;
       return true;
     }
-    case State::data: {
+    case State::data: {  // the data after a head that came in the same bytes
       std::size_t at = buf_.find(delimiter_);
       if (at == std::string::npos) {
-        if (buf_.size() > keep) {
-          if (on_data) on_data(std::string_view(buf_).substr(0, buf_.size() - keep));
-          buf_.erase(0, buf_.size() - keep);
-        }
+        std::size_t rest = partial_delimiter(buf_);
+        emit(std::string_view(buf_).substr(0, buf_.size() - rest));
+        buf_.erase(0, buf_.size() - rest);
         return false;
       }
-      if (at > 0 && on_data) on_data(std::string_view(buf_).substr(0, at));
-      if (on_part_end) on_part_end();
+      emit(std::string_view(buf_).substr(0, at));
       buf_.erase(0, at + delimiter_.size());
-      state_ = State::after_boundary;
+      end_part();
       return true;
     }
     case State::epilogue:

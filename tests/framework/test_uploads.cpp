@@ -214,3 +214,61 @@ TEST_CASE("uploads: the parser gives the same parts however the body is split",
   CHECK(whole == "[a]alpha<end>[f]" + std::string(5000, 'q') + "\r\n-<end>[b]<end>");
   for (std::size_t piece : {1, 2, 3, 7, 64, 1000}) CHECK(parse(piece) == whole);
 }
+
+TEST_CASE("uploads: a part's data is passed on from the bytes fed, not copied",
+          "[uploads][multipart]") {
+  MultipartParser p("XyZ");
+  std::vector<std::string_view> pieces;
+  std::string data;
+  p.on_data = [&](std::string_view d) {
+    pieces.push_back(d);
+    data += d;
+  };
+  REQUIRE(p.feed("--XyZ\r\nContent-Disposition: form-data; name=\"f\"; filename=\"f\"\r\n\r\nab"));
+  // The data continues over a delimiter's first bytes ("\r\n-" could begin one).
+  const std::string more = std::string(100000, 'x') + "\r\n-";
+  pieces.clear();
+  REQUIRE(p.feed(more));
+  REQUIRE(pieces.size() == 1);
+  CHECK(pieces[0].data() == more.data());
+  CHECK(pieces[0].size() == 100000);  // "\r\n-" waits: it may begin the delimiter
+  const std::string rest = "-y\r\n--XyZ--\r\n";
+  pieces.clear();
+  REQUIRE(p.feed(rest));
+  REQUIRE(p.finish());
+  CHECK(data == "ab" + std::string(100000, 'x') + "\r\n--y");
+  REQUIRE(pieces.size() == 2);  // the kept "\r\n-" (not a delimiter after all), then "-y"
+  CHECK(pieces[1].data() == rest.data());
+}
+
+TEST_CASE(
+    "uploads: UPLOAD_SPOOL_THRESHOLD is for a request's files together, UPLOAD_TEMP_DIR "
+    "is where they spool",
+    "[uploads]") {
+  App app;
+  report_app(app);
+  auto c = app.test_client();
+  const std::string body = file_part("a", "a.bin", "text/plain", std::string(600 * 1024, 'a')) +
+                           file_part("b", "b.bin", "text/plain", std::string(300 * 1024, 'b')) +
+                           kEnd;
+  // The default (500 KiB): the first part spools, the second fits.
+  CHECK(c.post("/upload", body, kType).body ==
+        "|a:a.bin:text/plain:614400:disk|b:b.bin:text/plain:307200:memory");
+  app.config["UPLOAD_SPOOL_THRESHOLD"] = 800 * 1024;
+  // The first part fits, the second would pass the threshold with it.
+  CHECK(c.post("/upload", body, kType).body ==
+        "|a:a.bin:text/plain:614400:memory|b:b.bin:text/plain:307200:disk");
+  app.config["UPLOAD_SPOOL_THRESHOLD"] = 1 << 20;
+  CHECK(c.post("/upload", body, kType).body ==
+        "|a:a.bin:text/plain:614400:memory|b:b.bin:text/plain:307200:memory");
+
+  app.config["UPLOAD_SPOOL_THRESHOLD"] = 0;
+  char dir[] = "/tmp/grove-spool-XXXXXX";
+  REQUIRE(::mkdtemp(dir));
+  app.config["UPLOAD_TEMP_DIR"] = std::string(dir);
+  CHECK(c.post("/upload", file_part("f", "f", "text/plain", "x") + kEnd, kType).body ==
+        "|f:f:text/plain:1:disk");
+  ::rmdir(dir);  // a folder that is not there: the upload cannot be spooled
+  auto gone = c.post("/upload", file_part("f", "f", "text/plain", "x") + kEnd, kType);
+  CHECK(gone.status == 500);
+}

@@ -63,6 +63,10 @@ class MultipartParser {
   enum class State { preamble, after_boundary, head, data, epilogue, failed };
   bool fail(std::string why, bool limit = false);
   bool step();  // one transition on buf_; false when more bytes are needed or it failed
+  std::string_view data_in_place(std::string_view bytes);
+  std::size_t partial_delimiter(std::string_view bytes) const;
+  void emit(std::string_view data);
+  void end_part();
   bool parse_head(std::string_view head);
 
   std::string delimiter_;  // "\r\n--" + boundary

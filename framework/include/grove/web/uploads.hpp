@@ -1,7 +1,8 @@
 // Uploaded files: what request.files() holds for each file part of a multipart/form-data
-// body (werkzeug's FileStorage). A part's bytes stay in memory up to a threshold (500 KiB,
-// as werkzeug's spooled files) and go to an anonymous temporary file past it, so a large
-// upload costs its size on disk, not in memory.
+// body (werkzeug's FileStorage). The file parts of a request stay in memory up to a
+// threshold (500 KiB, as werkzeug's spooled files; the config's UPLOAD_SPOOL_THRESHOLD)
+// and a part that would pass it goes to an anonymous temporary file (in UPLOAD_TEMP_DIR,
+// else $TMPDIR, else /tmp), so a large upload costs its size on disk, not in memory.
 //
 //   app.route("/avatar", {"POST"}, [](web::Request& req) {
 //     const web::FileStorage* f = req.files().get("avatar");
@@ -47,11 +48,18 @@ class FileStorage {
   void save(const std::string& path) const;
 
   // --- for the form parser -------------------------------------------------------------
-  // Appends bytes, moving everything to a temporary file once past `spool_threshold`.
-  void append(std::string_view bytes, std::size_t spool_threshold = kSpoolThreshold);
+  // Appends bytes, moving everything to a temporary file in `temp_dir` (empty: $TMPDIR,
+  // else /tmp) once past `spool_threshold` bytes.
+  void append(std::string_view bytes, std::size_t spool_threshold = kSpoolThreshold,
+              const std::string& temp_dir = {});
 
  private:
-  std::string memory_;
+  // In memory: pieces of kChunk bytes (the last one shorter), so a growing file is never
+  // copied to a larger block and its bytes are found by offset / kChunk.
+  static constexpr std::size_t kChunk = 64 * 1024;
+  void spool(const std::string& temp_dir);
+
+  std::vector<std::string> chunks_;
   int fd_ = -1;  // the temporary file, already unlinked
   std::uint64_t size_ = 0;
 };
