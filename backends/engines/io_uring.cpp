@@ -188,6 +188,11 @@ class IoUringPoller final : public Poller {
     }
   }
 
+  // A poll in the ring holds a reference to its file: a registration left behind would keep
+  // a socket the user closed open. Interest changes are free here anyway (a queue entry in
+  // the next iteration's batch).
+  bool lazy_removal() const override { return false; }
+
   Capabilities describe() const override {
     Capabilities caps;
     caps.engine = "io_uring";

@@ -53,7 +53,8 @@ Capabilities core_capabilities(const Poller& poller) {
 }  // namespace
 
 CoreLoop::CoreLoop(std::unique_ptr<Poller> poller)
-    : poller_(std::move(poller)), caps_(core_capabilities(*poller_)), timer_pool_(new TimerPool) {
+    : poller_(std::move(poller)), lazy_removal_(poller_->lazy_removal()),
+      caps_(core_capabilities(*poller_)), timer_pool_(new TimerPool) {
   watch_deadline();
   ready_.reserve(64);
   running_batch_.reserve(64);

@@ -216,10 +216,20 @@ class CoreLoop final : public EventLoop {
  private:
   struct FdState {
     std::vector<IoNode*> watchers;  // each holds a reference; nullptr: removed mid-dispatch
+    // What the engine reports for the fd. With a poller that allows lazy removal it may be
+    // more than the watchers want (interest that dropped is kept until an unwanted event
+    // arrives), and it may outlive the last watcher of a socket.
     Events registered = Events::none;
     bool dirty = false;
+    bool narrow = false;  // an event nobody wanted arrived: fit `registered` at the next poll
+    bool socket = false;  // from the last fstat: a socket, whose inode is its own
     int dispatching = 0;
     bool holes = false;  // a watcher was closed mid-dispatch: compact when it ends
+    // The file the registration belongs to (st_dev, st_ino): a watch() that finds another
+    // file under the number drops the registration, as the old file was closed behind the
+    // loop's back.
+    std::uint64_t dev = 0;
+    std::uint64_t ino = 0;
   };
 
   void iterate(bool block);
@@ -247,9 +257,12 @@ class CoreLoop final : public EventLoop {
   void fire_due_timers();
   // fds (io.cpp)
   FdState& fd_state(int fd);
+  void adopt_file(int fd);
+  void drop_registration(int fd, FdState& st);
   void mark_dirty(int fd);
   void apply_fd_changes();
   void dispatch_io(const ReadyEvent& ev);
+  void note_unwanted(const ReadyEvent& ev);
   void close_watchers_of(int fd);
   void compact(FdState& st);
   void count(bool active, bool referenced, int delta) {
@@ -259,7 +272,8 @@ class CoreLoop final : public EventLoop {
   void watch_deadline();
 
   std::unique_ptr<Poller> poller_;
-  DeadlineFd deadline_;  // bounds a blocking poll; watched through the poller like any fd
+  const bool lazy_removal_;  // poller_->lazy_removal()
+  DeadlineFd deadline_;      // bounds a blocking poll; watched through the poller like any fd
   Capabilities caps_;
 
   CallbackQueue ready_;

@@ -1,5 +1,14 @@
 // fd readiness: logical watchers multiplexed per fd, interest changes batched until the
 // next poll so that a stop/start pair within one iteration costs no system call.
+//
+// Registrations are persistent where the engine allows it (Poller::lazy_removal()): interest
+// that drops stays registered until the engine reports an event nobody wants, and then the
+// registration is fitted to the watchers (libev does the same inside). A green thread's or
+// a coroutine's wait on a socket it waited on before therefore costs no registration call:
+// the steady state of a keep-alive connection or a database client is recv/send alone.
+// The last watcher of a socket leaves its registration behind too, since a watch() of the
+// same fd comes next in a wait loop that makes a watcher per wait (aio::wait_readable); the
+// fstat that watch() makes anyway tells whether the number still names that socket.
 #include "core_loop.hpp"
 
 #include <fcntl.h>
@@ -14,7 +23,7 @@ namespace grove::detail {
 namespace {
 constexpr Events kReadWrite = Events::read | Events::write;
 
-void check_pollable(int fd) {
+struct stat check_pollable(int fd) {
   const std::string what = "grove: watch(fd=" + std::to_string(fd) + ")";
   struct stat st;
   if (fd < 0 || ::fstat(fd, &st) != 0)
@@ -27,6 +36,7 @@ void check_pollable(int fd) {
         what +
         ": regular files and directories are always ready and cannot be polled; "
         "do the blocking read on a worker thread instead");
+  return st;
 }
 }  // namespace
 
@@ -35,8 +45,29 @@ CoreLoop::FdState& CoreLoop::fd_state(int fd) {
   return fds_[std::size_t(fd)];
 }
 
+// Checks fd once per file: a second watcher on an fd that has one needs no fstat (the
+// contract asks for close_fd/forget_fd, or closing the watchers, before the fd is closed).
+// A registration left behind for another file under this number (closed and reused behind
+// the loop's back) is dropped, so the engine learns about the new file.
+void CoreLoop::adopt_file(int fd) {
+  if (fd >= 0 && std::size_t(fd) < fds_.size() && !fds_[std::size_t(fd)].watchers.empty()) return;
+  const struct stat file = check_pollable(fd);
+  FdState& st = fd_state(fd);
+  const auto dev = std::uint64_t(file.st_dev), ino = std::uint64_t(file.st_ino);
+  if (st.registered != Events::none && (st.dev != dev || st.ino != ino)) drop_registration(fd, st);
+  st.dev = dev;
+  st.ino = ino;
+  st.socket = S_ISSOCK(file.st_mode);
+}
+
+void CoreLoop::drop_registration(int fd, FdState& st) {
+  poller_->close(fd);
+  st.registered = Events::none;
+  st.narrow = false;
+}
+
 IoWatcher CoreLoop::watch(int fd, Events events, IoCallback cb) {
-  check_pollable(fd);
+  adopt_file(fd);
   auto* w = new IoNode;
   w->loop = this;
   w->fd = fd;
@@ -100,11 +131,11 @@ void CoreLoop::close(IoNode* w) {
   if (st.dispatching) st.holes = true;
   else compact(st);
   // The last watcher gone: drop the registration now rather than at the next poll, so a
-  // new fd that reuses this number starts from a clean slate in the engine.
-  if (st.watchers.empty() && st.registered != Events::none) {
-    poller_->close(w->fd);
-    st.registered = Events::none;
-  }
+  // new fd that reuses this number starts from a clean slate in the engine. A socket's may
+  // stay (see the top of the file): watch() recognises the socket by its inode, and an
+  // event for it meanwhile finds no watcher and removes it.
+  if (st.watchers.empty() && st.registered != Events::none && !(lazy_removal_ && st.socket))
+    drop_registration(w->fd, st);
   if (!w->in_callback) w->cb.reset();
   w->release();  // the fd list's reference
 }
@@ -122,16 +153,20 @@ void CoreLoop::apply_fd_changes() {
     Events want = Events::none;
     for (IoNode* w : st.watchers)
       if (w && w->active) want |= w->events;
-    if (want == st.registered) continue;
-    if (want == Events::none) {
-      poller_->close(fd);
-      st.registered = Events::none;
+    if (want == st.registered) {
+      st.narrow = false;
       continue;
     }
+    // Interest only dropped: keep the registration until an unwanted event comes.
+    if (lazy_removal_ && !st.narrow && (want & ~st.registered) == Events::none) continue;
+    if (want == Events::none) {
+      drop_registration(fd, st);
+      continue;
+    }
+    st.narrow = false;
     if (int err = poller_->open(fd, st.registered, want)) {
       (void)err;  // the watchers learn it as Events::closed
-      poller_->close(fd);
-      st.registered = Events::none;
+      drop_registration(fd, st);
       close_watchers_of(fd);
       continue;
     }
@@ -155,20 +190,31 @@ void CoreLoop::forget_fd(int fd) {
   if (fd < 0 || std::size_t(fd) >= fds_.size()) return;
   FdState& st = fds_[std::size_t(fd)];
   close_watchers_of(fd);
-  if (st.registered != Events::none) {
-    poller_->close(fd);
-    st.registered = Events::none;
+  if (st.registered != Events::none) drop_registration(fd, st);
+}
+
+// An event no active watcher wants comes from interest kept registered after it dropped:
+// fit the registration at the next poll (one engine call, where the eager way paid one
+// when the interest dropped and usually another when it came back).
+void CoreLoop::note_unwanted(const ReadyEvent& ev) {
+  FdState& st = fds_[std::size_t(ev.fd)];
+  Events want = Events::none;
+  for (IoNode* w : st.watchers)
+    if (w && w->active) want |= w->events;
+  if (any(ev.events & ~want)) {
+    st.narrow = true;
+    mark_dirty(ev.fd);
   }
 }
 
 void CoreLoop::dispatch_io(const ReadyEvent& ev) {
   if (ev.fd < 0 || std::size_t(ev.fd) >= fds_.size()) return;
   if (any(ev.events & Events::closed)) {  // the engine found the fd invalid and dropped it
-    poller_->close(ev.fd);
-    fds_[std::size_t(ev.fd)].registered = Events::none;
+    drop_registration(ev.fd, fds_[std::size_t(ev.fd)]);
     close_watchers_of(ev.fd);
     return;
   }
+  note_unwanted(ev);
   // Watchers closed during dispatch leave nullptr slots, swept when dispatch ends (also
   // when the exception handler rethrows).
   struct Dispatching {

@@ -38,6 +38,13 @@ class Poller {
   virtual void wake() = 0;
   // In a fork child: rebuild the library's kernel state (epoll set, wake-up fds).
   virtual void after_fork() = 0;
+  // Whether the core may leave an fd registered after interest in it dropped (a watcher
+  // stopped, or the last one on a socket closed) and narrow it only when an unwanted event
+  // arrives, as libev does inside. True for epoll engines, where a registration costs
+  // epoll_ctl calls and a closed file leaves the epoll set by itself; false where a
+  // registration holds the file open (an io_uring poll keeps its socket alive after
+  // close(), so the peer would never see the close).
+  virtual bool lazy_removal() const { return true; }
 
   // What the engine is: `engine`, `poller`, and in `emulated` only what this engine itself
   // adds; the core fills in timer_resolution and its own emulated features.
