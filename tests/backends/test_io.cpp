@@ -13,22 +13,6 @@
 using namespace grove;
 using namespace grove::test;
 
-namespace {
-void put(int fd, const std::string& s) {
-  REQUIRE(::write(fd, s.data(), s.size()) == ssize_t(s.size()));
-}
-std::string take(int fd) {
-  char buf[4096];
-  std::string out;
-  for (;;) {
-    ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n <= 0) break;
-    out.append(buf, std::size_t(n));
-  }
-  return out;
-}
-}  // namespace
-
 TEST_CASE("read readiness on a socketpair", "[io]") {
   auto loop = make_test_loop();
   auto p = FdPair::socketpair();

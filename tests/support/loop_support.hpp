@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <memory>
+#include <string>
 #include <utility>
 
 namespace grove::test {
@@ -56,6 +57,22 @@ inline bool run_bounded(EventLoop& loop, Duration limit = 5s) {
   loop.run();
   guard.cancel();
   return expired;
+}
+
+// Writes all of s to fd (a socket or pipe with room).
+inline void put(int fd, const std::string& s) {
+  REQUIRE(::write(fd, s.data(), s.size()) == ssize_t(s.size()));
+}
+// Reads whatever a non-blocking fd has now.
+inline std::string take(int fd) {
+  char buf[4096];
+  std::string out;
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n <= 0) break;
+    out.append(buf, std::size_t(n));
+  }
+  return out;
 }
 
 inline Duration since(TimePoint t) {
