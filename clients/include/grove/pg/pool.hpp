@@ -19,10 +19,14 @@
 // Pool object itself may go first (its state is shared).
 #pragma once
 
+#include <grove/detail/connection_pool.hpp>
 #include <grove/pg/connection.hpp>
 
-#include <deque>
 #include <memory>
+
+// Instantiated once, in the client library.
+extern template class grove::detail::PooledConnection<grove::pg::Connection>;
+extern template class grove::detail::ConnectionPool<grove::pg::Connection>;
 
 namespace grove::pg {
 
@@ -37,67 +41,25 @@ struct PoolOptions {
 };
 
 // A pool's figures at one moment (grove::http::add_pool_metrics() exports them).
-struct PoolStats {
-  std::size_t max_size = 0;
-  std::size_t lent = 0;       // connections in use
-  std::size_t idle = 0;       // open and free
-  std::size_t discarded = 0;  // dropped as broken or failing the checkout check
-  std::uint64_t waits = 0;    // acquires that found all max_size slots taken and waited
-  double wait_seconds = 0;    // the time those acquires waited for a slot
-  std::uint64_t timeouts =
-      0;  // acquires that gave up with PoolTimeout (no free slot, or no connection)
-};
-
-namespace detail {
-struct PoolState;
-}
+using PoolStats = grove::detail::ConnectionPoolStats;
 
 // A connection lent by a Pool: use it through -> or *; destroyed, it goes back.
-class PooledConnection {
- public:
-  PooledConnection(PooledConnection&&) noexcept = default;
-  PooledConnection& operator=(PooledConnection&&) = delete;
-  ~PooledConnection();
-  Connection* operator->() noexcept { return conn_.get(); }
-  Connection& operator*() noexcept { return *conn_; }
+using PooledConnection = grove::detail::PooledConnection<Connection>;
 
- private:
-  friend class Pool;
-  PooledConnection(std::shared_ptr<detail::PoolState> pool,
-                   std::unique_ptr<Connection> conn) noexcept
-      : pool_(std::move(pool)), conn_(std::move(conn)) {}
-  std::shared_ptr<detail::PoolState> pool_;
-  std::unique_ptr<Connection> conn_;
-};
-
-class Pool {
+// open(), acquire(), max_size(), size(), idle(), discarded() and stats() are
+// grove::detail::ConnectionPool's. open() throws ConnectionError with libpq's message for a
+// wrong password, a missing database or an unreachable server.
+class Pool : public grove::detail::ConnectionPool<Connection> {
  public:
   explicit Pool(PoolOptions options);
-  Pool(const Pool&) = delete;
-  Pool& operator=(const Pool&) = delete;
   ~Pool();
 
-  // Opens one connection now and keeps it idle: a wrong password, a missing database or an
-  // unreachable server throws ConnectionError here, at start-up, with libpq's message.
-  aio::Task<void> open();
-  aio::Task<PooledConnection> acquire();
   // acquire() + query() + return.
   template <class... Args>
   aio::Task<Result> query(std::string sql, Args... args) {
     PooledConnection c = co_await acquire();
     co_return co_await c->query(std::move(sql), args...);
   }
-
-  std::size_t max_size() const noexcept;
-  // Open connections: lent plus idle.
-  std::size_t size() const noexcept;
-  std::size_t idle() const noexcept;
-  // Connections dropped because they were broken or failed the checkout check.
-  std::size_t discarded() const noexcept;
-  PoolStats stats() const noexcept;
-
- private:
-  std::shared_ptr<detail::PoolState> state_;
 };
 
 }  // namespace grove::pg

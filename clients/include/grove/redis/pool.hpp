@@ -19,9 +19,14 @@
 // goes back. The Pool object may go before its PooledConnections (its state is shared).
 #pragma once
 
+#include <grove/detail/connection_pool.hpp>
 #include <grove/redis/connection.hpp>
 
 #include <memory>
+
+// Instantiated once, in the client library.
+extern template class grove::detail::PooledConnection<grove::redis::Connection>;
+extern template class grove::detail::ConnectionPool<grove::redis::Connection>;
 
 namespace grove::redis {
 
@@ -36,51 +41,19 @@ struct PoolOptions {
 };
 
 // A pool's figures at one moment (grove::http::add_pool_metrics() exports them).
-struct PoolStats {
-  std::size_t max_size = 0;
-  std::size_t lent = 0;       // connections in use
-  std::size_t idle = 0;       // open and free
-  std::size_t discarded = 0;  // dropped as broken or failing the checkout check
-  std::uint64_t waits = 0;    // acquires that found all max_size slots taken and waited
-  double wait_seconds = 0;    // the time those acquires waited for a slot
-  std::uint64_t timeouts =
-      0;  // acquires that gave up with PoolTimeout (no free slot, or no connection)
-};
-
-namespace detail {
-struct PoolState;
-}
+using PoolStats = grove::detail::ConnectionPoolStats;
 
 // A connection lent by a Pool: use it through -> or *; destroyed, it goes back.
-class PooledConnection {
- public:
-  PooledConnection(PooledConnection&&) noexcept = default;
-  PooledConnection& operator=(PooledConnection&&) = delete;
-  ~PooledConnection();
-  Connection* operator->() noexcept { return conn_.get(); }
-  Connection& operator*() noexcept { return *conn_; }
+using PooledConnection = grove::detail::PooledConnection<Connection>;
 
- private:
-  friend class Pool;
-  PooledConnection(std::shared_ptr<detail::PoolState> pool,
-                   std::unique_ptr<Connection> conn) noexcept
-      : pool_(std::move(pool)), conn_(std::move(conn)) {}
-  std::shared_ptr<detail::PoolState> pool_;
-  std::unique_ptr<Connection> conn_;
-};
-
-class Pool {
+// open(), acquire(), max_size(), size(), idle(), discarded() and stats() are
+// grove::detail::ConnectionPool's. open() throws ConnectionError for a refused connection or
+// a wrong password.
+class Pool : public grove::detail::ConnectionPool<Connection> {
  public:
   // Throws std::invalid_argument for a bad URL or a max_size of 0.
   explicit Pool(PoolOptions options);
-  Pool(const Pool&) = delete;
-  Pool& operator=(const Pool&) = delete;
   ~Pool();
-
-  // Opens one connection now and keeps it idle: a refused connection or a wrong password
-  // throws ConnectionError here, at start-up.
-  aio::Task<void> open();
-  aio::Task<PooledConnection> acquire();
 
   // acquire() + the call + give back.
   template <class... Args>
@@ -91,17 +64,6 @@ class Pool {
   aio::Task<std::vector<Reply>> pipeline(std::vector<Command> commands);
   aio::Task<std::optional<std::string>> get(std::string key);
   aio::Task<void> set(std::string key, std::string value, Duration ttl = Duration::zero());
-
-  std::size_t max_size() const noexcept;
-  // Open connections: lent plus idle.
-  std::size_t size() const noexcept;
-  std::size_t idle() const noexcept;
-  // Connections dropped because they broke or failed the checkout check.
-  std::size_t discarded() const noexcept;
-  PoolStats stats() const noexcept;
-
- private:
-  std::shared_ptr<detail::PoolState> state_;
 };
 
 }  // namespace grove::redis
