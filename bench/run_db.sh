@@ -110,7 +110,7 @@ run_wrk() {  # label conns path
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 started=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 
-start_server grove '/db?ms=0' "$demo" --workers 1 --backend "$engine" --log-level warning --database-url "$conninfo" \
+start_server grove '/db?ms=0' "$demo" --workers 1 --engine "$engine" --log-level warning --database-url "$conninfo" \
   --db-pool-size "$pool" --bind 127.0.0.1:@PORT@
 run_wrk "bound grove-db" 200 '/db?ms=10'
 run_wrk "bound grove-db-sync" 200 '/db-sync?ms=10'

@@ -89,7 +89,7 @@ start_grove() {  # name engine workers [unpinned]
   port=$(free_port)
   local cpus=("${server_cpu[@]}")
   [ -n "${4:-}" ] && cpus=()
-  "${cpus[@]}" "$hello" --backend "$engine" --workers "$workers" --bind "127.0.0.1:$port" --log-level warning \
+  "${cpus[@]}" "$hello" --engine "$engine" --workers "$workers" --bind "127.0.0.1:$port" --log-level warning \
     --keepalive-timeout 120s --max-connections 20000 >"$work/$name.log" 2>&1 &
   pids+=($!)
   eval "port_$name=$port pid_$name=$!"

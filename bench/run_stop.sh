@@ -65,7 +65,7 @@ for e in $engines; do
   for w in 1 2; do
     for rep in $(seq 1 "$reps"); do
       port=$(free_port)
-      "$hello" --backend "$e" --workers "$w" --bind "127.0.0.1:$port" --log-level info \
+      "$hello" --engine "$e" --workers "$w" --bind "127.0.0.1:$port" --log-level info \
         --max-connections 20000 >"$work/server.log" 2>&1 &
       server_pid=$!
       wait_http "http://127.0.0.1:$port/"

@@ -73,7 +73,7 @@ start_nginx() {  # [cert key name]: the ECDSA pair by default
 start_grove() {  # engine [cert key]: sets port_grove_ENGINE
   local port
   port=$(free_port)
-  "${server_cpu[@]}" "$hello" --backend "$1" --bind "https://127.0.0.1:$port" --certfile "${2:-$cert}" \
+  "${server_cpu[@]}" "$hello" --engine "$1" --bind "https://127.0.0.1:$port" --certfile "${2:-$cert}" \
     --keyfile "${3:-$key}" --log-level warning --keepalive-timeout 120s --max-connections 20000 \
     >"$work/grove_$1_$port.log" 2>&1 &
   pids+=($!)

@@ -70,7 +70,7 @@ start_server() {  # kind -> sets server_pid
   case $1 in
     grove)        "$demo" --bind 127.0.0.1:$port --upstream "$upstream" --log-level warning 2>"$work/server.err" & ;;
     grove-thread) "$demo" --bind 127.0.0.1:$port --upstream "$upstream" --bridge thread --log-level warning 2>"$work/server.err" & ;;
-    grove-libevent) "$demo" --bind 127.0.0.1:$port --upstream "$upstream" --backend libevent --log-level warning 2>"$work/server.err" & ;;
+    grove-libevent) "$demo" --bind 127.0.0.1:$port --upstream "$upstream" --engine libevent --log-level warning 2>"$work/server.err" & ;;
     grove-hello)  "$hello" --bind 127.0.0.1:$port --log-level warning 2>"$work/server.err" & ;;
     flask)        "$python" "$root/bench/web/flask_app.py" 127.0.0.1:$port --upstream "$upstream" 2>"$work/server.err" & ;;
   esac

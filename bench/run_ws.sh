@@ -98,11 +98,11 @@ echo_servers+=(websockets) room_servers+=(websockets)
 grove_flags=(--log-level warning --max-connections $((conns + 1000)) --ws-ping-interval 0)
 for e in $engines; do
   p=$(free_port)
-  start "grove_$e" "$p" "$hello" --backend "$e" --bind "127.0.0.1:$p" "${grove_flags[@]}"
+  start "grove_$e" "$p" "$hello" --engine "$e" --bind "127.0.0.1:$p" "${grove_flags[@]}"
   echo_servers+=("grove_$e")
 done
 p=$(free_port)
-start "grove-demo_$default_engine" "$p" "$demo" --backend "$default_engine" --bind "127.0.0.1:$p" \
+start "grove-demo_$default_engine" "$p" "$demo" --engine "$default_engine" --bind "127.0.0.1:$p" \
   "${grove_flags[@]}"
 room_servers+=("grove-demo_$default_engine")
 

@@ -6,7 +6,7 @@
 //   grove-demo --config demo.json      # app.config from a JSON file ({"SECRET_KEY": "..."})
 //   grove-demo --database-url "host=127.0.0.1 dbname=app" --redis-url redis://127.0.0.1:6379
 //
-// Every standard serve flag applies (--bind, --workers, --backend, --compat/--no-compat,
+// Every standard serve flag applies (--bind, --workers, --engine, --compat/--no-compat,
 // the limits and timeouts, the logs; see --help), and web::serve's --config and --env-prefix.
 // Routes:
 //   GET  /hello                 Hello, World! (text/plain)

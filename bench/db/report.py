@@ -175,7 +175,7 @@ print("\n## Targets (issue 17)\n")
 for text, met in targets:
     print("- %s %s" % ("met:" if met else "**missed**:", text))
 
-print("\nCommands: grove-demo `--workers 1 --backend <engine> --database-url '<conninfo>' --db-pool-size %d`; "
+print("\nCommands: grove-demo `--workers 1 --engine <engine> --database-url '<conninfo>' --db-pool-size %d`; "
       "`/usr/bin/python3 bench/db/flask_pg.py <port> <pg port> %d [--psycogreen]`; "
       "`/usr/bin/python3 bench/db/asyncpg_server.py <port> <pg port> %d`; "
       "`wrk -t1 -c<conns> -d%s --timeout 10s -s bench/web/report.lua <url>`; "
