@@ -20,8 +20,10 @@
 #include <cstring>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <string>
+#include <unordered_map>
 #include <utility>
 
 namespace grove::web {
@@ -89,10 +91,9 @@ std::optional<long> default_max_age() {
   return config.get<long>("SEND_FILE_MAX_AGE_DEFAULT", 0);
 }
 
-// The response for an open regular file; `name` is its path or download name (for the
-// type and the attachment's default name; may be empty).
-Response file_response(Fd& fd, const struct stat& st, std::string_view name,
-                       const SendFileOptions& o) {
+// The fields of a file response; `name` is its path or download name (for the type and
+// the attachment's default name; may be empty).
+Response file_head(const struct stat& st, std::string_view name, const SendFileOptions& o) {
   Response r(Response::Blank{});
   std::string type = o.mimetype;
   if (type.empty())
@@ -112,6 +113,13 @@ Response file_response(Fd& fd, const struct stat& st, std::string_view name,
   }
   r.headers.set("Last-Modified", detail::format_http_date(st.st_mtim.tv_sec));
   if (o.etag) r.headers.set("ETag", make_etag(st));
+  return r;
+}
+
+// The response for an open regular file.
+Response file_response(Fd& fd, const struct stat& st, std::string_view name,
+                       const SendFileOptions& o) {
+  Response r = file_head(st, name, o);
   const auto size = std::uint64_t(st.st_size);
   r.set_file(grove::http::FileBody(std::make_shared<grove::http::OpenFile>(fd.release()), 0, size));
   if (o.conditional && has_request_context())
@@ -150,14 +158,42 @@ int open_beneath(int dir, const std::string& directory, const std::string& relat
   return ::open(target, kOpenFlags);
 }
 
+bool same_file(const struct stat& a, const struct stat& b) {
+  return a.st_dev == b.st_dev && a.st_ino == b.st_ino && a.st_size == b.st_size &&
+         a.st_mtim.tv_sec == b.st_mtim.tv_sec && a.st_mtim.tv_nsec == b.st_mtim.tv_nsec &&
+         a.st_ctim.tv_sec == b.st_ctim.tv_sec && a.st_ctim.tv_nsec == b.st_ctim.tv_nsec;
+}
+
 // The static folder, kept open between requests (an open and a close fewer per file
 // served) and opened again once its descriptor is a second old: a folder replaced
 // meanwhile (renamed over, or a symlink to it switched) is seen within a second, as
 // nginx's open_file_cache_valid bounds its cached descriptors.
+//
+// Small files' bytes are kept too, by path, and served while a stat of the path still
+// finds the same file (inode, size, mtime and ctime): one stat instead of an open, fstat,
+// read and close, and never stale. The stat follows the path as the open did; a path that
+// now leads elsewhere (a symlink switched out of the folder) finds another file and goes
+// through the confined open again.
 class StaticFolder {
  public:
+  static constexpr off_t kSmallFile = 16 * 1024;
+  static constexpr std::size_t kMaxFiles = 256;  // at most 4 MiB of bytes
+
   explicit StaticFolder(std::string path) : path_(std::move(path)) {}
   const std::string& path() const noexcept { return path_; }
+
+  // The bytes of `relative` if cached for the file `st` describes.
+  std::optional<std::string> cached(const std::string& relative, const struct stat& st) {
+    std::lock_guard lock(mutex_);
+    auto it = files_.find(relative);
+    if (it == files_.end() || !same_file(it->second.st, st)) return std::nullopt;
+    return it->second.bytes;
+  }
+  void remember(const std::string& relative, const struct stat& st, std::string bytes) {
+    std::lock_guard lock(mutex_);
+    if (files_.size() >= kMaxFiles && !files_.contains(relative)) files_.clear();
+    files_[relative] = {st, std::move(bytes)};
+  }
 
   // The folder's descriptor, held open by the handle; null if the folder cannot be opened.
   std::shared_ptr<const Fd> descriptor() {
@@ -175,12 +211,58 @@ class StaticFolder {
   }
 
  private:
+  struct Cached {
+    struct stat st;
+    std::string bytes;
+  };
   static constexpr std::chrono::seconds kReopenAfter{1};
   const std::string path_;
   std::mutex mutex_;  // views of one app may run on several threads (thread bridge)
   std::shared_ptr<const Fd> fd_;
   std::chrono::steady_clock::time_point opened_;
+  std::unordered_map<std::string, Cached> files_;
 };
+
+// Reads a small open file whole; nullopt if it did not read as long as `st` says.
+std::optional<std::string> read_small(int fd, const struct stat& st) {
+  std::string bytes(std::size_t(st.st_size), '\0');
+  std::size_t done = 0;
+  while (done < bytes.size()) {
+    ssize_t n = ::pread(fd, bytes.data() + done, bytes.size() - done, off_t(done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return std::nullopt;
+    done += std::size_t(n);
+  }
+  return bytes;
+}
+
+// A file of the static folder: from the cache when the path still finds the cached file,
+// else opened beneath the folder (and cached when small). Range requests take the file
+// path (ranges are cut from the open file).
+Response serve_static_file(StaticFolder& folder, const std::string& filename) {
+  if (!safe_join(folder.path(), filename)) throw NotFound();
+  auto dir = folder.descriptor();
+  if (!dir) throw NotFound();
+  const bool ranged = has_request_context() && request().headers().get("Range");
+  struct stat seen {};
+  const bool small = !ranged && ::fstatat(dir->fd, filename.c_str(), &seen, 0) == 0 &&
+                     S_ISREG(seen.st_mode) && seen.st_size <= StaticFolder::kSmallFile;
+  if (small) {
+    if (auto bytes = folder.cached(filename, seen)) {
+      Response r = file_head(seen, filename, {});
+      r.set_data(std::move(*bytes));
+      if (has_request_context())
+        detail::make_conditional(r, request(), std::uint64_t(seen.st_size), seen.st_mtim.tv_sec);
+      return r;
+    }
+  }
+  Fd fd(open_beneath(dir->fd, folder.path(), filename));
+  if (fd.fd < 0) throw NotFound();
+  struct stat st = regular_file(fd.fd, {});  // the client's path is not echoed
+  if (small && same_file(st, seen))
+    if (auto bytes = read_small(fd.fd, st)) folder.remember(filename, st, std::move(*bytes));
+  return file_response(fd, st, filename, {});
+}
 
 Response send_from_open_directory(int dir, const std::string& directory, std::string_view path,
                                   const SendFileOptions& options) {
@@ -256,9 +338,7 @@ Scaffold& Scaffold::serve_static(std::string folder, std::string url_path) {
   return route(
       url_path + "/<path:filename>", {"GET"},
       [folder = std::make_shared<StaticFolder>(std::move(folder))](const std::string& filename) {
-        auto dir = folder->descriptor();
-        if (!dir) throw NotFound();
-        return send_from_open_directory(dir->fd, folder->path(), filename, {});
+        return serve_static_file(*folder, filename);
       },
       "static");
 }

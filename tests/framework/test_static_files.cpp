@@ -338,3 +338,42 @@ TEST_CASE("send_file: a descriptor needs a type, missing files are 404, get_data
   CHECK(log.contains("set options.mimetype or options.download_name"));
   CHECK(c.get("/missing").status == 404);
 }
+
+TEST_CASE("static: a small file served again comes from memory only while it is the same file",
+          "[static]") {
+  StaticApp s;
+  const std::string path = s.tree.path("static/hello.txt");
+  auto first = s.get("/static/hello.txt");
+  auto again = s.get("/static/hello.txt");  // kept in memory by the first
+  CHECK(again.body == first.body);
+  CHECK(again.headers.get("ETag", "") == first.headers.get("ETag", ""));
+  CHECK(again.headers.get("Last-Modified", "") == StaticTree::kMtimeText);
+  auto head = s.app.test_client().head("/static/hello.txt");
+  CHECK(head.body.empty());
+  CHECK(head.headers.get("Content-Length", "") == "21");
+  CHECK(s.get("/static/hello.txt", {{"If-None-Match", first.headers.get("ETag", "")}}).status ==
+        304);
+
+  // Rewritten in place with the same size and mtime (the same ETag): the new bytes at once.
+  s.tree.write("static/hello.txt", "Hello, changed world\n");
+  timeval times[2] = {{StaticTree::kMtime, 0}, {StaticTree::kMtime, 0}};
+  ::utimes(path.c_str(), times);
+  CHECK(s.get("/static/hello.txt").body == "Hello, changed world\n");
+  // Replaced by a longer file.
+  s.tree.write("static/hello.txt", "Hello, static world, again!\n");
+  auto longer = s.get("/static/hello.txt");
+  CHECK(longer.body == "Hello, static world, again!\n");
+  CHECK(longer.headers.get("ETag", "") != first.headers.get("ETag", ""));
+
+  // A symlink served from memory, then switched to leave the folder: refused.
+  CHECK(s.get("/static/alias.txt").body == "Hello, static world, again!\n");
+  CHECK(s.get("/static/alias.txt").body == "Hello, static world, again!\n");
+  ::unlink(s.tree.path("static/alias.txt").c_str());
+  REQUIRE(::symlink("../secret.txt", s.tree.path("static/alias.txt").c_str()) == 0);
+  auto escaped = s.get("/static/alias.txt");
+  CHECK(escaped.status == 404);
+  CHECK(escaped.body.find("top secret") == std::string::npos);
+  // Gone: 404.
+  ::unlink(path.c_str());
+  CHECK(s.get("/static/hello.txt").status == 404);
+}
