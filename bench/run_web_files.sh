@@ -5,10 +5,12 @@
 #     a 4 KiB file at 50 connections and a 10 MiB file at 10 connections, GET /static/...;
 #   - Flask + gevent's pywsgi (bench/web/flask_app.py, monkey.patch_all()) on the same
 #     session view: /visits reads the signed session cookie, adds one, writes it back;
-#   - its own raw-body view: a 10 MiB multipart/form-data upload to /upload (parsed, the
-#     file spooled to a temporary file), the same bytes to /upload-raw (request.read() in
-#     64 KiB pieces, the anchor the issue names) and to /upload-stream (a coroutine view,
-#     co_await request.stream().read()), at 4 connections (bench/web/upload.lua).
+#   - its own raw-body view: a 10 MiB multipart/form-data upload to /upload (parsed: the
+#     file kept in memory by a second grove-demo with UPLOAD_SPOOL_THRESHOLD at 16 MiB, and
+#     spooled to a temporary file in $TMPDIR by the first, the default threshold of
+#     500 KiB), the same bytes to /upload-raw (request.read() in 64 KiB pieces, the anchor
+#     the issue names) and to /upload-stream (a coroutine view, co_await
+#     request.stream().read()), at 4 connections (bench/web/upload.lua).
 # Servers on CPU 1, wrk on CPU 0 (bench/lib.sh), every row DURATION long, the rows of a
 # comparison alternating; grove's blocking detector on (GROVE_BLOCKING_WARN_MS, 100 ms unless
 # BLOCKING_WARN_MS says otherwise) and its reports counted per row. Prints the page and writes
@@ -56,6 +58,14 @@ GROVE_BLOCKING_WARN_MS=${BLOCKING_WARN_MS:-100} "${server_cpu[@]}" "$demo" --bin
   --keepalive-timeout 120s --max-connections 20000 --max-body 64M 2>"$work/demo.err" &
 demo_pid=$!
 pids+=("$demo_pid")
+# The same with a request's files kept in memory up to 16 MiB (docs/web.md, "Uploads").
+printf '{"STATIC_FOLDER": "%s", "SECRET_KEY": "bench-secret", "UPLOAD_SPOOL_THRESHOLD": %d}\n' \
+  "$work/static" $((16 << 20)) >"$work/demo_mem.json"
+mem_port=$(free_port)
+GROVE_BLOCKING_WARN_MS=${BLOCKING_WARN_MS:-100} "${server_cpu[@]}" "$demo" --bind "127.0.0.1:$mem_port" --config "$work/demo_mem.json" --log-level warning \
+  --keepalive-timeout 120s --max-connections 20000 --max-body 64M 2>"$work/demo_mem.err" &
+mem_pid=$!
+pids+=("$mem_pid")
 
 flask_port=$(free_port)
 "${server_cpu[@]}" /usr/bin/python3 "$root/bench/web/flask_app.py" "127.0.0.1:$flask_port" 2>"$work/flask.err" &
@@ -64,6 +74,7 @@ pids+=("$flask_pid")
 
 wait_http "http://127.0.0.1:$nginx_port/static/small.bin"
 wait_http "http://127.0.0.1:$demo_port/static/small.bin"
+wait_http "http://127.0.0.1:$mem_port/hello"
 wait_http "http://127.0.0.1:$flask_port/hello"
 # The files each server sends must be the files on disk.
 for f in small.bin big.bin; do
@@ -84,9 +95,9 @@ flask_cookie=$(cookie_of "http://127.0.0.1:$flask_port/visits")
   [ "$(curl -fsS -H "Cookie: $flask_cookie" "http://127.0.0.1:$flask_port/visits")" = 2 ] ||
   { echo "run_web_files.sh: a session does not round-trip" >&2; exit 1; }
 upload_bytes=$((10 << 20))
-for route in upload upload-raw upload-stream; do
-  out=$(UPLOAD_BYTES=1000 wrk -t1 -c1 -d1s -s "$root/bench/web/upload.lua" "http://127.0.0.1:$demo_port/$route" 2>&1)
-  echo "$out" | grep -q "Non-2xx" && { echo "run_web_files.sh: /$route fails: $out" >&2; exit 1; }
+for url in "$demo_port/upload" "$demo_port/upload-raw" "$demo_port/upload-stream" "$mem_port/upload"; do
+  out=$(UPLOAD_BYTES=1000 wrk -t1 -c1 -d1s -s "$root/bench/web/upload.lua" "http://127.0.0.1:$url" 2>&1)
+  echo "$out" | grep -q "Non-2xx" && { echo "run_web_files.sh: 127.0.0.1:$url fails: $out" >&2; exit 1; }
 done
 
 results=$work/results.txt
@@ -96,11 +107,11 @@ row() {  # name pid conns url [wrk args...]
   shift 4
   local before after out reports
   before=$(cpu_ticks "$pid")
-  reports=$(grep -c "blocking detector" "$work/demo.err" || true)
+  reports=$(cat "$work/demo.err" "$work/demo_mem.err" | grep -c "blocking detector" || true)
   out=$("${client_cpu[@]}" wrk -t1 -c"$conns" -d"$duration" --latency "$@" "$url" 2>&1) || true
   after=$(cpu_ticks "$pid")
-  reports=$(($(grep -c "blocking detector" "$work/demo.err" || true) - reports))
-  [ "$pid" = "$demo_pid" ] || reports=""
+  reports=$(($(cat "$work/demo.err" "$work/demo_mem.err" | grep -c "blocking detector" || true) - reports))
+  [ "$pid" = "$demo_pid" ] || [ "$pid" = "$mem_pid" ] || reports=""
   { echo "### $name|$conns|$((after - before))|$reports"; echo "$out"; } >>"$results"
 }
 row "static 4 KiB: nginx" "$nginx_pid" 50 "http://127.0.0.1:$nginx_port/static/small.bin"
@@ -111,7 +122,8 @@ row "session: Flask + gevent" "$flask_pid" 50 "http://127.0.0.1:$flask_port/visi
 row "session: grove" "$demo_pid" 50 "http://127.0.0.1:$demo_port/visits" -H "Cookie: $demo_cookie"
 export UPLOAD_BYTES=$upload_bytes
 row "upload: raw body (request.read)" "$demo_pid" 4 "http://127.0.0.1:$demo_port/upload-raw" -s "$root/bench/web/upload.lua"
-row "upload: multipart (request.files)" "$demo_pid" 4 "http://127.0.0.1:$demo_port/upload" -s "$root/bench/web/upload.lua"
+row "upload: multipart (request.files), in memory" "$mem_pid" 4 "http://127.0.0.1:$mem_port/upload" -s "$root/bench/web/upload.lua"
+row "upload: multipart (request.files), spooled to a file" "$demo_pid" 4 "http://127.0.0.1:$demo_port/upload" -s "$root/bench/web/upload.lua"
 row "upload: coroutine (request.stream)" "$demo_pid" 4 "http://127.0.0.1:$demo_port/upload-stream" -s "$root/bench/web/upload.lua"
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
@@ -172,7 +184,8 @@ out.append("|---|---|---|---|")
 out.append("| 4 KiB static, grove / nginx | %s | ≥ 1.0 |" % both("static 4 KiB: grove", "static 4 KiB: nginx"))
 out.append("| 10 MiB static, grove / nginx | %s | ≥ 0.9 |" % both("static 10 MiB: grove", "static 10 MiB: nginx"))
 out.append("| session read+write, grove / Flask + gevent | %s | ≥ 20 |" % both("session: grove", "session: Flask + gevent"))
-out.append("| 10 MiB multipart upload / raw body | %s | ≥ 0.8 |" % both("upload: multipart (request.files)", "upload: raw body (request.read)"))
+out.append("| 10 MiB multipart upload in memory (UPLOAD_SPOOL_THRESHOLD 16 MiB) / raw body | %s | ≥ 0.8 |" % both("upload: multipart (request.files), in memory", "upload: raw body (request.read)"))
+out.append("| 10 MiB multipart upload spooled to $TMPDIR (the default 500 KiB threshold) / raw body | %s | ≥ 0.8 |" % both("upload: multipart (request.files), spooled to a file", "upload: raw body (request.read)"))
 out.append("| 10 MiB coroutine request.stream() / raw body | %s | |" % both("upload: coroutine (request.stream)", "upload: raw body (request.read)"))
 print("\n".join(out))
 PY
