@@ -1,5 +1,6 @@
 // Request bodies (Content-Length, chunked, 100-continue, limits) and response bodies
-// (buffered, large, streamed chunked, streamed with a length, streamed to HTTP/1.0).
+// (buffered, large, streamed chunked, streamed with a length, streamed to HTTP/1.0, small
+// files sent with their head).
 #include "server_support.hpp"
 
 using namespace grove::http;
@@ -225,4 +226,38 @@ TEST_CASE("a stream that fails midway cuts the response short and closes") {
   CHECK(closed);
   CHECK(all.find("partial") != std::string::npos);
   CHECK(all.find("0\r\n\r\n") == std::string::npos);  // no terminating chunk: visibly truncated
+}
+
+namespace {
+// A file of `bytes` and a response with `length` bytes of it (more than it has: it "shrank").
+Response file_response(const std::string& bytes, std::uint64_t length) {
+  char path[] = "/tmp/grove-file-body-XXXXXX";
+  int fd = ::mkstemp(path);
+  if (fd < 0) throw std::runtime_error("mkstemp failed");
+  ::unlink(path);
+  if (::write(fd, bytes.data(), bytes.size()) != ssize_t(bytes.size()))
+    throw std::runtime_error("write failed");
+  Response r;
+  r.file = FileBody(std::make_shared<OpenFile>(fd), 0, length);
+  return r;
+}
+}  // namespace
+
+TEST_CASE("a small file body leaves with its head, and one that ends early cuts the response") {
+  ServerThread st([](Request& req) {
+    if (req.target() == "/short") return file_response("0123456789", 100);
+    return file_response("0123456789", 10);
+  });
+  Socket s = Socket::tcp(st.port());
+  // Pipelined: the whole file, then one that ends before its Content-Length.
+  s.send("GET /whole HTTP/1.1\r\nHost: t\r\n\r\nGET /short HTTP/1.1\r\nHost: t\r\n\r\n");
+  bool closed = false;
+  std::string all = s.recv_all(3000ms, &closed);
+  CHECK(closed);
+  std::size_t second = all.find("HTTP/1.1 200", 1);
+  REQUIRE(second != std::string::npos);
+  CHECK(all.substr(0, second).ends_with("\r\n\r\n0123456789"));
+  CHECK(all.find("Content-Length: 10\r\n") < second);
+  CHECK(all.find("Content-Length: 100\r\n", second) != std::string::npos);
+  CHECK(all.substr(second).ends_with("\r\n\r\n0123456789"));  // 10 of the 100, then the close
 }
