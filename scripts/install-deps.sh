@@ -23,10 +23,12 @@ build_pkgs=(cmake g++ make pkg-config libev-dev libevent-dev libasio-dev
 # chromium: the real browser grove-demo's /chat page is tested in (headless, driven over the
 # DevTools protocol with python3-websockets; it downloads nothing of its own).
 # python3-requests: a real multipart client for the framework's upload tests.
+# ccache: scripts/test.sh's one-engine builds take the objects they share with the release
+# build from it (a cache in the clone, empty at the start of a clean clone's run).
 test_pkgs=(openssl catch2 python3 clang libclang-rt-14-dev nginx-light clang-format-14
            postgresql redis-server libpq-dev libhiredis-dev python3-websockets
            python3-prometheus-client ninja-build chromium
-           python3-requests)
+           python3-requests ccache)
 # libwebsocketpp-dev, node-ws and python3-gevent-websocket: the WebSocket echo anchors of
 # bench/run_ws.sh (websocketpp on Asio, Node's ws, gevent-websocket). node-ws runs on the
 # installed nodejs (it needs no particular build of it; it lives in /usr/share/nodejs).

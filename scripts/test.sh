@@ -7,7 +7,8 @@
 #             (scripts/smoke.sh)
 #   one-engine  builds with one engine only: libev (the conformance, aio, green, server and
 #             web suites, on Boost.Context's green-thread switch), libevent and io_uring
-#             (the conformance suite each)
+#             (the conformance suite each); they take the objects they share with the
+#             release build from the run's compiler cache (build/ccache)
 #   asan      every test under AddressSanitizer + UndefinedBehaviorSanitizer, libraries at -O2
 #   tsan      the cross-thread tests ([tsan]) under ThreadSanitizer
 #   fuzz      each libFuzzer target (tests/fuzz) for 30 s under ASan+UBSan (scripts/fuzz.sh;
@@ -22,6 +23,16 @@ jobs=${GROVE_JOBS:-$(nproc)}
 scripts/install-deps.sh test
 
 stage() { printf '\n=== %s ===\n' "$*"; }
+
+# One compiler cache for the builds with the release flags (release, one-engine, consumer),
+# kept in the clone (build/ccache: a clean clone starts it empty). The one-engine
+# builds differ from the release build only in the files that see the engine list or the
+# green-thread switch, and take every other object from it. Paths are hashed relative to
+# the clone and the build directory (build/<name>), which is why they match. The sanitizer
+# builds share no object with another stage and are configured without it.
+export CCACHE_DIR=$root/build/ccache CCACHE_BASEDIR=$root CCACHE_NOHASHDIR=1 \
+  CCACHE_SLOPPINESS=pch_defines,time_macros,include_file_mtime,include_file_ctime
+cached=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 
 # Ninja schedules all of a stage's targets together (make builds the goals named on its
 # command line one after another, leaving a CPU idle at each goal's final link). A build
@@ -47,7 +58,7 @@ run_release() {
   stage "Format: every tracked C++ file as scripts/format.sh leaves it"
   scripts/format.sh --check
   stage "Release: every test on every engine"
-  build_and_test build/release -DCMAKE_BUILD_TYPE=Release
+  build_and_test build/release -DCMAKE_BUILD_TYPE=Release "${cached[@]}"
 }
 
 run_smoke() {
@@ -66,16 +77,18 @@ run_one_engine() {
   TARGETS="tests_conformance tests_aio tests_green tests_server tests_web" \
     LABELS="conformance|aio|green|server|web" \
     build_and_test build/one-engine-libev -DCMAKE_BUILD_TYPE=Release \
-    -DGROVE_ENGINES=libev -DGROVE_DEFAULT_ENGINE=libev -DGROVE_GREEN_CONTEXT=boost
+    -DGROVE_ENGINES=libev -DGROVE_DEFAULT_ENGINE=libev -DGROVE_GREEN_CONTEXT=boost "${cached[@]}"
   stage "One engine: libevent only (conformance suite)"
   TARGETS="tests_conformance" LABELS="conformance" \
     build_and_test build/one-engine-libevent -DCMAKE_BUILD_TYPE=Release \
-    -DGROVE_ENGINES=libevent -DGROVE_DEFAULT_ENGINE=libevent -DGROVE_BUILD_EXAMPLES=OFF
+    -DGROVE_ENGINES=libevent -DGROVE_DEFAULT_ENGINE=libevent -DGROVE_BUILD_EXAMPLES=OFF \
+    "${cached[@]}"
   # io_uring as the sole engine and default: also the "no other engine to fall back to" case.
   stage "One engine: io_uring only (conformance suite)"
   TARGETS="tests_conformance" LABELS="conformance" \
     build_and_test build/one-engine-io_uring -DCMAKE_BUILD_TYPE=Release \
-    -DGROVE_ENGINES=io_uring -DGROVE_DEFAULT_ENGINE=io_uring -DGROVE_BUILD_EXAMPLES=OFF
+    -DGROVE_ENGINES=io_uring -DGROVE_DEFAULT_ENGINE=io_uring -DGROVE_BUILD_EXAMPLES=OFF \
+    "${cached[@]}"
 }
 
 # One ASan+UBSan build runs every test: the libraries at -O2, where g++ 12's coroutine
@@ -113,7 +126,8 @@ run_consumer() {
   stage "Consumer: find_package(grove) and pkg-config against an installed copy"
   local prefix=$root/build/install
   rm -rf "$prefix" build/consumer build/consumer-pc
-  cmake -S "$root" -B build/release -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX="$prefix" >/dev/null
+  cmake -S "$root" -B build/release -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX="$prefix" \
+    "${cached[@]}" >/dev/null
   cmake --build build/release -j "$jobs"
   cmake --install build/release >/dev/null
   cmake -S tests/consumer -B build/consumer -DCMAKE_PREFIX_PATH="$prefix" >/dev/null
