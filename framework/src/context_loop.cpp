@@ -11,6 +11,7 @@
 
 #include <grove/aio/task.hpp>
 #include <grove/context.hpp>
+#include <grove/detail/forwarding_loop.hpp>
 
 #include <atomic>
 #include <grove/web/app.hpp>
@@ -50,68 +51,43 @@ class OwnToken {
   std::shared_ptr<Shared> s_;
 };
 
-class ContextLoop final : public EventLoop {
+class ContextLoop final : public grove::detail::ForwardingLoop<ContextLoop> {
  public:
   ContextLoop(std::unique_ptr<EventLoop> owned, EventLoop& inner, RequestContextRef ctx)
       : owned_(std::move(owned)), inner_(&inner), shared_(std::make_shared<Shared>()) {
     shared_->loop = this;
     shared_->ctx = std::move(ctx);
-    now_ = inner_->now();
+    follow_inner_clock();
   }
   ~ContextLoop() override { shared_->loop = nullptr; }
+
+  EventLoop& inner() const { return *inner_; }
 
   // Runs on the inner loop's thread around one callback.
   struct Enter {
     RunningLoopScope running;
     RequestContextScope scope;
     explicit Enter(const Shared& s) : running(s.loop), scope(s.ctx) {
-      if (s.loop) s.loop->sync_now();
+      if (s.loop) s.loop->follow_inner_clock();
     }
   };
 
-  Callback wrap(Callback cb) {
-    return [t = OwnToken(shared_), cb = std::move(cb)]() mutable {
-      Enter e(*t);
-      cb();
-    };
+  // Every callback but a signal watcher's holds a count in Shared::own while it exists.
+  template <grove::detail::Forwarded K, class F>
+  auto wrap(F&& f) {
+    if constexpr (K == grove::detail::Forwarded::signal_watcher) {
+      return [s = shared_, f = std::forward<F>(f)](auto&&... args) mutable {
+        Enter enter(*s);
+        f(std::forward<decltype(args)>(args)...);
+      };
+    } else {
+      return [t = OwnToken(shared_), f = std::forward<F>(f)](auto&&... args) mutable {
+        Enter enter(*t);
+        f(std::forward<decltype(args)>(args)...);
+      };
+    }
   }
 
-  void sync_now() { now_ = inner_->now(); }
-
-  void call_soon(Callback cb) override { inner_->call_soon(wrap(std::move(cb))); }
-  void call_soon_threadsafe(Callback cb) override {
-    inner_->call_soon_threadsafe(wrap(std::move(cb)));
-  }
-  Timer call_at(TimePoint when, Callback cb) override {
-    return inner_->call_at(when, wrap(std::move(cb)));
-  }
-  Timer call_every(Duration interval, Callback cb) override {
-    return inner_->call_every(interval, wrap(std::move(cb)));
-  }
-  IoWatcher watch(int fd, Events events, IoCallback cb) override {
-    return inner_->watch(fd, events, [t = OwnToken(shared_), cb = std::move(cb)](Events e) mutable {
-      Enter enter(*t);
-      cb(e);
-    });
-  }
-  void forget_fd(int fd) override { inner_->forget_fd(fd); }
-  SignalWatcher watch_signal(int signum, SignalCallback cb) override {
-    return inner_->watch_signal(signum, [s = shared_, cb = std::move(cb)](int sig) mutable {
-      Enter enter(*s);
-      cb(sig);
-    });
-  }
-  void run() override {
-    inner_->run();
-    sync_now();
-  }
-  bool run_once(bool block) override {
-    bool more = inner_->run_once(block);
-    sync_now();
-    return more;
-  }
-  void stop() override { inner_->stop(); }
-  bool is_running() const override { return inner_->is_running(); }
   // While the bridged coroutine runs: whatever the inner loop says (for a green loop, the
   // whole hub), so aio's "waiting for something that can never happen" check stays as it
   // is. Once it is done: only this loop's own work, so aio::run's clean-up does not spend
@@ -128,10 +104,7 @@ class ContextLoop final : public EventLoop {
     --work_;
     inner_->work_finished();
   }
-  Shared& shared() { return *shared_; }
   const std::shared_ptr<Shared>& shared_ptr() const { return shared_; }
-  void reinit_after_fork() override { inner_->reinit_after_fork(); }
-  const Capabilities& capabilities() const override { return inner_->capabilities(); }
 
  private:
   std::unique_ptr<EventLoop> owned_;

@@ -60,12 +60,12 @@ Hub& GreenLoop::hub_for_running() const {
 // there finds its own loop), EventLoop::current(), the clock now() reads, and the receiver
 // of their exceptions. A green loop that is gone takes its pending work with it, as a
 // destroyed loop does.
-template <bool kOneShot, class F>
-auto GreenLoop::in_this_loop(F&& f, const char* context) {
-  return [self = this, f = std::forward<F>(f), context](auto&&... args) mutable {
+template <grove::detail::Forwarded K, class F>
+auto GreenLoop::wrap(F&& f) {
+  return [self = this, f = std::forward<F>(f)](auto&&... args) mutable {
     Hub* hub = t_hub;
     if (!hub || !hub->has_facade(self)) return;
-    if constexpr (kOneShot) {
+    if constexpr (grove::detail::runs_once(K)) {
       // A callback rethrew through the handler and run() has not thrown it yet: on any
       // engine nothing queued behind it runs before that. Keep it for the next run().
       if (self->rethrown_) {
@@ -79,7 +79,7 @@ auto GreenLoop::in_this_loop(F&& f, const char* context) {
     try {
       f(std::forward<decltype(args)>(args)...);
     } catch (...) {
-      self->callback_failed(std::current_exception(), context);
+      self->callback_failed(std::current_exception(), grove::detail::describe(K));
     }
   };
 }
@@ -100,11 +100,11 @@ void GreenLoop::throw_if_rethrown() {
   std::exception_ptr e = std::exchange(rethrown_, nullptr);
   // What was held back runs first, in order, on the next turn.
   for (Callback& cb : std::exchange(deferred_, {}))
-    hub().loop().call_soon(in_this_loop<true>(std::move(cb), "call_soon callback"));
+    hub().loop().call_soon(wrap<grove::detail::Forwarded::call_soon>(std::move(cb)));
   std::rethrow_exception(e);
 }
 
-Timer GreenLoop::track(Timer t) {
+Timer GreenLoop::keep(Timer t) {
   // Prune fired and cancelled timers as the list doubles: amortised O(1) per timer.
   if (timers_.size() >= prune_at_) {
     std::erase_if(timers_, [](const Timer& x) { return !x.active(); });
@@ -114,47 +114,16 @@ Timer GreenLoop::track(Timer t) {
   return t;
 }
 
-void GreenLoop::call_soon(Callback cb) {
-  hub().loop().call_soon(in_this_loop<true>(std::move(cb), "call_soon callback"));
-}
-
 void GreenLoop::call_soon_threadsafe(Callback cb) {
   std::lock_guard lock(remote_->mutex);
   if (!remote_->loop)
     throw std::logic_error("grove: call_soon_threadsafe on a green loop whose hub has shut down");
-  remote_->loop->call_soon_threadsafe(in_this_loop<true>(std::move(cb), "call_soon callback"));
-}
-
-Timer GreenLoop::call_at(TimePoint when, Callback cb) {
-  return track(hub().loop().call_at(when, in_this_loop<true>(std::move(cb), "timer callback")));
-}
-
-Timer GreenLoop::call_every(Duration interval, Callback cb) {
-  // The hub's loop counts the first interval from its own now(), which may be older than
-  // this loop's (refreshed by update_now() or run()): never let it be, or the first run
-  // would come before now() + interval as this loop's callers read it.
-  EventLoop& under = hub().loop();
-  if (under.now() < now()) under.update_now();
-  return track(
-      hub().loop().call_every(interval, in_this_loop<false>(std::move(cb), "timer callback")));
-}
-
-IoWatcher GreenLoop::watch(int fd, Events events, IoCallback cb) {
-  return hub().loop().watch(fd, events, in_this_loop<false>(std::move(cb), "fd watcher callback"));
+  remote_->loop->call_soon_threadsafe(wrap<grove::detail::Forwarded::call_soon>(std::move(cb)));
 }
 
 void GreenLoop::forget_fd(int fd) { hub().forget_fd(fd); }
 
-SignalWatcher GreenLoop::watch_signal(int signum, SignalCallback cb) {
-  return hub().loop().watch_signal(signum,
-                                   in_this_loop<false>(std::move(cb), "signal watcher callback"));
-}
-
 bool GreenLoop::alive() const { return hub_ && (hub_->loop().alive() || hub_->has_runnable()); }
-
-void GreenLoop::work_started() { hub().loop().work_started(); }
-void GreenLoop::work_finished() { hub().loop().work_finished(); }
-void GreenLoop::reinit_after_fork() { hub().loop().reinit_after_fork(); }
 
 void GreenLoop::stop() {
   stopping_ = true;

@@ -4,30 +4,25 @@
 #include "hub.hpp"
 #include "thread_pool_impl.hpp"
 
+#include <grove/detail/forwarding_loop.hpp>
+
 #include <vector>
 
 namespace grove::green::detail {
 
-class GreenLoop final : public EventLoop {
+class GreenLoop final : public grove::detail::ForwardingLoop<GreenLoop> {
  public:
   explicit GreenLoop(Hub& hub, bool own = false);
   ~GreenLoop() override;
 
-  void call_soon(Callback cb) override;
+  // Forwarded to the hub's loop (ForwardingLoop), but for these:
   void call_soon_threadsafe(Callback cb) override;
-  Timer call_at(TimePoint when, Callback cb) override;
-  Timer call_every(Duration interval, Callback cb) override;
-  IoWatcher watch(int fd, Events events, IoCallback cb) override;
   void forget_fd(int fd) override;
-  SignalWatcher watch_signal(int signum, SignalCallback cb) override;
   void run() override;
   bool run_once(bool block) override;
   void stop() override;
   bool is_running() const override { return running_ > 0; }
   bool alive() const override;
-  void work_started() override;
-  void work_finished() override;
-  void reinit_after_fork() override;
   const Capabilities& capabilities() const override { return caps_; }
 
   // --- the hub's side ---
@@ -40,11 +35,13 @@ class GreenLoop final : public EventLoop {
   void detach_hub() noexcept;
 
  private:
-  template <bool kOneShot, class F>
-  auto in_this_loop(F&& f, const char* context);
+  friend class grove::detail::ForwardingLoop<GreenLoop>;
+  EventLoop& inner() const { return hub().loop(); }
+  template <grove::detail::Forwarded K, class F>
+  auto wrap(F&& f);
   void callback_failed(std::exception_ptr error, const char* context) noexcept;
   void throw_if_rethrown();
-  Timer track(Timer t);
+  Timer keep(Timer t);  // cancelled with this loop
   Hub& hub() const;
   Hub& hub_for_running() const;
 
