@@ -52,6 +52,13 @@ class LibevPoller final : public Poller {
 
   void after_fork() override { ev_loop_fork(loop_); }
 
+  // No registration left behind here: libev already keeps a stopped fd in its epoll set
+  // (it never issues EPOLL_CTL_DEL), and when it rebuilds its kernel state (after an event
+  // with a stale generation, common when fd numbers are reused) it re-adds every started
+  // ev_io, asserting on one whose fd was closed meanwhile ("I/O watcher with invalid fd
+  // found in epoll_ctl"). A socket's registration outliving its last watcher is exactly that.
+  bool lazy_removal() const override { return false; }
+
   Capabilities describe() const override {
     Capabilities caps;
     caps.engine = "libev";
