@@ -11,8 +11,8 @@
 #             release build from the run's compiler cache (build/ccache)
 #   asan      every test under AddressSanitizer + UndefinedBehaviorSanitizer, the coroutine
 #             libraries at -O2
-#   tsan      the cross-thread tests ([tsan]) under ThreadSanitizer
-#   fuzz      each libFuzzer target (tests/fuzz) for 30 s under ASan+UBSan (scripts/fuzz.sh;
+#   tsan      the cross-thread tests ([tsan]) under ThreadSanitizer (test code at -O0)
+#   fuzz      each libFuzzer target (tests/fuzz) for 20 s under ASan+UBSan (scripts/fuzz.sh;
 #             GROVE_FUZZ_SECONDS changes the time)
 #   consumer  installs grove and builds a small project against it (CMake and pkg-config)
 # Usage: scripts/test.sh [stage ...]   (default: every stage, in that order)
@@ -118,12 +118,12 @@ run_tsan() {
   TARGETS="tests_tsan" LABELS="." EXCLUDE="^umbrella: " \
     build_and_test build/tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -g1 -DNDEBUG" -DGROVE_SANITIZE=thread \
-    -DGROVE_BUILD_EXAMPLES=OFF
+    -DGROVE_TEST_CODE_OPTIMIZATION=-O0 -DGROVE_BUILD_EXAMPLES=OFF
 }
 
 run_fuzz() {
-  stage "Fuzz: each libFuzzer target for ${GROVE_FUZZ_SECONDS:-30} s under ASan+UBSan"
-  scripts/fuzz.sh --seconds "${GROVE_FUZZ_SECONDS:-30}"
+  stage "Fuzz: each libFuzzer target for ${GROVE_FUZZ_SECONDS:-20} s under ASan+UBSan"
+  scripts/fuzz.sh --seconds "${GROVE_FUZZ_SECONDS:-20}"
 }
 
 run_consumer() {
