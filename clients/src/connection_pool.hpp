@@ -25,6 +25,21 @@ namespace grove::detail {
 template <class Connection>
 struct ConnectionPoolTraits;
 
+// The traits of a client whose PoolOptions name the server in `target` and carry the
+// connection's options in `connection` (both clients do); the specialisation adds `client`.
+template <class Connection, class PoolOptions, class ConnectionErrorType, class PoolTimeoutType,
+          std::string PoolOptions::*target>
+struct ClientPoolTraits {
+  using Options = PoolOptions;
+  using ConnectionError = ConnectionErrorType;
+  using PoolTimeout = PoolTimeoutType;
+  static aio::Task<Connection> connect(const Options& o, Duration timeout) {
+    auto options = o.connection;
+    options.connect_timeout = std::min(timeout, o.connection.connect_timeout);
+    return Connection::connect(o.*target, options);
+  }
+};
+
 template <class Connection>
 struct ConnectionPoolState {
   using Traits = ConnectionPoolTraits<Connection>;

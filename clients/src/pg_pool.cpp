@@ -5,16 +5,10 @@
 
 namespace grove::detail {
 template <>
-struct ConnectionPoolTraits<pg::Connection> {
-  using Options = pg::PoolOptions;
-  using ConnectionError = pg::ConnectionError;
-  using PoolTimeout = pg::PoolTimeout;
+struct ConnectionPoolTraits<pg::Connection>
+    : ClientPoolTraits<pg::Connection, pg::PoolOptions, pg::ConnectionError, pg::PoolTimeout,
+                       &pg::PoolOptions::conninfo> {
   static constexpr const char* client = "grove::pg";
-  static aio::Task<pg::Connection> connect(const Options& o, Duration timeout) {
-    pg::ConnectionOptions options = o.connection;
-    options.connect_timeout = std::min(timeout, o.connection.connect_timeout);
-    return pg::Connection::connect(o.conninfo, options);
-  }
 };
 template class PooledConnection<pg::Connection>;
 template class ConnectionPool<pg::Connection>;

@@ -6,16 +6,10 @@
 
 namespace grove::detail {
 template <>
-struct ConnectionPoolTraits<redis::Connection> {
-  using Options = redis::PoolOptions;
-  using ConnectionError = redis::ConnectionError;
-  using PoolTimeout = redis::PoolTimeout;
+struct ConnectionPoolTraits<redis::Connection>
+    : ClientPoolTraits<redis::Connection, redis::PoolOptions, redis::ConnectionError,
+                       redis::PoolTimeout, &redis::PoolOptions::url> {
   static constexpr const char* client = "grove::redis";
-  static aio::Task<redis::Connection> connect(const Options& o, Duration timeout) {
-    redis::ConnectionOptions options = o.connection;
-    options.connect_timeout = std::min(timeout, o.connection.connect_timeout);
-    return redis::Connection::connect(o.url, options);
-  }
 };
 template class PooledConnection<redis::Connection>;
 template class ConnectionPool<redis::Connection>;
