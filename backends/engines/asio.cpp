@@ -164,6 +164,13 @@ class AsioPoller final : public Poller {
 
   void after_fork() override { io_.notify_fork(asio::io_context::fork_child); }
 
+  // No registration left behind here: notify_fork() re-adds every descriptor Asio has
+  // registered and throws on one that was closed meanwhile ("epoll re-registration: Bad
+  // file descriptor"), as a socket whose last watcher left its registration behind and
+  // that was then closed would be; dropping those in the fork child instead would remove
+  // them from the epoll set it still shares with the parent.
+  bool lazy_removal() const override { return false; }
+
   Capabilities describe() const override {
     Capabilities caps;
     caps.engine = "asio";

@@ -128,8 +128,8 @@ class Timer {
 // or Events::closed.
 //
 // Registrations persist: stopping a watcher, narrowing its events or (for a socket) closing
-// the last one leaves the fd registered with the asio and libevent engines until an event
-// nobody wants arrives, so a stop/start per wait costs no system call. Hence: close an fd through
+// the last one leaves the fd registered with the libevent engine until an event nobody
+// wants arrives, so a stop/start per wait costs no system call. Hence: close an fd through
 // close_fd()/forget_fd(), or close its watchers first; a watcher that is only stopped when
 // its fd is closed behind the loop's back and the number reused may miss the new file's
 // events when restarted. (watch() itself recognises a new file under a number whose
